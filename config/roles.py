@@ -1,0 +1,50 @@
+"""Staff roles. The one home for which group may do what; pages and the API check these model permissions.
+
+- reception: registers and finds patients, issues tokens, runs queues.
+- lab_terminal: a lab workstation registering patients over the API, online or offline.
+- ops: reads everything for reports and integrity checks.
+- admin: manages everything through the admin (members must also be staff to log in there).
+"""
+
+PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
+
+# Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
+ROLE_PERMISSIONS = {
+    "reception": ["patients.view_patient", "patients.add_patient", "patients.change_patient"],
+    "lab_terminal": ["patients.view_patient", "patients.add_patient"],
+    "ops": ["view:" + app for app in PROJECT_APPS],
+    "admin": [*PROJECT_APPS, "auth", "authtoken"],
+}
+
+
+def sync_roles(apps=None) -> None:
+    """Create the role groups and give each exactly the permissions ROLE_PERMISSIONS lists.
+
+    Args:
+        apps: an app registry (the historical one inside a migration), or None for the live one.
+    Permissions that do not exist yet (an app not migrated) are skipped; the post_migrate hook adds them later.
+    """
+    if apps is None:
+        from django.apps import apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, entries in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = Permission.objects.none()
+        for entry in entries:
+            if entry.startswith("view:"):
+                wanted |= Permission.objects.filter(
+                    content_type__app_label=entry[5:], codename__startswith="view_"
+                )
+            elif "." in entry:
+                app_label, codename = entry.split(".")
+                wanted |= Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            else:
+                wanted |= Permission.objects.filter(content_type__app_label=entry)
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    """post_migrate hook: keep the groups' permissions in step with the apps now installed."""
+    if sender.name == "patients":
+        sync_roles()

@@ -1,0 +1,35 @@
+"""Top-level URLs. Each app owns its pages (`<app>/urls.py`) and its API (`<app>/api_urls.py`, under /api/v1/)."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from patients import views as patient_views
+
+api_v1 = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include("patients.api_urls")),
+    path("", include("idseq.api_urls")),
+    path("", include("terminals.api_urls")),
+    path("", include("queues.api_urls")),
+    path("", include("tokens.api_urls")),
+]
+
+urlpatterns = [
+    path("", patient_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("patients/", include("patients.urls")),
+    path("", include("terminals.urls")),
+    path("", include("queues.urls")),
+    path("", include("tokens.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    # Seed 001 terminals post to /api/patients/; the same endpoints answer there.
+    path("api/", include("patients.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
+]

@@ -1,0 +1,3 @@
+"""API URLs of idseq, mounted under /api/v1/."""
+
+urlpatterns = []

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from patients import services
+from patients.models import Patient
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    """Patients in the admin. New patients get their MRN from the same service as the desk and the API."""
+
+    list_display = ["mrn", "full_name", "father_name", "sex", "dob", "phone", "cnic", "is_active", "created_at"]
+    list_filter = ["is_active", "sex", "created_at"]
+    search_fields = ["mrn", "full_name", "father_name", "phone", "cnic"]
+    readonly_fields = ["mrn", "created_at", "created_by"]
+    date_hierarchy = "created_at"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            obj.created_by = request.user
+            services.save_new_patient(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would free a printed MRN; deactivate instead (is_active).
+        return False

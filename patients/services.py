@@ -1,0 +1,85 @@
+"""Writes on patients. Views, the API, the admin and management commands all register through here."""
+
+from django.db import transaction
+
+from idseq.formats import GROUPED_FIRST, format_grouped
+from idseq.services import allocate
+from patients.models import Patient
+
+MRN_COUNTER = "mrn"
+
+# The fields a registration may set; everything else (mrn, created_at, is_active) is the system's.
+DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
+
+
+def register_patient(
+    *,
+    full_name: str,
+    father_name: str = "",
+    dob=None,
+    sex: str = "",
+    phone: str = "",
+    cnic: str = "",
+    email: str = "",
+    address: str = "",
+    created_by=None,
+) -> Patient:
+    """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ...).
+
+    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank) and the user who registers.
+    Returns: the saved Patient with its MRN.
+    Raises:
+        django.core.exceptions.ValidationError: for invalid demographics, before any number is taken.
+        idseq.exceptions.SequenceExhausted: when the MRN format has no number left.
+    """
+    patient = Patient(
+        full_name=full_name,
+        father_name=father_name,
+        dob=dob,
+        sex=sex,
+        phone=phone,
+        cnic=cnic,
+        email=email,
+        address=address,
+        created_by=created_by,
+    )
+    return save_new_patient(patient)
+
+
+def save_new_patient(patient: Patient) -> Patient:
+    """Validate an unsaved patient, issue its MRN and insert it, in one transaction.
+
+    The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
+    numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
+    form never holds the lock. Raises as `register_patient`.
+    """
+    patient.full_clean(exclude=["mrn"])
+    with transaction.atomic():
+        (value,) = allocate(MRN_COUNTER, start=GROUPED_FIRST)
+        patient.mrn = format_grouped(value)
+        patient.save(force_insert=True)
+    return patient
+
+
+def update_patient(patient: Patient, **changes) -> Patient:
+    """Correct a patient's demographics. Only DEMOGRAPHIC_FIELDS may change; the MRN never does.
+
+    Raises:
+        ValueError: when `changes` names a field outside DEMOGRAPHIC_FIELDS.
+        django.core.exceptions.ValidationError: for invalid values; nothing is saved.
+    """
+    unknown = set(changes) - set(DEMOGRAPHIC_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a demographic field: {', '.join(sorted(unknown))}")
+    for field, value in changes.items():
+        setattr(patient, field, value)
+    patient.full_clean(exclude=["mrn"])
+    patient.save(update_fields=list(changes) or None)
+    return patient
+
+
+def deactivate_patient(patient: Patient) -> Patient:
+    """Mark a patient inactive. The row and its MRN stay: a printed number is never freed or reissued."""
+    patient.is_active = False
+    patient.save(update_fields=["is_active"])
+    return patient

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from patients import views
+
+app_name = "patients"
+
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("register/", views.register, name="register"),
+    path("<int:pk>/", views.patient_detail, name="detail"),
+    path("<int:pk>/registered/", views.registered, name="registered"),
+]

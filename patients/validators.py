@@ -1,0 +1,26 @@
+"""Field rules for patient demographics. One home: the model uses them, so forms, the API and the admin agree."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils import timezone
+
+# Pakistani CNIC as printed on the card: 5 digits, 7 digits, 1 digit.
+validate_cnic = RegexValidator(r"^\d{5}-\d{7}-\d$", "Enter the CNIC as 12345-1234567-1.")
+
+
+def validate_phone(value: str) -> None:
+    """Accept a phone number of 7 to 15 digits, optionally starting with `+`, with spaces or dashes between digits.
+
+    Raises:
+        ValidationError: for anything else (letters, too few or too many digits).
+    """
+    if not re.fullmatch(r"\+?[0-9][0-9 \-]*[0-9]", value) or not 7 <= len(re.sub(r"\D", "", value)) <= 15:
+        raise ValidationError("Enter a phone number of 7 to 15 digits, e.g. 0300-1234567 or +92 300 1234567.")
+
+
+def validate_not_future(value) -> None:
+    """Refuse a date after today in the hospital's time zone (a date of birth cannot be in the future)."""
+    if value > timezone.localdate():
+        raise ValidationError("Date of birth cannot be in the future.")

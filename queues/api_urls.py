@@ -1,0 +1,3 @@
+"""API URLs of queues, mounted under /api/v1/."""
+
+urlpatterns = []

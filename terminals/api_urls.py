@@ -1,0 +1,3 @@
+"""API URLs of terminals, mounted under /api/v1/."""
+
+urlpatterns = []

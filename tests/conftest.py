@@ -1,0 +1,56 @@
+"""Shared fixtures: users in each role and API clients authenticated with their tokens."""
+
+import threading
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def make_user(username: str, role: str | None = None, **extra) -> User:
+    """A user in the group `role` (see config/roles.py); None for a user with no role."""
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def reception(db):
+    return make_user("desk1", "reception")
+
+
+@pytest.fixture
+def api(reception):
+    """An API client of a reception user, authenticated with `Authorization: Token ...`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reception).key}")
+    return client
+
+
+def run_in_threads(target, count: int) -> tuple[list, list]:
+    """Run `target(i)` in `count` threads at once, each with its own database connection.
+
+    Returns (results, errors): what the calls returned, and what they raised. Threads start together behind a
+    barrier so the calls really overlap.
+    """
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def work(i):
+        try:
+            barrier.wait()
+            results.append(target(i))
+        except Exception as exc:  # collected and asserted by the caller
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

@@ -1,0 +1,3 @@
+"""API URLs of tokens, mounted under /api/v1/."""
+
+urlpatterns = []
