@@ -53,7 +53,9 @@ def save_new_patient(patient: Patient) -> Patient:
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
     form never holds the lock. Raises as `register_patient`.
     """
-    patient.full_clean(exclude=["mrn"])
+    # Field rules only: the table's check constraints are enforced by PostgreSQL on insert, so checking them here
+    # would cost a query per registration for nothing.
+    patient.full_clean(exclude=["mrn"], validate_constraints=False)
     with transaction.atomic():
         (value,) = allocate(MRN_COUNTER, start=GROUPED_FIRST)
         patient.mrn = format_grouped(value)
