@@ -5,6 +5,7 @@ nothing installed but Python. Production and CI point DATABASE_URL at a real ser
 """
 
 import logging
+import warnings
 from pathlib import Path
 
 logger = logging.getLogger("tokenline")
@@ -21,7 +22,9 @@ def embedded_database_url(pgdata: Path) -> str:
         a `postgres://` URL over the server's Unix socket, for the `tokenline` database, created if missing.
     The server stops when the last process that started it exits.
     """
-    import pgserver  # imported here: only the embedded path needs it
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset; it falls back to /tmp
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded path needs it
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")

@@ -15,7 +15,7 @@ class Patient(models.Model):
 
     mrn = models.CharField("MRN", max_length=20, unique=True, editable=False)
     full_name = models.CharField(max_length=200)
-    father_name = models.CharField(max_length=200, blank=True)
+    father_name = models.CharField("father's name", max_length=200, blank=True)
     dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_not_future])
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     phone = models.CharField(max_length=25, blank=True, validators=[validate_phone])

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('mrn', models.CharField(editable=False, max_length=20, unique=True, verbose_name='MRN')),
                 ('full_name', models.CharField(max_length=200)),
-                ('father_name', models.CharField(blank=True, max_length=200)),
+                ('father_name', models.CharField(blank=True, max_length=200, verbose_name="father's name")),
                 ('dob', models.DateField(blank=True, null=True, validators=[patients.validators.validate_not_future], verbose_name='date of birth')),
                 ('sex', models.CharField(blank=True, choices=[('M', 'Male'), ('F', 'Female'), ('O', 'Other')], max_length=1)),
                 ('phone', models.CharField(blank=True, max_length=25, validators=[patients.validators.validate_phone])),
