@@ -34,6 +34,14 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Unprocessable(exceptions.APIException):
+    """422: the request is well-formed but names something it may not use (e.g. an MRN outside a terminal's lease)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "Unprocessable request."
+    default_code = "unprocessable"
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors raised by services mapped to clear statuses instead of a 500.
 

@@ -11,7 +11,14 @@ PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
 # Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
 ROLE_PERMISSIONS = {
     "reception": ["patients.view_patient", "patients.add_patient", "patients.change_patient"],
-    "lab_terminal": ["patients.view_patient", "patients.add_patient"],
+    # A terminal leases blocks and syncs for its own terminal only (terminals.services checks the binding).
+    "lab_terminal": [
+        "patients.view_patient",
+        "patients.add_patient",
+        "terminals.view_labterminal",
+        "terminals.view_terminallease",
+        "terminals.add_terminallease",
+    ],
     "ops": ["view:" + app for app in PROJECT_APPS],
     "admin": [*PROJECT_APPS, "auth", "authtoken"],
 }
@@ -45,6 +52,9 @@ def sync_roles(apps=None) -> None:
 
 
 def sync_roles_after_migrate(sender, **kwargs) -> None:
-    """post_migrate hook: keep the groups' permissions in step with the apps now installed."""
-    if sender.name == "patients":
+    """post_migrate hook: keep the groups' permissions in step with the apps now installed.
+
+    Runs after each project app's permissions are created (apps later in INSTALLED_APPS than patients too).
+    """
+    if sender.name in PROJECT_APPS:
         sync_roles()

@@ -27,6 +27,10 @@ USE_I18N = True
 LANGUAGE_CODE = "en-us"
 HOSPITAL_NAME = env("HOSPITAL_NAME")
 
+# Lab terminals (issue #6): numbers from which a terminal passing 90 % of its range gets a new range of the same
+# size, e.g. "700000-799999". Empty: no automatic extension; an admin adds ranges by hand.
+TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -32,7 +32,10 @@ class PatientOut(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = ["id", "mrn", *services.DEMOGRAPHIC_FIELDS, "is_active", "created_at", "created_by"]
+        fields = [
+            "id", "mrn", *services.DEMOGRAPHIC_FIELDS, "is_active", "created_at", "created_by",
+            "is_offline_entry", "origin_terminal", "synced_at", "client_uuid",
+        ]
         read_only_fields = fields
 
 
@@ -46,6 +49,11 @@ class PatientViewSet(
 
     @extend_schema(request=PatientIn, responses={201: PatientOut})
     def create(self, request):
+        # Imported here: terminals.api builds on this module's serializers.
+        from terminals import api as terminals_api
+
+        if terminals_api.wants_offline(request.data):  # seed 001: "offline": true, numbered from a terminal range
+            return terminals_api.register_offline(request)
         data = PatientIn(data=request.data)
         data.is_valid(raise_exception=True)
         patient = services.register_patient(**data.validated_data, created_by=request.user)

@@ -27,12 +27,28 @@ class Patient(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Offline registration (seed 001, issue #6): set by terminals.services only.
+    origin_terminal = models.ForeignKey(
+        "terminals.LabTerminal", null=True, blank=True, on_delete=models.SET_NULL, related_name="patients",
+        editable=False,
+    )
+    is_offline_entry = models.BooleanField(default=False, editable=False)
+    synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    client_uuid = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The terminal's id for this registration; makes sync idempotent."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),
+            # A terminal's replayed sync finds its record by client_uuid instead of creating a second patient.
+            models.UniqueConstraint(
+                fields=["client_uuid"],
+                condition=models.Q(client_uuid__isnull=False),
+                name="patients_patient_client_uuid_unique",
+            ),
         ]
 
     def __str__(self):

@@ -1,1 +1,147 @@
+"""Lab terminals and their offline MRN ranges and leased blocks (seed 001, issue #6).
 
+Numbers of a terminal are handed out by `terminals.services` only, under a row lock on the LabTerminal row; the
+database keeps ranges and leases from ever overlapping.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import BigIntegerRangeField, RangeBoundary, RangeOperators
+from django.db import models
+
+
+class Int8Range(models.Func):
+    """`int8range(start, end, '[]')`: the closed interval start..end, both ends included."""
+
+    function = "INT8RANGE"
+    output_field = BigIntegerRangeField()
+
+
+def closed_range(start: str = "start", end: str = "end") -> Int8Range:
+    return Int8Range(start, end, RangeBoundary(inclusive_lower=True, inclusive_upper=True))
+
+
+class LabTerminal(models.Model):
+    """A workstation that may register patients while the network is down (seed 001's table).
+
+    `user` is the terminal's identity on the API: a user in the `lab_terminal` group whose DRF token is the
+    terminal's key; a terminal may lease from and register into its own ranges only.
+    """
+
+    code = models.CharField(max_length=50, unique=True)
+    name = models.CharField(max_length=255)
+    is_active = models.BooleanField(default=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lab_terminal",
+        help_text="The API identity of this terminal; its token is the terminal's key.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
+class TerminalRange(models.Model):
+    """A block of MRNs reserved for one terminal, `start`..`end` inclusive, shown as plain digits ("710000").
+
+    `current` is the last number handed out from it (registered or leased), 0 while none is (as in seed 001).
+    A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
+    """
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+    current = models.BigIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    from_pool = models.BooleanField(
+        default=False, help_text="Added automatically from TOKENLINE_OFFLINE_POOL when the terminal passed 90 %."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            # A range is a real, positive interval; the overlap constraint below relies on it.
+            models.CheckConstraint(
+                condition=models.Q(start__gte=1, start__lte=models.F("end")), name="terminals_range_start_le_end"
+            ),
+            # `current` is 0 (nothing handed out) or a number of the range: a number outside would be issued twice.
+            models.CheckConstraint(
+                condition=models.Q(current=0) | models.Q(current__gte=models.F("start"), current__lte=models.F("end")),
+                name="terminals_range_current_inside",
+            ),
+            # No two ranges share a number, across all terminals: two terminals would print the same MRN offline.
+            ExclusionConstraint(
+                name="terminals_range_no_overlap",
+                expressions=[(closed_range(), RangeOperators.OVERLAPS)],
+                violation_error_message="This range overlaps another terminal range.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.start}-{self.end}"
+
+    @property
+    def total(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def used(self) -> int:
+        """Numbers handed out so far (registered by the server or leased to the terminal)."""
+        return self.current - self.start + 1 if self.current else 0
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.used
+
+    @property
+    def percent_used(self) -> float:
+        return 100 * self.used / self.total
+
+
+class TerminalLease(models.Model):
+    """A block `start`..`end` of a terminal's range, handed to the terminal while online so it can number
+    registrations itself while offline; the server later accepts exactly those numbers (issue #6)."""
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="leases")
+    range = models.ForeignKey(TerminalRange, on_delete=models.PROTECT, related_name="leases")
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            # A lease is a real interval (the overlap constraint relies on it).
+            models.CheckConstraint(condition=models.Q(start__lte=models.F("end")), name="terminals_lease_start_le_end"),
+            # No number is leased twice: two offline terminals would print it on two patients.
+            ExclusionConstraint(
+                name="terminals_lease_no_overlap",
+                expressions=[(closed_range(), RangeOperators.OVERLAPS)],
+            ),
+        ]
+        indexes = [
+            # Sync looks up "the lease of this terminal containing MRN n" for every item.
+            models.Index(fields=["terminal", "start", "end"], name="terminals_lease_lookup"),
+        ]
+
+    def __str__(self):
+        return f"{self.terminal} {self.start}-{self.end}"
+
+    @property
+    def count(self) -> int:
+        return self.end - self.start + 1

@@ -1,0 +1,61 @@
+"""Reads on terminals: utilisation of their ranges (seed 001's monitoring numbers, computed correctly)."""
+
+from django.db.models import Count, Prefetch, Q
+
+from terminals.models import LabTerminal, TerminalRange
+from terminals.services import CRITICAL_PERCENT, WARNING_PERCENT, online_mrn_last
+
+
+def level(percent: float) -> str:
+    """`ok`, `warning` (from 80 %) or `critical` (from 90 %)."""
+    if percent >= CRITICAL_PERCENT:
+        return "critical"
+    if percent >= WARNING_PERCENT:
+        return "warning"
+    return "ok"
+
+
+def figures(ranges) -> dict:
+    """Utilisation of some ranges together: {"used", "total", "remaining" (numbers), "percent" (0-100, two
+    decimals), "level"}."""
+    used, total = sum(r.used for r in ranges), sum(r.total for r in ranges)
+    percent = round(100 * used / total, 2) if total else 0.0
+    return {"used": used, "total": total, "percent": percent, "remaining": total - used, "level": level(percent)}
+
+
+def utilisation() -> dict:
+    """Utilisation of every terminal's active ranges.
+
+    Returns: {"terminals": [{"code", "name", "is_active", "registered" (offline patients stored for it), "used",
+    "total", "percent" (0-100, two decimals), "remaining", "level", "ranges": [{"start", "end", "current",
+    "from_pool", "used", "total", "percent", "remaining", "level"}, ...]}, ...],
+    "online_mrn_last": the online counter's last value, "online_headroom": numbers between it and the lowest
+    active range (None without ranges)}. "used" counts numbers handed out: registered by the server or leased.
+    """
+    terminals = LabTerminal.objects.annotate(
+        registered=Count("patients", filter=Q(patients__is_offline_entry=True))
+    ).prefetch_related(
+        Prefetch("ranges", queryset=TerminalRange.objects.filter(is_active=True).order_by("start"))
+    ).order_by("code")
+    rows = []
+    for terminal in terminals:
+        ranges = list(terminal.ranges.all())
+        rows.append({
+            "code": terminal.code,
+            "name": terminal.name,
+            "is_active": terminal.is_active,
+            "registered": terminal.registered,
+            **figures(ranges),
+            "ranges": [
+                {"start": r.start, "end": r.end, "current": r.current, "from_pool": r.from_pool,
+                 **figures([r])}
+                for r in ranges
+            ],
+        })
+    online_last = online_mrn_last()
+    lowest = TerminalRange.objects.filter(is_active=True).order_by("start").values_list("start", flat=True).first()
+    return {
+        "terminals": rows,
+        "online_mrn_last": online_last,
+        "online_headroom": None if lowest is None else max(lowest - online_last - 1, 0),
+    }
