@@ -20,8 +20,10 @@ class OfflinePatientIn(PatientIn):
 
     offline = serializers.BooleanField(required=False, default=True)
     origin_terminal_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
+    # Not trimmed: the number must be stored exactly as the terminal printed it, or be refused.
     mrn = serializers.CharField(
-        required=False, max_length=20, help_text="The number the terminal printed from its lease, e.g. 710042."
+        required=False, max_length=20, trim_whitespace=False,
+        help_text="The number the terminal printed from its lease, e.g. 710042.",
     )
     client_uuid = serializers.UUIDField(required=False, help_text="The terminal's id for this registration.")
 
@@ -32,7 +34,7 @@ class OfflinePatientIn(PatientIn):
 class SyncItemIn(OfflinePatientIn):
     """One registration of a sync batch: `mrn` and `client_uuid` are required."""
 
-    mrn = serializers.CharField(max_length=20)
+    mrn = serializers.CharField(max_length=20, trim_whitespace=False)
     client_uuid = serializers.UUIDField()
 
 

@@ -1,0 +1,52 @@
+"""Terminal fixtures: the seed terminals (created by migration) with API keys issued as the admin would."""
+
+from importlib import import_module
+
+import pytest
+from django.apps import apps
+from rest_framework.test import APIClient
+
+from terminals import services
+from terminals.models import LabTerminal
+
+PATIENT = {
+    "full_name": "Jane Doe",
+    "father_name": "John Doe",
+    "dob": "1992-05-15",
+    "sex": "F",
+    "phone": "03009876543",
+    "cnic": "54321-7654321-1",
+    "address": "456 Lab St",
+}
+
+
+seed_migration = import_module("terminals.migrations.0002_seed_terminals")
+
+
+@pytest.fixture
+def seed_terminals(db) -> None:
+    """The four terminals of seed 001's table. The migration creates them, but transactional tests empty every
+    table afterwards, so each test that needs them makes sure they are there."""
+    seed_migration.create_terminals(apps, None)
+
+
+def terminal_client(code: str) -> APIClient:
+    """An API client authenticated with terminal `code`'s own key."""
+    client = APIClient()
+    key = services.issue_terminal_key(terminal=LabTerminal.objects.get(code=code))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def lab1(seed_terminals) -> APIClient:
+    return terminal_client("LAB1-PC")
+
+
+@pytest.fixture
+def lab2(seed_terminals) -> APIClient:
+    return terminal_client("LAB2-PC")
+
+
+def lab1_user():
+    return LabTerminal.objects.get(code="LAB1-PC").user
