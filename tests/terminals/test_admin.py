@@ -1,0 +1,82 @@
+"""Terminals in the admin: utilisation at a glance, ranges added safely, keys issued and revoked."""
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from terminals.models import LabTerminal, TerminalRange
+from tests.conftest import make_user
+
+
+@pytest.fixture
+def admin_client(seed_terminals) -> Client:
+    client = Client()
+    client.force_login(make_user("boss", "admin", is_staff=True))
+    return client
+
+
+def inline_form(terminal: LabTerminal, new: list[tuple[int, int]]) -> dict:
+    """The change form's POST data: the terminal's fields, its ranges (existing unchanged, plus `new`), no leases."""
+    existing = list(terminal.ranges.order_by("pk"))
+    data = {
+        "code": terminal.code, "name": terminal.name, "is_active": "on",
+        "ranges-TOTAL_FORMS": str(len(existing) + len(new)), "ranges-INITIAL_FORMS": str(len(existing)),
+        "leases-TOTAL_FORMS": "0", "leases-INITIAL_FORMS": "0",
+    }
+    for i, block in enumerate(existing):
+        data.update({f"ranges-{i}-id": str(block.pk), f"ranges-{i}-terminal": str(terminal.pk),
+                     f"ranges-{i}-is_active": "on"})
+    for i, (start, end) in enumerate(new, start=len(existing)):
+        data.update({f"ranges-{i}-start": str(start), f"ranges-{i}-end": str(end), f"ranges-{i}-is_active": "on"})
+    return data
+
+
+def test_the_list_shows_ranges_current_use_and_highlights_80_and_90_percent(admin_client):
+    TerminalRange.objects.filter(terminal__code="LAB1-PC").update(current=718499)  # 85 %
+    TerminalRange.objects.filter(terminal__code="LAB2-PC").update(current=729499)  # 95 %
+    html = admin_client.get("/admin/terminals/labterminal/").content.decode()
+    assert "710000-719999" in html and "718499" in html and "8,500 / 10,000" in html and "1,500" in html
+    assert '<span style="background:#fde68a">85.0 %</span>' in html
+    assert '<span style="background:#fca5a5;font-weight:bold">95.0 %</span>' in html
+    assert '<span style="">0.0 %</span>' in html
+
+
+def test_adding_an_overlapping_range_shows_a_form_error_naming_the_other_terminal(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    response = admin_client.post(f"/admin/terminals/labterminal/{terminal.pk}/change/",
+                                 inline_form(terminal, [(729000, 739999)]))
+    assert response.status_code == 200
+    assert "729000-739999 overlaps range 720000-729999 of terminal LAB2-PC." in response.content.decode()
+    assert terminal.ranges.count() == 1
+
+
+def test_adding_a_free_range_records_who_added_it(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    response = admin_client.post(f"/admin/terminals/labterminal/{terminal.pk}/change/",
+                                 inline_form(terminal, [(750000, 759999)]))
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    added = terminal.ranges.get(start=750000)
+    assert (added.end, added.current, added.created_by.username) == (759999, 0, "boss")
+
+
+def test_a_saved_ranges_bounds_cannot_be_changed(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    data = inline_form(terminal, [])
+    data.update({"ranges-0-start": "1", "ranges-0-end": "2"})
+    assert admin_client.post(f"/admin/terminals/labterminal/{terminal.pk}/change/", data).status_code == 302
+    assert str(terminal.ranges.get()) == "710000-719999"
+
+
+def test_keys_are_issued_and_revoked_with_admin_actions(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB2-PC")
+    url = "/admin/terminals/labterminal/"
+    response = admin_client.post(url, {"action": "issue_key", "_selected_action": [terminal.pk]}, follow=True)
+    terminal.refresh_from_db()
+    key = Token.objects.get(user=terminal.user).key
+    assert f"New key for LAB2-PC (shown once, configure it on the terminal): {key}" in response.content.decode()
+    assert terminal.user.groups.filter(name="lab_terminal").exists()
+    admin_client.post(url, {"action": "issue_key", "_selected_action": [terminal.pk]})
+    assert Token.objects.get(user=terminal.user).key != key  # rotated: the old key stops working
+    response = admin_client.post(url, {"action": "revoke_key", "_selected_action": [terminal.pk]}, follow=True)
+    assert "Revoked the keys of: LAB2-PC." in response.content.decode()
+    assert not Token.objects.filter(user=terminal.user).exists()

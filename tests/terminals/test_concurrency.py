@@ -1,0 +1,95 @@
+"""Terminals under load: one terminal's numbers stay distinct and consecutive; replays never duplicate."""
+
+import threading
+import uuid
+
+import pytest
+from django.apps import apps
+from django.db import connection, transaction
+
+from patients.models import Patient
+from terminals import services
+from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from tests.conftest import run_in_threads
+from tests.terminals.conftest import PATIENT, seed_migration
+
+
+def lab1():
+    seed_migration.create_terminals(apps, None)
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    services.issue_terminal_key(terminal=terminal)
+    terminal.refresh_from_db()
+    return terminal
+
+
+@pytest.mark.django_db(transaction=True)
+def test_8_threads_registering_offline_on_one_terminal_get_distinct_consecutive_numbers_in_its_range():
+    terminal = lab1()
+
+    def register(i):
+        return [
+            services.register_offline(terminal_code="LAB1-PC", user=terminal.user, **{**PATIENT, "cnic": ""}).patient.mrn
+            for _ in range(5)
+        ]
+
+    batches, errors = run_in_threads(register, 8)
+    assert not errors
+    assert sorted(mrn for batch in batches for mrn in batch) == [str(n) for n in range(710000, 710040)]
+    assert TerminalRange.objects.get(terminal=terminal).current == 710039
+
+
+@pytest.mark.django_db(transaction=True)
+def test_8_threads_leasing_at_once_get_disjoint_consecutive_blocks():
+    terminal = lab1()
+    leases, errors = run_in_threads(
+        lambda i: services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=25), 8
+    )
+    assert not errors
+    assert sorted((lease.start, lease.end) for lease in leases) == [(710000 + 25 * i, 710024 + 25 * i)
+                                                                    for i in range(8)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_8_parallel_copies_of_one_sync_create_one_record_and_all_get_it():
+    terminal = lab1()
+    services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=10)
+    key = uuid.uuid4()
+
+    def sync(i):
+        return services.register_offline(
+            terminal_code="LAB1-PC", user=terminal.user, mrn="710003", client_uuid=key, **PATIENT
+        )
+
+    registrations, errors = run_in_threads(sync, 8)
+    assert not errors
+    assert sorted(r.created for r in registrations) == [False] * 7 + [True]
+    assert {r.patient.pk for r in registrations} == {Patient.objects.get(client_uuid=key).pk}
+    assert Patient.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_terminal_extending_from_the_pool_while_another_takes_the_same_block_gets_the_next_one(settings):
+    settings.TOKENLINE_OFFLINE_POOL = "800000-899999"
+    terminal = lab1()
+    TerminalRange.objects.filter(terminal=terminal).update(current=718998)  # 89.99 % used
+    inserted, finish = threading.Event(), threading.Event()
+
+    def other_terminal_extends():
+        # Another transaction takes 800000-809999 and commits only after LAB1-PC has tried the same block.
+        try:
+            with transaction.atomic():
+                TerminalRange.objects.create(terminal=LabTerminal.objects.get(code="LAB2-PC"), start=800000,
+                                             end=809999, from_pool=True)
+                inserted.set()
+                finish.wait(timeout=1)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_terminal_extends)
+    other.start()
+    inserted.wait(timeout=5)
+    threading.Timer(0.3, finish.set).start()  # LAB1-PC's insert waits on the constraint until then
+    lease = services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=2)
+    other.join()
+    assert (lease.start, lease.end) == (718999, 719000)
+    assert list(terminal.ranges.filter(from_pool=True).values_list("start", "end")) == [(810000, 819999)]
