@@ -104,31 +104,32 @@ class SyncView(APIView):
     def post(self, request, code):
         data = SyncIn(data=request.data)
         data.is_valid(raise_exception=True)
-        items = [_validated(item) for item in data.validated_data["registrations"]]
+        item_in, patient_out = SyncItemIn(), PatientOut()  # one of each for the batch: building fields is costly
+        items = [_validated(item_in, item) for item in data.validated_data["registrations"]]
         outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items)
-        results = [_result(i, outcome) for i, outcome in enumerate(outcomes)]
+        results = [_result(patient_out, i, outcome) for i, outcome in enumerate(outcomes)]
         counts = {key: sum(r["result"] == key for r in results) for key in ("created", "already_synced", "error")}
         return Response({**counts, "results": results})
 
 
-def _validated(item: dict):
+def _validated(item_in: SyncItemIn, item: dict):
     """The service arguments of one sync item, or the ValidationError it fails with."""
-    data = SyncItemIn(data=item)
-    if not data.is_valid():
-        return serializers.ValidationError(data.errors)
-    fields = dict(data.validated_data)
+    try:
+        fields = dict(item_in.run_validation(item))
+    except serializers.ValidationError as exc:
+        return exc
     for key in ("offline", "origin_terminal_code"):
         fields.pop(key)
     return fields
 
 
-def _result(index: int, outcome) -> dict:
+def _result(patient_out: PatientOut, index: int, outcome) -> dict:
     if isinstance(outcome, services.Registration):
         return {
             "index": index,
             "result": "created" if outcome.created else "already_synced",
             "status": status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
-            "patient": PatientOut(outcome.patient).data,
+            "patient": patient_out.to_representation(outcome.patient),
         }
     response = exception_handler(outcome, {})  # the same status and body as a single request would get
     return {"index": index, "result": "error", "status": response.status_code, "errors": response.data}

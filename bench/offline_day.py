@@ -1,0 +1,219 @@
+"""A day offline (issue #6): terminals lease, go offline, each registers patients locally through
+`terminals/client.py`, then all sync at once over HTTP, then replay their whole outbox twice.
+
+Checks 0 renumbered (every printed MRN equals the stored one), 0 duplicates, 0 lost, and the utilisation %; prints
+the sync and replay times next to a raw-SQL ceiling (psycopg: per registration, the lease check and an
+`INSERT ... ON CONFLICT (client_uuid) DO NOTHING` in its own transaction, the same threads and passes).
+
+    .venv/bin/python bench/offline_day.py [--terminals 4] [--patients 300] [--replays 2]
+
+`offline_day()` is also run, smaller, by tests/terminals/test_offline_day.py against the test server.
+"""
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import bench_database  # noqa: E402  (sets up Django)
+
+from django.db.models import Count  # noqa: E402
+
+from patients.models import Patient  # noqa: E402
+from terminals import selectors, services  # noqa: E402
+from terminals.client import TerminalClient  # noqa: E402
+from terminals.models import LabTerminal, TerminalRange  # noqa: E402
+
+RANGE_SIZE = 10_000
+
+
+@dataclass
+class DayResult:
+    """What `offline_day` measured (seconds) and found (counts, utilisation % per terminal code)."""
+
+    patients: int = 0
+    renumbered: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    refused: int = 0
+    sync_seconds: float = 0.0
+    replay_seconds: list[float] = field(default_factory=list)
+    utilisation: dict[str, float] = field(default_factory=dict)
+    expected_percent: float = 0.0
+    outboxes: dict[int, list[dict]] = field(default_factory=dict)  # terminal pk -> its outbox
+
+
+def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, replays: int = 2,
+                workdir: str) -> DayResult:
+    """Run the day against the server at `base_url` (its database is this process's) and return what happened.
+
+    Creates terminals BENCH-1..n, each with a fresh range of RANGE_SIZE numbers above every existing range and
+    the online MRNs, and an API key; their SQLite outboxes go to `workdir`.
+    """
+    clients = {}
+    for i in range(1, terminals + 1):
+        terminal = LabTerminal.objects.create(code=f"BENCH-{i}", name=f"Bench terminal {i}")
+        start = _free_start()
+        services.add_range(terminal=terminal, start=start, end=start + RANGE_SIZE - 1)
+        key = services.issue_terminal_key(terminal=terminal)
+        clients[terminal] = TerminalClient(base_url, key=key, terminal=terminal.code,
+                                           path=str(Path(workdir) / f"{terminal.code}.sqlite3"))
+    printed = {}  # client_uuid -> the MRN the terminal printed
+    for client in clients.values():  # online: lease
+        client.lease(patients)
+    for n, client in enumerate(clients.values()):  # offline: register locally, no network
+        for k in range(patients):
+            client.register(full_name=f"Offline patient {n}-{k}", sex="MF"[k % 2], phone=f"0300-{k:07d}")
+        printed.update({item["client_uuid"]: item["mrn"] for item in client.outbox()})
+
+    result = DayResult(expected_percent=round(100 * patients / RANGE_SIZE, 2))
+    stored, refused = {}, []
+    for attempt in range(1 + replays):
+        started = time.perf_counter()
+        reports = _all_at_once([lambda c=c: c.sync(replay=attempt > 0) for c in clients.values()])
+        elapsed = time.perf_counter() - started
+        if attempt == 0:
+            result.sync_seconds = elapsed
+        else:
+            result.replay_seconds.append(elapsed)
+        for report in reports:
+            stored.update(report.stored)
+            refused += report.refused
+
+    ours = Patient.objects.filter(origin_terminal__in=list(clients))
+    in_db = dict(ours.values_list("client_uuid", "mrn"))
+    result.patients = ours.count()
+    result.refused = len(refused)
+    result.lost = sum(1 for key in printed if uuid.UUID(key) not in in_db)
+    result.renumbered = sum(1 for key, mrn in printed.items()
+                            if stored.get(key) != mrn or in_db.get(uuid.UUID(key), mrn) != mrn)
+    result.duplicates = (ours.values("client_uuid").annotate(n=Count("id")).filter(n__gt=1).count()
+                         + result.patients - len(in_db))
+    report = {t["code"]: t["percent"] for t in selectors.utilisation()["terminals"]}
+    result.utilisation = {t.code: report[t.code] for t in clients}
+    result.outboxes = {t.pk: c.outbox() for t, c in clients.items()}
+    return result
+
+
+def _free_start() -> int:
+    """The first multiple of RANGE_SIZE above every range and the online MRNs in use."""
+    highest = max(TerminalRange.objects.order_by("-end").values_list("end", flat=True).first() or 0,
+                  services.online_mrn_last())
+    return (highest // RANGE_SIZE + 1) * RANGE_SIZE
+
+
+def _all_at_once(calls: list) -> list:
+    """Run the calls in threads started together; return their results in order, re-raising the first error."""
+    barrier = threading.Barrier(len(calls))
+    results, errors = [None] * len(calls), []
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+RAW_INSERT = """
+INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address, is_active, created_at,
+                              origin_terminal_id, is_offline_entry, synced_at, client_uuid)
+VALUES (%s, %s, '', %s, %s, '', '', '', true, now(), %s, true, now(), %s)
+ON CONFLICT (client_uuid) WHERE client_uuid IS NOT NULL DO NOTHING
+"""
+
+
+def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]:
+    """The same registrations through psycopg directly, one thread per terminal: per item, the lease check and the
+    insert in one transaction; `passes` times (the first inserts, the others are replays). Seconds per pass.
+    MRNs get an "R" prefix and fresh uuids so they do not collide with the rows the server stored."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    renamed = {pk: [{**item, "mrn": "R" + item["mrn"], "client_uuid": uuid.uuid4()} for item in items]
+               for pk, items in outboxes.items()}
+
+    def one_terminal(pk: int):
+        with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as raw:
+            for item in renamed[pk]:
+                with raw.transaction(), raw.cursor() as cursor:
+                    number = int(item["mrn"][1:])
+                    cursor.execute('SELECT 1 FROM terminals_terminallease WHERE terminal_id = %s AND start <= %s'
+                                   ' AND "end" >= %s', (pk, number, number))
+                    cursor.fetchone()
+                    p = item["payload"]
+                    cursor.execute(RAW_INSERT, (item["mrn"], p["full_name"], p["sex"], p["phone"], pk,
+                                                item["client_uuid"]))
+
+    seconds = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        _all_at_once([lambda pk=pk: one_terminal(pk) for pk in renamed])
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def serve() -> str:
+    """Start the project's WSGI app on a free local port in a background thread; return its URL."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
+    server.set_app(get_wsgi_application())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--terminals", type=int, default=4)
+    parser.add_argument("--patients", type=int, default=300, help="registrations per terminal (default 300)")
+    parser.add_argument("--replays", type=int, default=2, help="times each outbox is sent again (default 2)")
+    args = parser.parse_args()
+    from django.conf import settings
+
+    settings.DEBUG = False  # no query log in the server threads
+    with bench_database(), tempfile.TemporaryDirectory() as workdir:
+        day = offline_day(serve(), terminals=args.terminals, patients=args.patients, replays=args.replays,
+                          workdir=workdir)
+        raw = raw_sql_ceiling(day.outboxes, 1 + args.replays)
+    total = args.terminals * args.patients
+    print(f"\nOffline day: {args.terminals} terminals x {args.patients} patients, synced at once over HTTP "
+          f"(one batch per terminal), then {args.replays} replays of every outbox")
+    print(f"patients stored {day.patients} of {total}; renumbered {day.renumbered}, duplicates {day.duplicates}, "
+          f"lost {day.lost}, refused {day.refused}")
+    print(f"utilisation: {', '.join(f'{code} {pct:.2f} %' for code, pct in day.utilisation.items())} "
+          f"(expected {day.expected_percent:.2f} % each)")
+    header = f"{'pass':<10}{'ours s':>9}{'ours/s':>9}{'raw s':>9}{'raw/s':>9}{'ratio':>8}"
+    print(header)
+    print("-" * len(header))
+    for label, ours, ceiling in zip(["sync"] + [f"replay {i}" for i in range(1, args.replays + 1)],
+                                    [day.sync_seconds, *day.replay_seconds], raw, strict=True):
+        print(f"{label:<10}{ours:>9.2f}{total / ours:>9.0f}{ceiling:>9.2f}{total / ceiling:>9.0f}"
+              f"{ceiling / ours:>7.0%}")
+    ok = (day.patients, day.renumbered, day.duplicates, day.lost, day.refused) == (total, 0, 0, 0, 0)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
