@@ -76,9 +76,13 @@ class LabTerminalAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         active = TerminalRange.objects.filter(is_active=True).order_by("start")
-        return super().get_queryset(request).select_related("user").prefetch_related(
+        return super().get_queryset(request).select_related("user__auth_token").prefetch_related(
             Prefetch("ranges", queryset=active, to_attr="active_ranges")
         )
+
+    def has_delete_permission(self, request, obj=None):
+        # History is kept: patients name their origin terminal; deactivate instead (is_active).
+        return False
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not TerminalRange:

@@ -65,7 +65,7 @@ class LeaseIn(serializers.Serializer):
 
 class LeaseOut(serializers.ModelSerializer):
     terminal = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    count = serializers.IntegerField(read_only=True)
+    count = serializers.IntegerField(source="total", read_only=True)
 
     class Meta:
         model = TerminalLease

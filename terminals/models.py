@@ -49,43 +49,34 @@ class LabTerminal(models.Model):
         return self.code
 
 
-class TerminalRange(models.Model):
-    """A block of MRNs reserved for one terminal, `start`..`end` inclusive, shown as plain digits ("710000").
+class NumberBlock(models.Model):
+    """Consecutive numbers `start`..`end` (inclusive), recorded with who reserved them and when.
 
-    `current` is the last number handed out from it (registered or leased), 0 while none is (as in seed 001).
-    A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
+    No two blocks of one kind share a number, across all terminals (an exclusion constraint on `int8range`):
+    otherwise two terminals could print the same MRN offline.
     """
 
-    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
     start = models.BigIntegerField()
     end = models.BigIntegerField()
-    current = models.BigIntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    from_pool = models.BooleanField(
-        default=False, help_text="Added automatically from TOKENLINE_OFFLINE_POOL when the terminal passed 90 %."
-    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["start"]
         constraints = [
-            # A range is a real, positive interval; the overlap constraint below relies on it.
+            # A block is a real, positive interval; the overlap constraint relies on it.
             models.CheckConstraint(
-                condition=models.Q(start__gte=1, start__lte=models.F("end")), name="terminals_range_start_le_end"
+                condition=models.Q(start__gte=1, start__lte=models.F("end")),
+                name="%(app_label)s_%(class)s_start_le_end",
             ),
-            # `current` is 0 (nothing handed out) or a number of the range: a number outside would be issued twice.
-            models.CheckConstraint(
-                condition=models.Q(current=0) | models.Q(current__gte=models.F("start"), current__lte=models.F("end")),
-                name="terminals_range_current_inside",
-            ),
-            # No two ranges share a number, across all terminals: two terminals would print the same MRN offline.
+            # No number in two blocks: two terminals would print the same MRN offline.
             ExclusionConstraint(
-                name="terminals_range_no_overlap",
+                name="%(app_label)s_%(class)s_no_overlap",
                 expressions=[(closed_range(), RangeOperators.OVERLAPS)],
-                violation_error_message="This range overlaps another terminal range.",
+                violation_error_message="These numbers overlap another block.",
             ),
         ]
 
@@ -94,7 +85,33 @@ class TerminalRange(models.Model):
 
     @property
     def total(self) -> int:
+        """How many numbers the block holds."""
         return self.end - self.start + 1
+
+
+class TerminalRange(NumberBlock):
+    """A block of MRNs reserved for one terminal, `start`..`end` inclusive, shown as plain digits ("710000").
+
+    `current` is the last number handed out from it (registered or leased), 0 while none is (as in seed 001).
+    A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
+    """
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
+    current = models.BigIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    from_pool = models.BooleanField(
+        default=False, help_text="Added automatically from TOKENLINE_OFFLINE_POOL when the terminal passed 90 %."
+    )
+
+    class Meta(NumberBlock.Meta):
+        constraints = [
+            *NumberBlock.Meta.constraints,
+            # `current` is 0 (nothing handed out) or a number of the range: a number outside would be issued twice.
+            models.CheckConstraint(
+                condition=models.Q(current=0) | models.Q(current__gte=models.F("start"), current__lte=models.F("end")),
+                name="terminals_range_current_inside",
+            ),
+        ]
 
     @property
     def used(self) -> int:
@@ -110,30 +127,14 @@ class TerminalRange(models.Model):
         return 100 * self.used / self.total
 
 
-class TerminalLease(models.Model):
+class TerminalLease(NumberBlock):
     """A block `start`..`end` of a terminal's range, handed to the terminal while online so it can number
     registrations itself while offline; the server later accepts exactly those numbers (issue #6)."""
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="leases")
     range = models.ForeignKey(TerminalRange, on_delete=models.PROTECT, related_name="leases")
-    start = models.BigIntegerField()
-    end = models.BigIntegerField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["start"]
-        constraints = [
-            # A lease is a real interval (the overlap constraint relies on it).
-            models.CheckConstraint(condition=models.Q(start__lte=models.F("end")), name="terminals_lease_start_le_end"),
-            # No number is leased twice: two offline terminals would print it on two patients.
-            ExclusionConstraint(
-                name="terminals_lease_no_overlap",
-                expressions=[(closed_range(), RangeOperators.OVERLAPS)],
-            ),
-        ]
+    class Meta(NumberBlock.Meta):
         indexes = [
             # Sync looks up "the lease of this terminal containing MRN n" for every item.
             models.Index(fields=["terminal", "start", "end"], name="terminals_lease_lookup"),
@@ -141,7 +142,3 @@ class TerminalLease(models.Model):
 
     def __str__(self):
         return f"{self.terminal} {self.start}-{self.end}"
-
-    @property
-    def count(self) -> int:
-        return self.end - self.start + 1

@@ -40,14 +40,14 @@ def test_the_migration_creates_the_four_terminals_of_seed_001(seed_terminals):
 @pytest.mark.parametrize("start, end", [(719999, 720000), (700000, 710000), (715000, 715000), (600000, 800000)])
 def test_the_database_itself_rejects_overlapping_ranges(seed_terminals, start, end):
     extra = LabTerminal.objects.create(code="LAB3-PC", name="Lab 3")
-    with pytest.raises(IntegrityError, match="terminals_range_no_overlap"):
+    with pytest.raises(IntegrityError, match="terminals_terminalrange_no_overlap"):
         insert_range(extra, start, end)
 
 
 def test_the_database_accepts_adjacent_ranges_and_rejects_reversed_ones(seed_terminals):
     extra = LabTerminal.objects.create(code="LAB3-PC", name="Lab 3")
     insert_range(extra, 750000, 759999)
-    with pytest.raises(IntegrityError, match="terminals_range_start_le_end"):
+    with pytest.raises(IntegrityError, match="terminals_terminalrange_start_le_end"):
         insert_range(extra, 770000, 760000)
     with pytest.raises(IntegrityError, match="terminals_range_current_inside"):
         TerminalRange.objects.filter(start=750000).update(current=760000)
