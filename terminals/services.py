@@ -112,9 +112,10 @@ def issue_terminal_key(*, terminal: LabTerminal) -> str:
     """
     with transaction.atomic():
         if terminal.user is None:
-            user = User.objects.create_user(username=f"terminal-{terminal.code}".lower())
-            user.set_unusable_password()
-            user.save()
+            user, created = User.objects.get_or_create(username=f"terminal-{terminal.code}".lower())
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
             terminal.user = user
             terminal.save(update_fields=["user", "updated_at"])
         terminal.user.groups.add(Group.objects.get(name="lab_terminal"))
@@ -131,7 +132,7 @@ def revoke_terminal_key(*, terminal: LabTerminal) -> bool:
 # --- ranges -----------------------------------------------------------------------------------------------------
 
 
-def check_range_placement(*, start: int, end: int, exclude_pk: int | None = None) -> None:
+def check_range_placement(*, start: int, end: int) -> None:
     """Raise ValidationError unless start..end (inclusive) may become a terminal range.
 
     Rules: 1 <= start <= end; no overlap with another range (message names its terminal); above the online MRN
@@ -140,10 +141,7 @@ def check_range_placement(*, start: int, end: int, exclude_pk: int | None = None
     """
     if not 1 <= start <= end:
         raise ValidationError("A range needs 1 <= start <= end.")
-    other = (
-        TerminalRange.objects.filter(start__lte=end, end__gte=start).exclude(pk=exclude_pk).select_related("terminal")
-        .first()
-    )
+    other = TerminalRange.objects.filter(start__lte=end, end__gte=start).select_related("terminal").first()
     if other is not None:
         raise ValidationError(
             f"{start}-{end} overlaps range {other} of terminal {other.terminal.code}.", code="overlap"
@@ -290,7 +288,7 @@ def lease_block(*, terminal_code: str, user, count: int) -> TerminalLease:
         terminal_code: the terminal's code; `user` must be its API identity.
         count: 1..10,000. The lease is shorter when the current range ends first (a lease never spans two
             ranges); lease again for the rest.
-    Returns: the saved TerminalLease (`start`, `end`, `count`).
+    Returns: the saved TerminalLease (`start`, `end`, `total`).
     Raises: as `terminal_for`; BadRequest for a count outside 1..10,000; RangeExhausted (409).
     """
     if not 1 <= count <= LEASE_MAX:
