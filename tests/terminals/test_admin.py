@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from terminals import services
 from terminals.models import LabTerminal, TerminalRange
 from tests.conftest import make_user
 
@@ -80,3 +81,13 @@ def test_keys_are_issued_and_revoked_with_admin_actions(admin_client):
     response = admin_client.post(url, {"action": "revoke_key", "_selected_action": [terminal.pk]}, follow=True)
     assert "Revoked the keys of: LAB2-PC." in response.content.decode()
     assert not Token.objects.filter(user=terminal.user).exists()
+
+
+def test_the_change_page_shows_ranges_with_their_use_and_the_leases(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    services.issue_terminal_key(terminal=terminal)
+    terminal.refresh_from_db()
+    services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=250)
+    html = admin_client.get(f"/admin/terminals/labterminal/{terminal.pk}/change/").content.decode()
+    assert "250 / 10,000 (2.5 %)" in html and "710249" in html
+    assert admin_client.get("/admin/terminals/labterminal/add/").status_code == 200

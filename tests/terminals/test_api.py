@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from patients.models import Patient
+from terminals import services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from tests.conftest import make_user
 from tests.terminals.conftest import PATIENT, lab1_user, terminal_client
@@ -178,8 +179,6 @@ def test_staff_without_the_terminals_key_cannot_register_offline_either(db, seed
 
 
 def test_a_revoked_key_gets_401(lab1):
-    from terminals import services
-
     services.revoke_terminal_key(terminal=LabTerminal.objects.get(code="LAB1-PC"))
     assert lease(lab1, 10).status_code == 401
 
