@@ -35,7 +35,8 @@ class Patient(models.Model):
     is_offline_entry = models.BooleanField(default=False, editable=False)
     synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     client_uuid = models.UUIDField(
-        null=True, blank=True, editable=False, help_text="The terminal's id for this registration; makes sync idempotent."
+        null=True, blank=True, editable=False,
+        help_text="The terminal's id for this registration; makes sync idempotent.",
     )
 
     class Meta:

@@ -27,10 +27,8 @@ def test_8_threads_registering_offline_on_one_terminal_get_distinct_consecutive_
     terminal = lab1()
 
     def register(i):
-        return [
-            services.register_offline(terminal_code="LAB1-PC", user=terminal.user, **{**PATIENT, "cnic": ""}).patient.mrn
-            for _ in range(5)
-        ]
+        return [services.register_offline(terminal_code="LAB1-PC", user=terminal.user, **PATIENT).patient.mrn
+                for _ in range(5)]
 
     batches, errors = run_in_threads(register, 8)
     assert not errors
