@@ -31,7 +31,7 @@ from django.db.models import BigIntegerField, Case, F, Q, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 
 from config.api import BadRequest, Conflict, Unprocessable
 from idseq.models import Counter
@@ -401,6 +401,6 @@ def sync_registrations(*, terminal_code: str, user, registrations: list) -> list
             continue
         try:
             outcomes.append(_register(terminal, user=user, **{"mrn": None, "client_uuid": None, **item}))
-        except (ValidationError, BadRequest, Conflict, Unprocessable, PermissionDenied) as exc:
+        except (ValidationError, APIException) as exc:  # refused for a reason the API states; nothing written
             outcomes.append(exc)
     return outcomes
