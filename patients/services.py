@@ -1,7 +1,5 @@
 """Writes on patients. Views, the API, the admin and management commands all register through here."""
 
-from collections.abc import Callable
-
 from django.db import transaction
 
 from idseq.formats import GROUPED_FIRST, format_grouped
@@ -48,32 +46,26 @@ def register_patient(
     return save_new_patient(patient)
 
 
-def save_new_patient(patient: Patient, *, issue_mrn: Callable[[], str] | None = None) -> Patient:
+def save_new_patient(patient: Patient, *, carried_mrn: str = "") -> Patient:
     """Validate an unsaved patient, issue its MRN and insert it, in one transaction.
 
     The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
-    form never holds the lock. Raises as `register_patient`.
-
-    Args:
-        issue_mrn: called inside the transaction, after validation, to decide the MRN; None for the next online
-            MRN. Offline registration (terminals.services) passes its own: a terminal range's next number, or the
-            number a terminal printed from its lease.
-    Raises:
-        django.db.IntegrityError: when the MRN (or the client_uuid) is already taken; nothing is written.
+    form never holds the lock. A `carried_mrn` (a number decided elsewhere, e.g. by a lab terminal's range, see
+    terminals.services) is kept as it is and takes no online number. Raises as `register_patient`, and
+    django.db.IntegrityError when the MRN is already taken (nothing is written).
     """
     # Field rules only: the table's check constraints are enforced by PostgreSQL on insert, so checking them here
     # would cost a query per registration for nothing.
     patient.full_clean(exclude=["mrn"], validate_constraints=False)
     with transaction.atomic():
-        patient.mrn = (issue_mrn or _next_online_mrn)()
+        if carried_mrn:
+            patient.mrn = carried_mrn
+        else:
+            (value,) = allocate(MRN_COUNTER, start=GROUPED_FIRST)
+            patient.mrn = format_grouped(value)
         patient.save(force_insert=True)
     return patient
-
-
-def _next_online_mrn() -> str:
-    (value,) = allocate(MRN_COUNTER, start=GROUPED_FIRST)
-    return format_grouped(value)
 
 
 def update_patient(patient: Patient, **changes) -> Patient:

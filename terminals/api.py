@@ -1,6 +1,7 @@
 """REST API for lab terminals (issue #6): leases, batch sync, utilisation, and offline registration on
 `POST /api/v1/patients/` (and seed 001's `/api/patients/`) with `"offline": true`."""
 
+import logging
 from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema
@@ -13,6 +14,8 @@ from patients.api import PatientIn, PatientOut
 from patients.models import Patient
 from terminals import selectors, services
 from terminals.models import TerminalLease, TerminalRange
+
+logger = logging.getLogger("tokenline.terminals")
 
 
 class OfflinePatientIn(PatientIn):
@@ -132,6 +135,10 @@ def _result(patient_out: PatientOut, index: int, outcome) -> dict:
             "patient": patient_out.to_representation(outcome.patient),
         }
     response = exception_handler(outcome, {})  # the same status and body as a single request would get
+    if response is None:  # a fault, not a refusal: logged, and the terminal keeps the item to send again
+        logger.error("Sync item %s failed", index, exc_info=outcome)
+        return {"index": index, "result": "error", "status": 500,
+                "errors": {"detail": "Server error; this registration was not stored. Send it again later."}}
     return {"index": index, "result": "error", "status": response.status_code, "errors": response.data}
 
 

@@ -138,6 +138,10 @@ class TerminalClient:
         return report
 
     def _record(self, item: dict, result: dict, report: SyncReport) -> None:
+        if result["result"] == "error" and result["status"] >= 500:  # a server fault: stays pending, sent again
+            report.refused.append({"client_uuid": item["client_uuid"], "mrn": item["mrn"],
+                                   "status": result["status"], "errors": result["errors"]})
+            return
         if result["result"] == "error":
             report.refused.append({"client_uuid": item["client_uuid"], "mrn": item["mrn"],
                                    "status": result["status"], "errors": result["errors"]})

@@ -31,7 +31,7 @@ from django.db.models import BigIntegerField, Case, F, Q, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 
 from config.api import BadRequest, Conflict, Unprocessable
 from idseq.models import Counter
@@ -332,15 +332,6 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
         existing = _already_synced(terminal, client_uuid, mrn)
         if existing is not None:
             return Registration(existing, created=False)
-    if mrn is None:
-        def issue_mrn() -> str:
-            return str(_take_numbers(terminal.pk, 1)[2].start)
-    else:
-        _check_leased(terminal, mrn)
-
-        def issue_mrn() -> str:
-            return mrn
-
     patient = Patient(
         **demographics,
         created_by=user,
@@ -349,14 +340,25 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
         synced_at=timezone.now(),
         client_uuid=client_uuid,
     )
+    if mrn is not None:
+        _check_leased(terminal, mrn)
     try:
-        save_new_patient(patient, issue_mrn=issue_mrn)
-    except IntegrityError:
-        # A replay of the same registration committed first (8 copies in parallel), or the MRN is taken.
+        if mrn is None:
+            # Seed 001: the terminal range's next number, taken in the same transaction as the insert. Validation
+            # runs under the terminal's lock here, which only that terminal's own requests wait for.
+            with transaction.atomic():
+                save_new_patient(patient, carried_mrn=str(_take_numbers(terminal.pk, 1)[2].start))
+        else:
+            save_new_patient(patient, carried_mrn=mrn)
+    except Exception:
+        # However patients reports a unique violation: a replay of this registration committed first (copies sent
+        # in parallel), or the MRN belongs to another record. Anything else goes up unchanged.
         existing = client_uuid and _already_synced(terminal, client_uuid, mrn)
         if existing:
             return Registration(existing, created=False)
-        raise Conflict(MRN_IN_USE) from None
+        if patient.mrn and Patient.objects.filter(mrn=patient.mrn).exists():
+            raise Conflict(MRN_IN_USE) from None
+        raise
     return Registration(patient, created=True)
 
 
@@ -401,6 +403,6 @@ def sync_registrations(*, terminal_code: str, user, registrations: list) -> list
             continue
         try:
             outcomes.append(_register(terminal, user=user, **{"mrn": None, "client_uuid": None, **item}))
-        except (ValidationError, APIException) as exc:  # refused for a reason the API states; nothing written
+        except Exception as exc:  # one item's failure never drops the others; nothing was written for it
             outcomes.append(exc)
     return outcomes

@@ -214,6 +214,24 @@ def test_a_sync_batch_answers_per_item_and_one_bad_item_drops_no_other(lab1):
     assert Patient.objects.count() == 2
 
 
+def test_a_fault_on_one_sync_item_is_reported_for_it_alone(lab1, monkeypatch):
+    from patients import services as patient_services
+
+    lease(lab1, 10)
+    save = patient_services.save_new_patient
+
+    def flaky(patient, **options):
+        if options.get("carried_mrn") == "710001":
+            raise RuntimeError("disk hiccup")
+        return save(patient, **options)
+
+    monkeypatch.setattr("terminals.services.save_new_patient", flaky)
+    items = [{**PATIENT, "mrn": str(n), "client_uuid": str(uuid.uuid4())} for n in (710000, 710001, 710002)]
+    body = sync(lab1, items).json()
+    assert [r["status"] for r in body["results"]] == [201, 500, 201]
+    assert sorted(Patient.objects.values_list("mrn", flat=True)) == ["710000", "710002"]
+
+
 @pytest.mark.parametrize(
     "payload",
     [{}, {"registrations": []}, {"registrations": "x"}, {"registrations": [1, 2]},
