@@ -260,3 +260,10 @@ def test_utilisation_shows_used_total_percent_remaining_and_level(lab1, db):
                               "level": "warning"}]
     assert (rows["LAB2-PC"]["used"], rows["LAB2-PC"]["level"]) == (0, "ok")
     assert lab1.get("/api/v1/terminals/utilisation/").status_code == 403  # terminals do not read others' use
+
+
+@pytest.mark.parametrize("body", [[OFFLINE], {**OFFLINE, "offline": [True]}, {**OFFLINE, "offline": "maybe"}])
+def test_an_odd_offline_flag_or_body_never_gets_a_500(lab1, body):
+    response = lab1.post("/api/patients/", body, format="json")
+    assert response.status_code in (201, 400), response.content
+    assert not Patient.objects.filter(is_offline_entry=True).exists()
