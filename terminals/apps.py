@@ -1,5 +1,23 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class TerminalsConfig(AppConfig):
+    """Lab terminals: offline MRN ranges, leases and sync (seed 001, issue #6)."""
+
     name = "terminals"
+
+    def ready(self):
+        checks.register(check_offline_pool, checks.Tags.compatibility)
+
+
+def check_offline_pool(app_configs=None, **kwargs) -> list:
+    """A malformed TOKENLINE_OFFLINE_POOL is reported at startup, not when a terminal first needs the pool."""
+    from terminals.services import offline_pool
+
+    try:
+        offline_pool()
+    except ValueError as exc:
+        return [checks.Error(f"TOKENLINE_OFFLINE_POOL: {exc}", hint='Write it as "700000-799999".',
+                             id="terminals.E001")]
+    return []

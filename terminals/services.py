@@ -228,10 +228,9 @@ def offline_pool() -> tuple[int, int] | None:
     if not text:
         return None
     first, _, last = text.partition("-")
-    first, last = int(first), int(last)
-    if not 1 <= first <= last:
+    if not (first.strip().isdigit() and last.strip().isdigit() and 1 <= int(first) <= int(last)):
         raise ValueError(f"TOKENLINE_OFFLINE_POOL must be FIRST-LAST with 1 <= FIRST <= LAST (got {text!r})")
-    return first, last
+    return int(first), int(last)
 
 
 def _extend_from_pool(terminal: LabTerminal) -> TerminalRange | None:

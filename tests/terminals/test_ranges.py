@@ -144,3 +144,13 @@ def test_the_utilisation_command_prints_seed_001s_monitoring_line(lab1, capsys):
     assert "  710000-719999 current 712499: 2500/10000 (25.0%), 7500 remaining [ok]" in out
     call_command("terminal_utilisation", "--json")
     assert '"code": "LAB1-PC"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pool", ["700000", "800000-700000", "a-b", "0-10"])
+def test_a_malformed_pool_setting_fails_the_system_check(settings, pool):
+    from terminals.apps import check_offline_pool
+
+    settings.TOKENLINE_OFFLINE_POOL = pool
+    assert [error.id for error in check_offline_pool()] == ["terminals.E001"]
+    settings.TOKENLINE_OFFLINE_POOL = "700000-799999"
+    assert check_offline_pool() == []
