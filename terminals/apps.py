@@ -8,7 +8,7 @@ class TerminalsConfig(AppConfig):
     name = "terminals"
 
     def ready(self):
-        checks.register(check_offline_pool, checks.Tags.compatibility)
+        checks.register(check_offline_pool)
 
 
 def check_offline_pool(app_configs=None, **kwargs) -> list:

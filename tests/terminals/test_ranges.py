@@ -12,6 +12,7 @@ from idseq.models import Counter
 from patients.models import Patient
 from patients.services import register_patient
 from terminals import services
+from terminals.apps import check_offline_pool
 from terminals.models import LabTerminal, TerminalRange
 from tests.terminals.conftest import PATIENT, seed_migration
 
@@ -148,8 +149,6 @@ def test_the_utilisation_command_prints_seed_001s_monitoring_line(lab1, capsys):
 
 @pytest.mark.parametrize("pool", ["700000", "800000-700000", "a-b", "0-10"])
 def test_a_malformed_pool_setting_fails_the_system_check(settings, pool):
-    from terminals.apps import check_offline_pool
-
     settings.TOKENLINE_OFFLINE_POOL = pool
     assert [error.id for error in check_offline_pool()] == ["terminals.E001"]
     settings.TOKENLINE_OFFLINE_POOL = "700000-799999"
