@@ -1,8 +1,8 @@
 """Staff roles. The one home for which group may do what; pages and the API check these model permissions.
 
-- reception: registers and finds patients, issues tokens, runs queues.
+- reception: registers and finds patients, issues tokens (books, cancels, marks no-shows), runs queues.
 - lab_terminal: a lab workstation registering patients over the API, online or offline.
-- ops: reads everything for reports and integrity checks.
+- ops: reads everything for reports (the OPD daily report included) and integrity checks.
 - admin: manages everything through the admin (members must also be staff to log in there).
 """
 
@@ -10,7 +10,18 @@ PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
 
 # Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
 ROLE_PERMISSIONS = {
-    "reception": ["patients.view_patient", "patients.add_patient", "patients.change_patient"],
+    "reception": [
+        "patients.view_patient",
+        "patients.add_patient",
+        "patients.change_patient",
+        # OPD tokens: book (POST tokens/, emergency/, no_show/, complete/), cancel (DELETE), see doctors and slots.
+        "tokens.view_doctor",
+        "tokens.view_slot",
+        "tokens.view_token",
+        "tokens.add_token",
+        "tokens.delete_token",
+        "tokens.view_waitinglistentry",
+    ],
     # A terminal leases blocks and syncs for its own terminal only (terminals.services checks the binding).
     "lab_terminal": [
         "patients.view_patient",

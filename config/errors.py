@@ -1,0 +1,20 @@
+"""Domain errors that services raise and every edge (API, pages, commands) turns into a clear message."""
+
+
+class DomainError(Exception):
+    """A request the rules refuse. `status_code` is the HTTP status the API answers with (409 unless a subclass
+    says otherwise); the message is the `detail` shown to the user. Raised before anything is written, or inside
+    the transaction that a failure rolls back, so nothing is half-written."""
+
+    status_code = 409
+
+    def __init__(self, message: str, *, status_code: int | None = None):
+        super().__init__(message)
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFound(DomainError):
+    """An id names nothing (answered with 404)."""
+
+    status_code = 404

@@ -1,0 +1,301 @@
+"""REST API of OPD tokens at seed 002's paths under /api/v1/: doctors, slots, tokens, waiting list, daily report.
+
+Views are thin: input serializers check shapes, `tokens.services` applies the rules, output serializers show rows
+with their derived queue fields (`tokens.selectors`). Permissions: `config.api.RolePermissions` (config/roles.py).
+"""
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import NotFound
+from patients.models import Patient
+from tokens import reports, selectors, services
+from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
+
+UUID_PATTERN = "[0-9a-fA-F-]{32,36}"  # malformed ids do not match the route, so they get 404 like unknown ones
+
+
+class DoctorIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    specialization = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class DoctorOut(serializers.ModelSerializer):
+    class Meta:
+        model = Doctor
+        fields = ["id", "name", "specialization", "created_at"]
+        read_only_fields = fields
+
+
+class DoctorViewSet(viewsets.ModelViewSet):
+    """Doctors: list, add, read, change, delete (only a doctor with no slots)."""
+
+    queryset = Doctor.objects.all()
+    serializer_class = DoctorOut
+    lookup_value_regex = UUID_PATTERN
+
+    @extend_schema(request=DoctorIn, responses={201: DoctorOut})
+    def create(self, request):
+        data = DoctorIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(DoctorOut(services.create_doctor(**data.validated_data)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DoctorIn, responses=DoctorOut)
+    def update(self, request, pk=None, partial=False):
+        doctor = self.get_object()
+        data = DoctorIn(data={**DoctorOut(doctor).data, **request.data} if partial else request.data)
+        data.is_valid(raise_exception=True)
+        return Response(DoctorOut(services.update_doctor(doctor, **data.validated_data)).data)
+
+    @extend_schema(request=DoctorIn, responses=DoctorOut)
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        services.delete_doctor(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SlotIn(serializers.Serializer):
+    doctor = serializers.UUIDField(help_text="The doctor's id.")
+    start_time = serializers.DateTimeField()
+    end_time = serializers.DateTimeField()
+    max_capacity = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class SlotOut(serializers.ModelSerializer):
+    doctor_name = serializers.CharField(source="doctor.name", read_only=True)
+
+    class Meta:
+        model = Slot
+        fields = [
+            "id", "doctor", "doctor_name", "start_time", "end_time", "max_capacity", "current_capacity",
+            "emergency_overflow", "free_places", "status", "delay_minutes", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DelayIn(serializers.Serializer):
+    delay_minutes = serializers.IntegerField(min_value=0, max_value=services.MAX_DELAY_MINUTES)
+
+
+class SlotFilter(django_filters.FilterSet):
+    date = django_filters.DateFilter(method="on_day", label="Day (YYYY-MM-DD, hospital time zone)")
+
+    class Meta:
+        model = Slot
+        fields = ["doctor", "status"]
+
+    def on_day(self, queryset, name, value):
+        start, end = selectors.day_bounds(value)
+        return queryset.filter(start_time__gte=start, start_time__lt=end)
+
+
+class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Slots: list (filter by doctor, status, date), open, read; `delay/` and `tokens/` per slot."""
+
+    queryset = Slot.objects.select_related("doctor")
+    serializer_class = SlotOut
+    filterset_class = SlotFilter
+    lookup_value_regex = UUID_PATTERN
+
+    @extend_schema(request=SlotIn, responses={201: SlotOut})
+    def create(self, request):
+        data = SlotIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        doctor = services.get_or_not_found(Doctor, fields.pop("doctor"))
+        return Response(SlotOut(services.create_slot(doctor=doctor, **fields)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DelayIn, responses=SlotOut(many=True))
+    @action(detail=True, methods=["put"])
+    def delay(self, request, pk=None):
+        """Mark the slot `delay_minutes` late (0-720); later slots of the doctor that day follow. Returns the
+        slots whose delay changed, this one first."""
+        data = DelayIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(SlotOut(services.delay_slot(slot_id=pk, **data.validated_data), many=True).data)
+
+    @extend_schema(responses=lambda: TokenOut(many=True))
+    @action(detail=True, methods=["get"])
+    def tokens(self, request, pk=None):
+        """The slot's tokens in current order: confirmed by position (with estimated time), then the others."""
+        return Response(TokenOut(selectors.slot_queue(self.get_object()), many=True).data)
+
+
+class PatientRefIn(serializers.Serializer):
+    """A booking's slot and patient; the patient by id (`patient_id`) or by MRN (`mrn`)."""
+
+    slot_id = serializers.UUIDField()
+    patient_id = serializers.IntegerField(required=False)
+    mrn = serializers.CharField(required=False, max_length=20)
+
+    def validate(self, attrs):
+        if ("patient_id" in attrs) == ("mrn" in attrs):
+            raise serializers.ValidationError({"patient_id": ["Name the patient by patient_id or by mrn (one)."]})
+        return attrs
+
+    def patient(self) -> Patient:
+        """The patient named; NotFound (404) if none."""
+        lookup = {"pk": self.validated_data["patient_id"]} if "patient_id" in self.validated_data else {
+            "mrn": self.validated_data["mrn"]}
+        patient = Patient.objects.filter(**lookup).first()
+        if patient is None:
+            raise NotFound(f"No patient with {'id' if 'pk' in lookup else 'MRN'} {next(iter(lookup.values()))}.")
+        return patient
+
+
+class TokenIn(PatientRefIn):
+    category = serializers.ChoiceField(
+        choices=Category.choices,
+        error_messages={"invalid_choice": f"\"{{input}}\" is not a category; choose one of {', '.join(Category.values)}."},
+    )
+
+
+class TokenOut(serializers.ModelSerializer):
+    doctor = serializers.UUIDField(source="slot.doctor_id", read_only=True)
+    doctor_name = serializers.CharField(source="slot.doctor.name", read_only=True)
+    patient_mrn = serializers.CharField(source="patient.mrn", read_only=True)
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    final_priority = serializers.FloatField(read_only=True)
+    position = serializers.IntegerField(read_only=True, allow_null=True)
+    estimated_time = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Token
+        fields = [
+            "id", "slot", "doctor", "doctor_name", "patient", "patient_mrn", "patient_name", "token_number",
+            "category", "priority", "final_priority", "status", "position", "estimated_time", "actual_time",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class WaitingOut(serializers.ModelSerializer):
+    patient_mrn = serializers.CharField(source="patient.mrn", read_only=True)
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    final_priority = serializers.FloatField(read_only=True)
+    waiting_position = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = WaitingListEntry
+        fields = [
+            "id", "slot", "patient", "patient_mrn", "patient_name", "category", "priority", "final_priority",
+            "waiting_position", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class EndedOut(serializers.Serializer):
+    token = TokenOut()
+    promoted = TokenOut(allow_null=True, help_text="The waiting patient who got the freed place, if any.")
+
+
+class TokenFilter(django_filters.FilterSet):
+    date = django_filters.DateFilter(field_name="day", label="Day of the slot (YYYY-MM-DD)")
+
+    class Meta:
+        model = Token
+        fields = ["slot", "doctor", "status", "category"]
+
+
+class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Tokens: list (filter by slot, doctor, date, status, category), book, read, cancel (DELETE), `emergency/`,
+    `{id}/no_show/`, `{id}/complete/`."""
+
+    queryset = Token.objects.all()
+    serializer_class = TokenOut
+    filterset_class = TokenFilter
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return selectors.tokens_in_queue().order_by("-created_at", "token_number")
+
+    @extend_schema(request=TokenIn, responses={201: TokenOut, 202: WaitingOut})
+    def create(self, request):
+        """Book a token; 202 with the waiting-list entry and its waiting position when the slot is full."""
+        return self._book(request, TokenIn)
+
+    @extend_schema(request=PatientRefIn, responses={201: TokenOut})
+    @action(detail=False, methods=["post"])
+    def emergency(self, request):
+        """Insert an emergency: always a token, above capacity if needed, ordered first."""
+        return self._book(request, PatientRefIn, category=Category.EMERGENCY)
+
+    def _book(self, request, serializer, **fixed):
+        data = serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = {**data.validated_data, **fixed}
+        booked = services.book_token(slot_id=fields["slot_id"], patient=data.patient(), category=fields["category"])
+        if isinstance(booked, Token):
+            return Response(TokenOut(self.get_queryset().get(pk=booked.pk)).data, status=status.HTTP_201_CREATED)
+        entry = selectors.waiting_in_queue().get(pk=booked.pk)
+        return Response(
+            {**WaitingOut(entry).data, "detail": "The slot is full: the patient is on its waiting list."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(responses=EndedOut)
+    def destroy(self, request, pk=None):
+        """Cancel the token (its number is never reissued); the best waiting patient gets the place."""
+        return self._ended(*services.cancel_token(token_id=pk))
+
+    @extend_schema(request=None, responses=EndedOut)
+    @action(detail=True, methods=["post"])
+    def no_show(self, request, pk=None):
+        """Mark the token a no-show; the best waiting patient gets the place."""
+        return self._ended(*services.mark_no_show(token_id=pk))
+
+    @extend_schema(request=None, responses=TokenOut)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        """Record the consultation as done now (`actual_time`)."""
+        token = services.complete_token(token_id=pk)
+        return Response(TokenOut(self.get_queryset().get(pk=token.pk)).data)
+
+    def _ended(self, token, promoted):
+        rows = self.get_queryset()
+        return Response({
+            "token": TokenOut(rows.get(pk=token.pk)).data,
+            "promoted": TokenOut(rows.get(pk=promoted.pk)).data if promoted else None,
+        })
+
+
+class WaitingListViewSet(viewsets.ReadOnlyModelViewSet):
+    """Waiting-list entries (filter by slot) with their waiting position; `by_slot/?slot_id=` for one slot."""
+
+    queryset = WaitingListEntry.objects.all()
+    serializer_class = WaitingOut
+    filterset_fields = ["slot"]
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return selectors.waiting_in_queue().order_by("slot__start_time", "waiting_position")
+
+    @extend_schema(parameters=[OpenApiParameter("slot_id", str, required=True)], responses=WaitingOut(many=True))
+    @action(detail=False, methods=["get"])
+    def by_slot(self, request):
+        """One slot's waiting list, best first."""
+        slot = services.get_or_not_found(Slot, request.query_params.get("slot_id"))
+        return Response(WaitingOut(self.get_queryset().filter(slot=slot), many=True).data)
+
+
+class ReportQuery(serializers.Serializer):
+    date = serializers.DateField(required=False)
+    doctor_id = serializers.UUIDField(required=False)
+
+
+class DailyReportView(APIView):
+    """`GET reports/daily/?date=YYYY-MM-DD&doctor_id=UUID`: the day's figures per doctor and in total."""
+
+    queryset = Token.objects.none()  # RolePermissions: reading the report needs tokens.view_token
+
+    @extend_schema(parameters=[ReportQuery], responses=dict)
+    def get(self, request):
+        query = ReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(reports.daily_report(**reports.report_args(**query.validated_data)))

@@ -1,0 +1,140 @@
+"""Reads on OPD tokens: queue order, position and estimated time, all derived in SQL at read time.
+
+Seed 002's order, one rule for tokens and the waiting list alike:
+    final priority = base priority - min(hours since booking x 0.1, 1.0); lower first, then earlier booking.
+Emergencies always come first (issue 8: "ordered first"), whatever the other bonuses. `now()` is the database's
+clock at the start of the reading transaction, so every row of one answer is judged at the same instant and no
+stored row is ever rewritten as time passes.
+"""
+
+import datetime
+
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    QuerySet,
+    Value,
+)
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from tokens.models import Category, Slot, Token, WaitingListEntry
+
+TIME_BONUS_PER_HOUR = 0.1  # seed 002: 0.1 of priority per hour since booking
+MAX_TIME_BONUS = 1.0  # seed 002: never more than one whole tier
+
+TOKENS = Token._meta.db_table
+WAITING = WaitingListEntry._meta.db_table
+
+
+def final_priority_sql(alias: str) -> str:
+    """SQL for the final priority of the row `alias` (a Token or WaitingListEntry table or alias): a float.
+    A booking stamped after the reading transaction began counts as zero hours old, never as a negative age."""
+    return (
+        f"({alias}.priority - LEAST(GREATEST(EXTRACT(EPOCH FROM (now() - {alias}.created_at)), 0) / 3600.0"
+        f" * {TIME_BONUS_PER_HOUR}, {MAX_TIME_BONUS}))::float8"
+    )
+
+
+def _queue_key(alias: str, tiebreak: str) -> list[str]:
+    """The sort key of a row in its slot's queue, as SQL terms: emergencies first, final priority, booking time,
+    then `tiebreak` (a unique column) so that the order is total."""
+    return [
+        f"{alias}.category <> '{Category.EMERGENCY}'",
+        final_priority_sql(alias),
+        f"{alias}.created_at",
+        f"{alias}.{tiebreak}",
+    ]
+
+
+def _rank_sql(table: str, tiebreak: str, where: str) -> str:
+    """SQL for the 1-based rank of the current `table` row among the rows of its slot that match `where`."""
+    ahead, me = _queue_key("ahead", tiebreak), _queue_key(table, tiebreak)
+    return (
+        f"(SELECT count(*) + 1 FROM {table} ahead WHERE ahead.slot_id = {table}.slot_id AND {where}"
+        f" AND ({', '.join(ahead)}) < ({', '.join(me)}))"
+    )
+
+
+_TOKEN_POSITION = RawSQL(
+    f"CASE WHEN {TOKENS}.status = 'CONFIRMED' THEN "
+    + _rank_sql(TOKENS, "token_number", "ahead.status = 'CONFIRMED'")
+    + " END",
+    [],
+    output_field=IntegerField(),
+)
+
+
+def tokens_in_queue() -> QuerySet[Token]:
+    """All tokens, annotated with their place in the queue.
+
+    Annotations:
+        final_priority: float, the seed's formula at this instant (lower is seen first).
+        position: 1-based place among the slot's confirmed tokens; None unless CONFIRMED.
+        estimated_time: slot start + delay + (position - 1) x slot length / max_capacity (issue 8); None unless
+            CONFIRMED.
+    Filtering the result (by category, say) does not change positions: each is counted over the whole slot.
+    """
+    def duration(expression):
+        return ExpressionWrapper(expression, output_field=DurationField())
+
+    per_place = duration((F("slot__end_time") - F("slot__start_time")) / F("slot__max_capacity"))
+    return (
+        Token.objects.select_related("slot__doctor", "patient")
+        .annotate(
+            final_priority=RawSQL(final_priority_sql(TOKENS), [], output_field=FloatField()),
+            position=_TOKEN_POSITION,
+        )
+        .annotate(
+            estimated_time=ExpressionWrapper(
+                F("slot__start_time")
+                + duration(F("slot__delay_minutes") * Value(datetime.timedelta(minutes=1)))
+                + duration((F("position") - 1) * per_place),
+                output_field=DateTimeField(),
+            )
+        )
+    )
+
+
+def slot_queue(slot: Slot) -> QuerySet[Token]:
+    """The tokens of `slot` in current order: confirmed ones by position, then the rest by token number."""
+    return tokens_in_queue().filter(slot=slot).order_by(F("position").asc(nulls_last=True), "token_number")
+
+
+def waiting_in_queue() -> QuerySet[WaitingListEntry]:
+    """All waiting-list entries with `final_priority` (float) and `waiting_position` (1-based, per slot)."""
+    return WaitingListEntry.objects.select_related("slot__doctor", "patient").annotate(
+        final_priority=RawSQL(final_priority_sql(WAITING), [], output_field=FloatField()),
+        waiting_position=RawSQL(_rank_sql(WAITING, "id", "TRUE"), [], output_field=IntegerField()),
+    )
+
+
+def next_waiting_entry(slot: Slot) -> WaitingListEntry | None:
+    """The entry to promote when a place in `slot` frees up: the best by the queue rule among patients who do not
+    already hold a confirmed token with the same doctor that day (they could not take a second one). None if none."""
+    holders = Token.objects.filter(
+        doctor_id=slot.doctor_id, day=slot.day, status=Token.Status.CONFIRMED
+    ).values("patient_id")
+    return (
+        WaitingListEntry.objects.filter(slot=slot)
+        .exclude(patient_id__in=holders)
+        .order_by(*(RawSQL(term, []) for term in _queue_key(WAITING, "id")))
+        .select_related("patient")
+        .first()
+    )
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """The start of `day` and of the next day, aware datetimes in the hospital's time zone."""
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    return start, timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+
+
+def slots_on(day: datetime.date) -> QuerySet[Slot]:
+    """Slots starting on `day` (hospital time zone), by start time."""
+    start, end = day_bounds(day)
+    return Slot.objects.filter(start_time__gte=start, start_time__lt=end).select_related("doctor")

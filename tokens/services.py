@@ -1,0 +1,317 @@
+"""Writes on OPD tokens (seed 002, issue 8). The API, the booking page, the admin and commands all call these.
+
+Locking: every change to a slot's places happens under that slot's row lock (`SELECT ... FOR UPDATE`), taken
+first; the token number is then allocated from idseq (`"slot-token:<slot id>"`) and saved with the token in the same
+transaction. Several slots are locked in primary-key order. Token numbers never change; nothing is renumbered.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from config.errors import DomainError, NotFound
+from idseq.services import allocate
+from patients.models import Patient
+from tokens import selectors
+from tokens.models import BASE_PRIORITY, Category, Doctor, Slot, Token, WaitingListEntry
+
+MAX_DELAY_MINUTES = 720  # seed 002: a delay of more than 12 hours is refused
+
+
+class DoubleBooking(DomainError):
+    """The patient already holds a confirmed token with this doctor that day (issue 8, rule 7)."""
+
+    def __init__(self, existing: Token):
+        self.existing = existing
+        super().__init__(
+            f"Patient {existing.patient.mrn} already holds token {existing.token_number} (id {existing.pk})"
+            f" with {existing.doctor} on {existing.day:%Y-%m-%d}."
+        )
+
+
+def token_counter_key(slot: Slot) -> str:
+    """The idseq counter that numbers the tokens of `slot`."""
+    return f"slot-token:{slot.pk}"
+
+
+def create_doctor(*, name: str, specialization: str = "") -> Doctor:
+    """Add a doctor. Raises ValidationError (400) for a blank name."""
+    doctor = Doctor(name=name.strip(), specialization=specialization.strip())
+    doctor.full_clean()
+    doctor.save()
+    return doctor
+
+
+def update_doctor(doctor: Doctor, *, name: str, specialization: str = "") -> Doctor:
+    """Change a doctor's name and specialization. Raises ValidationError (400) for a blank name."""
+    doctor.name, doctor.specialization = name.strip(), specialization.strip()
+    doctor.full_clean()
+    doctor.save(update_fields=["name", "specialization"])
+    return doctor
+
+
+def delete_doctor(doctor: Doctor) -> None:
+    """Remove a doctor who has no slots. Raises DomainError (409) otherwise: their tokens' history stays."""
+    try:
+        doctor.delete()
+    except ProtectedError:
+        raise DomainError(f"{doctor} has slots; a doctor with slots cannot be deleted.") from None
+
+
+def create_slot(
+    *, doctor: Doctor, start_time: datetime.datetime, end_time: datetime.datetime, max_capacity: int
+) -> Slot:
+    """Open a slot of `doctor` from `start_time` to `end_time` (aware datetimes) for `max_capacity` patients.
+
+    Raises:
+        ValidationError (400): end not after start, or capacity below 1.
+        DomainError (409): the slot overlaps another live slot of the same doctor (exclusion constraint).
+    """
+    if end_time <= start_time:
+        raise ValidationError({"end_time": ["The slot must end after it starts."]})
+    if max_capacity < 1:
+        raise ValidationError({"max_capacity": ["A slot must seat at least one patient."]})
+    slot = Slot(doctor=doctor, start_time=start_time, end_time=end_time, max_capacity=max_capacity)
+    try:
+        with transaction.atomic():
+            slot.save(force_insert=True)
+    except IntegrityError as exc:
+        if _constraint(exc) != "tokens_slot_no_overlap_per_doctor":
+            raise
+        clash = (
+            Slot.objects.filter(doctor=doctor, start_time__lt=end_time, end_time__gt=start_time)
+            .exclude(status=Slot.Status.CANCELLED)
+            .first()
+        )
+        raise DomainError(f"The slot overlaps {clash} (id {clash.pk if clash else '?'}).") from None
+    return slot
+
+
+def delay_slot(*, slot_id, delay_minutes: int) -> list[Slot]:
+    """Mark a slot as running `delay_minutes` late and cascade the delay over the doctor's later slots that day.
+
+    Each later slot is pushed back by whatever of the previous slot's delay the gap between them does not absorb
+    (issue 8, rule 6). A cascade never pulls a later slot earlier than a delay it already has (that may have been
+    reported for it on its own); the named slot takes exactly `delay_minutes` (0 makes it ACTIVE again).
+    Tokens' estimated times follow, being derived on read.
+
+    Args:
+        slot_id: the slot's UUID.
+        delay_minutes: 0 to 720.
+    Returns:
+        the slots whose delay changed, named slot first.
+    Raises:
+        ValidationError (400): delay negative or above 720.
+        NotFound (404): no such slot. DomainError (409): the slot is cancelled.
+    """
+    if not 0 <= delay_minutes <= MAX_DELAY_MINUTES:
+        raise ValidationError({"delay_minutes": [f"Enter a delay from 0 to {MAX_DELAY_MINUTES} minutes."]})
+    with transaction.atomic():
+        slot = get_or_not_found(Slot, slot_id)
+        start, end = selectors.day_bounds(slot.day)
+        day = list(
+            Slot.objects.select_for_update()
+            .filter(doctor_id=slot.doctor_id, start_time__gte=start, start_time__lt=end)
+            .exclude(status=Slot.Status.CANCELLED)
+            .order_by("pk")
+        )
+        day.sort(key=lambda s: s.start_time)
+        index = next((i for i, s in enumerate(day) if s.pk == slot.pk), None)
+        if index is None:
+            raise DomainError(f"Slot {slot} is cancelled; it cannot be delayed.")
+        changed = [_set_delay(day[index], delay_minutes)]
+        for previous, later in zip(day[index:], day[index + 1 :]):
+            gap = (later.start_time - previous.end_time) // datetime.timedelta(minutes=1)
+            pushed = min(previous.delay_minutes - gap, MAX_DELAY_MINUTES)
+            if pushed <= later.delay_minutes:
+                break
+            changed.append(_set_delay(later, pushed))
+        for each in changed:
+            each.save(update_fields=["delay_minutes", "status"])
+    return changed
+
+
+def _set_delay(slot: Slot, minutes: int) -> Slot:
+    slot.delay_minutes = minutes
+    slot.status = Slot.Status.DELAYED if minutes else Slot.Status.ACTIVE
+    return slot
+
+
+def cancel_slot(*, slot_id) -> Slot:
+    """Cancel a slot: its confirmed tokens are cancelled (numbers kept, never reissued), its waiting list cleared
+    and its time freed for another slot. Raises NotFound (404), or DomainError (409) if already cancelled."""
+    with transaction.atomic():
+        slot = _lock_slot(slot_id)
+        if slot.status == Slot.Status.CANCELLED:
+            raise DomainError(f"Slot {slot} is already cancelled.")
+        slot.tokens.filter(status=Token.Status.CONFIRMED).update(
+            status=Token.Status.CANCELLED, updated_at=timezone.now()
+        )
+        slot.waiting_entries.all().delete()
+        slot.current_capacity = slot.tokens.filter(status=Token.Status.COMPLETED).count()
+        slot.emergency_overflow = max(slot.current_capacity - slot.max_capacity, 0)
+        slot.status = Slot.Status.CANCELLED
+        slot.save(update_fields=["current_capacity", "emergency_overflow", "status"])
+    return slot
+
+
+def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingListEntry:
+    """Book `patient` into a slot: a token if a place is free, else an entry on the slot's waiting list.
+
+    Emergencies always get a token, above capacity if need be (counted in `emergency_overflow`), and are ordered
+    first (issue 8, rule 5).
+
+    Args:
+        slot_id: the slot's UUID. patient: an active patient. category: one of `Category`.
+    Returns:
+        the new Token (number = the slot's next, from idseq), or the new WaitingListEntry when the slot is full.
+    Raises:
+        ValidationError (400): unknown category.
+        NotFound (404): no such slot.
+        DoubleBooking (409): the patient holds a confirmed token with this doctor that day.
+        DomainError (409): slot cancelled or over, patient deactivated or already waiting for this slot.
+    """
+    if category not in Category.values:
+        raise ValidationError({"category": [f"Choose one of {', '.join(Category.values)}."]})
+    if not patient.is_active:
+        raise DomainError(f"Patient {patient.mrn} is deactivated.")
+    try:
+        with transaction.atomic():
+            slot = _lock_slot(slot_id)
+            _check_bookable(slot)
+            existing = Token.objects.filter(
+                patient=patient, doctor_id=slot.doctor_id, day=slot.day, status=Token.Status.CONFIRMED
+            ).first()
+            if existing:
+                raise DoubleBooking(existing)
+            if slot.waiting_entries.filter(patient=patient).exists():
+                raise DomainError(f"Patient {patient.mrn} is already on the waiting list of {slot}.")
+            if category == Category.EMERGENCY or slot.free_places:
+                return _issue_token(slot, patient=patient, category=category)
+            return WaitingListEntry.objects.create(
+                slot=slot, patient=patient, category=category, priority=BASE_PRIORITY[category]
+            )
+    except IntegrityError as exc:
+        # Two desks booking the same patient into two slots of the doctor at once: the partial unique index lets
+        # one through; the other's transaction (number and all) has rolled back.
+        if _constraint(exc) != "tokens_token_one_confirmed_per_patient_doctor_day":
+            raise
+        slot = Slot.objects.get(pk=slot_id)
+        existing = Token.objects.filter(
+            patient=patient, doctor_id=slot.doctor_id, day=slot.day, status=Token.Status.CONFIRMED
+        ).first()
+        if existing is None:  # cancelled meanwhile: the desk may simply try again
+            raise DomainError(f"Patient {patient.mrn} was being booked with {slot.doctor} at the same time.") from None
+        raise DoubleBooking(existing) from None
+
+
+def _check_bookable(slot: Slot) -> None:
+    if slot.status == Slot.Status.CANCELLED:
+        raise DomainError(f"Slot {slot} is cancelled.")
+    if slot.end_time + datetime.timedelta(minutes=slot.delay_minutes) <= timezone.now():
+        raise DomainError(f"Slot {slot} is over.")
+
+
+def _issue_token(slot: Slot, *, patient: Patient, category: str, booked_at=None) -> Token:
+    """Seat a patient in the locked `slot`: take the slot's next number and a place (an overflow place when full,
+    which only emergencies reach). The caller holds the slot's lock inside its transaction."""
+    (number,) = allocate(token_counter_key(slot))
+    token = Token.objects.create(
+        slot=slot,
+        patient=patient,
+        doctor_id=slot.doctor_id,
+        day=slot.day,
+        token_number=number,
+        category=category,
+        priority=BASE_PRIORITY[category],
+        created_at=booked_at or timezone.now(),
+    )
+    if not slot.free_places:
+        slot.emergency_overflow += 1
+    slot.current_capacity += 1
+    slot.save(update_fields=["current_capacity", "emergency_overflow"])
+    return token
+
+
+def cancel_token(*, token_id) -> tuple[Token, Token | None]:
+    """Cancel a confirmed token (`DELETE /tokens/{id}/`). Its number stays on it, never reissued.
+
+    The freed place goes to the best entry of the slot's waiting list, in the same transaction; when the slot
+    had emergency overflow, the overflow shrinks instead.
+    Returns: (the cancelled token, the token promoted from the waiting list or None).
+    Raises: NotFound (404); DomainError (409) when the token is not confirmed.
+    """
+    return _end_token(token_id, Token.Status.CANCELLED)
+
+
+def mark_no_show(*, token_id) -> tuple[Token, Token | None]:
+    """Mark a confirmed token NO_SHOW; its place is released as in `cancel_token`. Returns and raises as it."""
+    return _end_token(token_id, Token.Status.NO_SHOW)
+
+
+def _end_token(token_id, status: str) -> tuple[Token, Token | None]:
+    slot_id = Token.objects.filter(pk=token_id).values_list("slot_id", flat=True).first()
+    if slot_id is None:
+        raise NotFound(f"No token with id {token_id}.")
+    with transaction.atomic():
+        slot = _lock_slot(slot_id)  # slot first, then the token: the order every writer uses
+        token = Token.objects.select_for_update().get(pk=token_id)
+        _check_confirmed(token)
+        token.status = status
+        token.save(update_fields=["status", "updated_at"])
+        return token, _release_place(slot)
+
+
+def _release_place(slot: Slot) -> Token | None:
+    """Give back one place of the locked `slot`, promoting the best waiting entry into it. Returns the new token."""
+    slot.current_capacity -= 1
+    if slot.emergency_overflow:
+        slot.emergency_overflow -= 1
+    slot.save(update_fields=["current_capacity", "emergency_overflow"])
+    if not slot.free_places:
+        return None
+    entry = selectors.next_waiting_entry(slot)
+    if entry is None:
+        return None
+    entry.delete()
+    return _issue_token(slot, patient=entry.patient, category=entry.category, booked_at=entry.created_at)
+
+
+def complete_token(*, token_id) -> Token:
+    """Record that a confirmed token's consultation took place now (`actual_time`). The place stays taken.
+
+    Raises: NotFound (404); DomainError (409) when the token is not confirmed.
+    """
+    with transaction.atomic():
+        token = get_or_not_found(Token, token_id, lock=True)
+        _check_confirmed(token)
+        token.status = Token.Status.COMPLETED
+        token.actual_time = timezone.now()
+        token.save(update_fields=["status", "actual_time", "updated_at"])
+    return token
+
+
+def _check_confirmed(token: Token) -> None:
+    if token.status != Token.Status.CONFIRMED:
+        raise DomainError(f"Token {token.token_number} is {token.get_status_display().lower()}, not confirmed.")
+
+
+def _lock_slot(slot_id) -> Slot:
+    return get_or_not_found(Slot, slot_id, lock=True)
+
+
+def get_or_not_found(model, pk, *, lock: bool = False):
+    """The `model` row with primary key `pk` (locked FOR UPDATE if `lock`), or NotFound (404)."""
+    rows = model.objects.select_for_update() if lock else model.objects.all()
+    try:
+        return rows.get(pk=pk)
+    except (model.DoesNotExist, ValidationError):
+        raise NotFound(f"No {model._meta.verbose_name} with id {pk}.") from None
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    """The name of the database constraint an IntegrityError broke, if PostgreSQL says."""
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
