@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a development checkout and run it. Needs only Python 3.11+.
 
-    python3 bin/dev.py serve   # venv, packages, migrations, demo data, then the server on http://127.0.0.1:8000/
+    python3 bin/dev.py serve   # venv, packages, migrations, demo data (seed_demo, seed_opd), then the server on http://127.0.0.1:8000/
     python3 bin/dev.py test    # venv, packages, then the whole test suite (extra arguments go to pytest)
 
 Without DATABASE_URL (environment or .env) both use the embedded PostgreSQL under var/pgdata/.
@@ -53,6 +53,7 @@ def serve() -> None:
     manage = (PYTHON, ROOT / "manage.py")
     run(*manage, "migrate", "--no-input")
     run(*manage, "seed_demo")
+    run(*manage, "seed_opd")
     print("\nTokenline is starting at http://127.0.0.1:8000/ (log in with a demo user above; admin at /admin/)\n", flush=True)
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"])
 

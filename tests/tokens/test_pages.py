@@ -1,0 +1,103 @@
+"""Reception pages: booking with free places shown, token and waiting slips, the daily report and its CSV."""
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from tests.conftest import make_user
+from tests.tokens.conftest import at, make_patients, make_slot
+from tokens import services
+from tokens.models import Category, Slot, Token
+
+
+@pytest.fixture
+def desk(reception):
+    client = Client()
+    client.force_login(reception)
+    return client
+
+
+def test_the_booking_page_shows_the_days_slots_with_free_places(desk, doctor):
+    slot = make_slot(doctor, at(9), capacity=3)
+    services.book_token(slot_id=slot.pk, patient=make_patients(1)[0], category=Category.ONLINE)
+    page = desk.get("/opd/book/", {"day": at(9).date().isoformat()})
+    assert page.status_code == 200
+    assert "Dr. Ayesha Khan" in page.text and "2 of 3" in page.text
+    assert "No slots" in desk.get("/opd/book/").text  # today has none
+
+
+def test_booking_by_mrn_prints_a_slip_with_number_doctor_time_and_estimate(desk, doctor):
+    slot = make_slot(doctor, at(9), capacity=4)
+    (patient,) = make_patients(1)
+    response = desk.post(f"/opd/book/?day={at(9).date()}", {"slot": slot.pk, "mrn": patient.mrn, "category": "ONLINE"})
+    token = Token.objects.get()
+    assert response.status_code == 302 and response.url == f"/opd/tokens/{token.pk}/"
+    slip = desk.get(response.url).text
+    assert 'data-testid="token-number">1<' in slip
+    assert "Dr. Ayesha Khan" in slip and "09:00" in slip
+    assert 'data-testid="estimated-time">09:00<' in slip
+
+
+def test_a_full_slot_shows_the_waiting_slip(desk, doctor):
+    slot = make_slot(doctor, at(9), capacity=1)
+    first, second = make_patients(2)
+    services.book_token(slot_id=slot.pk, patient=first, category=Category.ONLINE)
+    response = desk.post(f"/opd/book/?day={at(9).date()}", {"slot": slot.pk, "mrn": second.mrn, "category": "WALKIN"})
+    assert response.status_code == 302 and response.url.startswith("/opd/waiting/")
+    assert 'data-testid="waiting-position">#1<' in desk.get(response.url).text
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"mrn": "000-00-000"}, "No patient has this MRN."),
+        ({"slot": ""}, "Choose a slot."),
+        ({"category": "VIP"}, "Select a valid choice."),
+        ({"mrn": "holder"}, "already holds token 1"),
+    ],
+)
+def test_bad_bookings_show_form_errors_and_write_nothing(desk, doctor, body, message):
+    slot = make_slot(doctor, at(9))
+    holder, patient = make_patients(2)
+    services.book_token(slot_id=slot.pk, patient=holder, category=Category.ONLINE)
+    data = {"slot": slot.pk, "mrn": patient.mrn, "category": "ONLINE", **body}
+    if data["mrn"] == "holder":
+        data["mrn"] = holder.mrn
+    response = desk.post(f"/opd/book/?day={at(9).date()}", data)
+    assert response.status_code == 200
+    assert message in response.text
+    assert Token.objects.count() == 1
+
+
+def test_ops_reads_the_report_but_cannot_book(db):
+    client = Client()
+    client.force_login(make_user("watcher", "ops"))
+    assert client.get("/opd/book/").status_code == 403
+    assert client.get("/opd/report/").status_code == 200
+
+
+def test_the_report_page_shows_figures_charts_and_a_csv(desk, doctor):
+    slot = make_slot(doctor, at(9), capacity=2)
+    a, b = make_patients(2)
+    token = services.book_token(slot_id=slot.pk, patient=a, category=Category.FOLLOWUP)
+    services.book_token(slot_id=slot.pk, patient=b, category=Category.EMERGENCY)
+    services.mark_no_show(token_id=token.pk)
+    day = at(9).date().isoformat()
+    page = desk.get("/opd/report/", {"date": day})
+    assert page.status_code == 200
+    assert "chart-4.6.1.umd.min.js" in page.text and 'id="report-data"' in page.text
+    assert "Dr. Ayesha Khan" in page.text and "50.0" in page.text  # utilisation 1 of 2 places
+    csv = desk.get("/opd/report.csv", {"date": day})
+    assert csv["Content-Type"] == "text/csv"
+    lines = csv.content.decode().splitlines()
+    assert lines[0].startswith("Date,Doctor,Specialization,Slots,Capacity")
+    assert lines[1].startswith(f"{day},Dr. Ayesha Khan,Cardiology,1,2,1,0,0,1,1,0,50.0,50.0,0.0")
+    assert lines[2].startswith(f"{day},Total,")
+
+
+def test_seed_opd_creates_todays_demo_slots_once(db):
+    call_command("seed_opd")
+    call_command("seed_opd")
+    today = Slot.objects.filter(start_time__date=timezone.localdate())
+    assert today.count() == 20 and today.values("doctor").distinct().count() == 4
