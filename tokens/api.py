@@ -83,50 +83,6 @@ class DelayIn(serializers.Serializer):
     delay_minutes = serializers.IntegerField(min_value=0, max_value=services.MAX_DELAY_MINUTES)
 
 
-class SlotFilter(django_filters.FilterSet):
-    date = django_filters.DateFilter(method="on_day", label="Day (YYYY-MM-DD, hospital time zone)")
-
-    class Meta:
-        model = Slot
-        fields = ["doctor", "status"]
-
-    def on_day(self, queryset, name, value):
-        start, end = selectors.day_bounds(value)
-        return queryset.filter(start_time__gte=start, start_time__lt=end)
-
-
-class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Slots: list (filter by doctor, status, date), open, read; `delay/` and `tokens/` per slot."""
-
-    queryset = Slot.objects.select_related("doctor")
-    serializer_class = SlotOut
-    filterset_class = SlotFilter
-    lookup_value_regex = UUID_PATTERN
-
-    @extend_schema(request=SlotIn, responses={201: SlotOut})
-    def create(self, request):
-        data = SlotIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        doctor = services.get_or_not_found(Doctor, fields.pop("doctor"))
-        return Response(SlotOut(services.create_slot(doctor=doctor, **fields)).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=DelayIn, responses=SlotOut(many=True))
-    @action(detail=True, methods=["put"])
-    def delay(self, request, pk=None):
-        """Mark the slot `delay_minutes` late (0-720); later slots of the doctor that day follow. Returns the
-        slots whose delay changed, this one first."""
-        data = DelayIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(SlotOut(services.delay_slot(slot_id=pk, **data.validated_data), many=True).data)
-
-    @extend_schema(responses=lambda: TokenOut(many=True))
-    @action(detail=True, methods=["get"])
-    def tokens(self, request, pk=None):
-        """The slot's tokens in current order: confirmed by position (with estimated time), then the others."""
-        return Response(TokenOut(selectors.slot_queue(self.get_object()), many=True).data)
-
-
 class PatientRefIn(serializers.Serializer):
     """A booking's slot and patient; the patient by id (`patient_id`) or by MRN (`mrn`)."""
 
@@ -193,6 +149,50 @@ class WaitingOut(serializers.ModelSerializer):
 class EndedOut(serializers.Serializer):
     token = TokenOut()
     promoted = TokenOut(allow_null=True, help_text="The waiting patient who got the freed place, if any.")
+
+
+class SlotFilter(django_filters.FilterSet):
+    date = django_filters.DateFilter(method="on_day", label="Day (YYYY-MM-DD, hospital time zone)")
+
+    class Meta:
+        model = Slot
+        fields = ["doctor", "status"]
+
+    def on_day(self, queryset, name, value):
+        start, end = selectors.day_bounds(value)
+        return queryset.filter(start_time__gte=start, start_time__lt=end)
+
+
+class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Slots: list (filter by doctor, status, date), open, read; `delay/` and `tokens/` per slot."""
+
+    queryset = Slot.objects.select_related("doctor")
+    serializer_class = SlotOut
+    filterset_class = SlotFilter
+    lookup_value_regex = UUID_PATTERN
+
+    @extend_schema(request=SlotIn, responses={201: SlotOut})
+    def create(self, request):
+        data = SlotIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        doctor = services.get_or_not_found(Doctor, fields.pop("doctor"))
+        return Response(SlotOut(services.create_slot(doctor=doctor, **fields)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DelayIn, responses=SlotOut(many=True))
+    @action(detail=True, methods=["put"])
+    def delay(self, request, pk=None):
+        """Mark the slot `delay_minutes` late (0-720); later slots of the doctor that day follow. Returns the
+        slots whose delay changed, this one first."""
+        data = DelayIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(SlotOut(services.delay_slot(slot_id=pk, **data.validated_data), many=True).data)
+
+    @extend_schema(responses=TokenOut(many=True))
+    @action(detail=True, methods=["get"])
+    def tokens(self, request, pk=None):
+        """The slot's tokens in current order: confirmed by position (with estimated time), then the others."""
+        return Response(TokenOut(selectors.slot_queue(self.get_object()), many=True).data)
 
 
 class TokenFilter(django_filters.FilterSet):
