@@ -182,9 +182,7 @@ def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingLi
         with transaction.atomic():
             slot = _lock_slot(slot_id)
             _check_bookable(slot)
-            existing = Token.objects.filter(
-                patient=patient, doctor_id=slot.doctor_id, day=slot.day, status=Token.Status.CONFIRMED
-            ).first()
+            existing = _confirmed_token_with_doctor(patient, slot)
             if existing:
                 raise DoubleBooking(existing)
             if slot.waiting_entries.filter(patient=patient).exists():
@@ -200,12 +198,20 @@ def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingLi
         if _constraint(exc) != "tokens_token_one_confirmed_per_patient_doctor_day":
             raise
         slot = Slot.objects.get(pk=slot_id)
-        existing = Token.objects.filter(
-            patient=patient, doctor_id=slot.doctor_id, day=slot.day, status=Token.Status.CONFIRMED
-        ).first()
+        existing = _confirmed_token_with_doctor(patient, slot)
         if existing is None:  # cancelled meanwhile: the desk may simply try again
             raise DomainError(f"Patient {patient.mrn} was being booked with {slot.doctor} at the same time.") from None
         raise DoubleBooking(existing) from None
+
+
+def _confirmed_token_with_doctor(patient: Patient, slot: Slot) -> Token | None:
+    """The patient's confirmed token with the slot's doctor on the slot's day, if any (at most one: see the
+    partial unique index on Token)."""
+    return (
+        Token.objects.filter(patient=patient, doctor_id=slot.doctor_id, day=slot.day, status=Token.Status.CONFIRMED)
+        .order_by()
+        .first()
+    )
 
 
 def _check_bookable(slot: Slot) -> None:

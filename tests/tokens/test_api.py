@@ -264,3 +264,13 @@ def test_one_patient_booked_into_two_slots_of_a_doctor_at_once_gets_one_token():
     assert all(isinstance(e, services.DoubleBooking) for e in errors)
     assert Counter.objects.filter(key__startswith="slot-token:", last_value__gt=0).count() == 1
     assert Doctor.objects.get().pk == doctor.pk
+
+
+def test_the_api_schema_documents_the_opd_paths(api, reception):
+    client = APIClient()
+    client.force_authenticate(reception)
+    schema = client.get("/api/schema/").content.decode()
+    for path in ["/api/v1/doctors/", "/api/v1/slots/{id}/delay/", "/api/v1/slots/{id}/tokens/",
+                 "/api/v1/tokens/emergency/", "/api/v1/tokens/{id}/no_show/", "/api/v1/tokens/{id}/complete/",
+                 "/api/v1/reports/daily/", "/api/v1/waiting-list/by_slot/"]:
+        assert path in schema, path

@@ -101,3 +101,20 @@ def test_seed_opd_creates_todays_demo_slots_once(db):
     call_command("seed_opd")
     today = Slot.objects.filter(start_time__date=timezone.localdate())
     assert today.count() == 20 and today.values("doctor").distinct().count() == 4
+
+
+def test_the_admin_lists_and_shows_doctors_slots_with_tokens_and_waiting_entries(db, doctor):
+    slot = make_slot(doctor, at(9), capacity=1)
+    first, second = make_patients(2)
+    token = services.book_token(slot_id=slot.pk, patient=first, category=Category.ONLINE)
+    services.book_token(slot_id=slot.pk, patient=second, category=Category.WALKIN)
+    client = Client()
+    client.force_login(make_user("boss", "admin", is_staff=True))
+    for url in ["/admin/tokens/doctor/", "/admin/tokens/slot/", "/admin/tokens/token/",
+                "/admin/tokens/waitinglistentry/", f"/admin/tokens/token/{token.pk}/change/"]:
+        assert client.get(url).status_code == 200, url
+    assert second.mrn in client.get("/admin/tokens/waitinglistentry/").text
+    assert "Patient 0" in client.get(f"/admin/tokens/slot/{slot.pk}/change/").text  # the inline token
+    response = client.post("/admin/tokens/token/", {"action": "cancel_tokens", "_selected_action": [token.pk]})
+    assert response.status_code == 302
+    assert Token.objects.get(patient=second).token_number == 2  # promoted by the admin action
