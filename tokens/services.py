@@ -125,7 +125,7 @@ def delay_slot(*, slot_id, delay_minutes: int) -> list[Slot]:
         changed = [_set_delay(day[index], delay_minutes)]
         for previous, later in zip(day[index:], day[index + 1 :]):
             gap = (later.start_time - previous.end_time) // datetime.timedelta(minutes=1)
-            pushed = min(previous.delay_minutes - gap, MAX_DELAY_MINUTES)
+            pushed = previous.delay_minutes - gap  # at most the previous delay, so never past 720
             if pushed <= later.delay_minutes:
                 break
             changed.append(_set_delay(later, pushed))
