@@ -32,14 +32,16 @@ class SlotAdmin(admin.ModelAdmin):
                     "status", "delay_minutes"]
     list_filter = ["status", "doctor"]
     date_hierarchy = "start_time"
-    readonly_fields = ["current_capacity", "emergency_overflow", "status", "delay_minutes", "created_at"]
+    readonly_fields = ["current_capacity", "emergency_overflow", "delay_minutes", "created_at"]
     inlines = [TokenInline]
     actions = ["cancel_slots"]
 
     def get_readonly_fields(self, request, obj=None):
         # Times and capacity are set once: changing them under booked tokens would break places and estimates.
         # A new slot is checked by model validation, constraints included (overlap, end after start).
-        return self.readonly_fields + (["doctor", "start_time", "end_time", "max_capacity"] if obj else [])
+        # Status and delay change through the cancel action and the delay API, which keep places and cascades right.
+        fixed = ["doctor", "start_time", "end_time", "max_capacity", "status"]
+        return self.readonly_fields + (fixed if obj else [])
 
     @admin.action(description="Cancel selected slots (their tokens are cancelled, numbers kept)")
     def cancel_slots(self, request, queryset):

@@ -20,11 +20,15 @@ UUID_PATTERN = "[0-9a-fA-F-]{32,36}"  # malformed ids do not match the route, so
 
 
 class DoctorIn(serializers.Serializer):
+    """What a client may send for a doctor."""
+
     name = serializers.CharField(max_length=200)
     specialization = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class DoctorOut(serializers.ModelSerializer):
+    """A doctor as the API shows it."""
+
     class Meta:
         model = Doctor
         fields = ["id", "name", "specialization", "created_at"]
@@ -61,6 +65,8 @@ class DoctorViewSet(viewsets.ModelViewSet):
 
 
 class SlotIn(serializers.Serializer):
+    """A new slot: aware times (ISO 8601); capacity 1 to 1000."""
+
     doctor = serializers.UUIDField(help_text="The doctor's id.")
     start_time = serializers.DateTimeField()
     end_time = serializers.DateTimeField()
@@ -68,6 +74,8 @@ class SlotIn(serializers.Serializer):
 
 
 class SlotOut(serializers.ModelSerializer):
+    """A slot with its places: `free_places` for ordinary bookings, `emergency_overflow` above capacity."""
+
     doctor_name = serializers.CharField(source="doctor.name", read_only=True)
 
     class Meta:
@@ -80,6 +88,8 @@ class SlotOut(serializers.ModelSerializer):
 
 
 class DelayIn(serializers.Serializer):
+    """How late the slot runs, 0 to 720 minutes."""
+
     delay_minutes = serializers.IntegerField(min_value=0, max_value=services.MAX_DELAY_MINUTES)
 
 
@@ -106,6 +116,8 @@ class PatientRefIn(serializers.Serializer):
 
 
 class TokenIn(PatientRefIn):
+    """A booking: slot, patient, and one of the five categories."""
+
     category = serializers.ChoiceField(
         choices=Category.choices,
         error_messages={"invalid_choice": f"\"{{input}}\" is not a category; choose one of {', '.join(Category.values)}."},
@@ -113,6 +125,8 @@ class TokenIn(PatientRefIn):
 
 
 class TokenOut(serializers.ModelSerializer):
+    """A token with its derived queue fields (see tokens.selectors.tokens_in_queue)."""
+
     doctor = serializers.UUIDField(source="slot.doctor_id", read_only=True)
     doctor_name = serializers.CharField(source="slot.doctor.name", read_only=True)
     patient_mrn = serializers.CharField(source="patient.mrn", read_only=True)
@@ -132,6 +146,8 @@ class TokenOut(serializers.ModelSerializer):
 
 
 class WaitingOut(serializers.ModelSerializer):
+    """A waiting-list entry with its place on the slot's waiting list."""
+
     patient_mrn = serializers.CharField(source="patient.mrn", read_only=True)
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     final_priority = serializers.FloatField(read_only=True)
@@ -147,11 +163,15 @@ class WaitingOut(serializers.ModelSerializer):
 
 
 class EndedOut(serializers.Serializer):
+    """The answer to a cancellation or no-show: the token, and who got its place."""
+
     token = TokenOut()
     promoted = TokenOut(allow_null=True, help_text="The waiting patient who got the freed place, if any.")
 
 
 class SlotFilter(django_filters.FilterSet):
+    """`?doctor=&status=&date=` on the slot list."""
+
     date = django_filters.DateFilter(method="on_day", label="Day (YYYY-MM-DD, hospital time zone)")
 
     class Meta:
@@ -196,6 +216,8 @@ class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class TokenFilter(django_filters.FilterSet):
+    """`?slot=&doctor=&date=&status=&category=` on the token list."""
+
     date = django_filters.DateFilter(field_name="day", label="Day of the slot (YYYY-MM-DD)")
 
     class Meta:
@@ -285,6 +307,8 @@ class WaitingListViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ReportQuery(serializers.Serializer):
+    """The daily report's query: `date` (default today, hospital time zone) and optional `doctor_id`."""
+
     date = serializers.DateField(required=False)
     doctor_id = serializers.UUIDField(required=False)
 

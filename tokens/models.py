@@ -88,7 +88,11 @@ class Slot(models.Model):
         ordering = ["start_time", "doctor__name"]
         constraints = [
             # A slot with no length has no time to give anyone; estimated times divide by its length.
-            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="tokens_slot_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")),
+                name="tokens_slot_ends_after_start",
+                violation_error_message="The slot must end after it starts.",
+            ),
             # A slot must seat someone; estimated times divide by the capacity.
             models.CheckConstraint(condition=Q(max_capacity__gte=1), name="tokens_slot_capacity_at_least_1"),
             # Hard capacity: only emergencies (counted in their own column) may seat beyond max_capacity.
@@ -111,6 +115,7 @@ class Slot(models.Model):
                     ("doctor", RangeOperators.EQUAL),
                 ],
                 condition=~Q(status="CANCELLED"),
+                violation_error_message="This slot overlaps another slot of the same doctor.",
             ),
         ]
         indexes = [models.Index(fields=["doctor", "start_time"])]

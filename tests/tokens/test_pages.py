@@ -118,3 +118,17 @@ def test_the_admin_lists_and_shows_doctors_slots_with_tokens_and_waiting_entries
     response = client.post("/admin/tokens/token/", {"action": "cancel_tokens", "_selected_action": [token.pk]})
     assert response.status_code == 302
     assert Token.objects.get(patient=second).token_number == 2  # promoted by the admin action
+
+
+def test_the_admin_refuses_an_overlapping_slot_with_a_form_error(db, doctor):
+    make_slot(doctor, at(9))
+    client = Client()
+    client.force_login(make_user("boss", "admin", is_staff=True))
+    day = at(9).date().isoformat()
+    response = client.post("/admin/tokens/slot/add/", {
+        "doctor": doctor.pk, "start_time_0": day, "start_time_1": "09:30", "end_time_0": day, "end_time_1": "10:30",
+        "max_capacity": 5, "status": "ACTIVE", "tokens-TOTAL_FORMS": 0, "tokens-INITIAL_FORMS": 0,
+    })
+    assert response.status_code == 200
+    assert "This slot overlaps another slot of the same doctor." in response.text
+    assert Slot.objects.count() == 1
