@@ -123,6 +123,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["config.api.v1_only"],
+    # Two models call their choices `status`; name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "SlotStatusEnum": "tokens.models.Slot.Status",
+        "TokenStatusEnum": "tokens.models.Token.Status",
+    },
 }
 
 LOGGING = {

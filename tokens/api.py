@@ -87,6 +87,15 @@ class SlotOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DelayedOut(SlotOut):
+    """A delayed slot and the later slots of the doctor that day whose delay changed with it."""
+
+    cascaded = SlotOut(many=True, read_only=True)
+
+    class Meta(SlotOut.Meta):
+        fields = [*SlotOut.Meta.fields, "cascaded"]
+
+
 class DelayIn(serializers.Serializer):
     """How late the slot runs, 0 to 720 minutes."""
 
@@ -199,14 +208,15 @@ class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         doctor = services.get_or_not_found(Doctor, fields.pop("doctor"))
         return Response(SlotOut(services.create_slot(doctor=doctor, **fields)).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=DelayIn, responses=SlotOut(many=True))
+    @extend_schema(request=DelayIn, responses=DelayedOut)
     @action(detail=True, methods=["put"])
     def delay(self, request, pk=None):
-        """Mark the slot `delay_minutes` late (0-720); later slots of the doctor that day follow. Returns the
-        slots whose delay changed, this one first."""
+        """Mark the slot `delay_minutes` late (0-720); later slots of the doctor that day follow. Returns the slot,
+        with `cascaded`: the later slots whose delay changed."""
         data = DelayIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(SlotOut(services.delay_slot(slot_id=pk, **data.validated_data), many=True).data)
+        slot, *cascaded = services.delay_slot(slot_id=pk, **data.validated_data)
+        return Response({**SlotOut(slot).data, "cascaded": SlotOut(cascaded, many=True).data})
 
     @extend_schema(responses=TokenOut(many=True))
     @action(detail=True, methods=["get"])

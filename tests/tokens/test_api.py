@@ -82,7 +82,7 @@ def test_every_seed_path_answers(api, admin_api):
 
     delayed = admin_api.put(f"/api/v1/slots/{slot_id}/delay/", {"delay_minutes": 30}, format="json")
     assert delayed.status_code == 200, delayed.content
-    assert delayed.json()[0]["status"] == "DELAYED"
+    assert (delayed.json()["status"], delayed.json()["delay_minutes"], delayed.json()["cascaded"]) == ("DELAYED", 30, [])
 
     report = api.get(f"/api/v1/reports/daily/?date={at(9).date()}&doctor_id={doctor_id}")
     assert report.status_code == 200
@@ -274,3 +274,12 @@ def test_the_api_schema_documents_the_opd_paths(api, reception):
                  "/api/v1/tokens/emergency/", "/api/v1/tokens/{id}/no_show/", "/api/v1/tokens/{id}/complete/",
                  "/api/v1/reports/daily/", "/api/v1/waiting-list/by_slot/"]:
         assert path in schema, path
+
+
+def test_a_delay_answers_with_the_slot_and_the_later_slots_it_pushed(admin_api, doctor, slot):
+    later = make_slot(doctor, at(10, 10))
+    response = admin_api.put(f"/api/v1/slots/{slot.pk}/delay/", {"delay_minutes": 25}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["id"], body["delay_minutes"]) == (str(slot.pk), 25)
+    assert [(s["id"], s["delay_minutes"], s["status"]) for s in body["cascaded"]] == [(str(later.pk), 15, "DELAYED")]
