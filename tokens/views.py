@@ -1,6 +1,7 @@
 """Reception pages for OPD tokens: book into a slot and print the slip; the daily report with charts and CSV."""
 
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -17,7 +18,7 @@ def book(request):
     """Choose a day and doctor (GET), then a slot with free places shown, the patient's MRN and a category (POST).
     A token goes to its slip; a full slot puts the patient on its waiting list and shows that slip instead."""
     day, doctor = SlotPickForm(request.GET).choice()
-    slots = selectors.slots_on(day).exclude(status=Slot.Status.CANCELLED)
+    slots = selectors.slots_on(day).exclude(status=Slot.Status.CANCELLED).annotate(waiting=Count("waiting_entries"))
     if doctor:
         slots = slots.filter(doctor=doctor)
     form = BookingForm(request.POST or None, slots=slots)
