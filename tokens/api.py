@@ -312,7 +312,9 @@ class WaitingListViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["get"])
     def by_slot(self, request):
         """One slot's waiting list, best first."""
-        slot = services.get_or_not_found(Slot, request.query_params.get("slot_id"))
+        if not request.query_params.get("slot_id"):
+            raise serializers.ValidationError({"slot_id": ["This query parameter is required."]})
+        slot = services.get_or_not_found(Slot, request.query_params["slot_id"])
         return Response(WaitingOut(self.get_queryset().filter(slot=slot), many=True).data)
 
 

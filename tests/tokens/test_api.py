@@ -220,6 +220,11 @@ def test_bad_delays_get_400(admin_api, slot, body):
     assert (slot.delay_minutes, slot.status) == (0, "ACTIVE")
 
 
+def test_the_waiting_list_by_slot_needs_a_slot_id(api):
+    response = api.get("/api/v1/waiting-list/by_slot/")
+    assert response.status_code == 400 and "slot_id" in response.json()
+
+
 def test_bad_report_queries_get_400(api):
     assert api.get("/api/v1/reports/daily/?date=01/02/2026").status_code == 400
     assert api.get("/api/v1/reports/daily/?doctor_id=x").status_code == 400
