@@ -172,7 +172,8 @@ def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingLi
         ValidationError (400): unknown category.
         NotFound (404): no such slot.
         DoubleBooking (409): the patient holds a confirmed token with this doctor that day.
-        DomainError (409): slot cancelled or over, patient deactivated or already waiting for this slot.
+        DomainError (409): slot cancelled or over, patient deactivated, or the slot is full and the patient is
+            already on its waiting list (with a free place, such a patient gets the token and leaves the list).
     """
     if category not in Category.values:
         raise ValidationError({"category": [f"Choose one of {', '.join(Category.values)}."]})
@@ -185,10 +186,13 @@ def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingLi
             existing = _confirmed_token_with_doctor(patient, slot)
             if existing:
                 raise DoubleBooking(existing)
-            if slot.waiting_entries.filter(patient=patient).exists():
-                raise DomainError(f"Patient {patient.mrn} is already on the waiting list of {slot}.")
+            waiting = slot.waiting_entries.filter(patient=patient).first()
             if category == Category.EMERGENCY or slot.free_places:
+                if waiting:  # left waiting while they held a token with the doctor elsewhere; seated now
+                    waiting.delete()
                 return _issue_token(slot, patient=patient, category=category)
+            if waiting:
+                raise DomainError(f"Patient {patient.mrn} is already on the waiting list of {slot}.")
             return WaitingListEntry.objects.create(
                 slot=slot, patient=patient, category=category, priority=BASE_PRIORITY[category]
             )

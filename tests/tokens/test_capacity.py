@@ -103,3 +103,20 @@ def test_a_failed_booking_consumes_no_token_number(slot):
         1 / 0
     assert Counter.objects.get(key=services.token_counter_key(slot)).last_value == 1
     assert Slot.objects.get(pk=slot.pk).current_capacity == 1
+
+
+@pytest.mark.django_db
+def test_a_patient_left_waiting_gets_a_free_place_and_leaves_the_waiting_list(doctor, slot):
+    slot.max_capacity = 1
+    slot.save()
+    later = make_slot(doctor, at(11))
+    seated, both = make_patients(2)
+    token = services.book_token(slot_id=slot.pk, patient=seated, category=Category.ONLINE)
+    services.book_token(slot_id=slot.pk, patient=both, category=Category.PRIORITY_PAID)  # waits
+    other = services.book_token(slot_id=later.pk, patient=both, category=Category.ONLINE)
+    assert services.cancel_token(token_id=token.pk)[1] is None  # skipped: holds a token with the doctor
+    services.cancel_token(token_id=other.pk)
+
+    seat = services.book_token(slot_id=slot.pk, patient=both, category=Category.PRIORITY_PAID)
+    assert isinstance(seat, Token) and seat.token_number == 2
+    assert not WaitingListEntry.objects.filter(slot=slot).exists()
