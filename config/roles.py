@@ -10,7 +10,12 @@ PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
 
 # Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
 ROLE_PERMISSIONS = {
-    "reception": ["patients.view_patient", "patients.add_patient", "patients.change_patient"],
+    "reception": [
+        "patients.view_patient", "patients.add_patient", "patients.change_patient",
+        # Walk-in queues: see queues and desks, issue tokens (add_visit), run desks (change_visit: call, start,
+        # complete, no-show, recall, transfer, cancel).
+        "queues.view_queue", "queues.view_desk", "queues.view_visit", "queues.add_visit", "queues.change_visit",
+    ],
     # A terminal leases blocks and syncs for its own terminal only (terminals.services checks the binding).
     "lab_terminal": [
         "patients.view_patient",
