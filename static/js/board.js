@@ -12,6 +12,7 @@
   }
 
   function chime() {
+    document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);  // for tests and debugging
     if (!audio) return;
     const now = audio.currentTime;
     [880, 660].forEach(function (freq, i) {
