@@ -119,6 +119,12 @@ class VisitFilter(django_filters.FilterSet):
         fields = ["queue", "status", "priority", "patient"]
 
 
+def show_visit(visit: Visit, status_code: int = status.HTTP_200_OK) -> Response:
+    """Answer with a visit as it is now, with its position and estimate when it is waiting."""
+    (visit,) = selectors.with_positions([visit])
+    return Response(VisitOut(visit).data, status=status_code)
+
+
 class ProtectedDeleteMixin:
     """DELETE of a row visits still point to answers 409 (deactivate it instead), not a 500."""
 
@@ -157,7 +163,7 @@ class DeskViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="call-next", permission_classes=[CanRunDesks])
     def call_next(self, request, pk=None):
         visit = services.call_next(desk=get_object_or_404(Desk, pk=pk), called_by=request.user)
-        return Response(VisitOut(visit).data)
+        return show_visit(visit)
 
 
 class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -182,16 +188,12 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = VisitIn(data=request.data)
         data.is_valid(raise_exception=True)
         visit = services.issue_visit(**data.validated_data, issued_by=request.user)
-        return self._show(visit, status.HTTP_201_CREATED)
+        return show_visit(visit, status.HTTP_201_CREATED)
 
     def _step(self, service, **kwargs):
         """Run one step service on the visit of the URL and answer with the visit as it is now."""
         visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=self.kwargs["pk"])
-        return self._show(service(visit=visit, **kwargs))
-
-    def _show(self, visit, status_code=status.HTTP_200_OK):
-        (visit,) = selectors.with_positions([visit])
-        return Response(VisitOut(visit).data, status=status_code)
+        return show_visit(service(visit=visit, **kwargs))
 
     @extend_schema(request=None, responses=VisitOut)
     @action(detail=True, methods=["post"], permission_classes=[CanRunDesks])
@@ -226,4 +228,4 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data.is_valid(raise_exception=True)
         visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)
         new = services.transfer_visit(visit=visit, to_queue=data.validated_data["queue"], transferred_by=request.user)
-        return self._show(new, status.HTTP_201_CREATED)
+        return show_visit(new, status.HTTP_201_CREATED)

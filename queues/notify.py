@@ -25,6 +25,7 @@ BACKLOG = 1000  # pending notifications kept before new ones are dropped
 _pending: queue.Queue = queue.Queue(maxsize=BACKLOG)
 _worker: threading.Thread | None = None
 _worker_lock = threading.Lock()
+_dropping = False  # logged once per stretch of drops, not once per dropped notification
 
 
 def board_changed(queue_ids: list[int]) -> None:
@@ -37,11 +38,15 @@ def board_changed(queue_ids: list[int]) -> None:
     notifiers = getattr(settings, "QUEUE_BOARD_NOTIFIERS", [])
     if not notifiers:
         return
+    global _dropping
     _ensure_worker()
     try:
         _pending.put_nowait((tuple(notifiers), list(queue_ids)))
+        _dropping = False
     except queue.Full:
-        logger.warning("Board notification backlog full; dropped a change of queues %s", queue_ids)
+        if not _dropping:
+            logger.warning("Board notifiers are %s changes behind; dropping changes until they catch up", BACKLOG)
+        _dropping = True
 
 
 def _ensure_worker() -> None:

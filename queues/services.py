@@ -75,10 +75,13 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
                 f"Desk {desk.name} still has {current.token} {current.get_status_display().lower()}: "
                 "complete or mark no-show first."
             )
+        # The desk's queue ids first: then the line query walks the waiting-line index in call order (LIMIT 1)
+        # instead of sorting the whole line through a join.
+        queue_ids = list(desk.queues.values_list("pk", flat=True))
         visit = (
             Visit.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("queue", "patient")
-            .filter(queue__desks=desk, visit_date=timezone.localdate(), status=S.WAITING)
+            .filter(queue_id__in=queue_ids, visit_date=timezone.localdate(), status=S.WAITING)
             .order_by(*Visit.CALL_ORDER)
             .first()
         )
