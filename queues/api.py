@@ -8,7 +8,8 @@ import django_filters
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -56,6 +57,7 @@ class DayQuery(serializers.Serializer):
         return query.validated_data.get("date") or timezone.localdate()
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class QueueRef(serializers.Field):
     """A queue given by id (`3`) or code (`"LAB"`); unknown queues are 404, as issue #7 asks."""
 
