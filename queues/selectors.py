@@ -73,11 +73,10 @@ def with_positions(visits: Iterable[Visit]) -> list[Visit]:
     desks serving the queue (at least one), rounded up to whole minutes. One line query per queue and day.
     """
     visits = list(visits)
-    lines = {(v.queue_id, v.visit_date) for v in visits if v.status == S.WAITING}
+    lines = {(v.queue_id, v.visit_date): v.queue for v in visits if v.status == S.WAITING}
     positions, per_visit_minutes = {}, {}
-    for queue_id, visit_date in lines:
+    for (queue_id, visit_date), queue in lines.items():
         positions.update(waiting_line(queue_ids=[queue_id], visit_date=visit_date).values_list("pk", "position"))
-        queue = Queue.objects.get(pk=queue_id)
         desks = queue.desks.filter(is_active=True).count() or 1
         per_visit_minutes[queue_id, visit_date] = service_minutes(queue=queue, visit_date=visit_date) / desks
     for visit in visits:

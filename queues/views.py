@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
@@ -59,7 +60,7 @@ def index(request):
 @require_POST
 @role_required("queues.add_visit")
 def issue(request, patient_pk):
-    """The patient page's one-click token: issue, then show the slip to print."""
+    """The patient page's one-click token: issue, then show the slip, which opens the print dialog."""
     patient = get_object_or_404(Patient, pk=patient_pk)
     form = IssueTokenForm(request.POST)
     if not form.is_valid():
@@ -70,7 +71,7 @@ def issue(request, patient_pk):
     except DomainError as exc:
         messages.error(request, str(exc))
         return redirect("patients:detail", pk=patient.pk)
-    return redirect("queues:slip", pk=visit.pk)
+    return redirect(reverse("queues:slip", args=[visit.pk]) + "?print=1")
 
 
 @role_required("queues.view_visit")
