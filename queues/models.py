@@ -133,7 +133,7 @@ class Visit(models.Model):
     )
 
     class Meta:
-        ordering = ["visit_date", "queue", "token_number"]
+        ordering = ["visit_date", "queue_id", "token_number"]
         constraints = [
             # A printed token is issued once per queue per day.
             models.UniqueConstraint(fields=["queue", "visit_date", "token_number"], name="queues_visit_token_unique"),

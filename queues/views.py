@@ -103,6 +103,7 @@ def desk(request, pk):
 @require_POST
 @role_required("queues.change_visit")
 def call_next(request, pk):
+    """The desk page's Call next button; back to the desk page with what happened."""
     desk = get_object_or_404(Desk, pk=pk)
     _run(request, lambda: services.call_next(desk=desk, called_by=request.user), "called")
     return redirect("queues:desk", pk=desk.pk)
@@ -123,6 +124,7 @@ def step(request, pk, step):
 @require_POST
 @role_required("queues.change_visit")
 def transfer(request, pk):
+    """The desk page's Transfer button: a new token in the chosen queue; back to the desk page."""
     visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)
     form = TransferForm(request.POST)
     if form.is_valid():

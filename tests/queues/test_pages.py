@@ -101,3 +101,18 @@ def test_the_demo_command_creates_four_queues_and_their_desks_once(db, settings)
     assert sorted(Queue.objects.values_list("code", flat=True)) == ["GEN", "LAB", "PHARM", "XRAY"]
     assert Desk.objects.get(name="Room 2").queues.get().code == "GEN"
     assert Desk.objects.count() == 5
+
+
+def test_admins_manage_queues_and_desks_and_read_visits_in_the_admin(db, general):
+    desk = make_desk("Room 1", general)
+    (patient,) = make_patients(1)
+    visit = services.issue_visit(patient=patient, queue=general)
+    client = Client()
+    client.force_login(make_user("boss", "admin", is_staff=True))
+    for url in ["/admin/queues/queue/", f"/admin/queues/queue/{general.pk}/change/", "/admin/queues/desk/",
+                f"/admin/queues/desk/{desk.pk}/change/", "/admin/queues/visit/", f"/admin/queues/visit/{visit.pk}/change/"]:
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/queues/visit/add/").status_code == 403  # tokens come only from the services
+    response = client.post("/admin/queues/queue/add/", {"name": "Dental", "code": "DEN", "is_active": "on",
+                                                         "default_service_minutes": 15})
+    assert response.status_code == 302 and Queue.objects.filter(code="DEN").exists()
