@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 
-from config.errors import DomainError
 from idseq.exceptions import SequenceExhausted
 
 
@@ -48,7 +47,6 @@ def exception_handler(exc, context):
 
     - django ValidationError -> 400 with per-field messages (or `detail` for non-field errors)
     - SequenceExhausted -> 409 with `detail`
-    - config.errors.DomainError -> its `status_code` with `detail`
     """
     # Imported here: rest_framework.views reads the API settings, which name this module.
     from rest_framework.views import exception_handler as drf_exception_handler
@@ -60,9 +58,6 @@ def exception_handler(exc, context):
             exc = BadRequest(" ".join(exc.messages))
     elif isinstance(exc, SequenceExhausted):
         exc = Conflict(str(exc))
-    elif isinstance(exc, DomainError):
-        status_code, exc = exc.status_code, exceptions.APIException(str(exc))
-        exc.status_code = status_code
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

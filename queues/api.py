@@ -1,7 +1,7 @@
 """REST API for queues (issue #7), under /api/v1/: `queues/`, `desks/`, `visits/` and the desk actions.
 
 Views stay thin: input serializers validate, one service call does the work, output serializers show the result.
-Services raise DomainError subclasses, which `config.api.exception_handler` turns into 409 with `detail`.
+Services raise `config.api.Conflict` subclasses (409 with `detail`).
 """
 
 import django_filters
