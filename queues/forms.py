@@ -13,4 +13,6 @@ class IssueTokenForm(forms.Form):
 class TransferForm(forms.Form):
     """The desk's transfer: the queue to send the patient to."""
 
-    queue = forms.ModelChoiceField(queryset=Queue.objects.filter(is_active=True), label="Transfer to")
+    queue = forms.ModelChoiceField(
+        queryset=Queue.objects.filter(is_active=True), label="Transfer to", empty_label="Transfer to…"
+    )
