@@ -118,7 +118,7 @@ def test_a_stuck_notifier_never_holds_up_call_next(general, asst, settings):
     response = api.post(f"/api/v1/desks/{desk.pk}/call-next/")
     elapsed = time.monotonic() - started
     assert response.status_code == 200
-    assert elapsed < 1 and not notified  # answered while the notifier still waits
+    assert elapsed < 2.5 and not notified  # answered while the notifier still waits (up to 5 s)
     release.set()
     assert wait_for(lambda: len(notified) == 4)
 

@@ -78,7 +78,7 @@ def test_a_desk_skips_the_visit_another_desk_holds_instead_of_waiting(general):
     release.set()
     holder.join()
     assert visit.token == "GEN-002"
-    assert elapsed < 1
+    assert elapsed < 2.5  # it would wait the 5 s the other desk holds the row
 
 
 @pytest.mark.django_db(transaction=True)
