@@ -4,6 +4,7 @@ import datetime
 import logging
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patients.models import Patient
@@ -257,3 +258,35 @@ def test_positions_are_derived_so_no_step_rewrites_other_visits(general):
     assert [v.position for v in selectors.waiting_line(queue_ids=[general.pk], visit_date=visit.visit_date)] == list(
         range(1, 30)
     )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"token_number": 0},  # tokens start at 1
+        {"token_number": 2},  # GEN-002 exists already
+        {"status": "completed"},  # never started
+        {"status": "called"},  # no desk, no call time
+        {"status": "no_show"},  # never called
+        {"status": "lost"},  # not a status
+    ],
+)
+def test_the_database_refuses_visits_that_break_the_rules(general, change):
+    a, b = make_patients(2)
+    first = services.issue_visit(patient=a, queue=general)
+    services.issue_visit(patient=b, queue=general)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Visit.objects.filter(pk=first.pk).update(**change)
+
+
+def test_the_database_keeps_one_open_visit_per_patient_and_one_patient_per_desk(general):
+    desk = make_desk("Room 1", general)
+    a, b = make_patients(2)
+    first = services.issue_visit(patient=a, queue=general)
+    second = services.issue_visit(patient=b, queue=general)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Visit.objects.create(patient=a, queue=general, visit_date=first.visit_date, token_number=3,
+                             queued_at=first.queued_at)
+    services.call_next(desk=desk)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Visit.objects.filter(pk=second.pk).update(status="called", desk=desk, called_at=first.queued_at)
