@@ -2,11 +2,10 @@
 
 from django.db import transaction
 
-from idseq.formats import GROUPED_FIRST, format_grouped
-from idseq.services import allocate
+from idseq.services import next_id
 from patients.models import Patient
 
-MRN_COUNTER = "mrn"
+MRN_COUNTER = "mrn"  # the grouped idseq Sequence (and its counter key) of MRNs
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's.
 DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
@@ -62,8 +61,7 @@ def save_new_patient(patient: Patient, *, carried_mrn: str = "") -> Patient:
         if carried_mrn:
             patient.mrn = carried_mrn
         else:
-            (value,) = allocate(MRN_COUNTER, start=GROUPED_FIRST)
-            patient.mrn = format_grouped(value)
+            patient.mrn = next_id(MRN_COUNTER, purpose="patient registration", issued_by=patient.created_by)
         patient.save(force_insert=True)
     return patient
 
