@@ -4,7 +4,7 @@ import datetime
 from dataclasses import asdict, dataclass
 
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from idseq.formats import Period, scope_of
@@ -84,6 +84,38 @@ def sequence_usage(sequences=None) -> list[Usage]:
 def worst_level(usage: list[Usage]) -> str:
     """The most alarming level among `usage` rows ("ok" when there are none)."""
     return max((row.level for row in usage), key=LEVELS.index, default="ok")
+
+
+def issued_numbers(
+    sequence: Sequence,
+    *,
+    date: datetime.date | None = None,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+    from_id: str | None = None,
+    to_id: str | None = None,
+) -> QuerySet[IssuedNumber]:
+    """The ledger of `sequence` in issue order, optionally only ids issued on `date` or from `date_from` to
+    `date_to` (days in the hospital's time zone, inclusive) and from `from_id` to `to_id` (inclusive; for a
+    period-scoped sequence the range also bounds the period).
+
+    Raises:
+        InvalidId: `from_id`/`to_id` not in the sequence's format (400, with the pattern).
+    """
+    numbers = IssuedNumber.objects.filter(sequence=sequence).select_related("issued_by", "idempotency_key")
+    if date:
+        numbers = numbers.filter(issued_at__date=date)
+    if date_from:
+        numbers = numbers.filter(issued_at__date__gte=date_from)
+    if date_to:
+        numbers = numbers.filter(issued_at__date__lte=date_to)
+    if from_id:
+        value, scope = sequence.id_format.parse(from_id)
+        numbers = numbers.filter(Q(scope__gt=scope) | Q(scope=scope, value__gte=value))
+    if to_id:
+        value, scope = sequence.id_format.parse(to_id)
+        numbers = numbers.filter(Q(scope__lt=scope) | Q(scope=scope, value__lte=value))
+    return numbers.order_by("scope", "value")
 
 
 # Every ledger value and unrecorded range of each sequence period, as ranges lo..hi.

@@ -68,14 +68,18 @@ def _advance(
     both queue on the same row lock. Returns the values, or None (nothing written) when they would pass `limit`.
     """
     table = Counter._meta.db_table
-    condition, params = ("", [count, key]) if limit is None else (" AND last_value + %s <= %s", [count, key, count, limit])
+    assignments, params = "last_value = last_value + %s, updated_at = now()", [count]
+    if sequence_id is not None:  # a sequence adopts a counter of its key left unlinked (e.g. by a migration)
+        assignments += ", sequence_id = %s, scope = %s"
+        params += [sequence_id, scope]
+    condition = "key = %s"
+    params.append(key)
+    if limit is not None:
+        condition += " AND last_value + %s <= %s"
+        params += [count, limit]
     with connection.cursor() as cursor:
         for attempt in range(2):
-            cursor.execute(
-                f"UPDATE {table} SET last_value = last_value + %s, updated_at = now() WHERE key = %s{condition}"
-                " RETURNING last_value",
-                params,
-            )
+            cursor.execute(f"UPDATE {table} SET {assignments} WHERE {condition} RETURNING last_value", params)
             row = cursor.fetchone()
             if row:
                 return range(row[0] - count + 1, row[0] + 1)
@@ -131,6 +135,8 @@ def issue(
     """
     if not 1 <= count <= MAX_BLOCK:
         raise IdseqError(f"count must be between 1 and {MAX_BLOCK:,} (got {count}).")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise IdseqError("An Idempotency-Key has 1 to 255 characters.")
     # A savepoint only where a failure after a write must be undone without failing the caller's transaction.
     own = idempotency_key is not None or not connection.in_atomic_block
     with transaction.atomic() if own else nullcontext():
@@ -298,7 +304,11 @@ def _locked_counter(sequence: Sequence, scope: str) -> Counter:
     Counter.objects.bulk_create(
         [Counter(key=key, last_value=sequence.start_value - 1, sequence=sequence, scope=scope)], ignore_conflicts=True
     )
-    return Counter.objects.select_for_update().get(key=key)
+    counter = Counter.objects.select_for_update().get(key=key)
+    if (counter.sequence_id, counter.scope) != (sequence.pk, scope):  # adopt an unlinked counter, as _advance
+        counter.sequence, counter.scope = sequence, scope
+        counter.save(update_fields=["sequence", "scope"])
+    return counter
 
 
 def reset_sequence(key: str, last_id: str, *, reset_by=None) -> str:
@@ -360,19 +370,20 @@ def peek(key: str, *, scope: str | None = None) -> str:
     return sequence.id_format.render(last + 1, scope)
 
 
-def void_id(formatted: str, *, reason: str) -> IssuedNumber:
-    """Mark an issued id void: its record was removed or cancelled. The number stays taken, never reissued.
+def void_id(key: str, formatted: str, *, reason: str) -> IssuedNumber:
+    """Mark id `formatted` of sequence `key` void: its record was removed or cancelled. The number stays taken and
+    is never issued again; voiding twice keeps the first reason.
 
     Raises:
         IdseqError: blank reason (400).
-        UnknownSequence: no such issued id (404).
+        UnknownSequence: `key` issued no such id (404).
     """
     if not reason.strip():
         raise IdseqError("Give the reason for voiding the number.")
     with transaction.atomic():
-        number = IssuedNumber.objects.select_for_update().filter(formatted=formatted).first()
+        number = IssuedNumber.objects.select_for_update().filter(sequence__key=key, formatted=formatted).first()
         if number is None:
-            raise UnknownSequence(f"No issued id {formatted!r}.")
+            raise UnknownSequence(f"Sequence {key!r} issued no id {formatted!r}.")
         if number.voided_at is None:
             number.voided_at = timezone.now()
             number.void_reason = reason.strip()[:200]
