@@ -126,7 +126,8 @@ class SequenceAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{sequence.key} reset; the next id is {next_id}.", messages.SUCCESS)
                 return redirect("admin:idseq_sequence_change", sequence.pk)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "sequence": sequence,
-                   "form": form, "title": f"Reset {sequence.key}", "next_id": selectors.sequence_usage([sequence])[0].next_id}
+                   "form": form, "title": f"Reset {sequence.key}",
+                   "next_id": selectors.sequence_usage([sequence])[0].next_id}
         return render(request, "admin/idseq/sequence/reset.html", context)
 
 

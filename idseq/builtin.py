@@ -26,8 +26,11 @@ def create_builtin_sequences(sequence_model) -> None:
     )
 
 
-def create_builtin_sequences_after_migrate(sender, apps, **kwargs) -> None:
-    """post_migrate hook of the idseq app; does nothing when idseq was migrated back before sequences existed."""
+def create_builtin_sequences_after_migrate(sender, apps=None, **kwargs) -> None:
+    """post_migrate hook of the idseq app (after `migrate` with the migrated state's `apps`, after `flush` without);
+    does nothing when idseq was migrated back before sequences existed."""
+    if apps is None:
+        from django.apps import apps
     try:
         sequence_model = apps.get_model("idseq", "Sequence")
     except LookupError:
