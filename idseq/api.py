@@ -183,7 +183,8 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             purpose=purpose,
             issued_by=request.user,
         )
-        return issued, status.HTTP_200_OK if issued.replayed else status.HTTP_201_CREATED
+        # A replay answers exactly as the first request did, flagged by a header.
+        return issued, {"Idempotent-Replayed": "true"} if issued.replayed else {}
 
     @extend_schema(request=NextIn, responses={201: NextOut}, parameters=[IDEMPOTENCY_HEADER])
     @action(detail=True, methods=["post"])
@@ -191,8 +192,8 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Issue the next id of `key`; an unknown valid prefix creates its sequence (seed 004)."""
         data = NextIn(data=request.data)
         data.is_valid(raise_exception=True)
-        issued, code = self._issue(request, key, 1, data.validated_data["purpose"])
-        return Response({"id": issued.ids[0]}, status=code)
+        issued, headers = self._issue(request, key, 1, data.validated_data["purpose"])
+        return Response({"id": issued.ids[0]}, status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(request=BulkIn, responses={201: BulkOut}, parameters=[IDEMPOTENCY_HEADER])
     @action(detail=True, methods=["post"])
@@ -200,8 +201,8 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Issue `count` (1 to 10,000) consecutive ids of `key` at once."""
         data = BulkIn(data=request.data)
         data.is_valid(raise_exception=True)
-        issued, code = self._issue(request, key, data.validated_data["count"], data.validated_data["purpose"])
-        return Response({"ids": issued.ids}, status=code)
+        issued, headers = self._issue(request, key, data.validated_data["count"], data.validated_data["purpose"])
+        return Response({"ids": issued.ids}, status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(request=ResetIn, responses=ResetOut)
     @action(detail=True, methods=["post"])

@@ -125,7 +125,8 @@ def test_the_same_idempotency_key_returns_the_same_id_and_a_different_body_gets_
     url = "/api/v1/sequences/INV/next/"
     first = admin_api.post(url, {"purpose": "invoice 1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = admin_api.post(url, {"purpose": "invoice 1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first and again["Idempotent-Replayed"] == "true"
     assert first.json() == again.json() == {"id": "INV-AAA0001"}
     other = admin_api.post(url, {"purpose": "invoice 2"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
