@@ -123,7 +123,8 @@ class SequenceAdmin(admin.ModelAdmin):
             except IdseqError as exc:
                 form.add_error("last_id", str(exc))
             else:
-                self.message_user(request, f"{sequence.key} reset; the next id is {next_id}.", messages.SUCCESS)
+                self.message_user(request, f"{sequence.key} reset; the next id is {next_id or 'none (format full)'}.",
+                                  messages.SUCCESS)
                 return redirect("admin:idseq_sequence_change", sequence.pk)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "sequence": sequence,
                    "form": form, "title": f"Reset {sequence.key}",

@@ -82,7 +82,7 @@ class ResetIn(serializers.Serializer):
 
 class ResetOut(serializers.Serializer):
     key = serializers.CharField()
-    next_id = serializers.CharField()
+    next_id = serializers.CharField(allow_null=True, help_text="null when the format has no id left")
 
 
 class VoidIn(serializers.Serializer):

@@ -311,8 +311,9 @@ def _locked_counter(sequence: Sequence, scope: str) -> Counter:
     return counter
 
 
-def reset_sequence(key: str, last_id: str, *, reset_by=None) -> str:
-    """Move sequence `key` forward so that `last_id` counts as the last id issued; return the next id.
+def reset_sequence(key: str, last_id: str, *, reset_by=None) -> str | None:
+    """Move sequence `key` forward so that `last_id` counts as the last id issued; return the next id (None when
+    `last_id` is the last one the format can show).
 
     Seed 004: `reset_sequence("TEST", "TEST-ZZZ9999")` makes the next id `TEST-AAAA0001`. The skipped values are
     recorded as an UnrecordedRange (so `idseq_check` stays clean); a dated `last_id` resets the period it names.
@@ -352,7 +353,7 @@ def reset_sequence(key: str, last_id: str, *, reset_by=None) -> str:
             )
             counter.last_value = value
             counter.save(update_fields=["last_value", "updated_at"])
-    return peek(key, scope=scope)
+    return id_format.render(value + 1, scope) if value < id_format.last_value else None
 
 
 def peek(key: str, *, scope: str | None = None) -> str:

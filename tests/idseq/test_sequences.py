@@ -179,6 +179,14 @@ def test_a_reset_to_an_unparsable_id_is_refused_with_the_pattern_and_never_corre
     assert services.next_id("SAL") == "SAL-AAA0001"
 
 
+def test_a_reset_to_the_last_id_of_the_format_commits_and_leaves_nothing_to_issue():
+    services.create_sequence(key="tiny", kind="plain", padding=2)
+    assert services.reset_sequence("tiny", "99") is None
+    with pytest.raises(SequenceExhausted):
+        services.next_id("tiny")
+    assert Counter.objects.get(key="tiny").last_value == 99
+
+
 def test_peek_shows_the_next_id_without_taking_it():
     assert services.peek("REC") == "REC-AAA0001"
     assert services.peek("REC") == "REC-AAA0001"
