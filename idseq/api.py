@@ -225,7 +225,7 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(parameters=[IssuedQuery], responses=IssuedOut(many=True))
     @action(detail=True, methods=["get"])
     def issued(self, request, key=None):
-        """The ledger of `key`, in value order, paginated; filter by `date`, `date_from`/`date_to`, `from_id`/`to_id`."""
+        """The ledger of `key` in value order, paginated; filters `date`, `date_from`/`date_to`, `from_id`/`to_id`."""
         query = IssuedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         numbers = selectors.issued_numbers(self.get_object(), **query.validated_data)

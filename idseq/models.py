@@ -84,7 +84,9 @@ class Sequence(models.Model):
         if self.kind == Kind.DATED and self.reset == Period.NEVER:
             errors["reset"] = "A dated sequence starts again daily or yearly."
         elif self.kind != Kind.DATED and self.reset != Period.NEVER:
-            errors["reset"] = "Only dated ids show their period; this kind would print the same ids again after a reset."
+            errors["reset"] = (
+                "Only dated ids show their period; this kind would print the same ids again after a reset."
+            )
         if self.kind and self.padding and self.start_value and self.start_value > self.id_format.last_value:
             errors["start_value"] = "The start value is past the last id this format can show."
         if errors:

@@ -2,9 +2,10 @@
 
 import django.core.validators
 import django.db.models.deletion
-import patients.validators
 from django.conf import settings
 from django.db import migrations, models
+
+import patients.validators
 
 
 class Migration(migrations.Migration):
