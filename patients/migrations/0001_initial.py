@@ -2,10 +2,9 @@
 
 import django.core.validators
 import django.db.models.deletion
+import patients.validators
 from django.conf import settings
 from django.db import migrations, models
-
-import patients.validators
 
 
 class Migration(migrations.Migration):
