@@ -119,7 +119,9 @@ class HealthOut(serializers.Serializer):
     db_roundtrip_ms = serializers.FloatField(required=False)
     sample_id = serializers.CharField(required=False)
     timestamp = serializers.CharField()
-    level = serializers.ChoiceField(choices=selectors.LEVELS, required=False)
+    level = serializers.ChoiceField(choices=selectors.LEVELS, required=False, help_text="the worst of `sequences`")
+    sequences = serializers.ListField(child=serializers.DictField(), required=False,
+                                      help_text="selectors.Usage of every sequence, with its key and kind")
 
 
 class HasPermission(permissions.BasePermission):
