@@ -22,10 +22,10 @@ from idseq.exceptions import InvalidId, SequenceExhausted
 GROUPED_FIRST = 100_001  # 001-00-001, the first MRN of seed 000
 GROUPED_LAST = 99_999_999  # 999-99-999, the last number the format can show
 GROUPED_PATTERN = r"^\d{3}-\d{2}-\d{3}$"
-_GROUPED_RE = re.compile(GROUPED_PATTERN)
+_GROUPED_RE = re.compile(GROUPED_PATTERN, re.ASCII)  # ASCII: \d must not match other scripts' digits
 
 PREFIX_PATTERN = r"^[A-Z][A-Z0-9]{0,9}$"  # seed 004: 1-10 characters, a capital letter first
-PREFIX_RE = re.compile(PREFIX_PATTERN)
+PREFIX_RE = re.compile(PREFIX_PATTERN.replace("$", r"\Z"))  # `$` would let a trailing newline through
 LETTER_COUNTS = (3, 4, 5)  # AAA..ZZZ, then AAAA..ZZZZ, then AAAAA..ZZZZZ (seed 004)
 
 
@@ -67,7 +67,7 @@ def parse_grouped(text: str) -> int:
     Raises:
         ValueError: when `text` is not in the `xxx-xx-xxx` format.
     """
-    if not _GROUPED_RE.match(text):
+    if not _GROUPED_RE.fullmatch(text):
         raise ValueError(f"{text!r} is not a number in the format xxx-xx-xxx")
     return int(text.replace("-", ""))
 
@@ -107,7 +107,7 @@ def parse_letter_number(text: str, digits: int = 4) -> int:
     Raises:
         ValueError: when `text` is not 3-5 capital letters followed by exactly `digits` digits, not all zero.
     """
-    match = re.fullmatch(rf"([A-Z]{{{LETTER_COUNTS[0]},{LETTER_COUNTS[-1]}}})(\d{{{digits}}})", text)
+    match = re.fullmatch(rf"([A-Z]{{{LETTER_COUNTS[0]},{LETTER_COUNTS[-1]}}})(\d{{{digits}}})", text, re.ASCII)
     if not match or int(match[2]) == 0:
         raise ValueError(f"{text!r} is not {LETTER_COUNTS[0]}-{LETTER_COUNTS[-1]} letters and {digits} digits")
     letters, number = match[1], int(match[2])
@@ -148,7 +148,7 @@ def parse_plain(text: str, digits: int) -> int:
     Raises:
         ValueError: for anything else.
     """
-    if not re.fullmatch(rf"\d{{{digits}}}", text):
+    if not re.fullmatch(rf"\d{{{digits}}}", text, re.ASCII):
         raise ValueError(f"{text!r} is not exactly {digits} digits")
     return int(text)
 
@@ -162,7 +162,7 @@ def format_dated(n: int, scope: str, digits: int = 4) -> str:
             naming the period.
         ValueError: when `scope` is not a daily or yearly scope, or `n` is negative.
     """
-    if not re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", scope):
+    if not re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", scope, re.ASCII):
         raise ValueError(f"{scope!r} is not a daily (YYYY-MM-DD) or yearly (YYYY) scope")
     if n >= 10**digits:
         raise SequenceExhausted(f"No {digits}-digit number is left for {scope} (value {n}).")
@@ -175,7 +175,7 @@ def parse_dated(text: str, digits: int = 4) -> tuple[int, str]:
     Raises:
         ValueError: when the text does not have that shape or the date does not exist (`20240230`).
     """
-    match = re.fullmatch(rf"(\d{{8}}|\d{{4}})-(\d{{{digits}}})", text)
+    match = re.fullmatch(rf"(\d{{8}}|\d{{4}})-(\d{{{digits}}})", text, re.ASCII)
     if not match:
         raise ValueError(f"{text!r} is not YYYYMMDD-{'N' * digits} or YYYY-{'N' * digits}")
     period = match[1]

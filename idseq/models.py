@@ -1,12 +1,15 @@
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
-from idseq.formats import PREFIX_PATTERN, IdFormat, Kind, Period
+from idseq.formats import PREFIX_PATTERN, PREFIX_RE, IdFormat, Kind, Period
 
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"  # no ":" or "@": those belong to ad-hoc counter keys and scopes
+KEY_RE = re.compile(KEY_PATTERN.replace("$", r"\Z"))  # `$` would let a trailing newline through
 
 
 class Sequence(models.Model):
@@ -27,13 +30,13 @@ class Sequence(models.Model):
         YEARLY = Period.YEARLY, "yearly"
 
     key = models.CharField(
-        max_length=50, unique=True, validators=[RegexValidator(KEY_PATTERN, f"Use a key matching {KEY_PATTERN}.")]
+        max_length=50, unique=True, validators=[RegexValidator(KEY_RE, f"Use a key matching {KEY_PATTERN}.")]
     )
     kind = models.CharField(max_length=20, choices=Kinds.choices)
     prefix = models.CharField(
         max_length=10,
         blank=True,
-        validators=[RegexValidator(PREFIX_PATTERN, f"A prefix is 1-10 characters matching {PREFIX_PATTERN}.")],
+        validators=[RegexValidator(PREFIX_RE, f"A prefix is 1-10 characters matching {PREFIX_PATTERN}.")],
     )
     padding = models.PositiveSmallIntegerField(
         default=4,

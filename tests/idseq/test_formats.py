@@ -45,7 +45,7 @@ def test_format_and_parse_are_inverses():
         assert parse_grouped(format_grouped(value)) == value
 
 
-@pytest.mark.parametrize("text", ["01-23-456", "0012-3456", "001-23-45a", "", "001-23-4567"])
+@pytest.mark.parametrize("text", ["01-23-456", "0012-3456", "001-23-45a", "", "001-23-4567", "\u0661" * 3 + "-00-001"])
 def test_parse_rejects_what_is_not_xxx_xx_xxx(text):
     with pytest.raises(ValueError):
         parse_grouped(text)
@@ -86,7 +86,9 @@ def test_a_wider_letter_number_holds_more_per_letter_block():
     assert format_letter_number(100_000, digits=5) == "AAB00001"
 
 
-@pytest.mark.parametrize("text", ["AA0001", "AAA001", "AAA00001", "AAA0000", "aaa0001", "AAAAAA0001", "AAA-0001"])
+@pytest.mark.parametrize(
+    "text", ["AA0001", "AAA001", "AAA00001", "AAA0000", "aaa0001", "AAAAAA0001", "AAA-0001", "AAA\u0660\u0660\u0660\u0661"]
+)
 def test_parse_letter_number_rejects_other_shapes(text):
     with pytest.raises(ValueError):
         parse_letter_number(text)

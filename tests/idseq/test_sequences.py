@@ -64,7 +64,7 @@ def test_an_unknown_valid_prefix_creates_its_sequence_on_first_use():
     assert (sequence.kind, sequence.prefix) == ("letter_number", "LAB7")
 
 
-@pytest.mark.parametrize("key", ["inv", "1NV", "TOOLONGPREFIX", "IN-V", ""])
+@pytest.mark.parametrize("key", ["inv", "1NV", "TOOLONGPREFIX", "IN-V", "", "INV2\n"])
 def test_an_unknown_key_that_is_not_a_valid_prefix_is_refused_with_the_pattern(key):
     with pytest.raises(InvalidId, match=r"\^\[A-Z\]\[A-Z0-9\]\{0,9\}\$"):
         services.next_id(key)
@@ -141,6 +141,8 @@ def test_a_sequence_with_a_check_digit_issues_ids_that_verify():
         ({"key": "d", "kind": "dated", "prefix": "D"}, "reset"),
         ({"key": "p", "kind": "plain", "reset": "daily"}, "reset"),
         ({"key": "has:colon", "kind": "plain"}, "key"),
+        ({"key": "newline\n", "kind": "plain"}, "key"),
+        ({"key": "NL", "kind": "plain", "prefix": "NL\n"}, "prefix"),
         ({"key": "INV", "kind": "letter_number", "prefix": "INV"}, "key"),
     ],
 )
