@@ -38,6 +38,8 @@ def test_adding_a_sequence_goes_through_the_service(admin_client):
 
 def test_the_format_is_read_only_once_created(admin_client):
     sequence = Sequence.objects.get(key="INV")
+    page = admin_client.get(f"/admin/idseq/sequence/{sequence.pk}/change/").content.decode()
+    assert 'name="prefix"' not in page and 'name="is_active"' in page and "Move this sequence forward" in page
     admin_client.post(f"/admin/idseq/sequence/{sequence.pk}/change/", {"prefix": "XXX", "padding": 9})
     sequence.refresh_from_db()
     assert (sequence.prefix, sequence.padding, sequence.is_active) == ("INV", 4, False)
