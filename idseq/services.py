@@ -2,7 +2,8 @@
 saves them in the same transaction that allocated them, because a rollback returns them to the counter.
 
 Two layers:
-- `allocate(key, count)`: a bare counter, for ad-hoc keys such as `"visit-token:GEN:2026-11-25"`; returns values.
+- `allocate(key, count)`: a bare counter, for ad-hoc keys such as `"visit-token:GEN:2026-11-25"`; returns values
+  (on a sequence's counter it writes their ledger rows too).
 - `next_id(key)` / `next_ids(key, count)`: a `Sequence` (issue #4), returning formatted ids, one Counter per scope
   period, every id recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
 Both advance a Counter row with one locking `UPDATE ... RETURNING` (`_advance`).
@@ -16,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from idseq import selectors
@@ -40,6 +41,9 @@ HEALTH_KEY = "HEALTH"  # the prefix sequence health_check() renders its sample i
 def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
     """Reserve `count` consecutive values of the counter `key` and return them as a range.
 
+    A Sequence's counter (e.g. `"mrn"`) may be taken this way too: its values are then recorded in the ledger as
+    well, formatted by the sequence, so the ledger stays complete whichever call took them.
+
     Args:
         key: counter name, up to 200 characters; a counter that does not exist yet is created race-free.
         count: how many values to reserve, at least 1.
@@ -50,22 +54,34 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
         NotInTransaction: when called outside `transaction.atomic()`; the caller must own the transaction so the
             row lock lasts until the values are saved and a failure returns them.
         ValueError: when `count < 1` or `start < 1`.
+        SequenceExhausted: a Sequence's counter passed the last value its format can show; nothing consumed.
     """
     if not connection.in_atomic_block:
         raise NotInTransaction("allocate() must run inside transaction.atomic()")
     if count < 1 or start < 1:
         raise ValueError(f"count and start must be at least 1 (got count={count}, start={start})")
-    return _advance(key, count, start=start)
+    values, sequence_id, scope = _advance(key, count, start=start)
+    if sequence_id is not None:
+        sequence = Sequence.objects.get(pk=sequence_id)
+        try:
+            ids = [sequence.id_format.render(value, scope) for value in values]
+        except SequenceExhausted:
+            # Still under our row lock: give the values back so a caller that catches this loses nothing.
+            Counter.objects.filter(key=key).update(last_value=F("last_value") - count)
+            raise
+        _record(sequence, scope, values, ids, at=timezone.now(), issued_by=None, purpose="allocate()", claim=None)
+    return values
 
 
 def _advance(
     key: str, count: int, *, start: int, limit: int | None = None, sequence_id: int | None = None, scope: str = ""
-) -> range | None:
+) -> tuple[range, int | None, str] | None:
     """Advance counter `key` by `count` in one `UPDATE ... RETURNING`, which takes the row lock until commit.
 
     A missing counter is created first (`INSERT ... ON CONFLICT DO NOTHING`, at `start - 1`): two first callers at
     once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
-    both queue on the same row lock. Returns the values, or None (nothing written) when they would pass `limit`.
+    both queue on the same row lock. Returns (values, the counter's sequence id or None, its scope), or None
+    (nothing written) when the values would pass `limit`.
     """
     table = Counter._meta.db_table
     assignments, params = "last_value = last_value + %s, updated_at = now()", [count]
@@ -79,10 +95,13 @@ def _advance(
         params += [count, limit]
     with connection.cursor() as cursor:
         for attempt in range(2):
-            cursor.execute(f"UPDATE {table} SET {assignments} WHERE {condition} RETURNING last_value", params)
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} WHERE {condition} RETURNING last_value, sequence_id, scope", params
+            )
             row = cursor.fetchone()
             if row:
-                return range(row[0] - count + 1, row[0] + 1)
+                last, row_sequence_id, row_scope = row
+                return range(last - count + 1, last + 1), row_sequence_id, row_scope
             if attempt == 0:
                 cursor.execute(
                     f"INSERT INTO {table} (key, last_value, updated_at, sequence_id, scope)"
@@ -151,7 +170,7 @@ def issue(
             if replay is not None:
                 return Issued(replay, replayed=True)
         id_format = sequence.id_format
-        values = _advance(
+        advanced = _advance(
             sequence.counter_key(scope),
             count,
             start=sequence.start_value,
@@ -159,12 +178,13 @@ def issue(
             sequence_id=sequence.pk,
             scope=scope,
         )
-        if values is None:
+        if advanced is None:
             period = f" on {scope}" if scope else ""
             raise SequenceExhausted(
                 f"Sequence {sequence.key!r} has fewer than {count} id(s) left{period}: its format ends at "
                 f"{id_format.render(id_format.last_value, scope)}."
             )
+        values = advanced[0]
         ids = [id_format.render(value, scope) for value in values]
         _record(sequence, scope, values, ids, at=now, issued_by=issued_by, purpose=purpose, claim=claim)
     return Issued(ids, replayed=False)
