@@ -155,12 +155,10 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         perm = self.action_permissions.get(self.action)
         return [HasPermission(perm)] if perm else super().get_permissions()
 
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "usage": {}}
-
     def _out(self, sequences, many=False):
+        """SequenceOut data of one sequence or a page of them, their usage computed together."""
         usage = {row.key: row for row in selectors.sequence_usage(sequences if many else [sequences])}
-        return SequenceOut(sequences, many=many, context={**self.get_serializer_context(), "usage": usage}).data
+        return SequenceOut(sequences, many=many, context={"usage": usage}).data
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
