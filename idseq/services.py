@@ -6,7 +6,7 @@ Two layers:
   (on a sequence's counter it writes their ledger rows too).
 - `next_id(key)` / `next_ids(key, count)`: a `Sequence` (issue #4), returning formatted ids, one Counter per scope
   period, every id recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
-Both advance a Counter row with one locking `UPDATE ... RETURNING` (`_advance`).
+Both advance a Counter row under its row lock (`SELECT ... FOR UPDATE`, `_advance`), held until the caller commits.
 """
 
 import datetime
@@ -76,39 +76,38 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
 def _advance(
     key: str, count: int, *, start: int, limit: int | None = None, sequence_id: int | None = None, scope: str = ""
 ) -> tuple[range, int | None, str] | None:
-    """Advance counter `key` by `count` in one `UPDATE ... RETURNING`, which takes the row lock until commit.
+    """Advance counter `key` by `count` under its row lock (`SELECT ... FOR UPDATE`), held until the caller commits.
 
     A missing counter is created first (`INSERT ... ON CONFLICT DO NOTHING`, at `start - 1`): two first callers at
     once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
     both queue on the same row lock. Returns (values, the counter's sequence id or None, its scope), or None
     (nothing written) when the values would pass `limit`.
     """
-    table = Counter._meta.db_table
-    assignments, params = "last_value = last_value + %s, updated_at = now()", [count]
+    counter = _lock_counter(key, start)
+    if limit is not None and counter.last_value + count > limit:
+        return None
+    first = counter.last_value + 1
+    counter.last_value += count
+    fields = ["last_value", "updated_at"]
     if sequence_id is not None:  # a sequence adopts a counter of its key left unlinked (e.g. by a migration)
-        assignments += ", sequence_id = %s, scope = %s"
-        params += [sequence_id, scope]
-    condition = "key = %s"
-    params.append(key)
-    if limit is not None:
-        condition += " AND last_value + %s <= %s"
-        params += [count, limit]
-    with connection.cursor() as cursor:
-        for attempt in range(2):
+        counter.sequence_id, counter.scope = sequence_id, scope
+        fields += ["sequence", "scope"]
+    counter.save(update_fields=fields)
+    return range(first, first + count), counter.sequence_id, counter.scope
+
+
+def _lock_counter(key: str, start: int) -> Counter:
+    """Return the Counter row `key` locked FOR UPDATE, creating it race-free first when it does not exist."""
+    counter = Counter.objects.select_for_update().filter(key=key).first()
+    if counter is None:
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET {assignments} WHERE {condition} RETURNING last_value, sequence_id, scope", params
+                f"INSERT INTO {Counter._meta.db_table} (key, last_value, updated_at, scope)"
+                " VALUES (%s, %s, now(), '') ON CONFLICT (key) DO NOTHING",
+                [key, start - 1],
             )
-            row = cursor.fetchone()
-            if row:
-                last, row_sequence_id, row_scope = row
-                return range(last - count + 1, last + 1), row_sequence_id, row_scope
-            if attempt == 0:
-                cursor.execute(
-                    f"INSERT INTO {table} (key, last_value, updated_at, sequence_id, scope)"
-                    " VALUES (%s, %s, now(), %s, %s) ON CONFLICT (key) DO NOTHING",
-                    [key, start - 1, sequence_id, scope],
-                )
-    return None
+        counter = Counter.objects.select_for_update().get(key=key)
+    return counter
 
 
 @dataclass(frozen=True)
