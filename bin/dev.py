@@ -54,6 +54,7 @@ def serve() -> None:
     run(*manage, "migrate", "--no-input")
     run(*manage, "seed_demo")
     run(*manage, "seed_opd")
+    run(*manage, "seed_demo_queues")
     print("\nTokenline is starting at http://127.0.0.1:8000/ (log in with a demo user above; admin at /admin/)\n", flush=True)
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"])
 

@@ -2,11 +2,12 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 
 from config.errors import DomainError
-from idseq.exceptions import SequenceExhausted
+from idseq.exceptions import IdseqError
 
 
 class RolePermissions(permissions.DjangoModelPermissions):
@@ -43,12 +44,21 @@ class Unprocessable(exceptions.APIException):
     default_code = "unprocessable"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """503: the database does not answer; the client may retry (with its Idempotency-Key)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service unavailable."
+    default_code = "service_unavailable"
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors raised by services mapped to clear statuses instead of a 500.
 
     - django ValidationError -> 400 with per-field messages (or `detail` for non-field errors)
-    - SequenceExhausted -> 409 with `detail`
-    - config.errors.DomainError -> its `status_code` with `detail`
+    - domain errors of the apps (config.errors.DomainError) and of idseq (IdseqError, which may not import config)
+      -> their own `status_code` with `detail`: SequenceExhausted 409, InvalidId 400, UnknownSequence 404, ...
+    - a database that does not answer (OperationalError, InterfaceError) -> 503
     """
     # Imported here: rest_framework.views reads the API settings, which name this module.
     from rest_framework.views import exception_handler as drf_exception_handler
@@ -58,18 +68,16 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = BadRequest(" ".join(exc.messages))
-    elif isinstance(exc, SequenceExhausted):
-        exc = Conflict(str(exc))
-    elif isinstance(exc, DomainError):
-        status_code = exc.status_code
-        exc = exceptions.APIException(str(exc))
+    elif isinstance(exc, (DomainError, IdseqError)):
+        status_code, exc = exc.status_code, exceptions.APIException(str(exc))
         exc.status_code = status_code
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        exc = ServiceUnavailable(f"The database did not answer: {exc}")
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     return drf_exception_handler(exc, context)
-
 
 
 def v1_only(endpoints):

@@ -2,8 +2,15 @@
 
 - reception: registers and finds patients, issues tokens (books, cancels, marks no-shows), runs queues.
 - lab_terminal: a lab workstation registering patients over the API, online or offline.
-- ops: reads everything for reports (the OPD daily report included) and integrity checks.
-- admin: manages everything through the admin (members must also be staff to log in there).
+- ops: reads everything for reports (the OPD daily report included) and integrity checks (idseq: sequences with usage, health, the ledger).
+- admin: manages everything through the admin (members must also be staff to log in there); for idseq that means
+  creating sequences (add_sequence), resetting them (idseq.reset_sequence), voiding numbers and taking ids over
+  the API (idseq.issue_number).
+
+Reception and lab terminals get no idseq permission on purpose: every number they need (MRN, token) is issued by
+the service that saves the record carrying it, in the same transaction. A bare id from `POST sequences/{key}/next/`
+has no record behind it, so giving desks that button would only produce numbers to void. An integration that
+needs prefix ids (billing, stores) gets a user with `idseq.issue_number`.
 """
 
 PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
@@ -21,6 +28,9 @@ ROLE_PERMISSIONS = {
         "tokens.add_token",
         "tokens.delete_token",
         "tokens.view_waitinglistentry",
+        # Walk-in queues: see queues and desks, issue tokens (add_visit), run desks (change_visit: call, start,
+        # complete, no-show, recall, transfer, cancel).
+        "queues.view_queue", "queues.view_desk", "queues.view_visit", "queues.add_visit", "queues.change_visit",
     ],
     # A terminal leases blocks and syncs for its own terminal only (terminals.services checks the binding).
     "lab_terminal": [

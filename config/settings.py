@@ -12,6 +12,7 @@ env = environ.Env(
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1"]),
     TIME_ZONE=(str, "Asia/Karachi"),
     HOSPITAL_NAME=(str, "Tokenline Hospital"),
+    QUEUE_BOARD_KEY=(str, ""),
 )
 environ.Env.read_env(BASE_DIR / ".env")
 
@@ -30,6 +31,11 @@ HOSPITAL_NAME = env("HOSPITAL_NAME")
 # Lab terminals (issue #6): numbers from which a terminal passing 90 % of its range gets a new range of the same
 # size, e.g. "700000-799999". Empty: no automatic extension; an admin adds ranges by hand.
 TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
+
+# Waiting-room boards log in with this key in their URL (/board/?key=...); blank derives one from SECRET_KEY.
+QUEUE_BOARD_KEY = env("QUEUE_BOARD_KEY")
+# Callables (dotted paths) told after commit, off the request thread, which queues changed (see queues/notify.py).
+QUEUE_BOARD_NOTIFIERS = env.list("QUEUE_BOARD_NOTIFIERS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,3 +1,11 @@
 """API URLs of idseq, mounted under /api/v1/."""
 
-urlpatterns = []
+from rest_framework.routers import DefaultRouter
+
+from idseq.api import SequenceViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("sequences", SequenceViewSet, basename="sequence")
+
+urlpatterns = router.urls

@@ -1,8 +1,51 @@
-"""Errors raised by idseq. Callers at the edge (API, forms, commands) turn them into user-facing messages."""
+"""Errors raised by idseq. Callers at the edge (API, forms, commands) turn them into user-facing messages.
+
+Each `IdseqError` carries `status_code`, the HTTP status the API answers with (config/api.py maps them), so the
+mapping has one home and a new error needs no new handler.
+"""
 
 
-class SequenceExhausted(Exception):
+class IdseqError(Exception):
+    """Base of idseq's domain errors. Raised before anything is written, or with the transaction rolled back."""
+
+    status_code = 400
+
+
+class SequenceExhausted(IdseqError):
     """A counter has passed the last value its format can show. Nothing was consumed: the transaction rolls back."""
+
+    status_code = 409
+
+
+class InvalidId(IdseqError, ValueError):
+    """An id, prefix or sequence setting does not match the expected pattern (the message names it). Never guessed
+    or corrected: seed 004 silently "fixed" corrupted ids, which could issue a printed number twice."""
+
+    status_code = 400
+
+
+class UnknownSequence(IdseqError, LookupError):
+    """No sequence has this key, and the call may not create one."""
+
+    status_code = 404
+
+
+class SequenceInactive(IdseqError):
+    """The sequence is retired (`is_active` off) and issues no more numbers."""
+
+    status_code = 409
+
+
+class BackwardReset(IdseqError):
+    """A reset would move a counter back below a value already issued, so a printed number could be issued twice."""
+
+    status_code = 409
+
+
+class IdempotencyConflict(IdseqError):
+    """An Idempotency-Key was used before with a different request; the first request's numbers stand."""
+
+    status_code = 422
 
 
 class NotInTransaction(RuntimeError):

@@ -1,22 +1,228 @@
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import F, Q
+
+from idseq.formats import PREFIX_PATTERN, PREFIX_RE, IdFormat, Kind, Period
+
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"  # no ":" or "@": those belong to ad-hoc counter keys and scopes
+KEY_RE = re.compile(KEY_PATTERN.replace("$", r"\Z"))  # `$` would let a trailing newline through
+
+
+class Sequence(models.Model):
+    """A named source of formatted ids (`mrn` -> `001-00-001`, `INV` -> `INV-AAA0001`, `mrn-dated` ->
+    `PAT-20241103-0001`). Its numbers come from one Counter per scope period and each one issued is recorded in
+    the ledger (IssuedNumber). The format fields never change once created: the ids already printed must stay
+    readable and unique."""
+
+    class Kinds(models.TextChoices):
+        GROUPED = Kind.GROUPED, "grouped digits (001-00-001)"
+        LETTER_NUMBER = Kind.LETTER_NUMBER, "letters and number (INV-AAA0001)"
+        DATED = Kind.DATED, "dated (PAT-20241103-0001)"
+        PLAIN = Kind.PLAIN, "plain number (0001)"
+
+    class Resets(models.TextChoices):
+        NEVER = Period.NEVER, "never"
+        DAILY = Period.DAILY, "daily"
+        YEARLY = Period.YEARLY, "yearly"
+
+    key = models.CharField(
+        max_length=50, unique=True, validators=[RegexValidator(KEY_RE, f"Use a key matching {KEY_PATTERN}.")]
+    )
+    kind = models.CharField(max_length=20, choices=Kinds.choices)
+    prefix = models.CharField(
+        max_length=10,
+        blank=True,
+        validators=[RegexValidator(PREFIX_RE, f"A prefix is 1-10 characters matching {PREFIX_PATTERN}.")],
+    )
+    padding = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(18)],
+        help_text="Digits of the number part (letter-number, dated, plain; grouped is always 8).",
+    )
+    start_value = models.BigIntegerField(default=1, validators=[MinValueValidator(1)])
+    reset = models.CharField(max_length=10, choices=Resets.choices, default=Period.NEVER)
+    check_digit = models.BooleanField(default=False, help_text="Append a Luhn mod-10 check digit.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+        permissions = [
+            ("issue_number", "Can take numbers from a sequence"),
+            ("reset_sequence", "Can move a sequence forward (reset)"),
+        ]
+        constraints = [
+            # Two sequences of one kind and prefix would print the same ids.
+            models.UniqueConstraint(fields=["kind", "prefix"], name="idseq_sequence_kind_prefix_unique"),
+            # Seed 004: a prefix sequence is known by its prefix; auto-creation relies on key = prefix.
+            models.CheckConstraint(
+                condition=~Q(kind=Kind.LETTER_NUMBER) | Q(key=F("prefix")),
+                name="idseq_sequence_letter_number_key_is_prefix",
+            ),
+            # Only dated ids show their period; any other kind that reset would print the same id again.
+            models.CheckConstraint(
+                condition=Q(kind=Kind.DATED, reset__in=[Period.DAILY, Period.YEARLY])
+                | (~Q(kind=Kind.DATED) & Q(reset=Period.NEVER)),
+                name="idseq_sequence_only_dated_resets",
+            ),
+            # A counter value must fit in a PostgreSQL bigint and the format must show at least one digit.
+            models.CheckConstraint(condition=Q(padding__gte=1, padding__lte=18), name="idseq_sequence_padding_1_18"),
+            models.CheckConstraint(condition=Q(start_value__gte=1), name="idseq_sequence_start_value_gte_1"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+    def clean(self):
+        """Field rules the constraints enforce, with messages a person can act on."""
+        errors = {}
+        if self.kind == Kind.LETTER_NUMBER and not self.prefix:
+            errors["prefix"] = "A letter-number sequence needs a prefix, e.g. INV."
+        elif self.kind == Kind.LETTER_NUMBER and self.key != self.prefix:
+            errors["key"] = "A letter-number sequence is known by its prefix (seed 004): use the prefix as its key."
+        if self.kind == Kind.DATED and self.reset == Period.NEVER:
+            errors["reset"] = "A dated sequence starts again daily or yearly."
+        elif self.kind != Kind.DATED and self.reset != Period.NEVER:
+            errors["reset"] = (
+                "Only dated ids show their period; this kind would print the same ids again after a reset."
+            )
+        if self.kind and self.padding and self.start_value and self.start_value > self.id_format.last_value:
+            errors["start_value"] = "The start value is past the last id this format can show."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def id_format(self) -> IdFormat:
+        """The pure formatter/parser of this sequence's ids (idseq/formats.py)."""
+        return IdFormat(
+            kind=self.kind, prefix=self.prefix, digits=self.padding, period=self.reset, check_digit=self.check_digit
+        )
+
+    def counter_key(self, scope: str) -> str:
+        """The Counter.key of this sequence in `scope`: the key itself when it never resets (so the walking
+        skeleton's `mrn` counter carried over unchanged), else `key@scope`, e.g. `mrn-dated@2024-11-03`."""
+        return f"{self.key}@{scope}" if scope else self.key
 
 
 class Counter(models.Model):
     """The last value handed out for one key (e.g. `"mrn"`, `"visit-token:GEN:2024-11-03"`).
 
     The row is the lock: `allocate()` holds it with `SELECT ... FOR UPDATE` until the caller's transaction commits,
-    so the values are unique and, when the caller saves them in the same transaction, gapless.
+    so the values are unique and, when the caller saves them in the same transaction, gapless. Counters of a
+    Sequence name it and their scope period; ad-hoc counters of `allocate()` leave both empty.
     """
 
     key = models.CharField(max_length=200, unique=True)
     last_value = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    sequence = models.ForeignKey(Sequence, null=True, blank=True, on_delete=models.PROTECT, related_name="counters")
+    scope = models.CharField(max_length=10, blank=True, default="", help_text="`` never, `2024-11-03`, `2024`.")
 
     class Meta:
         constraints = [
             # A counter never goes below zero: a negative value means someone edited it by hand.
             models.CheckConstraint(condition=models.Q(last_value__gte=0), name="idseq_counter_last_value_gte_0"),
+            # One counter per sequence and period, or two desks could be handed the same value.
+            models.UniqueConstraint(
+                fields=["sequence", "scope"],
+                condition=Q(sequence__isnull=False),
+                name="idseq_counter_sequence_scope_unique",
+            ),
         ]
 
     def __str__(self):
         return f"{self.key} = {self.last_value}"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` a client sent with an allocation, and a hash of its request. A retry with the same key
+    gets the numbers the first request got (its IssuedNumber rows); the key is kept as long as the ledger (far
+    more than the 24 h issue #4 asks)."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # One request per key: its row is also what makes 16 concurrent retries wait for the first.
+            models.UniqueConstraint(fields=["sequence", "key"], name="idseq_idempotencykey_sequence_key_unique"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class IssuedNumber(models.Model):
+    """The ledger: one row per id ever issued, written in the transaction that advanced the counter. Rows are
+    never deleted or renumbered; a number whose record went away is voided with a reason and never reissued."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="issued")
+    scope = models.CharField(max_length=10, blank=True, default="")
+    value = models.BigIntegerField()
+    formatted = models.CharField("id", max_length=64)
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    purpose = models.CharField(max_length=200, blank=True)
+    idempotency_key = models.ForeignKey(
+        IdempotencyKey, null=True, blank=True, on_delete=models.PROTECT, related_name="issued"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["sequence", "scope", "value"]
+        constraints = [
+            # No value is issued twice within a sequence's period...
+            models.UniqueConstraint(fields=["sequence", "scope", "value"], name="idseq_issuednumber_value_unique"),
+            # ...and no printed id twice anywhere.
+            models.UniqueConstraint(fields=["formatted"], name="idseq_issuednumber_formatted_unique"),
+            # A voided number says why, for the auditor who finds the gap in the records.
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="idseq_issuednumber_void_has_reason"
+            ),
+        ]
+        indexes = [
+            # The 30-day issue rate of the health forecast.
+            models.Index(fields=["sequence", "issued_at"], name="idseq_issued_seq_time_idx"),
+        ]
+
+    def __str__(self):
+        return self.formatted
+
+
+class UnrecordedRange(models.Model):
+    """Values of one sequence period that have no ledger row on purpose: skipped by a forward reset (never issued),
+    or issued before the ledger existed (the walking skeleton's MRNs). `idseq_check` counts them as present."""
+
+    class Reasons(models.TextChoices):
+        RESET = "reset", "skipped by a reset"
+        BEFORE_LEDGER = "before_ledger", "issued before the ledger existed"
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="unrecorded")
+    scope = models.CharField(max_length=10, blank=True, default="")
+    first_value = models.BigIntegerField()
+    last_value = models.BigIntegerField()
+    reason = models.CharField(max_length=20, choices=Reasons.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # An empty or reversed range would hide nothing yet confuse the check.
+            models.CheckConstraint(
+                condition=Q(first_value__lte=F("last_value")), name="idseq_unrecordedrange_first_lte_last"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.sequence_id} {self.scope} {self.first_value}..{self.last_value} ({self.reason})"

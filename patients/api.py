@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from idseq.services import request_fingerprint
 from patients import services
 from patients.models import Patient
 
@@ -56,7 +57,12 @@ class PatientViewSet(
             return terminals_api.register_offline(request)
         data = PatientIn(data=request.data)
         data.is_valid(raise_exception=True)
-        patient = services.register_patient(**data.validated_data, created_by=request.user)
+        patient = services.register_patient(
+            **data.validated_data,
+            created_by=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key"),  # a retry gets the first registration
+            fingerprint=request_fingerprint(request.data),
+        )
         return Response(PatientOut(patient).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PatientIn, responses=PatientOut)

@@ -1,3 +1,13 @@
 """API URLs of queues, mounted under /api/v1/."""
 
-urlpatterns = []
+from rest_framework.routers import DefaultRouter
+
+from queues.api import DeskViewSet, QueueViewSet, VisitViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("queues", QueueViewSet, basename="queue")
+router.register("desks", DeskViewSet, basename="desk")
+router.register("visits", VisitViewSet, basename="visit")
+
+urlpatterns = router.urls

@@ -1,9 +1,11 @@
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
-from idseq.exceptions import NotInTransaction
-from idseq.models import Counter
-from idseq.services import allocate
+from idseq.exceptions import NotInTransaction, SequenceExhausted
+from idseq.formats import GROUPED_FIRST, GROUPED_LAST
+from idseq.models import Counter, IssuedNumber
+from idseq.services import allocate, next_id
 from tests.conftest import run_in_threads
 
 
@@ -53,3 +55,18 @@ def test_parallel_allocations_are_unique_and_gapless():
     batches, errors = run_in_threads(many, 16)
     assert not errors
     assert sorted(v for batch in batches for v in batch) == list(range(2, 2 + 16 * 20))
+
+
+@pytest.mark.django_db
+def test_allocating_from_a_sequences_counter_records_the_values_in_its_ledger():
+    assert next_id("mrn") == "001-00-001"
+    with transaction.atomic():
+        assert allocate("mrn", 2, start=GROUPED_FIRST) == range(GROUPED_FIRST + 1, GROUPED_FIRST + 3)
+    assert list(IssuedNumber.objects.order_by("value").values_list("formatted", flat=True)) == [
+        "001-00-001", "001-00-002", "001-00-003"]
+    call_command("idseq_check")
+    Counter.objects.filter(key="mrn").update(last_value=GROUPED_LAST)
+    with transaction.atomic():
+        with pytest.raises(SequenceExhausted):
+            allocate("mrn")
+        assert Counter.objects.get(key="mrn").last_value == GROUPED_LAST

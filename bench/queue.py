@@ -1,0 +1,170 @@
+"""Walk-in queues (issue #7): issue and call-next latency through the API at 1, 4 and 16 clients, next to the same
+statements in raw SQL (pgbench) at the same client counts, then call-next with a board notifier that sleeps 2 s,
+to show that notifications never hold up a desk.
+
+    .venv/bin/python bench/queue.py [--seconds 2]
+
+Requests go through Django's test client in-process (URL routing, auth, DRF, services, on_commit), so the figures
+are the server's own time without a network or a WSGI server. Runs in a throw-away database (bench/common.py).
+"""
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's `queue` (issue #7 names it): take its folder off the import path
+# before anything imports `queue`, and import the shared plumbing as `bench.common` from the project root instead.
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from bench.common import Result, bench_database, pgbench, print_table, run_threads  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from patients.models import Patient  # noqa: E402
+from queues.models import Desk, Queue, Visit  # noqa: E402
+
+CLIENTS = (1, 4, 16)
+ROWS = 12_000  # patients, and waiting visits and desks per call-next run: more than any run gets through
+NOTIFIER_SLEEP = 2.0  # seconds
+# Each API call-next uses a fresh desk, so no desk has to be freed between calls (desks never wait on each other).
+RAW_ISSUE = """\
+SELECT :p0 + nextval('bench_seq') AS pid \\gset
+BEGIN;
+INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (:'key', 0, now()) ON CONFLICT (key) DO NOTHING;
+SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' FOR UPDATE \\gset
+UPDATE idseq_counter SET last_value = :n, updated_at = now() WHERE key = :'key';
+SELECT id FROM queues_visit WHERE patient_id = :pid AND queue_id = :q AND visit_date = :'day'
+  AND status IN ('waiting', 'called', 'in_consultation', 'no_show') LIMIT 1;
+INSERT INTO queues_visit (patient_id, queue_id, visit_date, token_number, priority, status, queued_at, issued_at,
+  updated_at) VALUES (:pid, :q, :'day', :n, 'medium', 'waiting', now(), now(), now());
+COMMIT;
+"""
+RAW_CALL_NEXT = """\
+SELECT :d0 + nextval('bench_seq') AS desk \\gset
+BEGIN;
+SELECT id FROM queues_desk WHERE id = :desk FOR UPDATE;
+SELECT id FROM queues_visit WHERE desk_id = :desk AND status IN ('called', 'in_consultation') LIMIT 1;
+SELECT queue_id FROM queues_desk_queues WHERE desk_id = :desk;
+SELECT id AS vid FROM queues_visit WHERE queue_id = :q AND visit_date = :'day' AND status = 'waiting'
+  ORDER BY priority_rank, queued_at, token_number LIMIT 1 FOR UPDATE SKIP LOCKED \\gset
+UPDATE queues_visit SET status = 'called', desk_id = :desk, called_at = now(), updated_at = now() WHERE id = :vid;
+COMMIT;
+"""
+
+
+def sleepy_notifier(queue_ids):
+    """A board notifier as slow as seed 003's blocking WebSocket broadcast."""
+    time.sleep(NOTIFIER_SLEEP)
+
+
+class Bench:
+    """Fixtures: a reception user, ROWS patients, and per run a fresh queue (tokens from 1) with its desks."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.today = timezone.localdate()
+        self.user = User.objects.create_user("bench")
+        self.user.groups.add(Group.objects.get(name="reception"))
+        Patient.objects.bulk_create(Patient(mrn=f"B{i:07d}", full_name=f"Bench {i}") for i in range(ROWS))
+        self.patient_ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
+        self.serial = itertools.count(1)
+
+    def queue(self, *, line: bool) -> tuple[Queue, list[int]]:
+        """A new queue; with `line`, ROWS waiting visits and ROWS desks serving it (their ids, in order)."""
+        n = next(self.serial)
+        queue = Queue.objects.create(name=f"Bench {n}", code=f"B{n}")
+        if not line:
+            return queue, []
+        now = timezone.now()
+        Visit.objects.bulk_create(
+            Visit(patient_id=pid, queue=queue, visit_date=self.today, token_number=i + 1, queued_at=now)
+            for i, pid in enumerate(self.patient_ids)
+        )
+        desks = Desk.objects.bulk_create(Desk(name=f"{queue.code}-{i}") for i in range(ROWS))
+        Desk.queues.through.objects.bulk_create(Desk.queues.through(desk=d, queue=queue) for d in desks)
+        return queue, [d.pk for d in desks]
+
+    def api_run(self, clients: int, request) -> Result:
+        """Time `request(api_client)` in a loop from `clients` threads, each with its own logged-in client."""
+        local = threading.local()
+
+        def work():
+            if not hasattr(local, "api"):
+                local.api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
+                local.api.force_authenticate(self.user)
+            response = request(local.api)
+            assert response.status_code in (200, 201), response.content[:300]
+
+        return run_threads(work, clients, self.seconds)
+
+    def issue(self, clients: int) -> tuple[Result, Result]:
+        queue, _ = self.queue(line=False)
+        patients = iter(self.patient_ids)
+        ours = self.api_run(clients, lambda api: api.post(
+            "/api/v1/visits/", {"patient": next(patients), "queue": queue.pk}, format="json"))
+        raw_queue, _ = self.queue(line=False)
+        key = f"visit-token:{raw_queue.code}:{self.today.isoformat()}"
+        raw = self.raw(RAW_ISSUE, clients, p0=self.patient_ids[0] - 1, q=raw_queue.pk, key=key)
+        return ours, raw
+
+    def call_next(self, clients: int) -> Result:
+        _, desks = self.queue(line=True)
+        free_desks = iter(desks)
+        return self.api_run(clients, lambda api: api.post(f"/api/v1/desks/{next(free_desks)}/call-next/"))
+
+    def call_next_raw(self, clients: int) -> Result:
+        queue, desks = self.queue(line=True)
+        return self.raw(RAW_CALL_NEXT, clients, d0=desks[0] - 1, q=queue.pk)
+
+    def raw(self, script: str, clients: int, **variables) -> Result:
+        """pgbench `script` with `variables` (numbers as pgbench variables, strings written into :'name'), after
+        restarting the sequence that hands out the rows to use."""
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
+            cursor.execute("ALTER SEQUENCE bench_seq RESTART")
+        for name, value in {**variables, "day": self.today.isoformat()}.items():
+            if isinstance(value, int):
+                script = f"\\set {name} {value}\n" + script
+            else:
+                script = script.replace(f":'{name}'", f"'{value}'")
+        return pgbench(script, clients, max(1, round(self.seconds)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per configuration (default 2)")
+    seconds = parser.parse_args().seconds
+    # One "Visit created" line per token would time the console, not the queue.
+    logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
+    with bench_database():
+        bench = Bench(seconds)
+        issue_rows, call_rows, notifier_rows = [], [], []
+        for clients in CLIENTS:
+            issue_rows.append(("issue (POST visits/)", clients, *bench.issue(clients)))
+        for clients in CLIENTS:
+            raw = bench.call_next_raw(clients)
+            call_rows.append(("call-next", clients, bench.call_next(clients), raw))
+            with override_settings(QUEUE_BOARD_NOTIFIERS=[f"{__name__}.sleepy_notifier"]):
+                notifier_rows.append((f"call-next, {NOTIFIER_SLEEP:.0f} s notifier", clients,
+                                      bench.call_next(clients), raw))
+        print_table(f"Issue a token, {seconds:g} s per row", issue_rows)
+        print_table(f"Call next (each call on a free desk), {seconds:g} s per row", call_rows + notifier_rows)
+        for (_, clients, plain, _), (_, _, slow, _) in zip(call_rows, notifier_rows):
+            print(f"call-next p99 at {clients:>2} clients: {plain.p99:6.1f} ms without a notifier,"
+                  f" {slow.p99:6.1f} ms with one sleeping {NOTIFIER_SLEEP:.0f} s"
+                  f" ({'within' if slow.p99 <= 100 else 'ABOVE'} 100 ms)")
+
+
+if __name__ == "__main__":
+    main()

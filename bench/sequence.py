@@ -1,0 +1,66 @@
+"""idseq sequences (issue #4) next to the raw-SQL ceiling (pgbench running the same statements), in a throw-away
+database:
+
+- `next_ids(key, 10000)` including its 10,000 ledger rows (target: under 1 s), against one transaction of the
+  sequence lookup, the counter `UPDATE ... RETURNING` and an `INSERT ... SELECT` of 10,000 ledger rows;
+- single `next_id` p50/p99 at 1, 4 and 16 clients, each call its own transaction, against the same three
+  statements for one row.
+
+    .venv/bin/python bench/sequence.py [--seconds 2]
+"""
+
+import argparse
+import time
+
+from common import Result, bench_database, pgbench, print_table, run_threads
+
+from idseq import services
+from idseq.models import Sequence
+
+BLOCK = 10_000
+RAW_KEY = "BENCHRAW"
+
+# The work of one issue(), in SQL: look the sequence up, advance its counter, write the ledger rows.
+RAW_SQL = """\
+BEGIN;
+SELECT id AS sid FROM idseq_sequence WHERE key = 'BENCHRAW' \\gset
+UPDATE idseq_counter SET last_value = last_value + {count}, updated_at = now() WHERE key = 'BENCHRAW'
+  RETURNING last_value AS n \\gset
+INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, purpose, void_reason)
+  SELECT :sid, '', v, 'BENCHRAW-' || v, now(), '', '' FROM generate_series(:n - {count} + 1, :n) AS v;
+COMMIT;
+"""
+
+
+def blocks(seconds: float) -> Result:
+    """`next_ids(BENCH, 10000)` in a loop from one thread for `seconds`."""
+    latencies, deadline = [], time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        services.next_ids("BENCH", BLOCK)
+        latencies.append(time.perf_counter() - start)
+    return Result(latencies, time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=2, help="seconds per configuration (default 2)")
+    seconds = parser.parse_args().seconds
+    with bench_database():
+        services.next_id("BENCH")
+        services.next_id(RAW_KEY)  # both sequences and counters exist before timing starts
+        assert Sequence.objects.filter(key=RAW_KEY).exists()
+        print_table(
+            f"next_ids(key, {BLOCK:,}) with ledger rows, {seconds} s (target p50 < 1000 ms)",
+            [(f"next_ids({BLOCK:,})", 1, blocks(seconds), pgbench(RAW_SQL.format(count=BLOCK), 1, seconds))],
+        )
+        rows = []
+        for clients in (1, 4, 16):
+            ours = run_threads(lambda: services.next_id("BENCH"), clients, seconds)
+            rows.append(("next_id", clients, ours, pgbench(RAW_SQL.format(count=1), clients, seconds)))
+        print_table(f"single next_id, one transaction each, {seconds} s per row", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""REST API for queues (issue #7), under /api/v1/: `queues/`, `desks/`, `visits/` and the desk actions.
+
+Views stay thin: input serializers validate, one service call does the work, output serializers show the result.
+Services raise `config.api.Conflict` subclasses (409 with `detail`).
+"""
+
+import django_filters
+from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from config.api import Conflict
+from patients.models import Patient
+from queues import selectors, services
+from queues.models import Desk, Queue, Visit
+
+
+class CanRunDesks(permissions.BasePermission):
+    """Desk work (call next and every step of a visit) needs `queues.change_visit` (reception, admin)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm("queues.change_visit"))
+
+
+class QueueSerializer(serializers.ModelSerializer):
+    """A queue, as admins create and edit it and everyone reads it."""
+
+    class Meta:
+        model = Queue
+        fields = ["id", "name", "code", "is_active", "default_service_minutes"]
+
+
+class DeskSerializer(serializers.ModelSerializer):
+    """A desk and the ids of the queues it serves."""
+
+    queues = serializers.PrimaryKeyRelatedField(queryset=Queue.objects.all(), many=True)
+
+    class Meta:
+        model = Desk
+        fields = ["id", "name", "queues", "is_active"]
+
+
+class DayQuery(serializers.Serializer):
+    """`?date=YYYY-MM-DD` (a day in the hospital's time zone); today when absent."""
+
+    date = serializers.DateField(required=False)
+
+    @classmethod
+    def day(cls, request):
+        query = cls(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return query.validated_data.get("date") or timezone.localdate()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class QueueRef(serializers.Field):
+    """A queue given by id (`3`) or code (`"LAB"`); unknown queues are 404, as issue #7 asks."""
+
+    def to_internal_value(self, data):
+        return selectors.find_queue(str(data))
+
+    def to_representation(self, value):
+        return value.pk
+
+
+class VisitIn(serializers.Serializer):
+    """Issue a token: `patient` (id), `queue` (id or code), `priority` (high/medium/low, default medium)."""
+
+    patient = serializers.IntegerField()
+    queue = QueueRef()
+    priority = serializers.ChoiceField(choices=Visit.Priority.choices, default=Visit.Priority.MEDIUM)
+
+    def validate_patient(self, value):
+        return get_object_or_404(Patient, pk=value)
+
+
+class TransferIn(serializers.Serializer):
+    """Transfer a visit: `queue` (id or code) to send the patient to."""
+
+    queue = QueueRef()
+
+
+class VisitOut(serializers.ModelSerializer):
+    """A visit with its token, and for waiting visits its position and estimated wait (minutes)."""
+
+    token = serializers.CharField(read_only=True)
+    queue_code = serializers.CharField(source="queue.code", read_only=True)
+    mrn = serializers.CharField(source="patient.mrn", read_only=True)
+    desk_name = serializers.CharField(source="desk.name", read_only=True, default=None)
+    position = serializers.IntegerField(read_only=True, allow_null=True)
+    estimated_wait_minutes = serializers.IntegerField(read_only=True, allow_null=True)
+    issued_by = serializers.StringRelatedField()
+    called_by = serializers.StringRelatedField()
+    started_by = serializers.StringRelatedField()
+    completed_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id", "token", "token_number", "queue", "queue_code", "visit_date", "patient", "mrn", "priority",
+            "status", "position", "estimated_wait_minutes", "desk", "desk_name", "transferred_from",
+            "issued_at", "issued_by", "called_at", "called_by", "started_at", "started_by", "completed_at",
+            "completed_by", "no_show_at", "recalled_at", "cancelled_at", "transferred_at",
+        ]
+        read_only_fields = fields
+
+
+class VisitFilter(django_filters.FilterSet):
+    """`?queue=<id>&queue_code=GEN&date=YYYY-MM-DD&status=waiting&priority=high`."""
+
+    date = django_filters.DateFilter(field_name="visit_date")
+    queue_code = django_filters.CharFilter(field_name="queue__code", lookup_expr="iexact")
+
+    class Meta:
+        model = Visit
+        fields = ["queue", "status", "priority", "patient"]
+
+
+def show_visit(visit: Visit, status_code: int = status.HTTP_200_OK) -> Response:
+    """Answer with a visit as it is now, with its position and estimate when it is waiting."""
+    (visit,) = selectors.with_positions([visit])
+    return Response(VisitOut(visit).data, status=status_code)
+
+
+class ProtectedDeleteMixin:
+    """DELETE of a row visits still point to answers 409 (deactivate it instead), not a 500."""
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise Conflict(f"{instance} has visits; set is_active to false instead of deleting it.")
+
+
+class QueueViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
+    """Queues: everyone with view_queue reads them; admins create and edit them."""
+
+    queryset = Queue.objects.all()
+    serializer_class = QueueSerializer
+
+    @extend_schema(parameters=[DayQuery])
+    @action(detail=True, methods=["get"])
+    def integrity(self, request, pk=None):
+        """Seed 003's integrity report for positions and tokens on `?date=` (today by default)."""
+        return Response(selectors.integrity(queue=self.get_object(), visit_date=DayQuery.day(request)))
+
+    @action(detail=True, methods=["get"])
+    def board(self, request, pk=None):
+        """The board's contents (tokens called and next waiting) as JSON, for other displays."""
+        return Response(selectors.board(queues=[self.get_object()], visit_date=timezone.localdate()))
+
+
+class DeskViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
+    """Desks and the queues they serve (admins edit them); `POST desks/{id}/call-next/` calls the next visit."""
+
+    queryset = Desk.objects.prefetch_related("queues")
+    serializer_class = DeskSerializer
+
+    @extend_schema(request=None, responses={200: VisitOut})
+    @action(detail=True, methods=["post"], url_path="call-next", permission_classes=[CanRunDesks])
+    def call_next(self, request, pk=None):
+        visit = services.call_next(desk=get_object_or_404(Desk, pk=pk), called_by=request.user)
+        return show_visit(visit)
+
+
+class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Visits: issue a token (POST), list and read them, and one endpoint per step of a visit."""
+
+    queryset = Visit.objects.select_related(
+        "queue", "patient", "desk", "issued_by", "called_by", "started_by", "completed_by"
+    ).order_by("-visit_date", "queue_id", "token_number")
+    serializer_class = VisitOut
+    filterset_class = VisitFilter
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return None if page is None else selectors.with_positions(page)
+
+    def get_object(self):
+        (visit,) = selectors.with_positions([super().get_object()])
+        return visit
+
+    @extend_schema(request=VisitIn, responses={201: VisitOut})
+    def create(self, request):
+        data = VisitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        visit = services.issue_visit(**data.validated_data, issued_by=request.user)
+        return show_visit(visit, status.HTTP_201_CREATED)
+
+    def _step(self, service, **kwargs):
+        """Run one step service on the visit of the URL and answer with the visit as it is now."""
+        visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=self.kwargs["pk"])
+        return show_visit(service(visit=visit, **kwargs))
+
+    @extend_schema(request=None, responses=VisitOut)
+    @action(detail=True, methods=["post"], permission_classes=[CanRunDesks])
+    def start(self, request, pk=None):
+        return self._step(services.start_visit, started_by=request.user)
+
+    @extend_schema(request=None, responses=VisitOut)
+    @action(detail=True, methods=["post"], permission_classes=[CanRunDesks])
+    def complete(self, request, pk=None):
+        return self._step(services.complete_visit, completed_by=request.user)
+
+    @extend_schema(request=None, responses=VisitOut)
+    @action(detail=True, methods=["post"], url_path="no-show", permission_classes=[CanRunDesks])
+    def no_show(self, request, pk=None):
+        return self._step(services.mark_no_show, marked_by=request.user)
+
+    @extend_schema(request=None, responses=VisitOut)
+    @action(detail=True, methods=["post"], permission_classes=[CanRunDesks])
+    def recall(self, request, pk=None):
+        return self._step(services.recall_visit, recalled_by=request.user)
+
+    @extend_schema(request=None, responses=VisitOut)
+    @action(detail=True, methods=["post"], permission_classes=[CanRunDesks])
+    def cancel(self, request, pk=None):
+        return self._step(services.cancel_visit, cancelled_by=request.user)
+
+    @extend_schema(request=TransferIn, responses={201: VisitOut})
+    @action(detail=True, methods=["post"], permission_classes=[CanRunDesks])
+    def transfer(self, request, pk=None):
+        """Answers with the new visit in the other queue (201); the original is now `transferred`."""
+        data = TransferIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)
+        new = services.transfer_visit(visit=visit, to_queue=data.validated_data["queue"], transferred_by=request.user)
+        return show_visit(new, status.HTTP_201_CREATED)

@@ -1,0 +1,33 @@
+"""Create the demo queues and desks (GEN, LAB, PHARM, XRAY). Development only: refused when DEBUG is off.
+
+Queues are hospital configuration, so production sets them up in the admin; this command is for a laptop and is
+run by `bin/dev.py serve`. It is idempotent.
+"""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from queues.models import Desk, Queue
+
+# code -> (name, default service minutes, desks serving it)
+DEMO_QUEUES = {
+    "GEN": ("General OPD", 8, ["Room 1", "Room 2"]),
+    "LAB": ("Laboratory", 4, ["Lab counter"]),
+    "PHARM": ("Pharmacy", 3, ["Pharmacy window"]),
+    "XRAY": ("X-ray", 12, ["X-ray room"]),
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo queues GEN, LAB, PHARM, XRAY and their desks. Refused when DEBUG is off."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("seed_demo_queues is demo data; it runs only with DEBUG on.")
+        for code, (name, minutes, desk_names) in DEMO_QUEUES.items():
+            queue, _ = Queue.objects.get_or_create(
+                code=code, defaults={"name": name, "default_service_minutes": minutes}
+            )
+            for desk_name in desk_names:
+                Desk.objects.get_or_create(name=desk_name)[0].queues.add(queue)
+        self.stdout.write(self.style.SUCCESS(f"Demo queues: {', '.join(DEMO_QUEUES)}."))

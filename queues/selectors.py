@@ -1,0 +1,162 @@
+"""Reads on queues: the line with derived positions, wait estimates, board contents, integrity reports.
+
+Positions are never stored (issue #7, fixing seed 003's duplicate positions and O(n) renumbering): a waiting visit's
+position is its ROW_NUMBER() among today's waiting visits of its queue in call order, computed by PostgreSQL in one
+snapshot, so positions are 1..n without gaps or duplicates at every moment.
+"""
+
+import datetime
+import math
+from collections import Counter
+from collections.abc import Iterable
+
+from django.db.models import Aggregate, Count, F, FloatField, Max, QuerySet
+from django.db.models.expressions import Window
+from django.db.models.functions import Extract, RowNumber
+from django.shortcuts import get_object_or_404
+
+from queues.models import Queue, Visit
+
+S = Visit.Status
+
+# Below this many completed visits today, a queue's median is too noisy: its default service minutes are used.
+MEDIAN_MIN_VISITS = 5
+BOARD_NEXT = 10  # waiting tokens shown per queue on the board
+BOARD_CALLED = 8  # called tokens shown on the board
+
+
+class Median(Aggregate):
+    """PostgreSQL's `percentile_cont(0.5) WITHIN GROUP (ORDER BY expr)`: the median of a numeric expression."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def find_queue(ref: str) -> Queue:
+    """The queue with id `ref` ("3") or code `ref` ("LAB", any case). Raises Http404 when there is none."""
+    ref = ref.strip()
+    return get_object_or_404(Queue, **({"pk": int(ref)} if ref.isdigit() else {"code": ref.upper()}))
+
+
+def waiting_line(*, queue_ids: Iterable[int], visit_date: datetime.date) -> QuerySet[Visit]:
+    """Waiting visits of the queues on `visit_date`, each annotated with `position` (1..n per queue, call order).
+
+    Returns a queryset ordered by queue then position; filter it further (e.g. `.filter(pk=...)`) and Django keeps
+    the window computed over the whole line.
+    """
+    return (
+        Visit.objects.filter(queue_id__in=list(queue_ids), visit_date=visit_date, status=S.WAITING)
+        .select_related("queue")
+        .annotate(
+            position=Window(RowNumber(), partition_by=[F("queue_id")], order_by=[F(f) for f in Visit.CALL_ORDER])
+        )
+        .order_by("queue_id", "position")
+    )
+
+
+def service_minutes(*, queue: Queue, visit_date: datetime.date) -> float:
+    """Minutes one consultation takes in `queue`: the median of `started_at`..`completed_at` of its visits completed
+    on `visit_date`, or `queue.default_service_minutes` while fewer than MEDIAN_MIN_VISITS are completed."""
+    stats = Visit.objects.filter(queue=queue, visit_date=visit_date, status=S.COMPLETED).aggregate(
+        done=Count("pk"), median_seconds=Median(Extract(F("completed_at") - F("started_at"), "epoch"))
+    )
+    if stats["done"] < MEDIAN_MIN_VISITS:
+        return float(queue.default_service_minutes)
+    return stats["median_seconds"] / 60
+
+
+def with_positions(visits: Iterable[Visit]) -> list[Visit]:
+    """Set `position` and `estimated_wait_minutes` on each visit: numbers for waiting visits, None for the rest.
+
+    The estimate (issue #7) is service minutes (see `service_minutes`) times the visits ahead, divided by the active
+    desks serving the queue (at least one), rounded up to whole minutes. One line query per queue and day.
+    """
+    visits = list(visits)
+    lines = {(v.queue_id, v.visit_date): v.queue for v in visits if v.status == S.WAITING}
+    positions, per_visit_minutes = {}, {}
+    for (queue_id, visit_date), queue in lines.items():
+        positions.update(waiting_line(queue_ids=[queue_id], visit_date=visit_date).values_list("pk", "position"))
+        desks = queue.desks.filter(is_active=True).count() or 1
+        per_visit_minutes[queue_id, visit_date] = service_minutes(queue=queue, visit_date=visit_date) / desks
+    for visit in visits:
+        visit.position = positions.get(visit.pk)
+        visit.estimated_wait_minutes = (
+            None
+            if visit.position is None
+            else math.ceil(per_visit_minutes[visit.queue_id, visit.visit_date] * (visit.position - 1))
+        )
+    return visits
+
+
+def board_version(*, queue_ids: Iterable[int], visit_date: datetime.date) -> str:
+    """A cheap fingerprint of everything a board shows for these queues on `visit_date`: changes whenever a visit
+    is issued or changes step (count and latest `updated_at`). Boards use it as their ETag."""
+    stats = Visit.objects.filter(queue_id__in=list(queue_ids), visit_date=visit_date).aggregate(
+        n=Count("pk"), last=Max("updated_at")
+    )
+    last = stats["last"].timestamp() if stats["last"] else 0
+    return f"{visit_date.isoformat()}-{stats['n']}-{last:.6f}"
+
+
+def board(*, queues: list[Queue], visit_date: datetime.date) -> dict:
+    """What a waiting-room board shows: tokens only, never patient names.
+
+    Returns:
+        {"called": [{"token", "queue", "desk", "called_at"}...] newest first (up to BOARD_CALLED),
+         "queues": [{"code", "name", "waiting": n, "next": [{"token", "position"}...] (up to BOARD_NEXT)}...]}
+    """
+    queue_ids = [q.pk for q in queues]
+    called = (
+        Visit.objects.filter(queue_id__in=queue_ids, visit_date=visit_date, status__in=Visit.AT_DESK_STATUSES)
+        .select_related("queue", "desk")
+        .order_by("-called_at")[:BOARD_CALLED]
+    )
+    line = list(waiting_line(queue_ids=queue_ids, visit_date=visit_date))
+    return {
+        "called": [
+            {"token": v.token, "queue": v.queue.code, "desk": v.desk.name, "called_at": v.called_at} for v in called
+        ],
+        "queues": [
+            {
+                "code": q.code,
+                "name": q.name,
+                "waiting": sum(1 for v in line if v.queue_id == q.pk),
+                "next": [
+                    {"token": v.token, "position": v.position} for v in line if v.queue_id == q.pk
+                ][:BOARD_NEXT],
+            }
+            for q in queues
+        ],
+    }
+
+
+def integrity(*, queue: Queue, visit_date: datetime.date) -> dict:
+    """Seed 003's `validate_queue_integrity`, for positions and token numbers of `queue` on `visit_date`.
+
+    Returns:
+        {"queue": code, "date": ISO date, "waiting": n, "missing_positions": [...], "duplicate_positions": [...],
+         "max_position": n, "missing_tokens": [...], "duplicate_tokens": [...], "max_token": n, "ok": bool}
+        where missing numbers are those in 1..max absent, duplicates those present more than once.
+    """
+    positions = list(waiting_line(queue_ids=[queue.pk], visit_date=visit_date).values_list("position", flat=True))
+    tokens = list(Visit.objects.filter(queue=queue, visit_date=visit_date).values_list("token_number", flat=True))
+    report = {
+        "queue": queue.code,
+        "date": visit_date.isoformat(),
+        "waiting": len(positions),
+        **_numbering("position", positions),
+        **_numbering("token", tokens),
+    }
+    report["ok"] = not any(report[f"{kind}_{name}s"] for kind in ("missing", "duplicate") for name in ("position", "token"))
+    return report
+
+
+def _numbering(name: str, values: list[int]) -> dict:
+    counts = Counter(values)
+    top = max(counts, default=0)
+    return {
+        f"missing_{name}s": [n for n in range(1, top + 1) if n not in counts],
+        f"duplicate_{name}s": sorted(n for n, c in counts.items() if c > 1),
+        f"max_{name}": top,
+    }

@@ -1,0 +1,232 @@
+"""Writes on queues: issue a token, call next, and the explicit steps of a visit (issue #7, seeds 000 and 003).
+
+Every function here is one transaction. Tokens come from idseq (`visit-token:<code>:<date>`) in the same
+transaction as the visit row, so a failure returns the number. Visits are locked one row at a time; call-next skips
+rows another desk holds (`SKIP LOCKED`) so desks never wait on each other. Logs and board notifications run after
+commit. No function rewrites other visits: positions are derived (see `selectors.waiting_line`).
+"""
+
+import datetime
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from idseq.services import allocate
+from queues import notify
+from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
+from queues.models import Desk, Queue, Visit
+
+logger = logging.getLogger("tokenline.queues")
+
+S = Visit.Status
+
+
+def token_counter_key(queue: Queue, visit_date: datetime.date) -> str:
+    """The idseq counter of `queue`'s tokens on `visit_date` (a day in the hospital's time zone), e.g.
+    `visit-token:GEN:2026-11-25`. A new key each day is what restarts tokens at 1."""
+    return f"visit-token:{queue.code}:{visit_date.isoformat()}"
+
+
+def issue_visit(*, patient, queue: Queue, priority: str = Visit.Priority.MEDIUM, issued_by=None) -> Visit:
+    """Put `patient` in `queue` today with the queue's next token (1, 2, ... per day; shown `GEN-001`).
+
+    Args:
+        patient: a `patients.models.Patient`.
+        queue: the queue to join.
+        priority: "high", "medium" or "low" (seed 003); high-priority visits are called first.
+        issued_by: the user at the desk (a `User`), or None for the system.
+    Returns:
+        the saved visit, status "waiting". After commit the seed-000 line is logged on `tokenline.queues`:
+        `Visit created: Token 1 for patient 001-23-456 in queue General by user asst`.
+    Raises:
+        ValidationError: for an unknown priority (400), before any number is taken.
+        QueueInactive: the queue is closed (409).
+        ActionNotAllowed: the patient is inactive (409).
+        OpenVisitExists: the patient already holds an open visit in this queue today (409, naming its token);
+            the token taken is returned by the rollback.
+    """
+    _check_can_join(patient, queue, priority)
+    with transaction.atomic():
+        return _new_visit(patient=patient, queue=queue, priority=priority, issued_by=issued_by)
+
+
+def call_next(*, desk: Desk, called_by=None) -> Visit:
+    """Call the first waiting visit of the desk's queues today (priority, then place in line) to this desk.
+
+    The desk row is locked first, so two clicks at one desk run one after the other; the visit is taken with
+    `SELECT ... FOR UPDATE SKIP LOCKED`, so two desks calling at once get different visits without waiting on each
+    other. Nothing is completed automatically (seed 003).
+    Returns:
+        the visit, now "called", with `desk` set.
+    Raises:
+        ActionNotAllowed: the desk is inactive (409).
+        DeskBusy: the desk still has a visit called or in consultation: complete it or mark it no-show first (409).
+        NobodyWaiting: no visit is waiting in the desk's queues today (409).
+    """
+    with transaction.atomic():
+        desk = Desk.objects.select_for_update().get(pk=desk.pk)
+        if not desk.is_active:
+            raise ActionNotAllowed(f"Desk {desk.name} is inactive.")
+        current = Visit.objects.select_related("queue").filter(desk=desk, status__in=Visit.AT_DESK_STATUSES).first()
+        if current is not None:
+            raise DeskBusy(
+                f"Desk {desk.name} still has {current.token} {current.get_status_display().lower()}: "
+                "complete or mark no-show first."
+            )
+        # The desk's queue ids first: then the line query walks the waiting-line index in call order (LIMIT 1)
+        # instead of sorting the whole line through a join.
+        queue_ids = list(desk.queues.values_list("pk", flat=True))
+        visit = (
+            Visit.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("queue", "patient")
+            .filter(queue_id__in=queue_ids, visit_date=timezone.localdate(), status=S.WAITING)
+            .order_by(*Visit.CALL_ORDER)
+            .first()
+        )
+        if visit is None:
+            raise NobodyWaiting(f"Nobody is waiting for desk {desk.name} today.")
+        visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, desk, timezone.now(), called_by
+        visit.save()
+        _announce(visit.queue_id)
+    return visit
+
+
+def start_visit(*, visit: Visit, started_by=None) -> Visit:
+    """The called patient came to the desk: called -> in_consultation. Raises ActionNotAllowed (409) otherwise."""
+    return _step(visit, "start", (S.CALLED,), status=S.IN_CONSULTATION, started_at=timezone.now(), started_by=started_by)
+
+
+def complete_visit(*, visit: Visit, completed_by=None) -> Visit:
+    """Close a consultation, explicitly (seed 003: never automatically): in_consultation -> completed.
+    Its duration (started_at to completed_at) feeds the queue's wait estimates. Raises ActionNotAllowed (409)."""
+    return _step(
+        visit, "complete", (S.IN_CONSULTATION,),
+        status=S.COMPLETED, completed_at=timezone.now(), completed_by=completed_by,
+    )
+
+
+def mark_no_show(*, visit: Visit, marked_by=None) -> Visit:
+    """The called patient did not come: called -> no_show, freeing the desk. The visit stays open (it can be
+    recalled). Raises ActionNotAllowed (409) for any other status."""
+    return _step(visit, "mark no-show", (S.CALLED,), status=S.NO_SHOW, no_show_at=timezone.now(), no_show_by=marked_by)
+
+
+def recall_visit(*, visit: Visit, recalled_by=None) -> Visit:
+    """A no-show came back: no_show -> waiting with the same token, placed after the visits already waiting of the
+    same priority (its place in line is now). The earlier call is cleared (`no_show_at` keeps that it happened).
+    Raises ActionNotAllowed (409) for another status or a visit of another day."""
+    if visit.visit_date != timezone.localdate():
+        raise ActionNotAllowed(f"Cannot recall visit {visit.token}: it belongs to {visit.visit_date}, not today.")
+    now = timezone.now()
+    return _step(
+        visit, "recall", (S.NO_SHOW,),
+        status=S.WAITING, queued_at=now, recalled_at=now, recalled_by=recalled_by,
+        called_at=None, called_by=None, desk=None,
+    )
+
+
+def cancel_visit(*, visit: Visit, cancelled_by=None) -> Visit:
+    """Take the visit out of the line for good: waiting, called or no_show -> cancelled. The token is not reused.
+    Raises ActionNotAllowed (409) for any other status."""
+    return _step(
+        visit, "cancel", (S.WAITING, S.CALLED, S.NO_SHOW),
+        status=S.CANCELLED, cancelled_at=timezone.now(), cancelled_by=cancelled_by,
+    )
+
+
+def transfer_visit(*, visit: Visit, to_queue: Queue, transferred_by=None) -> Visit:
+    """Send the patient to another queue: a new visit there with that queue's next token (same priority, linked by
+    `transferred_from`), and the original closed as transferred, in one transaction.
+
+    Allowed from waiting, called and in_consultation.
+    Returns:
+        the new visit, "waiting" in `to_queue`.
+    Raises:
+        ActionNotAllowed: wrong status, same queue, or inactive patient (409).
+        QueueInactive: `to_queue` is closed (409).
+        OpenVisitExists: the patient already holds an open visit in `to_queue` today (409).
+    Nothing is written when it raises.
+    """
+    if to_queue.pk == visit.queue_id:
+        raise ActionNotAllowed(f"Visit {visit.token} is already in {to_queue.name}.")
+    _check_can_join(visit.patient, to_queue, visit.priority)
+    with transaction.atomic():
+        original = _step(
+            visit, "transfer", (S.WAITING, S.CALLED, S.IN_CONSULTATION),
+            status=S.TRANSFERRED, transferred_at=timezone.now(), transferred_by=transferred_by,
+        )
+        return _new_visit(
+            patient=original.patient, queue=to_queue, priority=original.priority,
+            issued_by=transferred_by, transferred_from=original,
+        )
+
+
+def _check_can_join(patient, queue: Queue, priority: str) -> None:
+    """Checks that need no lock, run before a number is taken."""
+    if priority not in Visit.Priority.values:
+        raise ValidationError({"priority": [f"Choose one of {', '.join(Visit.Priority.values)}."]})
+    if not queue.is_active:
+        raise QueueInactive(f"Queue {queue.name} is inactive: it issues no tokens.")
+    if not patient.is_active:
+        raise ActionNotAllowed(f"Patient {patient.mrn} is inactive.")
+
+
+def _new_visit(*, patient, queue: Queue, priority: str, issued_by, transferred_from: Visit | None = None) -> Visit:
+    """Inside the caller's transaction: take the queue's next token for today and insert the visit."""
+    visit_date = timezone.localdate()
+    (number,) = allocate(token_counter_key(queue, visit_date))
+    # Checked while holding the counter lock: any other visit of this patient in this queue today has committed
+    # before we got the lock, so this read sees it. (The partial unique index is the database's last word.)
+    existing = Visit.objects.select_related("queue").filter(
+        patient=patient, queue=queue, visit_date=visit_date, status__in=Visit.OPEN_STATUSES
+    ).first()
+    if existing is not None:
+        raise OpenVisitExists(
+            f"Patient {patient.mrn} already holds token {existing.token} "
+            f"({existing.get_status_display().lower()}) in {queue.name} today."
+        )
+    visit = Visit.objects.create(
+        patient=patient,
+        queue=queue,
+        visit_date=visit_date,
+        token_number=number,
+        priority=priority,
+        queued_at=timezone.now(),  # after the counter lock, so queued_at follows token order
+        issued_by=issued_by,
+        transferred_from=transferred_from,
+    )
+    username = issued_by.get_username() if issued_by is not None else "system"
+    transaction.on_commit(
+        lambda: logger.info(
+            "Visit created: Token %s for patient %s in queue %s by user %s", number, patient.mrn, queue.name, username
+        )
+    )
+    _announce(queue.pk)
+    return visit
+
+
+def _step(visit: Visit, action: str, allowed: tuple[str, ...], **changes) -> Visit:
+    """Lock `visit`, check its status is in `allowed`, apply `changes` and save; announce after commit.
+
+    Raises ActionNotAllowed naming the current status when the action does not apply.
+    """
+    with transaction.atomic():
+        locked = Visit.objects.select_for_update(of=("self",)).select_related("queue", "patient").get(pk=visit.pk)
+        if locked.status not in allowed:
+            labels = " or ".join(S(status).label.lower() for status in allowed)
+            raise ActionNotAllowed(
+                f"Cannot {action} visit {locked.token}: it is {locked.get_status_display().lower()} "
+                f"(allowed when {labels})."
+            )
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.save()
+        _announce(locked.queue_id)
+    return locked
+
+
+def _announce(queue_id: int) -> None:
+    """After commit, tell the board notifiers (off this thread; see `queues.notify`)."""
+    transaction.on_commit(lambda: notify.board_changed([queue_id]))

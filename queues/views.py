@@ -1,0 +1,194 @@
+"""Pages for queues: the overview, issuing a token (with its slip), the desk page, and the waiting-room board.
+
+Writes go through `queues.services`; a Conflict (409) becomes an error message on the page it came from, never a 500.
+"""
+
+import hmac
+from functools import partial
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import condition, require_POST
+
+from config.api import Conflict
+from config.pages import role_required
+from patients.models import Patient
+from queues import qr, selectors, services
+from queues.forms import IssueTokenForm, TransferForm
+from queues.models import Desk, Queue, Visit
+
+# The desk page's buttons: URL name of the step -> (service, name of its user argument, past tense for the message).
+STEPS = {
+    "start": (services.start_visit, "started_by", "started"),
+    "complete": (services.complete_visit, "completed_by", "completed"),
+    "no-show": (services.mark_no_show, "marked_by", "marked no-show"),
+    "recall": (services.recall_visit, "recalled_by", "recalled to the line"),
+    "cancel": (services.cancel_visit, "cancelled_by", "cancelled"),
+}
+
+
+def board_key() -> str:
+    """The key a waiting-room board puts in its URL: setting QUEUE_BOARD_KEY, or one derived from SECRET_KEY."""
+    return settings.QUEUE_BOARD_KEY or salted_hmac("tokenline.queues.board", "board").hexdigest()[:24]
+
+
+@role_required("queues.view_queue")
+def index(request):
+    """Today's queues (waiting counts), the desks with links to their pages, and the board's URL."""
+    queues = list(Queue.objects.all())
+    today = timezone.localdate()
+    waiting = {q.pk: 0 for q in queues}
+    for visit in selectors.waiting_line(queue_ids=waiting, visit_date=today).only("queue_id"):
+        waiting[visit.queue_id] += 1
+    for queue in queues:
+        queue.waiting = waiting[queue.pk]
+    active = ",".join(q.code for q in queues if q.is_active)
+    return render(request, "queues/index.html", {
+        "queues": queues,
+        "desks": Desk.objects.prefetch_related("queues"),
+        "board_url": f"/board/?queues={active}&key={board_key()}",
+    })
+
+
+@require_POST
+@role_required("queues.add_visit")
+def issue(request, patient_pk):
+    """The patient page's one-click token: issue, then show the slip, which opens the print dialog."""
+    patient = get_object_or_404(Patient, pk=patient_pk)
+    form = IssueTokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose an open queue and a priority.")
+        return redirect("patients:detail", pk=patient.pk)
+    try:
+        visit = services.issue_visit(patient=patient, **form.cleaned_data, issued_by=request.user)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+        return redirect("patients:detail", pk=patient.pk)
+    return redirect(reverse("queues:slip", args=[visit.pk]) + "?print=1")
+
+
+@role_required("queues.view_visit")
+def slip(request, pk):
+    """The token slip: token large, queue, position, estimated wait and a QR of the token; prints on its own."""
+    (visit,) = selectors.with_positions([get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)])
+    return render(request, "queues/slip.html", {"visit": visit, "qr_svg": qr.svg(visit.token, visit.visit_date)})
+
+
+@role_required("queues.change_visit")
+def desk(request, pk):
+    """A desk's page: the patient at the desk with the step buttons, Call next, and today's list of its queues."""
+    desk = get_object_or_404(Desk.objects.prefetch_related("queues"), pk=pk)
+    today = timezone.localdate()
+    visits = selectors.with_positions(
+        Visit.objects.filter(queue__in=desk.queues.all(), visit_date=today)
+        .select_related("queue", "patient", "desk")
+        .order_by("queue_id", "token_number")
+    )
+    current = next((v for v in visits if v.desk_id == desk.pk and v.status in Visit.AT_DESK_STATUSES), None)
+    waiting = sorted((v for v in visits if v.status == Visit.Status.WAITING), key=lambda v: (v.queue_id, v.position))
+    others = [v for v in visits if v.status != Visit.Status.WAITING and v is not current]
+    return render(request, "queues/desk.html", {
+        "desk": desk, "current": current, "waiting": waiting, "others": others,
+        "transfer_form": TransferForm(), "today": today,
+    })
+
+
+@require_POST
+@role_required("queues.change_visit")
+def call_next(request, pk):
+    """The desk page's Call next button; back to the desk page with what happened."""
+    desk = get_object_or_404(Desk, pk=pk)
+    _run(request, lambda: services.call_next(desk=desk, called_by=request.user), "called")
+    return redirect("queues:desk", pk=desk.pk)
+
+
+@require_POST
+@role_required("queues.change_visit")
+def step(request, pk, step):
+    """One step button of the desk page (start, complete, no-show, recall, cancel); back to the desk after."""
+    if step not in STEPS:
+        raise Http404("No such step.")
+    visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)
+    service, user_arg, done = STEPS[step]
+    _run(request, partial(service, visit=visit, **{user_arg: request.user}), done)
+    return _back_to_desk(request, visit)
+
+
+@require_POST
+@role_required("queues.change_visit")
+def transfer(request, pk):
+    """The desk page's Transfer button: a new token in the chosen queue; back to the desk page."""
+    visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)
+    form = TransferForm(request.POST)
+    if form.is_valid():
+        to_queue = form.cleaned_data["queue"]
+        _run(request, lambda: services.transfer_visit(visit=visit, to_queue=to_queue, transferred_by=request.user),
+             "issued by transfer")
+    else:
+        messages.error(request, "Choose an open queue to transfer to.")
+    return _back_to_desk(request, visit)
+
+
+def _run(request, action, done: str) -> None:
+    """Run a service call and say what happened (a Conflict becomes an error message)."""
+    try:
+        visit = action()
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{visit.token} {done} ({visit.patient.full_name}, {visit.patient.mrn}).")
+
+
+def _back_to_desk(request, visit):
+    desk_pk = request.POST.get("desk") or visit.desk_id
+    return redirect("queues:desk", pk=desk_pk) if desk_pk else redirect("queues:index")
+
+
+def _board_queues(request) -> list[Queue]:
+    """The board's queues from `?queues=GEN,LAB` (all active ones when absent), after checking `?key=`.
+
+    Raises PermissionDenied (403) for a missing or wrong key, Http404 for an unknown queue code.
+    """
+    if not hmac.compare_digest(request.GET.get("key", ""), board_key()):
+        raise PermissionDenied("This board needs its key in the URL.")
+    codes = [c.strip().upper() for c in request.GET.get("queues", "").split(",") if c.strip()]
+    if not codes:
+        return list(Queue.objects.filter(is_active=True))
+    queues = {q.code: q for q in Queue.objects.filter(code__in=codes)}
+    unknown = [c for c in codes if c not in queues]
+    if unknown:
+        raise Http404(f"No queue with code {', '.join(unknown)}.")
+    return [queues[c] for c in codes]
+
+
+def _board_context(request) -> dict:
+    queues = _board_queues(request)
+    data = selectors.board(queues=queues, visit_date=timezone.localdate())
+    latest = data["called"][0] if data["called"] else None
+    return {**data, "last_call": f"{latest['token']}@{latest['called_at'].isoformat()}" if latest else ""}
+
+
+def _board_etag(request, *args, **kwargs) -> str:
+    return selectors.board_version(queue_ids=[q.pk for q in _board_queues(request)], visit_date=timezone.localdate())
+
+
+@never_cache
+def board(request):
+    """The waiting-room board: full screen, tokens only (no names), polls its panel every second, chimes on a call.
+    Needs no login, only `?key=` (see `board_key`)."""
+    return render(request, "queues/board.html", {**_board_context(request), "panel_query": request.GET.urlencode()})
+
+
+@never_cache
+@condition(etag_func=_board_etag)
+def board_panel(request):
+    """The board's changing part. Answers 304 while nothing changed (ETag from `selectors.board_version`), so
+    polling every second costs one small query."""
+    return render(request, "queues/_board_panel.html", _board_context(request))
