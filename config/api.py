@@ -28,22 +28,6 @@ class BadRequest(exceptions.APIException):
     default_code = "bad_request"
 
 
-class Conflict(exceptions.APIException):
-    """409: the request clashes with what is already recorded (a number in use, an action not allowed now)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
-    default_code = "conflict"
-
-
-class Unprocessable(exceptions.APIException):
-    """422: the request is well-formed but names something it may not use (e.g. an MRN outside a terminal's lease)."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "Unprocessable request."
-    default_code = "unprocessable"
-
-
 class ServiceUnavailable(exceptions.APIException):
     """503: the database does not answer; the client may retry (with its Idempotency-Key)."""
 

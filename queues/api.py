@@ -1,7 +1,7 @@
 """REST API for queues (issue #7), under /api/v1/: `queues/`, `desks/`, `visits/` and the desk actions.
 
 Views stay thin: input serializers validate, one service call does the work, output serializers show the result.
-Services raise `config.api.Conflict` subclasses (409 with `detail`).
+Services raise `config.errors.DomainError` subclasses (409 with `detail`).
 """
 
 import django_filters
@@ -14,7 +14,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from config.api import Conflict
+from config.errors import DomainError
 from patients.models import Patient
 from queues import selectors, services
 from queues.models import Desk, Queue, Visit
@@ -134,7 +134,7 @@ class ProtectedDeleteMixin:
         try:
             instance.delete()
         except ProtectedError:
-            raise Conflict(f"{instance} has visits; set is_active to false instead of deleting it.")
+            raise DomainError(f"{instance} has visits; set is_active to false instead of deleting it.")
 
 
 class QueueViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):

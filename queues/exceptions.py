@@ -1,24 +1,24 @@
-"""Errors raised by queue services. Each is a 409 `Conflict` (config/api.py), as terminals' are: the API answers
-409 with the message as `detail`, and pages show `str(error)` as an error message."""
+"""Errors raised by queue services: domain errors answered 409 with the message as `detail` (config/api.py);
+pages show `str(error)` as an error message."""
 
-from config.api import Conflict
+from config.errors import DomainError
 
 
-class QueueInactive(Conflict):
+class QueueInactive(DomainError):
     """The queue issues no tokens (issue #7: inactive queue -> 409)."""
 
 
-class OpenVisitExists(Conflict):
+class OpenVisitExists(DomainError):
     """The patient already holds an open visit in that queue today; the message names its token."""
 
 
-class ActionNotAllowed(Conflict):
+class ActionNotAllowed(DomainError):
     """The visit's status does not allow the action (e.g. completing a waiting visit); the message names it."""
 
 
-class DeskBusy(Conflict):
+class DeskBusy(DomainError):
     """The desk still has a patient called or in consultation: complete or mark no-show first (seed 003)."""
 
 
-class NobodyWaiting(Conflict):
+class NobodyWaiting(DomainError):
     """Call-next found no waiting visit in the desk's queues today."""

@@ -1,6 +1,6 @@
 """Pages for queues: the overview, issuing a token (with its slip), the desk page, and the waiting-room board.
 
-Writes go through `queues.services`; a Conflict (409) becomes an error message on the page it came from, never a 500.
+Writes go through `queues.services`; a DomainError (409) becomes an error message on the page it came from, never a 500.
 """
 
 import hmac
@@ -17,7 +17,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
-from config.api import Conflict
+from config.errors import DomainError
 from config.pages import role_required
 from patients.models import Patient
 from queues import qr, selectors, services
@@ -68,7 +68,7 @@ def issue(request, patient_pk):
         return redirect("patients:detail", pk=patient.pk)
     try:
         visit = services.issue_visit(patient=patient, **form.cleaned_data, issued_by=request.user)
-    except Conflict as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
         return redirect("patients:detail", pk=patient.pk)
     return redirect(reverse("queues:slip", args=[visit.pk]) + "?print=1")
@@ -137,10 +137,10 @@ def transfer(request, pk):
 
 
 def _run(request, action, done: str) -> None:
-    """Run a service call and say what happened (a Conflict becomes an error message)."""
+    """Run a service call and say what happened (a DomainError becomes an error message)."""
     try:
         visit = action()
-    except Conflict as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{visit.token} {done} ({visit.patient.full_name}, {visit.patient.mrn}).")

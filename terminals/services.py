@@ -33,7 +33,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 
-from config.api import BadRequest, Conflict, Unprocessable
+from config.errors import DomainError
 from idseq.models import Counter
 from patients.models import Patient
 from patients.services import MRN_COUNTER, save_new_patient
@@ -51,14 +51,16 @@ MRN_IN_USE = "Registration number already exists. Please check offline ranges or
 CODE_REQUIRED = "origin_terminal_code is required when offline=True"
 
 
-class TerminalNotFound(BadRequest):
+class TerminalNotFound(DomainError):
     """400: no active terminal has this code (seed 001's message)."""
+
+    status_code = 400
 
     def __init__(self, code: str):
         super().__init__(f"Terminal '{code}' not found or not active")
 
 
-class RangeExhausted(Conflict):
+class RangeExhausted(DomainError):
     """409: the terminal has no number left in its active ranges (seed 001's message, naming its last range)."""
 
     def __init__(self, terminal: LabTerminal, last_range: TerminalRange | None):
@@ -71,8 +73,10 @@ class RangeExhausted(Conflict):
                              "Please contact administrator to configure a new range.")
 
 
-class NotLeased(Unprocessable):
+class NotLeased(DomainError):
     """422: a synced MRN lies in none of the terminal's leases, so the terminal could not have printed it."""
+
+    status_code = 422
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,12 @@ def terminal_for(*, code: str, user) -> LabTerminal:
     """The active terminal `code`, if `user` is that terminal's API identity.
 
     Raises:
-        BadRequest: `code` is blank (seed 001's "origin_terminal_code is required when offline=True").
+        DomainError (400): `code` is blank (seed 001's "origin_terminal_code is required when offline=True").
         TerminalNotFound: no active terminal has this code.
         PermissionDenied (403): `user` is not bound to this terminal; a key serves its own terminal only.
     """
     if not code:
-        raise BadRequest(CODE_REQUIRED)
+        raise DomainError(CODE_REQUIRED, status_code=400)
     terminal = LabTerminal.objects.filter(code=code, is_active=True).first()
     if terminal is None:
         raise TerminalNotFound(code)
@@ -288,10 +292,10 @@ def lease_block(*, terminal_code: str, user, count: int) -> TerminalLease:
         count: 1..10,000. The lease is shorter when the current range ends first (a lease never spans two
             ranges); lease again for the rest.
     Returns: the saved TerminalLease (`start`, `end`, `total`).
-    Raises: as `terminal_for`; BadRequest for a count outside 1..10,000; RangeExhausted (409).
+    Raises: as `terminal_for`; DomainError (400) for a count outside 1..10,000; RangeExhausted (409).
     """
     if not 1 <= count <= LEASE_MAX:
-        raise BadRequest(f"count must be between 1 and {LEASE_MAX:,} (got {count}).")
+        raise DomainError(f"count must be between 1 and {LEASE_MAX:,} (got {count}).", status_code=400)
     terminal = terminal_for(code=terminal_code, user=user)
     with transaction.atomic():
         terminal, block, numbers = _take_numbers(terminal.pk, count)
@@ -316,7 +320,7 @@ def register_offline(
     Raises:
         as `terminal_for`; ValidationError for bad demographics (no number taken);
         NotLeased (422): `mrn` lies in none of the terminal's leases;
-        Conflict (409): the MRN is already used by another record (seed 001's message), or `client_uuid` was
+        DomainError (409): the MRN is already used by another record (seed 001's message), or `client_uuid` was
             already synced with another MRN or by another terminal;
         RangeExhausted (409): without `mrn`, when the terminal's ranges have no number left.
     """
@@ -356,20 +360,20 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
         if existing:
             return Registration(existing, created=False)
         if patient.mrn and Patient.objects.filter(mrn=patient.mrn).exists():
-            raise Conflict(MRN_IN_USE) from None
+            raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
 
 
 def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | None) -> Patient | None:
-    """The patient stored with `client_uuid`, if it is this same registration; Conflict when it is another."""
+    """The patient stored with `client_uuid`, if it is this same registration; DomainError (409) when it is another."""
     patient = Patient.objects.filter(client_uuid=client_uuid).first()
     if patient is None:
         return None
     if patient.origin_terminal_id != terminal.pk:
-        raise Conflict(f"client_uuid {client_uuid} was synced by another terminal.")
+        raise DomainError(f"client_uuid {client_uuid} was synced by another terminal.")
     if mrn is not None and patient.mrn != mrn:
-        raise Conflict(f"client_uuid {client_uuid} was already synced with MRN {patient.mrn}, not {mrn}.")
+        raise DomainError(f"client_uuid {client_uuid} was already synced with MRN {patient.mrn}, not {mrn}.")
     return patient
 
 
@@ -390,10 +394,12 @@ def sync_registrations(*, terminal_code: str, user, registrations: list) -> list
             `client_uuid`), or an exception already raised for it (e.g. it failed validation).
     Returns: one entry per item, in order: a Registration, or the exception that item raised (nothing was written
         for it; the other items are unaffected).
-    Raises: as `terminal_for`, and BadRequest for more than 1,000 items, before anything is written.
+    Raises: as `terminal_for`, and DomainError (400) for more than 1,000 items, before anything is written.
     """
     if len(registrations) > SYNC_BATCH_MAX:
-        raise BadRequest(f"A sync carries at most {SYNC_BATCH_MAX:,} registrations (got {len(registrations)}).")
+        raise DomainError(
+            f"A sync carries at most {SYNC_BATCH_MAX:,} registrations (got {len(registrations)}).", status_code=400
+        )
     terminal = terminal_for(code=terminal_code, user=user)
     outcomes = []
     for item in registrations:
