@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from idseq.admin import ReadOnlyAdmin
 from queues.models import Desk, Queue, Visit
 
 
@@ -20,7 +21,7 @@ class DeskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(ReadOnlyAdmin):
     """Visits are read here. Tokens are issued and steps taken only through the services (desk pages, API), so
     numbers come from idseq and every step records who took it."""
 
@@ -30,12 +31,3 @@ class VisitAdmin(admin.ModelAdmin):
     date_hierarchy = "visit_date"
     list_select_related = ["queue", "patient", "desk"]
     raw_id_fields = ["patient", "transferred_from"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
