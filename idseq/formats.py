@@ -72,6 +72,38 @@ def parse_grouped(text: str) -> int:
     return int(text.replace("-", ""))
 
 
+# The format before seed 000's migration: 7 digits grouped 2-2-3. Its numbers became grouped ones by prepending a zero.
+LEGACY_PATTERN = r"^\d{2}-\d{2}-\d{3}$"
+_LEGACY_RE = re.compile(LEGACY_PATTERN, re.ASCII)
+
+
+def is_legacy(text: str) -> bool:
+    """Whether `text` is a number in the old `xx-xx-xxx` format (e.g. `01-23-456`)."""
+    return bool(_LEGACY_RE.fullmatch(text))  # fullmatch: no trailing newline
+
+
+def convert_legacy(text: str) -> str:
+    """Return the grouped number an old `xx-xx-xxx` number became: `01-00-001` -> `001-00-001` (seed 000).
+
+    Raises:
+        ValueError: when `text` is not in the `xx-xx-xxx` format.
+    """
+    if not is_legacy(text):
+        raise ValueError(f"{text!r} is not a number in the old format xx-xx-xxx")
+    return "0" + text
+
+
+def revert_to_legacy(text: str) -> str:
+    """Return the old `xx-xx-xxx` form of a grouped number below `100-00-000`: `001-00-001` -> `01-00-001`.
+
+    Raises:
+        ValueError: when `text` is not grouped, or is `100-00-000` or above (the old format cannot show it).
+    """
+    if parse_grouped(text) >= 10_000_000:
+        raise ValueError(f"{text} is 100-00-000 or above; the old format xx-xx-xxx cannot show it")
+    return text[1:]
+
+
 def letter_number_last(digits: int = 4) -> int:
     """The last value the letter-number format can show: `ZZZZZ9999` with 4 digits (123,547,023,072 values)."""
     return sum(26**letters for letters in LETTER_COUNTS) * (10**digits - 1)

@@ -31,7 +31,7 @@ from idseq.exceptions import (
     SequenceInactive,
     UnknownSequence,
 )
-from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, scope_of
+from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, Period, scope_of
 from idseq.models import Counter, IdempotencyKey, IssuedNumber, Sequence, UnrecordedRange
 
 MAX_BLOCK = 10_000  # the most ids one next_ids() call may take (issue #4)
@@ -108,6 +108,46 @@ def _lock_counter(key: str, start: int) -> Counter:
             )
         counter = Counter.objects.select_for_update().get(key=key)
     return counter
+
+
+def advance_past(key: str, value: int, *, start: int = 1, moved_by=None) -> int:
+    """Make sure counter `key` never hands out `value`: its last value becomes at least `value`, never less.
+
+    For numbers issued outside Tokenline that arrive with their records (an earlier system's MRNs, imported or
+    converted by a data migration): they keep their number and the next `allocate()`/`issue()` continues after the
+    highest of them. When `key` is a sequence that never resets (e.g. "mrn"), its counter is used and the values
+    passed over get an UnrecordedRange ("issued before the ledger existed"), so `idseq_check` stays clean.
+    Args:
+        key: a sequence key, or a bare counter's key (created race-free at `start - 1` when missing).
+        value: a value that is taken.
+        start: as in `allocate()`, for a bare counter.
+        moved_by: the user, kept on the UnrecordedRange.
+    Returns:
+        the counter's last value afterwards.
+    Raises:
+        NotInTransaction: outside `transaction.atomic()`: the move must commit with the rows that carry the numbers.
+        ValueError: `key` is a sequence whose numbers restart each period (no single counter to move).
+    """
+    if not connection.in_atomic_block:
+        raise NotInTransaction("advance_past() must run inside transaction.atomic()")
+    sequence = Sequence.objects.filter(key=key).first()
+    if sequence is not None and sequence.reset != Period.NEVER:
+        raise ValueError(f"Sequence {key!r} restarts each period; advance_past() moves only one counter.")
+    counter = _locked_counter(sequence, "") if sequence else _lock_counter(key, start)
+    if value <= counter.last_value:
+        return counter.last_value
+    if sequence is not None and max(counter.last_value + 1, sequence.start_value) <= value:
+        UnrecordedRange.objects.create(
+            sequence=sequence,
+            scope="",
+            first_value=max(counter.last_value + 1, sequence.start_value),
+            last_value=value,
+            reason=UnrecordedRange.Reasons.BEFORE_LEDGER,
+            created_by=moved_by,
+        )
+    counter.last_value = value
+    counter.save(update_fields=["last_value", "updated_at"])
+    return value
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,19 @@ from idseq.formats import (
     IdFormat,
     Kind,
     Period,
+    convert_legacy,
     format_dated,
     format_grouped,
     format_letter_number,
     format_plain,
+    is_legacy,
     letter_number_last,
     luhn_digit,
     parse_dated,
     parse_grouped,
     parse_letter_number,
     parse_plain,
+    revert_to_legacy,
     scope_of,
 )
 
@@ -166,3 +169,23 @@ def test_an_id_in_another_shape_is_refused_with_the_expected_pattern(text):
 def test_a_daily_id_does_not_parse_as_yearly():
     with pytest.raises(InvalidId):
         IdFormat(kind=Kind.DATED, prefix="PAT", period=Period.YEARLY).parse("PAT-20241103-0001")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("01-00-001", "001-00-001"), ("01-23-456", "001-23-456"), ("99-99-999", "099-99-999")]
+)
+def test_old_numbers_become_grouped_by_prepending_a_zero_and_back(old, new):
+    assert is_legacy(old) and not is_legacy(new)
+    assert convert_legacy(old) == new
+    assert revert_to_legacy(new) == old
+
+
+@pytest.mark.parametrize("text", ["001-23-456", "0123456", "1-23-456", ""])
+def test_convert_legacy_refuses_what_is_not_xx_xx_xxx(text):
+    with pytest.raises(ValueError):
+        convert_legacy(text)
+
+
+def test_numbers_from_100_00_000_up_have_no_old_form():
+    with pytest.raises(ValueError, match="100-00-000"):
+        revert_to_legacy("100-00-000")
