@@ -41,7 +41,8 @@ def exception_handler(exc, context):
 
     - django ValidationError -> 400 with per-field messages (or `detail` for non-field errors)
     - domain errors of the apps (config.errors.DomainError) and of idseq (IdseqError, which may not import config)
-      -> their own `status_code` with `detail`: SequenceExhausted 409, InvalidId 400, UnknownSequence 404, ...
+      -> their own `status_code` with `detail` (plus a DomainError's `extra` fields): SequenceExhausted 409,
+      InvalidId 400, UnknownSequence 404, ...
     - a database that does not answer (OperationalError, InterfaceError) -> 503
     """
     # Imported here: rest_framework.views reads the API settings, which name this module.
@@ -53,7 +54,8 @@ def exception_handler(exc, context):
         else:
             exc = BadRequest(" ".join(exc.messages))
     elif isinstance(exc, (DomainError, IdseqError)):
-        status_code, exc = exc.status_code, exceptions.APIException(str(exc))
+        body = {"detail": str(exc), **getattr(exc, "extra", {})}
+        status_code, exc = exc.status_code, exceptions.APIException(body)
         exc.status_code = status_code
     elif isinstance(exc, (OperationalError, InterfaceError)):
         exc = ServiceUnavailable(f"The database did not answer: {exc}")

@@ -21,6 +21,7 @@ ROLE_PERMISSIONS = {
         "patients.view_patient",
         "patients.add_patient",
         "patients.change_patient",
+        "patients.carry_over_mrn",  # register under a number issued before Tokenline
         # OPD tokens: book (POST tokens/, emergency/, no_show/, complete/), cancel (DELETE), see doctors and slots.
         "tokens.view_doctor",
         "tokens.view_slot",
