@@ -1,16 +1,21 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from patients import services
 from patients.models import Patient
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
-    """Patients in the admin. New patients get their MRN from the same service as the desk and the API."""
+class PatientAdmin(SimpleHistoryAdmin):
+    """Patients in the admin, with their history of corrections ("History" button, django-simple-history).
+
+    New patients get their MRN from the same service as the desk and the API.
+    """
 
     list_display = ["mrn", "full_name", "father_name", "sex", "dob", "phone", "cnic", "is_active", "created_at"]
     list_filter = ["is_active", "sex", "created_at"]
     search_fields = ["mrn", "full_name", "father_name", "phone", "cnic"]
+    history_list_display = ["full_name", "father_name", "dob", "phone", "cnic", "is_active"]
     readonly_fields = ["mrn", "created_at", "created_by"]
     date_hierarchy = "created_at"
 

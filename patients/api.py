@@ -1,23 +1,42 @@
 """REST API for patients: `/api/v1/patients/` (and `/api/patients/` for seed-001 terminals)."""
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from idseq.services import request_fingerprint
-from patients import services
+from patients import services, slips
+from patients.filters import PatientFilter
 from patients.models import Patient
+from patients.mrn import validate_mrn
+from patients.pagination import CappedPagination
+
+CARRY_OVER_PERMISSION = "patients.carry_over_mrn"
 
 
 class PatientIn(serializers.ModelSerializer):
     """What a client may send. `name` is accepted as an alias of `full_name` (seed-002 clients)."""
 
     name = serializers.CharField(write_only=True, required=False, help_text="Alias of full_name.")
+    mrn = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        validators=[validate_mrn],
+        help_text="Registration only: a number issued before Tokenline (xxx-xx-xxx); omit to issue the next one.",
+    )
 
     class Meta:
         model = Patient
-        fields = [*services.DEMOGRAPHIC_FIELDS, "name"]
+        fields = [*services.DEMOGRAPHIC_FIELDS, "name", "mrn"]
         extra_kwargs = {"full_name": {"required": False}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:
+            del self.fields["mrn"]  # a registered patient's MRN never changes: ignored like any unknown key
 
     def validate(self, attrs):
         alias = attrs.pop("name", None)
@@ -40,13 +59,32 @@ class PatientOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PatientViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
-    """Register, list, read and correct patients. DELETE deactivates: the MRN is never freed."""
+class SlipQuery(serializers.Serializer):
+    """Query of the slip endpoint."""
+
+    output = serializers.ChoiceField(choices=["svg", "pdf"], default="svg")
+    paper = serializers.ChoiceField(choices=list(slips.PAPERS), default=slips.THERMAL)
+
+
+class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Register, search, read and correct patients. DELETE deactivates: the MRN is never freed."""
 
     queryset = Patient.objects.all()
     serializer_class = PatientOut
+    filterset_class = PatientFilter
+    pagination_class = CappedPagination
+
+    @extend_schema(responses=PatientOut(many=True))
+    def list(self, request):
+        """Search (see PatientFilter); a `hint` key explains an empty page caused by unusable input."""
+        search = PatientFilter(request.query_params, queryset=Patient.objects.all(), request=request)
+        if not search.is_valid():
+            raise exceptions.ValidationError(search.errors)
+        page = self.paginate_queryset(search.qs)
+        response = self.get_paginated_response(PatientOut(page, many=True).data)
+        if search.hints:
+            response.data["hint"] = " ".join(search.hints)
+        return response
 
     @extend_schema(request=PatientIn, responses={201: PatientOut})
     def create(self, request):
@@ -57,6 +95,8 @@ class PatientViewSet(
             return terminals_api.register_offline(request)
         data = PatientIn(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data.get("mrn") and not request.user.has_perm(CARRY_OVER_PERMISSION):
+            raise exceptions.PermissionDenied("Your role may not register a patient under an existing MRN.")
         patient = services.register_patient(
             **data.validated_data,
             created_by=request.user,
@@ -70,7 +110,7 @@ class PatientViewSet(
         patient = self.get_object()
         data = PatientIn(patient, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        services.update_patient(patient, **data.validated_data)
+        services.update_patient(patient, changed_by=request.user, **data.validated_data)
         return Response(PatientOut(patient).data)
 
     @extend_schema(request=PatientIn, responses=PatientOut)
@@ -79,5 +119,19 @@ class PatientViewSet(
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        services.deactivate_patient(self.get_object())
+        services.deactivate_patient(self.get_object(), changed_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[SlipQuery],
+        responses={(200, "image/svg+xml"): OpenApiTypes.STR, (200, "application/pdf"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"])
+    def slip(self, request, pk=None):
+        """The registration slip (MRN as Code 128 and QR, demographics) as SVG or PDF, for 80 mm paper or A4."""
+        query = SlipQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        slip = slips.Slip.of(self.get_object())
+        if query.validated_data["output"] == "pdf":
+            return HttpResponse(slips.render_pdf(slip, query.validated_data["paper"]), content_type="application/pdf")
+        return HttpResponse(slips.render_svg(slip, query.validated_data["paper"]), content_type="image/svg+xml")

@@ -1,11 +1,35 @@
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import construct_instance
 
 from patients.models import Patient
+from patients.mrn import validate_mrn
+from patients.selectors import possible_duplicates
 from patients.services import DEMOGRAPHIC_FIELDS
 
 
+class MRNInput(forms.TextInput):
+    """A text box that static/js/mrn.js checks as the user types (`data-mrn-field`)."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"data-mrn-field": "strict", "placeholder": "001-23-456", "autocomplete": "off", **(attrs or {})})
+
+
 class PatientForm(forms.ModelForm):
-    """Reception's registration form: the demographics only; the MRN is issued on save."""
+    """Reception's registration form: the demographics; the MRN is issued on save.
+
+    With `carry_over=True` (users allowed to) an optional `mrn` field keeps a number issued before Tokenline.
+    Without a CNIC, a patient with the same name, father's name and date of birth must be confirmed first
+    (`confirm_duplicate`); `self.duplicates` lists them.
+    """
+
+    mrn = forms.CharField(
+        label="Existing MRN", required=False, validators=[validate_mrn], widget=MRNInput(),
+        help_text="Only for a patient who already has a number from an earlier card; leave blank for a new one.",
+    )
+    confirm_duplicate = forms.BooleanField(
+        required=False, label="This is a different person with the same name, father's name and date of birth"
+    )
 
     class Meta:
         model = Patient
@@ -17,8 +41,44 @@ class PatientForm(forms.ModelForm):
             "phone": forms.TextInput(attrs={"placeholder": "0300-1234567"}),
         }
 
+    def __init__(self, *args, carry_over: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.duplicates = Patient.objects.none()
+        if not carry_over:
+            del self.fields["mrn"]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("cnic") and not data.get("confirm_duplicate") and "full_name" in data:
+            self.duplicates = possible_duplicates(
+                full_name=data["full_name"], father_name=data.get("father_name", ""), dob=data.get("dob")
+            )
+            if self.duplicates:
+                self.add_error("confirm_duplicate", "A patient with this name, father's name and date of birth is "
+                               "already registered. Check the list; tick the box if this is someone else.")
+        return data
+
+    def registration(self) -> dict:
+        """The cleaned data as `services.register_patient` takes it."""
+        return {key: value for key, value in self.cleaned_data.items() if key != "confirm_duplicate"}
+
+    def _post_clean(self):
+        # The model's field rules, but not its constraints: a duplicate CNIC is refused by the database when the
+        # service saves, which names the patient who has it (services._save_guarded) and holds under concurrency.
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields)
+            self.instance.full_clean(
+                exclude=self._get_validation_exclusions(), validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as exc:
+            self._update_errors(exc)
+
 
 class PatientSearchForm(forms.Form):
-    """The patient list's search box: MRN, name or phone."""
+    """The patient list's search box: MRN, CNIC, phone or name. static/js/mrn.js inserts dashes into 8 digits."""
 
-    q = forms.CharField(required=False, label="Search", max_length=100)
+    q = forms.CharField(
+        required=False, label="Search", max_length=100,
+        widget=forms.TextInput(attrs={"data-mrn-field": "search", "type": "search", "autocomplete": "off",
+                                      "placeholder": "MRN, name, phone or CNIC"}),
+    )

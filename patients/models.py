@@ -1,6 +1,10 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
+from patients.search import Fold, phone_key
 from patients.validators import validate_cnic, validate_not_future, validate_phone
 
 
@@ -23,7 +27,8 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set at registration; an import keeps the date the earlier system recorded (so not auto_now_add).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -38,9 +43,20 @@ class Patient(models.Model):
         null=True, blank=True, editable=False,
         help_text="The terminal's id for this registration; makes sync idempotent.",
     )
+    # The names folded for search (lower case, no accents), computed by PostgreSQL on every write: the trigram
+    # indexes are on these, and search compares and ranks them without folding a row again (patients/search.py).
+    full_name_folded = models.GeneratedField(
+        expression=Fold("full_name"), output_field=models.TextField(), db_persist=True
+    )
+    father_name_folded = models.GeneratedField(
+        expression=Fold("father_name"), output_field=models.TextField(), db_persist=True
+    )
+    # Who corrected which demographic and when (issue #5); services set `_history_user`.
+    history = HistoricalRecords(excluded_fields=["created_by", "full_name_folded", "father_name_folded"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("carry_over_mrn", "Can register a patient under a number issued before Tokenline")]
         constraints = [
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),
@@ -50,6 +66,31 @@ class Patient(models.Model):
                 condition=models.Q(client_uuid__isnull=False),
                 name="patients_patient_client_uuid_unique",
             ),
+            # One active registration per person: a second one with the same CNIC is refused (issue #5). Inactive
+            # patients and patients without a CNIC are not constrained. services.py turns the violation into 409.
+            models.UniqueConstraint(
+                fields=["cnic"],
+                condition=models.Q(is_active=True) & ~models.Q(cnic=""),
+                name="patients_patient_active_cnic_unique",
+                violation_error_message="A patient with this CNIC is already registered.",
+            ),
+        ]
+        indexes = [
+            # Search (patients/selectors.py), each index serving one kind of query at a million patients.
+            # (MRN exact and prefix: Django's unique index and its `varchar_pattern_ops` twin already serve them.)
+            # Name and father's name, partial, case- and accent-insensitive: trigrams of the folded text.
+            GinIndex(fields=["full_name_folded"], opclasses=["gin_trgm_ops"], name="patients_full_name_trgm"),
+            GinIndex(fields=["father_name_folded"], opclasses=["gin_trgm_ops"], name="patients_father_name_trgm"),
+            # Phone in any formatting: the last 10 digits (0300-1234567 and +92 300 1234567 agree), reversed so
+            # that the last digits alone are a prefix; pattern ops so LIKE 'prefix%' can use the index.
+            models.Index(OpClass(phone_key("phone"), name="text_pattern_ops"), name="patients_phone_key"),
+            # CNIC of inactive patients too (the unique index above covers only active ones).
+            models.Index(fields=["cnic"], name="patients_cnic"),
+            models.Index(fields=["dob"], name="patients_dob"),
+            # Registration date ranges and "newest first".
+            models.Index(fields=["created_at"], name="patients_created_at"),
+            # The few inactive patients, newest first, without reading the active ones.
+            models.Index(fields=["created_at"], condition=models.Q(is_active=False), name="patients_inactive"),
         ]
 
     def __str__(self):

@@ -1,26 +1,199 @@
-"""Reads on patients."""
+"""Reads on patients: search by every kind the reception desk and terminals use (issue #5).
+
+Each condition is built from patients/search.py, the same expressions the indexes in patients/models.py are built
+on, so each kind of search is an index lookup at a million patients. Results: relevance first (name searches), then
+newest first.
+"""
 
 import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db.models import Case, FloatField, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from patients.models import Patient
+from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix
+from patients.search import PHONE_KEY_DIGITS, fold_text, phone_key
+
+NEWEST_FIRST = ("-created_at", "-id")
+MIN_PHONE_DIGITS = 7  # the subscriber number without the area or mobile code
 
 
-def search_patients(query: str) -> QuerySet[Patient]:
-    """Patients matching `query` by MRN (exact or prefix), name (partial, case-insensitive) or phone digits.
+class Unparsable(ValueError):
+    """A search term that cannot mean anything of its kind; `str()` is the hint shown instead of results."""
 
-    Args:
-        query: free text from a search box; blank returns every patient.
-    Returns:
-        a queryset, newest first.
+
+@dataclass
+class Search:
+    """A search's outcome: the matching patients (a lazy queryset) and a hint when the input was unusable."""
+
+    patients: QuerySet
+    hint: str = ""
+
+
+def by_mrn(patients: QuerySet, text: str) -> QuerySet:
+    """Patients whose MRN is `text`, written with or without dashes, or in the old `xx-xx-xxx` format.
+
+    Raises:
+        Unparsable: when `text` is no MRN of any scheme.
     """
+    mrn = lenient_mrn(text)
+    if mrn is None:
+        raise Unparsable(f"{text.strip()} is not an MRN; write it as xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}.")
+    return patients.filter(mrn=mrn)
+
+
+def by_mrn_prefix(patients: QuerySet, text: str) -> QuerySet:
+    """Patients whose MRN starts with `text` (`001-2`, `0012`, `PAT-2024`).
+
+    Raises:
+        Unparsable: when `text` is empty.
+    """
+    return _exact_first(patients.filter(_mrn_prefix_condition(text)), text)
+
+
+def _exact_first(patients: QuerySet, text: str) -> QuerySet:
+    """Annotate `relevance`: 1 for the MRN typed in full (a terminal's `710000` among `7100001`...), else 0.
+
+    Also keeps the planner honest: MRNs grow with registration dates, which PostgreSQL does not know, so for
+    the newest numbers it would rather walk the whole `created_at` index backwards than sort a thousand rows.
+    """
+    return patients.annotate(
+        relevance=Case(When(mrn=text.strip().upper(), then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+    )
+
+
+def _mrn_prefix_condition(text: str) -> Q:
+    text = text.strip().upper()
+    if not text:
+        raise Unparsable("Type the first digits of an MRN.")
+    grouped = mrn_prefix(text)
+    if grouped and grouped != text:  # `0012` may start `001-23-456` or a number stored without dashes
+        return Q(mrn__startswith=grouped) | Q(mrn__startswith=text)
+    return Q(mrn__startswith=text)
+
+
+def by_name(patients: QuerySet, text: str, field: str = "full_name") -> QuerySet:
+    """Patients whose `field` (full_name or father_name) contains `text`, ignoring case and accents.
+
+    Annotates `relevance` (trigram similarity, 0..1) so the closest names come first.
+    """
+    folded = fold_text(text.strip())
+    column = f"{field}_folded"  # stored by PostgreSQL (Patient.full_name_folded), trigram-indexed
+    return patients.filter(**{f"{column}__contains": folded}).annotate(relevance=TrigramSimilarity(column, folded))
+
+
+def by_phone(patients: QuerySet, text: str) -> QuerySet:
+    """Patients whose phone is `text` in any formatting (`0300-1234567`, `+92 300 1234567`, `03001234567`), or
+    ends with it (7 digits or more: `1234567`).
+
+    Raises:
+        Unparsable: with fewer than 7 digits.
+    """
+    return patients.alias(phone_key=phone_key("phone")).filter(_phone_condition(text))
+
+
+def _phone_condition(text: str) -> Q:
+    """Condition on the alias `phone_key` (see patients.search.phone_key: the last digits, reversed)."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) < MIN_PHONE_DIGITS:
+        raise Unparsable(f"A phone number has at least {MIN_PHONE_DIGITS} digits.")
+    return Q(phone_key__startswith=digits[-PHONE_KEY_DIGITS:][::-1])
+
+
+def by_cnic(patients: QuerySet, text: str) -> QuerySet:
+    """Patients with the CNIC `text`, with or without dashes (`12345-1234567-1`, `1234512345671`).
+
+    Raises:
+        Unparsable: unless `text` has exactly 13 digits.
+    """
+    digits = re.sub(r"[\s-]", "", text)
+    if not re.fullmatch(r"\d{13}", digits):
+        raise Unparsable("A CNIC has 13 digits, e.g. 12345-1234567-1.")
+    return patients.filter(cnic=f"{digits[:5]}-{digits[5:12]}-{digits[12]}")
+
+
+def registered_between(patients: QuerySet, *, first_day: date | None = None, last_day: date | None = None):
+    """Patients registered from `first_day` to `last_day` inclusive, days in the hospital's time zone.
+
+    Compares `created_at` with the days' bounding instants, so the `created_at` index serves the range.
+    """
+    if first_day:
+        patients = patients.filter(created_at__gte=_start_of(first_day))
+    if last_day:
+        patients = patients.filter(created_at__lt=_start_of(last_day + timedelta(days=1)))
+    return patients
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def ordered(patients: QuerySet) -> QuerySet:
+    """Relevance first when a name search annotated it, then newest first."""
+    if "relevance" in patients.query.annotations:
+        return patients.order_by("-relevance", *NEWEST_FIRST)
+    return patients.order_by(*NEWEST_FIRST)
+
+
+def search_patients(query: str, patients: QuerySet | None = None) -> Search:
+    """Patients matching the free text of a search box, by the shape of `query`.
+
+    - an MRN (`001-23-456`, `00123456`, old `01-23-456`, `PAT-20241103-0001`): that patient
+    - the start of a grouped MRN (`001-2`, `0012`): MRN prefix; 7 digits: MRN prefix or the end of a phone
+    - 13 digits or `12345-1234567-1`: CNIC; 9 to 15 digits: phone in any formatting
+    - anything else: name, partial, case- and accent-insensitive
+    Args:
+        query: the text typed; blank returns every patient.
+        patients: the queryset to narrow (default every patient).
+    Returns:
+        a Search, ordered by relevance then newest; digits and dashes that fit no kind give no patient and a hint.
+    """
+    patients = Patient.objects.all() if patients is None else patients
     query = query.strip()
-    patients = Patient.objects.all()
-    if not query:
-        return patients
-    condition = Q(mrn__startswith=query) | Q(full_name__icontains=query)
+    try:
+        return Search(ordered(_by_shape(patients, query)) if query else ordered(patients))
+    except Unparsable as exc:
+        return Search(patients.none(), str(exc))
+
+
+def _by_shape(patients: QuerySet, query: str) -> QuerySet:
     digits = re.sub(r"\D", "", query)
-    if len(digits) >= 4:
-        condition |= Q(phone__contains=digits) | Q(phone__contains=query)
-    return patients.filter(condition)
+    if query.isdigit() and len(digits) <= MIN_PHONE_DIGITS:
+        # Up to seven digits: the start of an MRN (grouped or a terminal's `710000`); seven: or a phone's end.
+        if len(digits) < MIN_PHONE_DIGITS:
+            return by_mrn_prefix(patients, query)
+        patients = patients.alias(phone_key=phone_key("phone"))
+        return _exact_first(patients.filter(_mrn_prefix_condition(query) | _phone_condition(query)), query)
+    if lenient_mrn(query):
+        return by_mrn(patients, query)
+    if re.fullmatch(r"\d{5}-?\d{7}-?\d", query):
+        return by_cnic(patients, query)
+    if mrn_prefix(query):
+        return by_mrn_prefix(patients, query)
+    if re.fullmatch(r"\+?[\d\s-]+", query):
+        if MIN_PHONE_DIGITS <= len(digits) <= 15:
+            return by_phone(patients, query)
+        raise Unparsable(
+            f"{query} is neither an MRN (xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}), a CNIC (13 digits) nor a phone number."
+        )
+    if query.upper().startswith("PAT-"):
+        return by_mrn_prefix(patients, query)
+    return by_name(patients, query)
+
+
+def possible_duplicates(*, full_name: str, father_name: str, dob: date | None) -> QuerySet:
+    """Active patients with the same name, father's name and date of birth (case and accents ignored).
+
+    Registering one more such patient without a CNIC is allowed, after the desk confirms (issue #5).
+    """
+    if not dob:
+        return Patient.objects.none()
+    return Patient.objects.filter(
+        is_active=True,
+        dob=dob,
+        full_name_folded=fold_text(full_name.strip()),
+        father_name_folded=fold_text(father_name.strip()),
+    )

@@ -1,11 +1,18 @@
 """Writes on patients. Views, the API, the admin and management commands all register through here."""
 
-from django.db import transaction
+import re
 
-from idseq.services import issue
+from django.db import IntegrityError, transaction
+
+from idseq.formats import GROUPED_FIRST, parse_grouped
+from idseq.services import advance_past, issue
+from patients.exceptions import DuplicatePatient, MrnTaken
 from patients.models import Patient
 
 MRN_COUNTER = "mrn"  # the grouped idseq Sequence (and its counter key) of MRNs
+# The partial unique index on active CNICs (patients/models.py).
+ACTIVE_CNIC_CONSTRAINT = "patients_patient_active_cnic_unique"
+MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's.
 DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
@@ -21,17 +28,22 @@ def register_patient(
     cnic: str = "",
     email: str = "",
     address: str = "",
+    mrn: str = "",
     created_by=None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> Patient:
     """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ...).
 
-    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank) and the user who registers;
-        `idempotency_key` and `fingerprint` (of the request body) as for `save_new_patient`.
+    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank), the user who registers,
+        `mrn`: a number issued before Tokenline (a paper card), already validated (patients.mrn.validate_mrn),
+        blank to issue the next one; `idempotency_key` and `fingerprint` (of the request body) as for
+        `save_new_patient`.
     Returns: the saved Patient with its MRN.
     Raises:
         django.core.exceptions.ValidationError: for invalid demographics, before any number is taken.
+        DuplicatePatient: an active patient already has this CNIC (409).
+        MrnTaken: the carried-over `mrn` already belongs to a patient (409).
         idseq.exceptions.SequenceExhausted: when the MRN format has no number left.
         idseq.exceptions.IdempotencyConflict: the key was used before with a different request.
     """
@@ -46,7 +58,7 @@ def register_patient(
         address=address,
         created_by=created_by,
     )
-    return save_new_patient(patient, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    return save_new_patient(patient, carried_mrn=mrn, idempotency_key=idempotency_key, fingerprint=fingerprint)
 
 
 def save_new_patient(
@@ -56,17 +68,16 @@ def save_new_patient(
 
     The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
-    form never holds the lock. A `carried_mrn` (a number decided elsewhere, e.g. by a lab terminal's range, see
-    terminals.services) is kept as it is and takes no online number. With an `idempotency_key` (the API's
+    form never holds the lock. A `carried_mrn` (a number decided elsewhere: a paper card or earlier system, or a lab
+    terminal's range, see terminals.services) is kept as it is and takes no online number; when it is a grouped
+    number the counter moves past it, so it is never issued again. With an `idempotency_key` (the API's
     Idempotency-Key header), a retry of the same request returns the patient the first one registered instead of
-    registering again. Raises as `register_patient`, and django.db.IntegrityError when the MRN is already taken
-    (nothing is written).
+    registering again. Raises as `register_patient`.
     """
-    # Field rules only: the table's check constraints are enforced by PostgreSQL on insert, so checking them here
-    # would cost a query per registration for nothing.
-    patient.full_clean(exclude=["mrn"], validate_constraints=False)
+    _validate(patient)
     with transaction.atomic():
         if carried_mrn:
+            _advance_counter_past([carried_mrn])
             patient.mrn = carried_mrn
         else:
             issued = issue(MRN_COUNTER, purpose="patient registration", issued_by=patient.created_by,
@@ -74,29 +85,117 @@ def save_new_patient(
             if issued.replayed:
                 return Patient.objects.get(mrn=issued.ids[0])
             patient.mrn = issued.ids[0]
-        patient.save(force_insert=True)
+        patient._history_user = patient.created_by
+        _save_guarded(patient, force_insert=True)
     return patient
 
 
-def update_patient(patient: Patient, **changes) -> Patient:
+def update_patient(patient: Patient, *, changed_by=None, **changes) -> Patient:
     """Correct a patient's demographics. Only DEMOGRAPHIC_FIELDS may change; the MRN never does.
 
+    The history (django-simple-history) records the new values with `changed_by` and the time.
     Raises:
         ValueError: when `changes` names a field outside DEMOGRAPHIC_FIELDS.
         django.core.exceptions.ValidationError: for invalid values; nothing is saved.
+        DuplicatePatient: the new CNIC belongs to another active patient.
     """
     unknown = set(changes) - set(DEMOGRAPHIC_FIELDS)
     if unknown:
         raise ValueError(f"Not a demographic field: {', '.join(sorted(unknown))}")
     for field, value in changes.items():
         setattr(patient, field, value)
-    patient.full_clean(exclude=["mrn"])
-    patient.save(update_fields=list(changes) or None)
+    _validate(patient)
+    patient._history_user = changed_by
+    with transaction.atomic():
+        _save_guarded(patient, update_fields=list(changes) or None)
     return patient
 
 
-def deactivate_patient(patient: Patient) -> Patient:
+def deactivate_patient(patient: Patient, *, changed_by=None) -> Patient:
     """Mark a patient inactive. The row and its MRN stay: a printed number is never freed or reissued."""
     patient.is_active = False
+    patient._history_user = changed_by
     patient.save(update_fields=["is_active"])
     return patient
+
+
+def import_patients(*, patients: list[Patient], imported_by=None, batch_size: int = 2000) -> list[Patient]:
+    """Insert patients that arrive with their numbers (an earlier system's records), all or none.
+
+    Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The MRN
+    counter moves past the highest grouped number imported, in the same transaction, and never moves back.
+    Args:
+        patients: unsaved, validated Patients with `mrn` set (see patients.csv_io.read_patients).
+        imported_by: the user recorded in each patient's history.
+        batch_size: rows per INSERT.
+    Returns:
+        the patients inserted (those whose MRN was new).
+    Raises:
+        DuplicatePatient: a row's CNIC belongs to an active patient registered meanwhile; nothing is imported.
+        MrnTaken: a row's MRN was registered meanwhile; nothing is imported.
+    The counter row stays locked while the rows are inserted: registrations at the desks wait for the import.
+    """
+    from simple_history.utils import bulk_create_with_history
+
+    existing = set()
+    mrns = [patient.mrn for patient in patients]
+    for start in range(0, len(mrns), 10_000):
+        existing.update(Patient.objects.filter(mrn__in=mrns[start : start + 10_000]).values_list("mrn", flat=True))
+    new = [patient for patient in patients if patient.mrn not in existing]
+    with transaction.atomic():
+        _advance_counter_past([patient.mrn for patient in new])
+        try:
+            with transaction.atomic():
+                bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
+        except IntegrityError as exc:
+            raise _domain_error(exc) from exc
+    return new
+
+
+def _validate(patient: Patient) -> None:
+    # Field rules only. Uniqueness and constraints are left to the database: the guard must hold under concurrency
+    # (see _save_guarded), and checking them here would cost a query per registration for nothing.
+    patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
+
+
+def _advance_counter_past(mrns: list[str]) -> None:
+    """Move the MRN counter past the highest grouped number among `mrns` (other schemes' numbers do not count)."""
+    values = [parse_grouped(mrn) for mrn in mrns if _is_grouped(mrn)]
+    if values:
+        advance_past(MRN_COUNTER, max(values), start=GROUPED_FIRST)
+
+
+def _is_grouped(mrn: str) -> bool:
+    try:
+        parse_grouped(mrn)
+    except ValueError:
+        return False
+    return True
+
+
+def _save_guarded(patient: Patient, **save_options) -> None:
+    """Save inside a savepoint; a unique violation becomes the domain error naming the patient who has it."""
+    try:
+        with transaction.atomic():
+            patient.save(**save_options)
+    except IntegrityError as exc:
+        raise _domain_error(exc) from exc
+
+
+def _domain_error(exc: IntegrityError) -> Exception:
+    """The domain error for a unique violation of a patient's CNIC or MRN, or `exc` itself for any other.
+
+    The clashing value is read from PostgreSQL's detail (`Key (cnic)=(12345-1234567-1) already exists.`), so this
+    serves one registration and a bulk import alike.
+    """
+    diag = getattr(exc.__cause__, "diag", None)
+    match = re.search(r"\((\w+)\)=\((.*)\) already exists", (diag and diag.message_detail) or "")
+    if not match:
+        return exc
+    if diag.constraint_name == ACTIVE_CNIC_CONSTRAINT:
+        cnic = match.group(2)
+        holder = Patient.objects.filter(cnic=cnic, is_active=True).first()
+        return DuplicatePatient(cnic=cnic, mrn=holder.mrn if holder else "")
+    if diag.constraint_name == MRN_UNIQUE_INDEX:
+        return MrnTaken(mrn=match.group(2))
+    return exc

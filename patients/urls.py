@@ -9,4 +9,5 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("<int:pk>/", views.patient_detail, name="detail"),
     path("<int:pk>/registered/", views.registered, name="registered"),
+    path("<int:pk>/slip/", views.slip, name="slip"),
 ]

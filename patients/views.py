@@ -1,15 +1,19 @@
-"""Reception pages for patients: register, find, view."""
+"""Reception pages for patients: register, find, view, print the slip."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
+from config.errors import DomainError
 from config.pages import role_required
-from idseq.exceptions import SequenceExhausted
-from patients import services
+from idseq.exceptions import IdseqError
+from patients import services, slips
+from patients.exceptions import DuplicatePatient
 from patients.forms import PatientForm, PatientSearchForm
+from patients.history import corrections
 from patients.models import Patient
+from patients.mrn import client_formats
+from patients.pagination import CappedPaginator
 from patients.selectors import search_patients
 
 
@@ -20,36 +24,66 @@ def home(request):
 
 @role_required("patients.add_patient")
 def register(request):
-    """GET shows the form; POST registers through the service and shows the new MRN."""
-    form = PatientForm(request.POST or None)
+    """GET shows the form; POST registers through the service and shows the new MRN.
+
+    A CNIC already registered shows that patient as a link; a namesake without CNIC needs a confirmation tick.
+    """
+    form = PatientForm(request.POST or None, carry_over=request.user.has_perm("patients.carry_over_mrn"))
+    existing = None
     if request.method == "POST" and form.is_valid():
         try:
-            patient = services.register_patient(**form.cleaned_data, created_by=request.user)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        except SequenceExhausted as exc:
-            form.add_error(None, str(exc))
+            patient = services.register_patient(**form.registration(), created_by=request.user)
+        except DuplicatePatient as exc:
+            existing = Patient.objects.filter(mrn=exc.mrn).first()
+            form.add_error("cnic", str(exc))
+        except (ValidationError, DomainError, IdseqError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
         else:
             return redirect("patients:registered", pk=patient.pk)
-    return render(request, "patients/register.html", {"form": form})
+    return render(
+        request, "patients/register.html", {"form": form, "existing": existing, "mrn_formats": client_formats()}
+    )
 
 
 @role_required("patients.view_patient")
 def registered(request, pk):
-    """The success page: the MRN large, with a print button (print CSS hides the rest)."""
+    """The success page: the MRN large, with one click to print the slip."""
     patient = get_object_or_404(Patient, pk=pk)
     return render(request, "patients/registered.html", {"patient": patient})
 
 
 @role_required("patients.view_patient")
 def patient_list(request):
+    """Search page; htmx requests (typing in the box) get only the results table."""
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = Paginator(search_patients(query), 25).get_page(request.GET.get("page"))
-    return render(request, "patients/list.html", {"form": form, "page": page, "query": query})
+    search = search_patients(query)
+    page = CappedPaginator(search.patients, 25).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "query": query, "hint": search.hint, "mrn_formats": client_formats()}
+    template = "patients/_results.html" if request.headers.get("HX-Request") else "patients/list.html"
+    return render(request, template, context)
 
 
 @role_required("patients.view_patient")
 def patient_detail(request, pk):
+    """A patient's particulars and every correction made to them (who, when, what)."""
     patient = get_object_or_404(Patient, pk=pk)
-    return render(request, "patients/detail.html", {"patient": patient})
+    return render(request, "patients/detail.html", {"patient": patient, "corrections": corrections(patient)})
+
+
+@role_required("patients.view_patient")
+def slip(request, pk):
+    """The printable registration slip; `?paper=a4` for A4 (default 80 mm), `?print=1` opens the print dialog."""
+    patient = get_object_or_404(Patient, pk=pk)
+    paper = request.GET.get("paper") if request.GET.get("paper") in slips.PAPERS else slips.THERMAL
+    slip_data = slips.Slip.of(patient)
+    context = {
+        "patient": patient,
+        "slip": slip_data,
+        "paper": paper,
+        "papers": slips.PAPERS,
+        "barcode": slips.barcode_svg(slip_data.mrn),
+        "qr": slips.qr_svg(slip_data.mrn),
+        "autoprint": request.GET.get("print") == "1",
+    }
+    return render(request, "patients/slip.html", context)

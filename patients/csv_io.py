@@ -1,0 +1,176 @@
+"""The patient CSV shape shared by `import_patients` and `export_patients` (issue #5; columns in README).
+
+Reading validates every row before anything is written and reports problems by line number, so an import either
+has a list of clean patients or a list of what to fix.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from patients.models import Patient
+from patients.mrn import lenient_mrn
+
+COLUMNS = ("mrn", "full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address", "is_active",
+           "registered_at")
+REQUIRED_COLUMNS = ("mrn", "full_name")
+TRUE, FALSE = {"", "1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f"}
+
+
+class BadFile(ValueError):
+    """The file as a whole cannot be read (encoding, CSV syntax, columns); the message names line and column."""
+
+
+@dataclass
+class Reading:
+    """What a file holds: valid patients (unsaved, MRN set) with their `lines`, and `errors` as
+    `line N, column: message` strings."""
+
+    patients: list[Patient] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def refuse_registered_cnics(self) -> None:
+        """Move to `errors` the rows whose active CNIC belongs to a registered patient with another MRN.
+
+        (A row whose MRN is registered is no error: the import skips it, which makes importing twice harmless.)
+        """
+        cnics = [patient.cnic for patient in self.patients if _active_cnic(patient)]
+        holders = {}
+        for start in range(0, len(cnics), 10_000):
+            holders.update(
+                Patient.objects.filter(is_active=True, cnic__in=cnics[start : start + 10_000]).values_list("cnic", "mrn")
+            )
+        kept, kept_lines = [], []
+        for patient, line in zip(self.patients, self.lines):
+            holder = holders.get(_active_cnic(patient))
+            if holder and holder != patient.mrn:
+                self.errors.append(f"line {line}, cnic: {patient.cnic} is already registered as {holder}")
+            else:
+                kept.append(patient)
+                kept_lines.append(line)
+        self.patients, self.lines = kept, kept_lines
+
+
+def decode(data: bytes) -> str:
+    """The file's text (UTF-8, with or without a byte-order mark).
+
+    Raises:
+        BadFile: naming the line and column of the first byte that is not UTF-8.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise BadFile(f"line {line}, character {column}: not UTF-8 text (save the file as UTF-8 CSV)") from exc
+
+
+def read_patients(text: str, progress=iter) -> Reading:
+    """Parse and validate every row of a patient CSV.
+
+    Args:
+        text: the decoded file.
+        progress: wraps the row iterator (e.g. a tqdm progress bar).
+    Returns:
+        a Reading; a row is an error when a value is invalid, its MRN is no MRN of any scheme (old `xx-xx-xxx`
+        numbers are converted), or its MRN or active CNIC repeats an earlier row of the file.
+    Raises:
+        BadFile: for a missing or unknown column, or broken CSV syntax.
+    """
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    header = reader.fieldnames or []
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    unknown = [column for column in header if column not in COLUMNS]
+    if missing or unknown:
+        problems = [f"missing column(s) {', '.join(missing)}" if missing else "",
+                    f"unknown column(s) {', '.join(unknown)}" if unknown else ""]
+        raise BadFile(f"line 1 (header): {'; '.join(p for p in problems if p)}. Columns: {', '.join(COLUMNS)}")
+    reading, seen_mrns, seen_cnics = Reading(), {}, {}
+    line = 1
+    try:
+        for row in progress(reader):
+            line = reader.line_num
+            if None in row:
+                reading.errors.append(f"line {line}: more values than columns")
+                continue
+            try:
+                patient = _patient(row)
+            except ValidationError as exc:
+                reading.errors.extend(f"line {line}, {column}: {' '.join(msgs)}" for column, msgs in _by_column(exc))
+                continue
+            for key, seen, label in ((patient.mrn, seen_mrns, "mrn"), (_active_cnic(patient), seen_cnics, "cnic")):
+                if key and key in seen:
+                    reading.errors.append(f"line {line}, {label}: {key} repeats line {seen[key]}")
+                    break
+            else:
+                seen_mrns[patient.mrn] = line
+                if _active_cnic(patient):
+                    seen_cnics[patient.cnic] = line
+                reading.patients.append(patient)
+                reading.lines.append(line)
+    except csv.Error as exc:
+        raise BadFile(f"line {line + 1}: broken CSV ({exc})") from exc  # the record after the last good one
+    return reading
+
+
+def _patient(row: dict) -> Patient:
+    values = {column: (row.get(column) or "").strip() for column in COLUMNS}
+    errors = {}
+    mrn = lenient_mrn(values["mrn"])
+    if not mrn:
+        errors["mrn"] = [f"{values['mrn']!r} is not an MRN (xxx-xx-xxx, or the old xx-xx-xxx)"]
+    active = values["is_active"].lower()
+    if active not in TRUE | FALSE:
+        errors["is_active"] = ["use true or false"]
+    registered_at = timezone.now()
+    if values["registered_at"]:
+        registered_at = parse_datetime(values["registered_at"]) or _start_of(parse_date(values["registered_at"]))
+        if registered_at is None:
+            errors["registered_at"] = ["use YYYY-MM-DD or YYYY-MM-DDTHH:MM"]
+        elif timezone.is_naive(registered_at):
+            registered_at = timezone.make_aware(registered_at)
+    patient = Patient(
+        mrn=mrn or "",
+        is_active=active not in FALSE,
+        created_at=registered_at or timezone.now(),
+        **{name: values[name] for name in ("full_name", "father_name", "sex", "phone", "cnic", "email", "address")},
+        dob=values["dob"] or None,
+    )
+    try:
+        patient.full_clean(exclude=["mrn", "created_by"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return patient
+
+
+def _start_of(day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min) if day else None
+
+
+def _by_column(exc: ValidationError):
+    return sorted(exc.message_dict.items(), key=lambda item: COLUMNS.index(item[0]) if item[0] in COLUMNS else 99)
+
+
+def _active_cnic(patient: Patient) -> str:
+    return patient.cnic if patient.is_active and patient.cnic else ""
+
+
+def write_patients(out, patients) -> int:
+    """Write `patients` (any iterable) as CSV in the shape read_patients reads; returns how many rows."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    count = 0
+    for p in patients:
+        writer.writerow([p.mrn, p.full_name, p.father_name, p.dob.isoformat() if p.dob else "", p.sex, p.phone,
+                         p.cnic, p.email, p.address, "true" if p.is_active else "false",
+                         timezone.localtime(p.created_at).isoformat()])
+        count += 1
+    return count

@@ -1,0 +1,20 @@
+"""Errors of patient services. The API answers them with their status and `mrn` (config.api); pages show the
+message."""
+
+from config.errors import DomainError
+
+
+class DuplicatePatient(DomainError):
+    """409: an active patient already has this CNIC (issue #5); `mrn` is that patient's MRN."""
+
+    def __init__(self, *, cnic: str, mrn: str):
+        super().__init__(f"A patient with CNIC {cnic} is already registered as {mrn}", mrn=mrn)
+        self.mrn = mrn
+
+
+class MrnTaken(DomainError):
+    """409: a number carried over from earlier records already belongs to a patient."""
+
+    def __init__(self, *, mrn: str):
+        super().__init__(f"MRN {mrn} is already registered to another patient", mrn=mrn)
+        self.mrn = mrn

@@ -1,0 +1,43 @@
+"""Database expressions that patient search and its indexes share, so a query and its index always match.
+
+The indexes (patients/models.py) are built on these exact expressions (the names through the stored columns
+`full_name_folded` and `father_name_folded`, which are `Fold(...)`); PostgreSQL uses an expression index only when the
+query repeats the expression, so selectors must build their conditions from here too.
+"""
+
+from django.db.models import CharField, F, Func, TextField, Value
+from django.db.models.functions import Reverse, Right
+
+# `patients_fold(text)`: lower case without accents (`Zoë` -> `zoe`). unaccent() itself is only STABLE, since its
+# dictionary could change, so an index needs this IMMUTABLE wrapper naming the dictionary explicitly.
+# Created by migration 0003; the schema-qualified names keep it working whatever the search_path is.
+FOLD_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION patients_fold(text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$;
+"""
+DROP_FOLD_FUNCTION_SQL = "DROP FUNCTION IF EXISTS patients_fold(text);"
+
+PHONE_KEY_DIGITS = 10  # 0300-1234567 and +92 300 1234567 share their last ten digits
+
+
+class Fold(Func):
+    """`patients_fold(expression)`: text folded for case- and accent-insensitive comparison."""
+
+    function = "patients_fold"
+    output_field = TextField()
+
+
+def fold_text(text: str):
+    """The folded form of a search term, folded by the database exactly like the indexed column."""
+    return Fold(Value(text))
+
+
+def phone_key(field: str) -> Reverse:
+    """The last PHONE_KEY_DIGITS digits of a phone column, whatever its spaces, dashes or `+92`, reversed.
+
+    Reversed so that "ends with these digits" becomes a prefix (`LIKE '7654321%'`), which a btree can serve:
+    one index answers the whole number and its last seven digits alike.
+    """
+    digits = Func(F(field), Value(r"\D"), Value(""), Value("g"), function="regexp_replace", output_field=CharField())
+    return Reverse(Right(digits, PHONE_KEY_DIGITS))

@@ -1,0 +1,135 @@
+"""The registration slip (issue #5): the MRN as a Code 128 barcode and a QR code, with the patient's particulars.
+
+One `Slip` of data, three renderings: HTML for the reception printer (templates/patients/slip.html, using
+`barcode_svg` and `qr_svg`), a standalone SVG and a PDF for terminals (`GET /api/v1/patients/{id}/slip/`).
+Each is laid out for 80 mm thermal paper or A4.
+"""
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import barcode
+import qrcode
+import qrcode.image.svg
+from barcode.writer import SVGWriter
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode import code128, qr
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas
+
+from patients.models import Patient
+
+THERMAL, A4_PAPER = "80mm", "a4"
+# paper -> (page width, page height) in millimetres; the thermal roll is cut after the slip.
+PAPERS = {THERMAL: (80, 110), A4_PAPER: (210, 297)}
+# Module (narrowest bar) of 0.33 mm: wide enough for a thermal printer's 203 dpi and a handheld scanner.
+BARCODE_OPTIONS = {"module_width": 0.33, "module_height": 12, "quiet_zone": 3, "font_size": 0, "write_text": False}
+
+
+@dataclass(frozen=True)
+class Slip:
+    """What a slip shows. `age_sex` like `34 y / F`; `registered_on` the day in the hospital's time zone."""
+
+    hospital: str
+    mrn: str
+    full_name: str
+    father_name: str
+    age_sex: str
+    registered_on: date
+
+    @classmethod
+    def of(cls, patient: Patient) -> "Slip":
+        """The slip of `patient`, with the hospital name from the HOSPITAL_NAME setting."""
+        age = age_label(patient.dob, timezone.localdate()) if patient.dob else ""
+        return cls(
+            hospital=settings.HOSPITAL_NAME,
+            mrn=patient.mrn,
+            full_name=patient.full_name,
+            father_name=patient.father_name,
+            age_sex=" / ".join(part for part in (age, patient.sex) if part),
+            registered_on=timezone.localdate(patient.created_at),
+        )
+
+
+def age_label(dob: date, today: date) -> str:
+    """Age on `today` as printed on slips: whole years (`34 y`), or months below one year (`7 mo`)."""
+    months = (today.year - dob.year) * 12 + today.month - dob.month - (today.day < dob.day)
+    return f"{months // 12} y" if months >= 12 else f"{max(months, 0)} mo"
+
+
+def barcode_svg(mrn: str) -> str:
+    """The MRN as a Code 128 barcode: an `<svg>` element (sizes in mm) to put inside HTML or another SVG."""
+    out = io.BytesIO()
+    barcode.get("code128", mrn, writer=SVGWriter()).write(out, options=BARCODE_OPTIONS)
+    return _element(out.getvalue().decode())
+
+
+def qr_svg(mrn: str) -> str:
+    """The MRN as a QR code: an `<svg>` element, 20 mm square."""
+    image = qrcode.make(mrn, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=1)
+    svg = _element(image.to_string(encoding="unicode"))
+    return re.sub(r'width="[^"]*" height="[^"]*"', 'width="20mm" height="20mm"', svg, count=1)
+
+
+def _element(document: str) -> str:
+    """An SVG document without its XML declaration and doctype, ready to nest."""
+    return document[document.index("<svg") :]
+
+
+def render_svg(slip: Slip, paper: str) -> str:
+    """A standalone SVG document of the slip on `paper` (a PAPERS key)."""
+    width, height = PAPERS[paper]
+    return render_to_string(
+        "patients/slip.svg",
+        {
+            "slip": slip,
+            "width": width,
+            "height": height,
+            "barcode": _in_user_units(barcode_svg(slip.mrn)),
+            "qr": _in_user_units(qr_svg(slip.mrn)),
+        },
+    )
+
+
+def _in_user_units(svg: str) -> str:
+    """Drop `mm` from lengths: inside the slip's SVG one user unit already is a millimetre (its viewBox)."""
+    return re.sub(r'="(-?[\d.]+)mm"', r'="\1"', svg)
+
+
+def render_pdf(slip: Slip, paper: str) -> bytes:
+    """A one-page PDF of the slip on `paper` (a PAPERS key), drawn with reportlab's own Code 128 and QR."""
+    width, height = PAPERS[paper]
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4 if paper == A4_PAPER else (width * mm, height * mm))
+    page.setTitle(f"Registration slip {slip.mrn}")
+    left, y = 5 * mm, height * mm - 10 * mm
+    lines = [
+        ("Helvetica-Bold", 11, slip.hospital),
+        ("Courier-Bold", 20, slip.mrn),
+        ("Helvetica-Bold", 12, slip.full_name),
+        ("Helvetica", 10, f"s/o, d/o {slip.father_name}" if slip.father_name else ""),
+        ("Helvetica", 10, slip.age_sex),
+        ("Helvetica", 10, f"Registered {slip.registered_on:%d %b %Y}"),
+    ]
+    for font, size, text in lines:
+        if text:
+            page.setFont(font, size)
+            page.drawString(left, y, text)
+            y -= size * 1.5
+    bars = code128.Code128(slip.mrn, barWidth=BARCODE_OPTIONS["module_width"] * mm, barHeight=12 * mm)
+    y -= bars.height
+    bars.drawOn(page, left, y)
+    code = qr.QrCodeWidget(slip.mrn, barWidth=20 * mm, barHeight=20 * mm)
+    drawing = Drawing(20 * mm, 20 * mm)
+    drawing.add(code)
+    renderPDF.draw(drawing, page, left, y - 23 * mm)
+    page.showPage()
+    page.save()
+    return out.getvalue()
