@@ -1,6 +1,9 @@
 """Shared fixtures: users in each role and API clients authenticated with their tokens."""
 
+import json
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -54,3 +57,18 @@ def run_in_threads(target, count: int) -> tuple[list, list]:
     for thread in threads:
         thread.join()
     return results, errors
+
+
+def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
+    """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -1,9 +1,6 @@
 """The patients API at /api/v1/patients/ and its seed-001 alias /api/patients/."""
 
 import datetime
-import json
-import urllib.error
-import urllib.request
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -12,7 +9,7 @@ from rest_framework.test import APIClient
 from idseq.formats import format_grouped, parse_grouped
 from idseq.models import Counter
 from patients.models import Patient
-from tests.conftest import make_user, run_in_threads
+from tests.conftest import make_user, post_json, run_in_threads
 
 SEED_001_BODY = {
     "full_name": "John Doe",
@@ -150,15 +147,9 @@ def test_16_concurrent_http_registrations_get_16_distinct_consecutive_mrns(live_
     token = Token.objects.create(user=make_user("desk9", "reception")).key
 
     def post(i):
-        request = urllib.request.Request(
-            f"{live_server.url}/api/v1/patients/",
-            data=json.dumps({"full_name": f"Parallel {i}"}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 201
-            return json.loads(response.read())["mrn"]
+        status, body = post_json(f"{live_server.url}/api/v1/patients/", {"full_name": f"Parallel {i}"}, token)
+        assert status == 201
+        return body["mrn"]
 
     mrns, errors = run_in_threads(post, 16)
     assert not errors

@@ -1,18 +1,10 @@
 """Reception pages: log in, register a patient, see the MRN, find the patient."""
 
-import pytest
 from django.test import Client
 
 from patients.models import Patient
 from patients.services import register_patient
 from tests.conftest import make_user
-
-
-@pytest.fixture
-def desk(reception):
-    client = Client()
-    assert client.login(username="desk1", password="pw-desk1")
-    return client
 
 
 def test_pages_ask_anonymous_users_to_log_in(db):

@@ -1,0 +1,12 @@
+"""Fixtures of the reception pages."""
+
+import pytest
+from django.test import Client
+
+
+@pytest.fixture
+def desk(reception):
+    """A browser-like client logged in as the receptionist `desk1`."""
+    client = Client()
+    assert client.login(username="desk1", password="pw-desk1")
+    return client
