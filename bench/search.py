@@ -1,0 +1,176 @@
+"""Patient search at a million patients (issue #5): p95 of each search kind through the API, next to raw SQL.
+
+    .venv/bin/python bench/search.py [--patients 1000000] [--samples 100]
+
+Creates its own database (bench.common.bench_database: migrated like production, so the indexes are the
+migrations'), loads the patients with COPY, then for each kind of search runs `--samples` different queries:
+  api   GET /api/v1/patients/?... in process (Django + DRF + the SQL: count and first page of 50)
+  raw   the same SQL statements the API ran, sent with psycopg directly: the ceiling the ORM cannot beat
+and prints p50/p95 of each and the ratio api/raw. The database is dropped at the end.
+Loading drops the model's search indexes first and builds them again after COPY (same definitions, from
+Patient._meta.indexes): building once is much faster than maintaining them row by row.
+"""
+
+import argparse
+import datetime
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import bench_database  # noqa: E402  (sets Django up)
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from faker.providers.person.en_PK import Provider as Names  # noqa: E402
+
+from idseq.formats import GROUPED_FIRST, format_grouped  # noqa: E402
+from patients.models import Patient  # noqa: E402
+
+ACCENTED = ["Zoë", "José", "Hélène", "Amélie", "Renée", "Noémie", "Chloé", "Inés"]
+COLUMNS = ["mrn", "full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address", "is_active",
+           "created_at", "is_offline_entry"]
+YEARS_OF_REGISTRATIONS = 5
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=100, help="different queries per kind (default 100)")
+    args = parser.parse_args()
+    with bench_database():
+        rows = load(args.patients)
+        run_searches(rows, args.samples)
+
+
+def generate(count: int, rng: random.Random):
+    """Yield `count` patient rows (COLUMNS order): registered over YEARS_OF_REGISTRATIONS, oldest first."""
+    first_names, last_names = Names.first_names, Names.last_names
+    start = timezone.now() - datetime.timedelta(days=365 * YEARS_OF_REGISTRATIONS)
+    step = datetime.timedelta(days=365 * YEARS_OF_REGISTRATIONS) / count
+    for i in range(count):
+        first = rng.choice(ACCENTED) if rng.random() < 0.01 else rng.choice(first_names)
+        mobile = f"3{rng.randint(0, 4)}{rng.randint(0, 9)}{rng.randint(0, 9_999_999):07d}"
+        phone = f"+92 {mobile[:3]} {mobile[3:]}" if rng.random() < 0.3 else f"0{mobile[:3]}-{mobile[3:]}"
+        cnic = f"{(i * 7919 + 3_520_212_345_671) % 10**13:013d}" if rng.random() < 0.7 else ""
+        yield (
+            format_grouped(GROUPED_FIRST + i),
+            f"{first} {rng.choice(last_names)}",
+            f"{rng.choice(first_names)} {rng.choice(last_names)}",
+            datetime.date(1935, 1, 1) + datetime.timedelta(days=rng.randint(0, 32_000)),
+            rng.choice("MF"),
+            phone,
+            f"{cnic[:5]}-{cnic[5:12]}-{cnic[12]}" if cnic else "",
+            "",
+            f"House {rng.randint(1, 400)}, Lahore",
+            rng.random() > 0.05,
+            start + step * i,
+            False,
+        )
+
+
+def load(count: int) -> list[tuple]:
+    """COPY `count` patients in (search indexes dropped meanwhile); returns a sample of the rows for queries."""
+    rng = random.Random(2026)
+    indexes = Patient._meta.indexes
+    with connection.schema_editor() as editor:
+        for index in indexes:
+            editor.remove_index(Patient, index)
+    started = time.perf_counter()
+    sample = []
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {Patient._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for i, row in enumerate(generate(count, rng)):
+                copy.write_row(row)
+                if i % 997 == 0:
+                    sample.append(row)
+    loaded = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+    with connection.schema_editor() as editor:
+        for index in indexes:
+            editor.add_index(Patient, index)
+    with connection.cursor() as cursor:
+        # What autovacuum does soon after a load: statistics, and the visibility map index-only scans rely on.
+        cursor.execute(f"VACUUM ANALYZE {Patient._meta.db_table}")
+    print(f"{count:,} patients: COPY {loaded - started:.1f} s, indexes {time.perf_counter() - loaded:.1f} s")
+    return sample
+
+
+def search_kinds(rows: list[tuple], rng: random.Random) -> dict:
+    """Search kind -> function returning the query parameters of one search, drawn from the loaded rows."""
+    pick = lambda: rng.choice(rows)  # noqa: E731
+    active = [row for row in rows if row[9]]
+
+    def digits(text):
+        return "".join(ch for ch in text if ch.isdigit())
+
+    return {
+        "MRN exact": lambda: {"q": pick()[0]},
+        "MRN without dashes": lambda: {"q": digits(pick()[0])},
+        "MRN old format": lambda: {"q": pick()[0][1:]},
+        "MRN prefix (5 digits)": lambda: {"q": pick()[0][:7]},
+        "name, full": lambda: {"q": pick()[1].lower()},
+        "name, first + start of last": lambda: {"q": (lambda n: n[: n.index(" ") + 3])(pick()[1])},
+        "name, last name alone": lambda: {"name": pick()[1].split()[-1]},
+        "name, accents ignored": lambda: {"q": rng.choice(["zoe", "jose", "helene", "amelie", "renee"])},
+        "father's name": lambda: {"father_name": pick()[2]},
+        "phone, other formatting": lambda: {"phone": "0" + digits(pick()[5])[-10:]},
+        "phone, last 7 digits": lambda: {"q": digits(pick()[5])[-7:]},
+        "CNIC without dashes": lambda: {"q": digits(rng.choice([r for r in rows if r[6]])[6])},
+        "date of birth": lambda: {"dob": pick()[3].isoformat()},
+        "registered in a week": lambda: (lambda d: {"registered_from": d.isoformat(),
+                                                    "registered_to": (d + datetime.timedelta(days=6)).isoformat()})(
+            timezone.localdate(pick()[10])),
+        "inactive": lambda: {"is_active": "false", "registered_to": timezone.localdate(pick()[10]).isoformat()},
+        "name + active": lambda: {"name": rng.choice(active)[1], "is_active": "true"},
+    }
+
+
+def run_searches(rows: list[tuple], samples: int) -> None:
+    rng = random.Random(7)
+    user = User.objects.create_superuser("bench", password="bench")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    raw = connection.cursor().cursor.connection  # psycopg's own connection: no Django in the way
+    print(f"\n{'search kind':32} {'api p50':>8} {'api p95':>8} {'raw p50':>8} {'raw p95':>8} {'ratio':>6}  (ms)")
+    for kind, make in search_kinds(rows, rng).items():
+        api_times, raw_times = [], []
+        for _ in range(samples):
+            params = make()
+            with CaptureQueriesContext(connection) as captured:  # learn the SQL (also warms the cache)
+                response = client.get("/api/v1/patients/", params)
+            assert response.status_code == 200, (params, response.content[:300])
+            statements = [q["sql"] for q in captured.captured_queries if "patients_patient" in q["sql"]]
+            started = time.perf_counter()
+            client.get("/api/v1/patients/", params)
+            api_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            with raw.cursor() as cursor:
+                for sql in statements:
+                    cursor.execute(sql.replace("%", "%%"))
+                    cursor.fetchall()
+            raw_times.append(time.perf_counter() - started)
+        api_p50, api_p95, raw_p50, raw_p95 = (ms(p(times)) for times in (api_times, raw_times) for p in (p50, p95))
+        print(f"{kind:32} {api_p50:8.1f} {api_p95:8.1f} {raw_p50:8.1f} {raw_p95:8.1f} {api_p95 / raw_p95:6.1f}")
+
+
+def p50(values):
+    return statistics.median(values)
+
+
+def p95(values):
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def ms(seconds):
+    return seconds * 1000
+
+
+if __name__ == "__main__":
+    main()
