@@ -32,6 +32,10 @@ HOSPITAL_NAME = env("HOSPITAL_NAME")
 # size, e.g. "700000-799999". Empty: no automatic extension; an admin adds ranges by hand.
 TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
 
+# MRN scheme of new registrations (issue #5): "grouped" 001-00-001 (seed 000) or "dated" PAT-20241103-0001 (seed 001),
+# issued by the idseq sequences `mrn` and `mrn-dated`. Switching later keeps every issued number valid and findable.
+TOKENLINE_MRN_SCHEME = env.str("TOKENLINE_MRN_SCHEME", default="grouped")
+
 # Waiting-room boards log in with this key in their URL (/board/?key=...); blank derives one from SECRET_KEY.
 QUEUE_BOARD_KEY = env("QUEUE_BOARD_KEY")
 # Callables (dotted paths) told after commit, off the request thread, which queues changed (see queues/notify.py).

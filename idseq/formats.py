@@ -277,6 +277,21 @@ class IdFormat:
         }
         return shapes[self.kind]
 
+    @property
+    def regex(self) -> str:
+        """A regular expression of this format's ids, the same in Python and JavaScript (for browsers checking
+        input as it is typed): e.g. `^PAT-\\d{8}-\\d{4}$`; GROUPED_PATTERN for a grouped format without prefix."""
+        number = rf"\d{{{self.digits}}}"
+        bodies = {
+            Kind.GROUPED: GROUPED_PATTERN[1:-1],
+            Kind.LETTER_NUMBER: rf"[A-Z]{{{LETTER_COUNTS[0]},{LETTER_COUNTS[-1]}}}{number}",
+            Kind.DATED: (r"\d{8}-" if self.period == Period.DAILY else r"\d{4}-") + number,
+            Kind.PLAIN: number,
+        }
+        head = f"{self.prefix}-" if self.prefix else ""  # prefixes are capital letters and digits: nothing to escape
+        check = r"\d" if self.check_digit else ""
+        return f"^{head}{bodies[self.kind]}{check}$"
+
     def render(self, value: int, scope: str = "") -> str:
         """Return the id of `value` in the period `scope` (see `scope_of`).
 

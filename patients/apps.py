@@ -9,6 +9,8 @@ class PatientsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from patients import checks  # noqa: F401  (registers the settings check)
+
         from config.roles import sync_roles_after_migrate
 
         # Groups get the permissions of apps migrated after the roles migration too.

@@ -4,12 +4,12 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from idseq.formats import GROUPED_FIRST, parse_grouped
 from idseq.services import advance_past, issue
 from patients.exceptions import DuplicatePatient, MrnTaken
 from patients.models import Patient
+from patients.mrn import SCHEMES, active_scheme, parse_mrn, scheme_formats
 
-MRN_COUNTER = "mrn"  # the grouped idseq Sequence (and its counter key) of MRNs
+MRN_COUNTER = SCHEMES["grouped"]  # the grouped idseq Sequence (and its counter key) of MRNs
 # The partial unique index on active CNICs (patients/models.py).
 ACTIVE_CNIC_CONSTRAINT = "patients_patient_active_cnic_unique"
 MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
@@ -33,7 +33,8 @@ def register_patient(
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> Patient:
-    """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ...).
+    """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ..., or `PAT-20241103-0001`, ... with
+    TOKENLINE_MRN_SCHEME=dated).
 
     Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank), the user who registers,
         `mrn`: a number issued before Tokenline (a paper card), already validated (patients.mrn.validate_mrn),
@@ -69,8 +70,8 @@ def save_new_patient(
     The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
     form never holds the lock. A `carried_mrn` (a number decided elsewhere: a paper card or earlier system, or a lab
-    terminal's range, see terminals.services) is kept as it is and takes no online number; when it is a grouped
-    number the counter moves past it, so it is never issued again. With an `idempotency_key` (the API's
+    terminal's range, see terminals.services) is kept as it is and takes no online number; when it is a number of
+    either MRN scheme its sequence moves past it, so it is never issued again. With an `idempotency_key` (the API's
     Idempotency-Key header), a retry of the same request returns the patient the first one registered instead of
     registering again. Raises as `register_patient`.
     """
@@ -80,7 +81,7 @@ def save_new_patient(
             _advance_counter_past([carried_mrn])
             patient.mrn = carried_mrn
         else:
-            issued = issue(MRN_COUNTER, purpose="patient registration", issued_by=patient.created_by,
+            issued = issue(SCHEMES[active_scheme()], purpose="patient registration", issued_by=patient.created_by,
                            idempotency_key=idempotency_key, fingerprint=fingerprint)
             if issued.replayed:
                 return Patient.objects.get(mrn=issued.ids[0])
@@ -143,7 +144,7 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
         existing.update(Patient.objects.filter(mrn__in=mrns[start : start + 10_000]).values_list("mrn", flat=True))
     new = [patient for patient in patients if patient.mrn not in existing]
     with transaction.atomic():
-        _advance_counter_past([patient.mrn for patient in new])
+        _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
         try:
             with transaction.atomic():
                 bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
@@ -158,19 +159,18 @@ def _validate(patient: Patient) -> None:
     patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
 
 
-def _advance_counter_past(mrns: list[str]) -> None:
-    """Move the MRN counter past the highest grouped number among `mrns` (other schemes' numbers do not count)."""
-    values = [parse_grouped(mrn) for mrn in mrns if _is_grouped(mrn)]
-    if values:
-        advance_past(MRN_COUNTER, max(values), start=GROUPED_FIRST)
-
-
-def _is_grouped(mrn: str) -> bool:
-    try:
-        parse_grouped(mrn)
-    except ValueError:
-        return False
-    return True
+def _advance_counter_past(mrns: list[str], moved_by=None) -> None:
+    """Move each MRN scheme's sequence (per day for dated numbers) past the highest of `mrns` it could issue;
+    numbers of no scheme (a terminal's `710000`) move nothing."""
+    highest: dict[tuple[str, str], int] = {}
+    formats = scheme_formats()
+    for mrn in mrns:
+        parsed = parse_mrn(mrn, formats)
+        if parsed:
+            key, value, scope = parsed
+            highest[key, scope] = max(value, highest.get((key, scope), 0))
+    for (key, scope), value in sorted(highest.items()):  # a fixed order: two imports lock counters alike
+        advance_past(key, value, scope=scope, moved_by=moved_by)
 
 
 def _save_guarded(patient: Patient, **save_options) -> None:

@@ -2,10 +2,11 @@
  *
  * The rules come from the server (patients.mrn.client_formats, rendered with json_script as #mrn-formats), the
  * same definitions the server validates with, so browser and server never disagree:
- *   pattern  the current MRN format, e.g. ^\d{3}-\d{2}-\d{3}$
+ *   patterns the MRN formats of both schemes, the active one first, e.g. ^\d{3}-\d{2}-\d{3}$, ^PAT-\d{8}-\d{4}$
  *   legacy   the old format xx-xx-xxx, refused with the number it became (a zero in front)
- *   digits   how many digits an MRN has; typing that many digits gets the dashes inserted
- *   example  a valid MRN, also used to tell whether a partly typed value can still become one
+ *   examples an MRN of each scheme, same order: whether a partly typed value can still become an MRN; typing
+ *            as many digits as the active scheme's example has gets its dashes (and prefix) inserted, in the
+ *            search box only when that example is digits and dashes (else a phone number could turn into one)
  *   legacy_message, invalid_message  the server's wording ({number}, {converted} filled in here)
  * Inputs opt in with data-mrn-field="strict" (an MRN and nothing else) or "search" (MRN, name, phone or CNIC).
  */
@@ -14,21 +15,28 @@
   var source = document.getElementById("mrn-formats");
   if (!source) return;
   var formats = JSON.parse(source.textContent);
-  var full = new RegExp(formats.pattern);
+  var patterns = formats.patterns.map(function (pattern) { return new RegExp(pattern); });
+  var active = patterns[0];
   var legacy = new RegExp(formats.legacy);
-  var dashPositions = [];
-  for (var i = 0; i < formats.example.length; i++) if (formats.example[i] === "-") dashPositions.push(i);
+  var example = formats.examples[0];
+  var exampleDigits = example.replace(/\D/g, "").length;
+  var groupInSearch = /^[\d-]+$/.test(example);
+
+  function isMrn(value) {
+    return patterns.some(function (pattern) { return pattern.test(value); });
+  }
 
   function group(digits) {
-    // Insert the example's dashes into `digits` (8 digits -> 001-23-456).
-    var out = digits.split("");
-    dashPositions.forEach(function (at) { out.splice(at, 0, "-"); });
-    return out.join("");
+    // The example with its digits replaced by `digits`: 00123456 -> 001-23-456 (202411030001 -> PAT-20241103-0001).
+    var i = 0;
+    return example.replace(/\d/g, function () { return digits[i++]; });
   }
 
   function couldBecomeMrn(value) {
-    // A prefix of a valid MRN: completing it with the rest of the example matches the pattern.
-    return full.test(value + formats.example.slice(value.length));
+    // A prefix of a valid MRN: completing it with the rest of an example matches that example's pattern.
+    return patterns.some(function (pattern, i) {
+      return pattern.test(value + formats.examples[i].slice(value.length));
+    });
   }
 
   function problem(value, kind) {
@@ -37,19 +45,19 @@
       // Converted as idseq.formats.convert_legacy does: a zero in front.
       return formats.legacy_message.replace("{number}", value).replace("{converted}", "0" + value);
     }
-    if (kind === "strict") return full.test(value) ? "" : formats.invalid_message;
+    if (kind === "strict") return isMrn(value) ? "" : formats.invalid_message;
     // Search: only digits-and-dashes that are no CNIC (12345-...) or phone (0300-...) must be (part of) an MRN.
     var mrnLike = /^\d[\d-]*$/.test(value) && value.indexOf("-") >= 0 && !/^\d{4,5}-/.test(value);
-    return mrnLike && !couldBecomeMrn(value) ? value + " is not an MRN; write it as e.g. " + formats.example + "." : "";
+    return mrnLike && !couldBecomeMrn(value) ? value + " is not an MRN; write it as e.g. " + example + "." : "";
   }
 
   function reformat(input) {
     var value = input.value.trim();
-    if (!/^[\d-]+$/.test(value)) return;
+    if (!/^[\d-]+$/.test(value) || (input.dataset.mrnField === "search" && !groupInSearch)) return;
     var digits = value.replace(/-/g, "");
-    if (digits.length === formats.digits && (value === digits || couldBecomeMrn(value))) {
+    if (digits.length === exampleDigits && (value === digits || couldBecomeMrn(value))) {
       input.value = group(digits);
-    } else if (input.dataset.mrnField === "search" && digits.length > formats.digits && full.test(value.slice(0, formats.example.length))) {
+    } else if (input.dataset.mrnField === "search" && digits.length > exampleDigits && active.test(value.slice(0, example.length))) {
       input.value = digits; // more digits after an MRN we grouped: a phone or CNIC, give the digits back
     }
   }
