@@ -35,26 +35,40 @@ class Reading:
     lines: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def refuse_registered_cnics(self) -> None:
-        """Move to `errors` the rows whose active CNIC belongs to a registered patient with another MRN.
+    def refuse_clashes_with_register(self) -> None:
+        """Move to `errors` the rows that clash with registered patients: an MRN registered to someone else (another
+        name), or an active CNIC registered under another MRN.
 
-        (A row whose MRN is registered is no error: the import skips it, which makes importing twice harmless.)
+        A row whose MRN is registered with the same name is no error: the import skips it, which makes importing
+        the same file twice harmless.
         """
-        cnics = [patient.cnic for patient in self.patients if _active_cnic(patient)]
-        holders = {}
-        for start in range(0, len(cnics), 10_000):
-            holders.update(
-                Patient.objects.filter(is_active=True, cnic__in=cnics[start : start + 10_000]).values_list("cnic", "mrn")
-            )
+        by_mrn = _chunked(
+            lambda chunk: Patient.objects.filter(mrn__in=chunk).values_list("mrn", "full_name"),
+            [patient.mrn for patient in self.patients],
+        )
+        by_cnic = _chunked(
+            lambda chunk: Patient.objects.filter(is_active=True, cnic__in=chunk).values_list("cnic", "mrn"),
+            [patient.cnic for patient in self.patients if _active_cnic(patient)],
+        )
         kept, kept_lines = [], []
         for patient, line in zip(self.patients, self.lines):
-            holder = holders.get(_active_cnic(patient))
-            if holder and holder != patient.mrn:
+            name, holder = by_mrn.get(patient.mrn), by_cnic.get(_active_cnic(patient))
+            if name is not None and name.casefold() != patient.full_name.casefold():
+                self.errors.append(f"line {line}, mrn: {patient.mrn} is already registered to {name}")
+            elif holder and holder != patient.mrn:
                 self.errors.append(f"line {line}, cnic: {patient.cnic} is already registered as {holder}")
             else:
                 kept.append(patient)
                 kept_lines.append(line)
         self.patients, self.lines = kept, kept_lines
+
+
+def _chunked(query, keys: list, size: int = 10_000) -> dict:
+    """`dict(query(chunk))` over `keys` in chunks of `size` (one short IN list per query)."""
+    found = {}
+    for start in range(0, len(keys), size):
+        found.update(query(keys[start : start + size]))
+    return found
 
 
 def decode(data: bytes) -> str:

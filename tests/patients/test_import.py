@@ -96,19 +96,21 @@ def test_skip_invalid_imports_the_other_rows(tmp_path):
 
 
 @pytest.mark.django_db
-def test_repeated_numbers_and_registered_cnics_are_invalid_rows(tmp_path):
+def test_repeated_numbers_and_clashes_with_registered_patients_are_invalid_rows(tmp_path):
     register_patient(full_name="Already Here", cnic="12345-1234567-1")
     path = write(
         tmp_path,
         f"{HEADER}\n001-00-501,A,,,,,11111-1111111-1,,,,\n001-00-501,B,,,,,,,,,\n"
-        "001-00-502,C,,,,,11111-1111111-1,,,,\n001-00-503,D,,,,,12345-1234567-1,,,,\n",
+        "001-00-502,C,,,,,11111-1111111-1,,,,\n001-00-503,D,,,,,12345-1234567-1,,,,\n"
+        "001-00-001,Someone Else,,,,,,,,,\n",
     )
     err = io.StringIO()
-    with pytest.raises(CommandError, match="3 invalid row"):
+    with pytest.raises(CommandError, match="4 invalid row"):
         call_command("import_patients", str(path), stderr=err, verbosity=0)
     assert "line 3, mrn: 001-00-501 repeats line 2" in err.getvalue()
     assert "line 4, cnic: 11111-1111111-1 repeats line 2" in err.getvalue()
     assert "line 5, cnic: 12345-1234567-1 is already registered as 001-00-001" in err.getvalue()
+    assert "line 6, mrn: 001-00-001 is already registered to Already Here" in err.getvalue()
     assert Patient.objects.count() == 1
 
 

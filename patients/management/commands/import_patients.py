@@ -25,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc.strerror}") from exc
         except csv_io.BadFile as exc:
             raise CommandError(f"{file}, {exc}. Nothing imported.") from exc
-        reading.refuse_registered_cnics()
+        reading.refuse_clashes_with_register()
         for error in reading.errors:
             self.stderr.write(f"{file}, {error}")
         if reading.errors and not skip_invalid:
