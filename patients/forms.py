@@ -12,7 +12,8 @@ class MRNInput(forms.TextInput):
     """A text box that static/js/mrn.js checks as the user types (`data-mrn-field`)."""
 
     def __init__(self, attrs=None):
-        super().__init__({"data-mrn-field": "strict", "placeholder": "001-23-456", "autocomplete": "off", **(attrs or {})})
+        defaults = {"data-mrn-field": "strict", "placeholder": "001-23-456", "autocomplete": "off"}
+        super().__init__({**defaults, **(attrs or {})})
 
 
 class PatientForm(forms.ModelForm):

@@ -95,7 +95,8 @@ def lenient_mrn(text: str) -> str | None:
     """The stored MRN a searcher means by `text`, or None when `text` is no whole MRN.
 
     Accepts `001-23-456`, `00123456`, the old `01-23-456` (converted) and numbers of the other schemes as stored:
-    `PAT-20241103-0001` (seed 001, compared upper-cased) and six-digit terminal offline numbers such as `710000` (seed 001).
+    `PAT-20241103-0001` (seed 001, compared upper-cased) and six-digit terminal offline numbers such as `710000`
+    (seed 001).
     """
     text = text.strip().upper()
     if _GROUPED_RE.fullmatch(text):

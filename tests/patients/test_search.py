@@ -31,7 +31,8 @@ def people(db):
     patients = [
         register(full_name="Ayesha Khan", father_name="Imran Khan", phone="0300-1234567", cnic="35202-1234567-2",
                  dob=datetime.date(1992, 5, 15), registered=day),
-        register(full_name="Zoë Ahmed", father_name="José Ahmed", phone="+92 321 7654321", registered=day.replace(day=2)),
+        register(full_name="Zoë Ahmed", father_name="José Ahmed", phone="+92 321 7654321",
+                 registered=day.replace(day=2)),
         register(full_name="Bilal Ahmed", father_name="Tariq Mehmood", phone="042 35761234", cnic="12345-1234567-1",
                  dob=datetime.date(1980, 1, 2), registered=day.replace(day=3)),
         register(full_name="Ahmed Raza", father_name="Ali Raza", registered=day.replace(day=5)),

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         for error in reading.errors:
             self.stderr.write(f"{file}, {error}")
         if reading.errors and not skip_invalid:
-            raise CommandError(f"{len(reading.errors)} invalid row(s); nothing imported (--skip-invalid imports the rest).")
+            raise CommandError(
+                f"{len(reading.errors)} invalid row(s); nothing imported (--skip-invalid imports the rest)."
+            )
         try:
             added = services.import_patients(patients=reading.patients)
         except DomainError as exc:
