@@ -8,14 +8,7 @@ Requests go through Django's test client in-process (URL routing, auth, DRF, ser
 are the server's own time without a network or a WSGI server. Runs in a throw-away database (bench/common.py).
 """
 
-import sys
-from pathlib import Path
-
-# This file is named like the standard library's `queue` (issue #7 names it): take its folder off the import path
-# before anything imports `queue`, and import the shared plumbing as `bench.common` from the project root instead.
-BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
-sys.path.insert(0, str(BENCH_DIR.parent))
+from common import Result, bench_database, pgbench, print_table, run_threads  # first: fixes the path
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
@@ -23,7 +16,6 @@ import logging  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from bench.common import Result, bench_database, pgbench, print_table, run_threads  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402

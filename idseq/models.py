@@ -120,7 +120,9 @@ class Counter(models.Model):
     last_value = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
     sequence = models.ForeignKey(Sequence, null=True, blank=True, on_delete=models.PROTECT, related_name="counters")
-    scope = models.CharField(max_length=10, blank=True, default="", help_text="`` never, `2024-11-03`, `2024`.")
+    scope = models.CharField(
+        max_length=10, blank=True, default="", db_default="", help_text="`` never, `2024-11-03`, `2024`."
+    )
 
     class Meta:
         constraints = [

@@ -102,8 +102,8 @@ def _lock_counter(key: str, start: int) -> Counter:
     if counter is None:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {Counter._meta.db_table} (key, last_value, updated_at, scope)"
-                " VALUES (%s, %s, now(), '') ON CONFLICT (key) DO NOTHING",
+                f"INSERT INTO {Counter._meta.db_table} (key, last_value, updated_at)"
+                " VALUES (%s, %s, now()) ON CONFLICT (key) DO NOTHING",
                 [key, start - 1],
             )
         counter = Counter.objects.select_for_update().get(key=key)

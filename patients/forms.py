@@ -65,7 +65,7 @@ class PatientForm(forms.ModelForm):
 
     def _post_clean(self):
         # The model's field rules, but not its constraints: a duplicate CNIC is refused by the database when the
-        # service saves, which names the patient who has it (services._save_guarded) and holds under concurrency.
+        # service saves, which names the patient who has it (services._unique_violations_as_domain_errors) and holds under concurrency.
         try:
             self.instance = construct_instance(self, self.instance, self._meta.fields)
             self.instance.full_clean(

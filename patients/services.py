@@ -1,5 +1,6 @@
 """Writes on patients. Views, the API, the admin and management commands all register through here."""
 
+import contextlib
 import re
 
 from django.db import IntegrityError, transaction
@@ -76,7 +77,7 @@ def save_new_patient(
     registering again. Raises as `register_patient`.
     """
     _validate(patient)
-    with transaction.atomic():
+    with _unique_violations_as_domain_errors(), transaction.atomic():
         if carried_mrn:
             _advance_counter_past([carried_mrn])
             patient.mrn = carried_mrn
@@ -87,7 +88,7 @@ def save_new_patient(
                 return Patient.objects.get(mrn=issued.ids[0])
             patient.mrn = issued.ids[0]
         patient._history_user = patient.created_by
-        _save_guarded(patient, force_insert=True)
+        patient.save(force_insert=True)
     return patient
 
 
@@ -107,8 +108,8 @@ def update_patient(patient: Patient, *, changed_by=None, **changes) -> Patient:
         setattr(patient, field, value)
     _validate(patient)
     patient._history_user = changed_by
-    with transaction.atomic():
-        _save_guarded(patient, update_fields=list(changes) or None)
+    with _unique_violations_as_domain_errors(), transaction.atomic():
+        patient.save(update_fields=list(changes) or None)
     return patient
 
 
@@ -155,7 +156,7 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
 
 def _validate(patient: Patient) -> None:
     # Field rules only. Uniqueness and constraints are left to the database: the guard must hold under concurrency
-    # (see _save_guarded), and checking them here would cost a query per registration for nothing.
+    # (see _unique_violations_as_domain_errors), and checking them here would cost a query per registration for nothing.
     patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
 
 
@@ -173,11 +174,15 @@ def _advance_counter_past(mrns: list[str], moved_by=None) -> None:
         advance_past(key, value, scope=scope, moved_by=moved_by)
 
 
-def _save_guarded(patient: Patient, **save_options) -> None:
-    """Save inside a savepoint; a unique violation becomes the domain error naming the patient who has it."""
+@contextlib.contextmanager
+def _unique_violations_as_domain_errors():
+    """Turn a unique violation raised inside into the domain error naming the patient who has the value.
+
+    Wrap it around the `transaction.atomic()` that saves: the lookup of the holder runs after that block rolled
+    back (no savepoint per registration needed just to keep the transaction usable).
+    """
     try:
-        with transaction.atomic():
-            patient.save(**save_options)
+        yield
     except IntegrityError as exc:
         raise _domain_error(exc) from exc
 
