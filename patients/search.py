@@ -8,13 +8,14 @@ query repeats the expression, so selectors must build their conditions from here
 from django.db.models import CharField, F, Func, TextField, Value
 from django.db.models.functions import Reverse, Right
 
-# `patients_fold(text)`: lower case without accents (`Zoë` -> `zoe`). unaccent() itself is only STABLE, since its
-# dictionary could change, so an index needs this IMMUTABLE wrapper naming the dictionary explicitly.
-# Created by migration 0003; the schema-qualified names keep it working whatever the search_path is.
-FOLD_FUNCTION_SQL = """
+# `patients_fold(text)`: lower case without accents (`Zoë` -> `zoe`): decomposed (Unicode NFD) and stripped of the
+# combining marks. Built from PostgreSQL's own IMMUTABLE normalize(), so an index can use it, and needing no
+# extension: the unaccent extension is missing from the embedded server a fresh checkout uses.
+# Created by migration 0004.
+FOLD_FUNCTION_SQL = r"""
 CREATE OR REPLACE FUNCTION patients_fold(text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$;
+AS $$ SELECT lower(regexp_replace(normalize($1, NFD), '[\u0300-\u036f]', '', 'g')) $$;
 """
 DROP_FOLD_FUNCTION_SQL = "DROP FUNCTION IF EXISTS patients_fold(text);"
 

@@ -9,7 +9,7 @@ import patients.search
 import patients.validators
 import simple_history.models
 from django.conf import settings
-from django.contrib.postgres.operations import TrigramExtension, UnaccentExtension
+from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
 from patients.search import DROP_FOLD_FUNCTION_SQL, FOLD_FUNCTION_SQL
@@ -24,10 +24,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # Name search: trigram indexes (pg_trgm) on names folded by patients_fold() (unaccent), which the
+        # Name search: trigram indexes (pg_trgm) on names folded by patients_fold() (NFD, marks removed), which the
         # generated columns full_name_folded and father_name_folded call.
         TrigramExtension(),
-        UnaccentExtension(),
         migrations.RunSQL(FOLD_FUNCTION_SQL, DROP_FOLD_FUNCTION_SQL),
         migrations.CreateModel(
             name='HistoricalPatient',
