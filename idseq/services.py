@@ -6,7 +6,8 @@ Two layers:
   (on a sequence's counter it writes their ledger rows too).
 - `next_id(key)` / `next_ids(key, count)`: a `Sequence` (issue #4), returning formatted ids, one Counter per scope
   period, every id recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
-Both advance a Counter row under its row lock (`SELECT ... FOR UPDATE`, `_advance`), held until the caller commits.
+Both lock a Counter row with `SELECT ... FOR UPDATE` (`_lock_counter`) and advance it (`_advance`); the lock is held
+until the caller commits.
 """
 
 import datetime
@@ -60,9 +61,10 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
         raise NotInTransaction("allocate() must run inside transaction.atomic()")
     if count < 1 or start < 1:
         raise ValueError(f"count and start must be at least 1 (got count={count}, start={start})")
-    values, sequence_id, scope = _advance(key, count, start=start)
-    if sequence_id is not None:
-        sequence = Sequence.objects.get(pk=sequence_id)
+    counter = _lock_counter(key, start)
+    values = _advance(counter, count)
+    if counter.sequence_id is not None:
+        sequence, scope = counter.sequence, counter.scope
         try:
             ids = [sequence.id_format.render(value, scope) for value in values]
         except SequenceExhausted:
@@ -73,31 +75,26 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
     return values
 
 
-def _advance(
-    key: str, count: int, *, start: int, limit: int | None = None, sequence_id: int | None = None, scope: str = ""
-) -> tuple[range, int | None, str] | None:
-    """Advance counter `key` by `count` under its row lock (`SELECT ... FOR UPDATE`), held until the caller commits.
+def _advance(counter: Counter, count: int, *, limit: int | None = None) -> range | None:
+    """Advance a counter locked by `_lock_counter`/`_locked_counter` by `count`; the lock lasts until commit.
 
-    A missing counter is created first (`INSERT ... ON CONFLICT DO NOTHING`, at `start - 1`): two first callers at
-    once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
-    both queue on the same row lock. Returns (values, the counter's sequence id or None, its scope), or None
-    (nothing written) when the values would pass `limit`.
+    Returns the values taken, or None (nothing written) when they would pass `limit`.
     """
-    counter = _lock_counter(key, start)
     if limit is not None and counter.last_value + count > limit:
         return None
     first = counter.last_value + 1
     counter.last_value += count
-    fields = ["last_value", "updated_at"]
-    if sequence_id is not None:  # a sequence adopts a counter of its key left unlinked (e.g. by a migration)
-        counter.sequence_id, counter.scope = sequence_id, scope
-        fields += ["sequence", "scope"]
-    counter.save(update_fields=fields)
-    return range(first, first + count), counter.sequence_id, counter.scope
+    counter.save(update_fields=["last_value", "updated_at"])
+    return range(first, first + count)
 
 
 def _lock_counter(key: str, start: int) -> Counter:
-    """Return the Counter row `key` locked FOR UPDATE, creating it race-free first when it does not exist."""
+    """Return the Counter row `key` locked FOR UPDATE (`SELECT ... FOR UPDATE`), held until the caller commits.
+
+    A missing counter is created first (`INSERT ... ON CONFLICT DO NOTHING`, at `start - 1`): two first callers at
+    once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
+    both queue on the same row lock.
+    """
     counter = Counter.objects.select_for_update().filter(key=key).first()
     if counter is None:
         with connection.cursor() as cursor:
@@ -211,21 +208,13 @@ def issue(
             if replay is not None:
                 return Issued(replay, replayed=True)
         id_format = sequence.id_format
-        advanced = _advance(
-            sequence.counter_key(scope),
-            count,
-            start=sequence.start_value,
-            limit=id_format.last_value,
-            sequence_id=sequence.pk,
-            scope=scope,
-        )
-        if advanced is None:
+        values = _advance(_locked_counter(sequence, scope), count, limit=id_format.last_value)
+        if values is None:
             period = f" on {scope}" if scope else ""
             raise SequenceExhausted(
                 f"Sequence {sequence.key!r} has fewer than {count} id(s) left{period}: its format ends at "
                 f"{id_format.render(id_format.last_value, scope)}."
             )
-        values = advanced[0]
         ids = [id_format.render(value, scope) for value in values]
         _record(sequence, scope, values, ids, at=now, issued_by=issued_by, purpose=purpose, claim=claim)
     return Issued(ids, replayed=False)
@@ -363,12 +352,8 @@ def create_sequence(
 
 def _locked_counter(sequence: Sequence, scope: str) -> Counter:
     """The counter of `sequence` in `scope`, created if missing, locked FOR UPDATE until the transaction ends."""
-    key = sequence.counter_key(scope)
-    Counter.objects.bulk_create(
-        [Counter(key=key, last_value=sequence.start_value - 1, sequence=sequence, scope=scope)], ignore_conflicts=True
-    )
-    counter = Counter.objects.select_for_update().get(key=key)
-    if (counter.sequence_id, counter.scope) != (sequence.pk, scope):  # adopt an unlinked counter, as _advance
+    counter = _lock_counter(sequence.counter_key(scope), sequence.start_value)
+    if (counter.sequence_id, counter.scope) != (sequence.pk, scope):  # new, or left unlinked (e.g. by a migration)
         counter.sequence, counter.scope = sequence, scope
         counter.save(update_fields=["sequence", "scope"])
     return counter
