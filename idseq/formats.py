@@ -93,17 +93,6 @@ def convert_legacy(text: str) -> str:
     return "0" + text
 
 
-def revert_to_legacy(text: str) -> str:
-    """Return the old `xx-xx-xxx` form of a grouped number below `100-00-000`: `001-00-001` -> `01-00-001`.
-
-    Raises:
-        ValueError: when `text` is not grouped, or is `100-00-000` or above (the old format cannot show it).
-    """
-    if parse_grouped(text) >= 10_000_000:
-        raise ValueError(f"{text} is 100-00-000 or above; the old format xx-xx-xxx cannot show it")
-    return text[1:]
-
-
 def letter_number_last(digits: int = 4) -> int:
     """The last value the letter-number format can show: `ZZZZZ9999` with 4 digits (123,547,023,072 values)."""
     return sum(26**letters for letters in LETTER_COUNTS) * (10**digits - 1)

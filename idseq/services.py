@@ -17,8 +17,9 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Max
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from idseq import selectors
@@ -62,16 +63,14 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
     if count < 1 or start < 1:
         raise ValueError(f"count and start must be at least 1 (got count={count}, start={start})")
     counter = _lock_counter(key, start)
-    values = _advance(counter, count)
-    if counter.sequence_id is not None:
-        sequence, scope = counter.sequence, counter.scope
-        try:
-            ids = [sequence.id_format.render(value, scope) for value in values]
-        except SequenceExhausted:
-            # Still under our row lock: give the values back so a caller that catches this loses nothing.
-            Counter.objects.filter(key=key).update(last_value=F("last_value") - count)
-            raise
-        _record(sequence, scope, values, ids, at=timezone.now(), issued_by=None, purpose="allocate()", claim=None)
+    sequence = counter.sequence if counter.sequence_id is not None else None
+    values = _advance(counter, count, limit=sequence.id_format.last_value if sequence else None)
+    if values is None:  # checked before moving the counter, so nothing is taken
+        raise SequenceExhausted(f"Sequence {sequence.key!r} has fewer than {count} id(s) left.")
+    if sequence is not None:
+        ids = [sequence.id_format.render(value, counter.scope) for value in values]
+        _record(sequence, counter.scope, values, ids, at=timezone.now(), issued_by=None, purpose="allocate()",
+                claim=None)
     return values
 
 
@@ -346,7 +345,11 @@ def create_sequence(
         is_active=is_active,
     )
     sequence.full_clean()
-    sequence.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            sequence.save(force_insert=True)
+    except IntegrityError:  # another create of the same key or kind+prefix won between full_clean and save
+        raise ValidationError({"key": "A sequence with this key or kind and prefix already exists."}) from None
     return sequence
 
 
@@ -430,7 +433,12 @@ def void_id(key: str, formatted: str, *, reason: str) -> IssuedNumber:
     if not reason.strip():
         raise IdseqError("Give the reason for voiding the number.")
     with transaction.atomic():
-        number = IssuedNumber.objects.select_for_update().filter(sequence__key=key, formatted=formatted).first()
+        # of=self: lock the ledger row only; locking the joined Sequence row would block every issue of this key.
+        number = (
+            IssuedNumber.objects.select_for_update(of=("self",))
+            .filter(sequence__key=key, formatted=formatted)
+            .first()
+        )
         if number is None:
             raise UnknownSequence(f"Sequence {key!r} issued no id {formatted!r}.")
         if number.voided_at is None:

@@ -24,7 +24,6 @@ from idseq.formats import (
     parse_grouped,
     parse_letter_number,
     parse_plain,
-    revert_to_legacy,
     scope_of,
 )
 
@@ -174,18 +173,12 @@ def test_a_daily_id_does_not_parse_as_yearly():
 @pytest.mark.parametrize(
     ("old", "new"), [("01-00-001", "001-00-001"), ("01-23-456", "001-23-456"), ("99-99-999", "099-99-999")]
 )
-def test_old_numbers_become_grouped_by_prepending_a_zero_and_back(old, new):
+def test_old_numbers_become_grouped_by_prepending_a_zero(old, new):
     assert is_legacy(old) and not is_legacy(new)
     assert convert_legacy(old) == new
-    assert revert_to_legacy(new) == old
 
 
 @pytest.mark.parametrize("text", ["001-23-456", "0123456", "1-23-456", ""])
 def test_convert_legacy_refuses_what_is_not_xx_xx_xxx(text):
     with pytest.raises(ValueError):
         convert_legacy(text)
-
-
-def test_numbers_from_100_00_000_up_have_no_old_form():
-    with pytest.raises(ValueError, match="100-00-000"):
-        revert_to_legacy("100-00-000")
