@@ -76,7 +76,8 @@ def sync_roles(apps=None) -> None:
 def sync_roles_after_migrate(sender, **kwargs) -> None:
     """post_migrate hook: keep the groups' permissions in step with the apps now installed.
 
-    Runs after each project app's permissions are created (apps later in INSTALLED_APPS than patients too).
+    Runs once, after the last project app's permissions are created (PROJECT_APPS is in INSTALLED_APPS order), when
+    every app's permissions exist; post_migrate also follows every flush of a transactional test.
     """
-    if sender.name in PROJECT_APPS:
+    if sender.name == PROJECT_APPS[-1]:
         sync_roles()

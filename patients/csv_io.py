@@ -144,7 +144,10 @@ def _patient(row: dict) -> Patient:
         errors["is_active"] = ["use true or false"]
     registered_at = timezone.now()
     if values["registered_at"]:
-        registered_at = parse_datetime(values["registered_at"]) or _start_of(parse_date(values["registered_at"]))
+        try:
+            registered_at = parse_datetime(values["registered_at"]) or _start_of(parse_date(values["registered_at"]))
+        except ValueError:  # well formed but impossible, e.g. 2024-02-30
+            registered_at = None
         if registered_at is None:
             errors["registered_at"] = ["use YYYY-MM-DD or YYYY-MM-DDTHH:MM"]
         elif timezone.is_naive(registered_at):

@@ -70,7 +70,7 @@ def validate_mrn(value: str) -> None:
     if is_legacy(value):
         raise ValidationError(legacy_message(value), code="legacy_mrn")
     if not any(re.fullmatch(f.regex, value, re.ASCII) for f in scheme_formats().values()):
-        raise ValidationError(_invalid_message(), code="invalid_mrn")
+        raise ValidationError(_invalid_message(scheme_formats()), code="invalid_mrn")
 
 
 def _example(id_format: IdFormat) -> str:
@@ -80,8 +80,8 @@ def _example(id_format: IdFormat) -> str:
     return id_format.render(1, scope_of(id_format.period, timezone.localdate()))
 
 
-def _invalid_message() -> str:
-    scheme, id_format = next(iter(scheme_formats().items()))
+def _invalid_message(formats: dict[str, IdFormat]) -> str:
+    scheme, id_format = next(iter(formats.items()))
     return INVALID_MESSAGE.format(shape=SHAPES[scheme], example=_example(id_format))
 
 
@@ -130,5 +130,5 @@ def client_formats() -> dict:
         "examples": [_example(id_format) for id_format in formats.values()],
         "legacy": LEGACY_PATTERN,
         "legacy_message": LEGACY_MESSAGE,
-        "invalid_message": _invalid_message(),
+        "invalid_message": _invalid_message(formats),
     }

@@ -144,13 +144,9 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     for start in range(0, len(mrns), 10_000):
         existing.update(Patient.objects.filter(mrn__in=mrns[start : start + 10_000]).values_list("mrn", flat=True))
     new = [patient for patient in patients if patient.mrn not in existing]
-    with transaction.atomic():
+    with _unique_violations_as_domain_errors(), transaction.atomic():
         _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
-        try:
-            with transaction.atomic():
-                bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
-        except IntegrityError as exc:
-            raise _domain_error(exc) from exc
+        bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
     return new
 
 

@@ -59,9 +59,10 @@ def patient_list(request):
     query = form.cleaned_data["q"] if form.is_valid() else ""
     search = search_patients(query)
     page = CappedPaginator(search.patients, 25).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": query, "hint": search.hint, "mrn_formats": client_formats()}
-    template = "patients/_results.html" if request.headers.get("HX-Request") else "patients/list.html"
-    return render(request, template, context)
+    context = {"form": form, "page": page, "query": query, "hint": search.hint}
+    if request.headers.get("HX-Request"):  # typing in the box: only the results table, no MRN rules to read
+        return render(request, "patients/_results.html", context)
+    return render(request, "patients/list.html", {**context, "mrn_formats": client_formats()})
 
 
 @role_required("patients.view_patient")
