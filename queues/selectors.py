@@ -36,14 +36,14 @@ class Median(Aggregate):
 def find_queue(ref: str) -> Queue:
     """The queue with id `ref` ("3") or code `ref` ("LAB", any case). Raises Http404 when there is none."""
     ref = ref.strip()
-    return get_object_or_404(Queue, **({"pk": int(ref)} if ref.isdigit() else {"code": ref.upper()}))
+    return get_object_or_404(Queue, **({"pk": int(ref)} if ref.isdecimal() and ref.isascii() else {"code": ref.upper()}))
 
 
 def waiting_line(*, queue_ids: Iterable[int], visit_date: datetime.date) -> QuerySet[Visit]:
     """Waiting visits of the queues on `visit_date`, each annotated with `position` (1..n per queue, call order).
 
-    Returns a queryset ordered by queue then position; filter it further (e.g. `.filter(pk=...)`) and Django keeps
-    the window computed over the whole line.
+    Returns a queryset ordered by queue then position. Filter it on `position` only: any other filter goes into the
+    WHERE clause and changes the window (a `.filter(pk=...)` would always give position 1).
     """
     return (
         Visit.objects.filter(queue_id__in=list(queue_ids), visit_date=visit_date, status=S.WAITING)

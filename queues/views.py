@@ -9,6 +9,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,11 +45,14 @@ def index(request):
     """Today's queues (waiting counts), the desks with links to their pages, and the board's URL."""
     queues = list(Queue.objects.all())
     today = timezone.localdate()
-    waiting = {q.pk: 0 for q in queues}
-    for visit in selectors.waiting_line(queue_ids=waiting, visit_date=today).only("queue_id"):
-        waiting[visit.queue_id] += 1
+    waiting = dict(
+        Visit.objects.filter(visit_date=today, status=Visit.Status.WAITING)
+        .order_by()  # no Meta.ordering in the GROUP BY
+        .values_list("queue_id")
+        .annotate(n=Count("pk"))
+    )
     for queue in queues:
-        queue.waiting = waiting[queue.pk]
+        queue.waiting = waiting.get(queue.pk, 0)
     active = ",".join(q.code for q in queues if q.is_active)
     return render(request, "queues/index.html", {
         "queues": queues,
@@ -91,9 +95,14 @@ def desk(request, pk):
         .select_related("queue", "patient", "desk")
         .order_by("queue_id", "token_number")
     )
-    current = next((v for v in visits if v.desk_id == desk.pk and v.status in Visit.AT_DESK_STATUSES), None)
+    # The desk's patient as call_next sees it: any day, any queue, so a visit left at the desk can still be closed.
+    current = (
+        Visit.objects.select_related("queue", "patient", "desk")
+        .filter(desk=desk, status__in=Visit.AT_DESK_STATUSES)
+        .first()
+    )
     waiting = sorted((v for v in visits if v.status == Visit.Status.WAITING), key=lambda v: (v.queue_id, v.position))
-    others = [v for v in visits if v.status != Visit.Status.WAITING and v is not current]
+    others = [v for v in visits if v.status != Visit.Status.WAITING and v.pk != getattr(current, "pk", None)]
     return render(request, "queues/desk.html", {
         "desk": desk, "current": current, "waiting": waiting, "others": others,
         "transfer_form": TransferForm(), "today": today,

@@ -45,6 +45,9 @@ class TerminalRangeInline(admin.TabularInline):
     fields = ["start", "end", "current", "used_of_total", "is_active", "from_pool", "created_by", "created_at"]
     readonly_fields = ["current", "used_of_total", "from_pool", "created_by", "created_at"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")  # not a user query per row
+
     @admin.display(description="used / total")
     def used_of_total(self, obj):
         return f"{obj.used:,} / {obj.total:,} ({obj.percent_used:.1f} %)" if obj.pk else ""
@@ -56,6 +59,9 @@ class TerminalLeaseInline(admin.TabularInline):
     can_delete = False
     fields = ["start", "end", "created_by", "created_at"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")  # not a user query per row
 
     def has_add_permission(self, request, obj=None):
         return False  # leases are taken by terminals over the API

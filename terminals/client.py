@@ -138,15 +138,12 @@ class TerminalClient:
         return report
 
     def _record(self, item: dict, result: dict, report: SyncReport) -> None:
-        if result["result"] == "error" and result["status"] >= 500:  # a server fault: stays pending, sent again
-            report.refused.append({"client_uuid": item["client_uuid"], "mrn": item["mrn"],
-                                   "status": result["status"], "errors": result["errors"]})
-            return
         if result["result"] == "error":
             report.refused.append({"client_uuid": item["client_uuid"], "mrn": item["mrn"],
                                    "status": result["status"], "errors": result["errors"]})
-            self.db.execute("UPDATE outbox SET status = 'error', detail = ? WHERE client_uuid = ?",
-                            (json.dumps(result["errors"]), item["client_uuid"]))
+            if result["status"] < 500:  # a server fault (5xx) stays pending and is sent again
+                self.db.execute("UPDATE outbox SET status = 'error', detail = ? WHERE client_uuid = ?",
+                                (json.dumps(result["errors"]), item["client_uuid"]))
             return
         if result["result"] == "created":
             report.created += 1

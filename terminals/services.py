@@ -35,6 +35,7 @@ from rest_framework.exceptions import PermissionDenied
 
 from config.errors import DomainError
 from idseq.models import Counter
+from patients.exceptions import MrnTaken
 from patients.models import Patient
 from patients.services import MRN_COUNTER, save_new_patient
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
@@ -353,13 +354,13 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
                 save_new_patient(patient, carried_mrn=str(_take_numbers(terminal.pk, 1)[2].start))
         else:
             save_new_patient(patient, carried_mrn=mrn)
-    except Exception:
-        # However patients reports a unique violation: a replay of this registration committed first (copies sent
-        # in parallel), or the MRN belongs to another record. Anything else goes up unchanged.
+    except Exception as exc:
+        # A unique violation: a replay of this registration committed first (copies sent in parallel), or the MRN
+        # belongs to another record (MrnTaken). Anything else goes up unchanged.
         existing = client_uuid and _already_synced(terminal, client_uuid, mrn)
         if existing:
             return Registration(existing, created=False)
-        if patient.mrn and Patient.objects.filter(mrn=patient.mrn).exists():
+        if isinstance(exc, MrnTaken):
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)

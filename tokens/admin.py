@@ -22,6 +22,9 @@ class TokenInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("slot__doctor", "patient")  # one query, not 3 per row
+
     def has_add_permission(self, request, obj=None):
         return False
 

@@ -1,8 +1,12 @@
 """Reception pages for queues: one-click token from the patient page, the slip, the desk page and its buttons."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from idseq.models import Counter
 from queues import services
@@ -58,6 +62,20 @@ def test_the_desk_page_calls_starts_and_completes_with_its_buttons(browser, gene
     assert visit.status == S.COMPLETED
     html = browser.post(f"/queues/visits/{visit.pk}/start/", {"desk": desk.pk}, follow=True).content.decode()
     assert "Cannot start visit GEN-001: it is completed" in html
+
+
+def test_a_visit_left_at_the_desk_yesterday_shows_on_the_desk_page_with_its_buttons(browser, general):
+    desk = make_desk("Room 1", general)
+    (patient,) = make_patients(1)
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=1)):
+        services.issue_visit(patient=patient, queue=general)
+        services.call_next(desk=desk)
+    html = browser.get(f"/queues/desks/{desk.pk}/").content.decode()
+    assert 'data-testid="current-token">GEN-001<' in html  # call-next would refuse (desk busy): it must be closable
+    visit = Visit.objects.get()
+    browser.post(f"/queues/visits/{visit.pk}/no-show/", {"desk": desk.pk})
+    visit.refresh_from_db()
+    assert visit.status == S.NO_SHOW
 
 
 def test_no_show_recall_and_transfer_from_the_desk_page(browser, general, lab):
