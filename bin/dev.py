@@ -53,6 +53,7 @@ def serve() -> None:
     manage = (PYTHON, ROOT / "manage.py")
     run(*manage, "migrate", "--no-input")
     run(*manage, "seed_demo")
+    run(*manage, "seed_demo_terminals")
     run(*manage, "seed_opd")
     run(*manage, "seed_demo_queues")
     print("\nTokenline is starting at http://127.0.0.1:8000/ (log in with a demo user above; admin at /admin/)\n", flush=True)

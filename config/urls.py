@@ -1,4 +1,5 @@
-"""Top-level URLs. Each app owns its pages (`<app>/urls.py`) and its API (`<app>/api_urls.py`, under /api/v1/)."""
+"""Top-level URLs. Each app owns its pages (`<app>/urls.py`) and its API (`<app>/api_urls.py`, under /api/v1/);
+patients' API is mounted through terminals, which extends it with offline registration."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -8,10 +9,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from patients import views as patient_views
+from terminals import api_urls as terminals_api_urls
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
-    path("", include("patients.api_urls")),
+    # patients' API, with terminals' offline bodies dispatched on the same seed paths (terminals -> patients)
+    path("", include(terminals_api_urls.patients_urls)),
     path("", include("idseq.api_urls")),
     path("", include("terminals.api_urls")),
     path("", include("queues.api_urls")),
@@ -29,7 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # Seed 001 terminals post to /api/patients/; the same endpoints answer there.
-    path("api/", include("patients.api_urls")),
+    path("api/", include(terminals_api_urls.patients_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
 ]

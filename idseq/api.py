@@ -125,7 +125,7 @@ class HealthOut(serializers.Serializer):
 
 
 class HasPermission(permissions.BasePermission):
-    """A logged-in user holding one model permission (roles grant them, config/roles.py)."""
+    """A logged-in user holding one model permission (roles grant them, core/roles.py)."""
 
     def __init__(self, perm: str):
         self.perm = perm

@@ -1,11 +1,14 @@
 """Errors raised by idseq. Callers at the edge (API, forms, commands) turn them into user-facing messages.
 
-Each `IdseqError` carries `status_code`, the HTTP status the API answers with (config/api.py maps them), so the
-mapping has one home and a new error needs no new handler.
+Each `IdseqError` is a `core.errors.DomainError` (the kernel, floor 0: idseq imports no app of the project) and
+carries `status_code`, the HTTP status the API answers with, so the mapping has one home (core/api.py) and a new
+error needs no new handler.
 """
 
+from core.errors import DomainError
 
-class IdseqError(Exception):
+
+class IdseqError(DomainError):
     """Base of idseq's domain errors. Raised before anything is written, or with the transaction rolled back."""
 
     status_code = 400

@@ -88,11 +88,7 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=PatientIn, responses={201: PatientOut})
     def create(self, request):
-        # Imported here: terminals.api builds on this module's serializers.
-        from terminals import api as terminals_api
-
-        if terminals_api.wants_offline(request.data):  # seed 001: "offline": true, numbered from a terminal range
-            return terminals_api.register_offline(request)
+        """Register a patient online (offline bodies are the terminals app's, see terminals.api.PatientViewSet)."""
         data = PatientIn(data=request.data)
         data.is_valid(raise_exception=True)
         if data.validated_data.get("mrn") and not request.user.has_perm(CARRY_OVER_PERMISSION):

@@ -11,7 +11,7 @@ class PatientsConfig(AppConfig):
 
         from patients import checks  # noqa: F401  (registers the settings check)
 
-        from config.roles import sync_roles_after_migrate
+        from core.roles import sync_roles_after_migrate
 
         # Groups get the permissions of apps migrated after the roles migration too.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="tokenline-sync-roles")

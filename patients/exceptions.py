@@ -1,7 +1,7 @@
-"""Errors of patient services. The API answers them with their status and `mrn` (config.api); pages show the
+"""Errors of patient services. The API answers them with their status and `mrn` (core.api); pages show the
 message."""
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class DuplicatePatient(DomainError):

@@ -4,10 +4,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
-from config.errors import DomainError
-from config.pages import role_required
-from idseq.exceptions import IdseqError
-from patients import services, slips
+from core.errors import DomainError
+from core.pages import role_required
+from patients import panels, services, slips
 from patients.exceptions import DuplicatePatient
 from patients.forms import PatientForm, PatientSearchForm
 from patients.history import corrections
@@ -36,7 +35,7 @@ def register(request):
         except DuplicatePatient as exc:
             existing = Patient.objects.filter(mrn=exc.mrn).first()
             form.add_error("cnic", str(exc))
-        except (ValidationError, DomainError, IdseqError) as exc:
+        except (ValidationError, DomainError) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
         else:
             return redirect("patients:registered", pk=patient.pk)
@@ -69,7 +68,8 @@ def patient_list(request):
 def patient_detail(request, pk):
     """A patient's particulars and every correction made to them (who, when, what)."""
     patient = get_object_or_404(Patient, pk=pk)
-    return render(request, "patients/detail.html", {"patient": patient, "corrections": corrections(patient)})
+    context = {"patient": patient, "corrections": corrections(patient), "panels": panels.render_all(request, patient)}
+    return render(request, "patients/detail.html", context)
 
 
 @role_required("patients.view_patient")

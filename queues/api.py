@@ -1,7 +1,7 @@
 """REST API for queues (issue #7), under /api/v1/: `queues/`, `desks/`, `visits/` and the desk actions.
 
 Views stay thin: input serializers validate, one service call does the work, output serializers show the result.
-Services raise `config.errors.DomainError` subclasses (409 with `detail`).
+Services raise `core.errors.DomainError` subclasses (409 with `detail`).
 """
 
 import django_filters
@@ -14,7 +14,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from config.errors import DomainError
+from core.errors import DomainError
 from patients.models import Patient
 from queues import selectors, services
 from queues.models import Desk, Queue, Visit

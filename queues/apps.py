@@ -6,3 +6,10 @@ class QueuesConfig(AppConfig):
 
     name = "queues"
     verbose_name = "Walk-in queues"
+
+    def ready(self):
+        from patients import panels
+
+        from queues.panels import issue_token_panel
+
+        panels.register(issue_token_panel)

@@ -1,7 +1,7 @@
-"""Errors raised by queue services: domain errors answered 409 with the message as `detail` (config/api.py);
+"""Errors raised by queue services: domain errors answered 409 with the message as `detail` (core/api.py);
 pages show `str(error)` as an error message."""
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class QueueInactive(DomainError):

@@ -18,8 +18,8 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
-from config.errors import DomainError
-from config.pages import role_required
+from core.errors import DomainError
+from core.pages import role_required
 from patients.models import Patient
 from queues import qr, selectors, services
 from queues.forms import IssueTokenForm, TransferForm

@@ -9,7 +9,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import exception_handler
+from core.api import exception_handler
+from patients import api as patients_api
 from patients.api import PatientIn, PatientOut
 from patients.models import Patient
 from terminals import selectors, services
@@ -45,6 +46,20 @@ def wants_offline(data) -> bool:
     """Whether a patients POST asks for offline registration (`"offline": true`, seed 001)."""
     flag = data.get("offline") if isinstance(data, Mapping) else None
     return isinstance(flag, bool | int | str) and flag in serializers.BooleanField.TRUE_VALUES
+
+
+class PatientViewSet(patients_api.PatientViewSet):
+    """The patients API as the seed paths serve it (`/api/v1/patients/`, seed 001's `/api/patients/`): a body with
+    `"offline": true` is a terminal's offline registration, numbered from its range; any other is patients'.
+
+    Mounted by config/urls.py ahead of patients' own routes, so patients never needs to know terminals exist.
+    """
+
+    @extend_schema(request=PatientIn, responses={201: PatientOut, 200: PatientOut})
+    def create(self, request):
+        if wants_offline(request.data):
+            return register_offline(request)
+        return super().create(request)
 
 
 def register_offline(request) -> Response:

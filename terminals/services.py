@@ -33,7 +33,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 
-from config.errors import DomainError
+from core.errors import DomainError
 from idseq.models import Counter
 from patients.exceptions import MrnTaken
 from patients.models import Patient

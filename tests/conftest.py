@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 
 def make_user(username: str, role: str | None = None, **extra) -> User:
-    """A user in the group `role` (see config/roles.py); None for a user with no role."""
+    """A user in the group `role` (see core/roles.py); None for a user with no role."""
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))

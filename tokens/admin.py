@@ -3,7 +3,7 @@ through `tokens.services` (here as actions), so a number is never edited or reis
 
 from django.contrib import admin, messages
 
-from config.errors import DomainError
+from core.errors import DomainError
 from tokens import services
 from tokens.models import Doctor, Slot, Token, WaitingListEntry
 

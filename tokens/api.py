@@ -1,7 +1,7 @@
 """REST API of OPD tokens at seed 002's paths under /api/v1/: doctors, slots, tokens, waiting list, daily report.
 
 Views are thin: input serializers check shapes, `tokens.services` applies the rules, output serializers show rows
-with their derived queue fields (`tokens.selectors`). Permissions: `config.api.RolePermissions` (config/roles.py).
+with their derived queue fields (`tokens.selectors`). Permissions: `core.api.RolePermissions` (core/roles.py).
 """
 
 import django_filters
@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotFound
+from core.errors import NotFound
 from patients.models import Patient
 from tokens import reports, selectors, services
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry

@@ -9,7 +9,7 @@ from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
 
-from config.errors import NotFound
+from core.errors import NotFound
 from tokens import selectors
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
 

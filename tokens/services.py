@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 from idseq.services import allocate
 from patients.models import Patient
 from tokens import selectors

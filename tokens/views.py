@@ -5,8 +5,8 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from config.errors import DomainError
-from config.pages import role_required
+from core.errors import DomainError
+from core.pages import role_required
 from patients.models import Patient
 from tokens import reports, selectors, services
 from tokens.forms import BookingForm, ReportForm, SlotPickForm

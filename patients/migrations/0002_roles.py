@@ -3,7 +3,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from config.roles import ROLE_PERMISSIONS, sync_roles
+from core.roles import ROLE_PERMISSIONS, sync_roles
 
 
 def create_roles(apps, schema_editor):

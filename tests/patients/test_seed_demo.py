@@ -22,6 +22,7 @@ def test_seed_demo_creates_one_user_per_role_and_patients_through_the_service(db
     roles = {user.username: [g.name for g in user.groups.all()] for user in User.objects.all()}
     assert roles == {"reception": ["reception"], "lab": ["lab_terminal"], "ops": ["ops"], "admin": ["admin"]}
     assert User.objects.get(username="admin").is_staff
+    call_command("seed_demo_terminals")
     assert LabTerminal.objects.get(code="LAB1-PC").user.username == "lab"
     mrns = sorted(Patient.objects.values_list("mrn", flat=True))
     assert mrns[0] == "001-00-001" and mrns[-1] == "001-00-025"

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from tests.tokens.conftest import at, make_patients, make_slot
 from tokens import selectors, services
 from tokens.models import Category, Slot

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from config.errors import DomainError
+from core.errors import DomainError
 from patients import csv_io, services
 
 

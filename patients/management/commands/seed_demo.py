@@ -9,9 +9,6 @@ from faker import Faker
 
 from patients.models import Patient
 from patients.services import register_patient
-from terminals.models import LabTerminal
-
-DEMO_TERMINAL = "LAB1-PC"  # the demo lab user is this terminal's API identity (issue #6), so offline works at once
 
 # username -> (role group, is_staff). Passwords are printed; they are for a laptop, never for a hospital.
 DEMO_USERS = {
@@ -38,9 +35,6 @@ class Command(BaseCommand):
             user.save()
             user.groups.add(Group.objects.get(name=role))
             self.stdout.write(f"demo user {username!r} ({role}) password {password!r}")
-        lab = User.objects.get(username="lab")
-        if LabTerminal.objects.filter(code=DEMO_TERMINAL, user__isnull=True).update(user=lab):
-            self.stdout.write(f"demo user 'lab' is terminal {DEMO_TERMINAL} (offline registration, leases, sync)")
         if Patient.objects.exists():
             self.stdout.write("Patients already present; none added.")
             return

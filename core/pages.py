@@ -7,7 +7,7 @@ def role_required(perm: str):
     """Decorate a page view: anonymous users go to the login page; logged-in users without `perm` get 403.
 
     Args:
-        perm: a model permission such as "patients.add_patient" (roles grant them, see config/roles.py).
+        perm: a model permission such as "patients.add_patient" (roles grant them, see core/roles.py).
     """
 
     def decorate(view):

@@ -6,12 +6,11 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 
-from config.errors import DomainError
-from idseq.exceptions import IdseqError
+from core.errors import DomainError
 
 
 class RolePermissions(permissions.DjangoModelPermissions):
-    """Authenticated users with the model permission of their role (see config/roles.py), reads included."""
+    """Authenticated users with the model permission of their role (see core/roles.py), reads included."""
 
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,
@@ -40,8 +39,8 @@ def exception_handler(exc, context):
     """DRF's handler, plus domain errors raised by services mapped to clear statuses instead of a 500.
 
     - django ValidationError -> 400 with per-field messages (or `detail` for non-field errors)
-    - domain errors of the apps (config.errors.DomainError) and of idseq (IdseqError, which may not import config)
-      -> their own `status_code` with `detail` (plus a DomainError's `extra` fields): SequenceExhausted 409,
+    - domain errors (core.errors.DomainError, idseq's IdseqError among them) -> their own `status_code` with
+      `detail` (plus a DomainError's `extra` fields): SequenceExhausted 409,
       InvalidId 400, UnknownSequence 404, ...
     - a database that does not answer (OperationalError, InterfaceError) -> 503
     """
@@ -53,7 +52,7 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = BadRequest(" ".join(exc.messages))
-    elif isinstance(exc, (DomainError, IdseqError)):
+    elif isinstance(exc, DomainError):
         body = {"detail": str(exc), **getattr(exc, "extra", {})}
         status_code, exc = exc.status_code, exceptions.APIException(body)
         exc.status_code = status_code
