@@ -35,6 +35,7 @@ from idseq.exceptions import (
 )
 from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, Period, scope_of
 from idseq.models import Counter, IdempotencyKey, IssuedNumber, Sequence, UnrecordedRange
+from idseq.signals import timed_lock
 
 MAX_BLOCK = 10_000  # the most ids one next_ids() call may take (issue #4)
 HEALTH_KEY = "HEALTH"  # the prefix sequence health_check() renders its sample id with, then rolls back
@@ -87,6 +88,7 @@ def _advance(counter: Counter, count: int, *, limit: int | None = None) -> range
     return range(first, first + count)
 
 
+@timed_lock  # tells listeners (monitoring) how long the lock took, and of lock timeouts
 def _lock_counter(key: str, start: int) -> Counter:
     """Return the Counter row `key` locked FOR UPDATE (`SELECT ... FOR UPDATE`), held until the caller commits.
 

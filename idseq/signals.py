@@ -1,0 +1,54 @@
+"""What idseq tells listeners, so that monitoring can measure numbering while idseq knows nothing of who listens
+(the `monitoring` app turns these into Prometheus metrics; idseq imports no metrics library)."""
+
+import functools
+import time
+
+from django.dispatch import Signal
+
+# Sent each time a counter row lock was taken or given up on, with keyword arguments:
+#   key (str): the Counter.key, e.g. "mrn", "mrn-dated@2026-11-25", "visit-token:GEN:2026-11-25";
+#   seconds (float): how long taking the lock took (waiting behind other transactions included);
+#   timed_out (bool): True when the wait ended with PostgreSQL's lock_timeout or statement_timeout, not the lock.
+# Receivers run while the lock is held: they must be quick and must not touch the database.
+counter_locked = Signal()
+
+# SQLSTATEs of a wait that was given up: lock_not_available (lock_timeout), query_canceled (statement_timeout).
+TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def timed_lock(lock):
+    """Decorate `lock(key, ...)`, a function that takes a counter's row lock, so that it sends `counter_locked`.
+
+    Sent when `lock` returns (timed_out=False) or raises a timeout (timed_out=True; the error is re-raised unchanged,
+    whether it is the database's or a domain error chained to it). Other errors send nothing. Receivers are called
+    with `send_robust`, so a failing listener can never fail a number.
+    """
+
+    @functools.wraps(lock)
+    def wrapper(key, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            result = lock(key, *args, **kwargs)
+        except Exception as exc:
+            if is_timeout(exc):
+                counter_locked.send_robust(
+                    sender=None, key=key, seconds=time.perf_counter() - started, timed_out=True
+                )
+            raise
+        counter_locked.send_robust(sender=None, key=key, seconds=time.perf_counter() - started, timed_out=False)
+        return result
+
+    return wrapper
+
+
+def is_timeout(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from or during (`__cause__`/`__context__`), is a database lock or
+    statement timeout (psycopg errors carry the SQLSTATE in `sqlstate`)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in TIMEOUT_SQLSTATES:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
