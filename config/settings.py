@@ -41,6 +41,15 @@ QUEUE_BOARD_KEY = env("QUEUE_BOARD_KEY")
 # Callables (dotted paths) told after commit, off the request thread, which queues changed (see queues/notify.py).
 QUEUE_BOARD_NOTIFIERS = env.list("QUEUE_BOARD_NOTIFIERS", default=[])
 
+# Monitoring (issue #11): /health/ needs no login. /metrics answers a request carrying
+# `Authorization: Bearer <METRICS_TOKEN>` (when set) or coming from METRICS_ALLOWED_IPS (addresses or networks; empty
+# for none), 403 otherwise. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (environment only) to an
+# empty directory, wiped before each start, so the scrape adds up every worker's figures.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = [ip.strip() for ip in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1"]) if ip.strip()]
+# Request latency buckets (seconds) of django-prometheus' per-view histogram.
+PROMETHEUS_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -59,9 +68,11 @@ INSTALLED_APPS = [
     "terminals",
     "queues",
     "tokens",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: request latency per view for /metrics
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ under gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # records who made each change in patient history
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -22,6 +22,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("monitoring.urls")),  # /health/ and /metrics
     path("", patient_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db.models import Aggregate, Count, F, FloatField, Max, QuerySet
+from django.db.models import Aggregate, Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.expressions import Window
 from django.db.models.functions import Extract, RowNumber
 from django.shortcuts import get_object_or_404
@@ -160,3 +160,14 @@ def _numbering(name: str, values: list[int]) -> dict:
         f"duplicate_{name}s": sorted(n for n, c in counts.items() if c > 1),
         f"max_{name}": top,
     }
+
+
+def line_lengths(*, visit_date: datetime.date) -> list[tuple[str, int, datetime.datetime | None]]:
+    """Every queue's line on `visit_date` (a day in the hospital's time zone): (code, visits waiting, when the
+    longest-waiting of them joined the line (`queued_at`; None when nobody waits)), one query, ordered by code."""
+    waiting = Q(visits__visit_date=visit_date, visits__status=S.WAITING)
+    return list(
+        Queue.objects.annotate(waiting=Count("visits", filter=waiting), oldest=Min("visits__queued_at", filter=waiting))
+        .order_by("code")
+        .values_list("code", "waiting", "oldest")
+    )

@@ -1,8 +1,10 @@
 """Reads on terminals: utilisation of their ranges (seed 001's monitoring numbers, computed correctly)."""
 
+from django.db import connection
 from django.db.models import Count, Prefetch, Q
 
-from terminals.models import LabTerminal, TerminalRange
+from patients.models import Patient
+from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from terminals.services import CRITICAL_PERCENT, WARNING_PERCENT, online_mrn_last
 
 
@@ -59,3 +61,24 @@ def utilisation() -> dict:
         "online_mrn_last": online_last,
         "online_headroom": None if lowest is None else max(lowest - online_last - 1, 0),
     }
+
+
+def unsynced_leased() -> dict[str, int]:
+    """Per terminal code, how many of the numbers leased to it no synced registration carries yet: registrations
+    still in the terminal's outbox, or numbers it has not used yet (the server cannot tell the two apart until the
+    terminal syncs). Every terminal is included (0 when it has no lease). One query."""
+    lease, patient = TerminalLease._meta.db_table, Patient._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.code,
+                   coalesce((SELECT sum(l."end" - l.start + 1) FROM {lease} l WHERE l.terminal_id = t.id), 0)
+                   - (SELECT count(*) FROM {patient} p
+                      WHERE p.origin_terminal_id = t.id AND p.is_offline_entry AND EXISTS (
+                          SELECT 1 FROM {lease} l WHERE l.terminal_id = t.id
+                          -- offline MRNs are plain digits; CASE keeps the cast away from any other MRN
+                          AND CASE WHEN p.mrn ~ '^[0-9]{{1,18}}$' THEN p.mrn::bigint END BETWEEN l.start AND l."end"))
+            FROM {LabTerminal._meta.db_table} t ORDER BY t.code
+            """
+        )
+        return {code: int(count) for code, count in cursor.fetchall()}

@@ -1,0 +1,85 @@
+"""Figures read from the database when Prometheus scrapes: the same from whichever worker answers, so they need no
+per-process state. Each comes from the selector of the app that owns the rule (idseq, queues, terminals)."""
+
+import logging
+
+from django.db import DatabaseError
+from django.utils import timezone
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from idseq import selectors as idseq_selectors
+from queues import selectors as queue_selectors
+from terminals import selectors as terminal_selectors
+
+logger = logging.getLogger("tokenline.monitoring")
+
+
+class DatabaseCollector:
+    """A prometheus_client collector (`collect()` yields metric families) for the numbering, queue and terminal
+    figures. When the database does not answer it yields only `tokenline_database_figures_up 0` (and logs why)."""
+
+    def collect(self):
+        try:
+            families = [*self._sequences(), *self._queues(), *self._terminals()]
+        except DatabaseError:
+            logger.warning("/metrics could not read the database", exc_info=True)
+            families = []
+        yield GaugeMetricFamily(
+            "tokenline_database_figures_up", "1 when the figures read from the database below are present.",
+            value=1 if families else 0,
+        )
+        yield from families
+
+    def _sequences(self):
+        issued = CounterMetricFamily(
+            "tokenline_numbers_issued",  # exposed as ..._total
+            "Numbers issued per sequence over all its periods (values passed over by a forward reset excluded).",
+            labels=["sequence"],
+        )
+        for key, count in idseq_selectors.issued_totals().items():
+            issued.add_metric([key], count)
+        used = GaugeMetricFamily(
+            "tokenline_sequence_percent_used",
+            "Share of the format's ids used in the current period, 0-100 (warning from 80, critical from 90).",
+            labels=["sequence"],
+        )
+        for row in idseq_selectors.sequence_usage():
+            used.add_metric([row.key], row.percent_used)
+        return [issued, used]
+
+    def _queues(self):
+        now = timezone.now()
+        waiting = GaugeMetricFamily("tokenline_queue_waiting", "Visits waiting in each queue today.", labels=["queue"])
+        oldest = GaugeMetricFamily(
+            "tokenline_queue_oldest_waiting_minutes",
+            "Minutes the longest-waiting visit of each queue has been in line today (0 when nobody waits).",
+            labels=["queue"],
+        )
+        for code, count, since in queue_selectors.line_lengths(visit_date=timezone.localdate(now)):
+            waiting.add_metric([code], count)
+            oldest.add_metric([code], round((now - since).total_seconds() / 60, 1) if since else 0)
+        return [waiting, oldest]
+
+    def _terminals(self):
+        labels = ["terminal"]
+        percent = GaugeMetricFamily(
+            "tokenline_terminal_range_percent_used",
+            "Share of each terminal's active ranges handed out (registered or leased), 0-100.",
+            labels=labels,
+        )
+        used = GaugeMetricFamily(
+            "tokenline_terminal_range_used_numbers", "Numbers of the active ranges handed out.", labels=labels
+        )
+        total = GaugeMetricFamily("tokenline_terminal_range_numbers", "Numbers in the active ranges.", labels=labels)
+        for row in terminal_selectors.utilisation()["terminals"]:
+            percent.add_metric([row["code"]], row["percent"])
+            used.add_metric([row["code"]], row["used"])
+            total.add_metric([row["code"]], row["total"])
+        unsynced = GaugeMetricFamily(
+            "tokenline_terminal_unsynced_numbers",
+            "Numbers leased to each terminal that no synced registration carries yet (in its outbox, or unused).",
+            labels=labels,
+        )
+        for code, count in terminal_selectors.unsynced_leased().items():
+            unsynced.add_metric([code], count)
+        return [percent, used, total, unsynced]

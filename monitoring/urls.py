@@ -1,0 +1,10 @@
+"""Monitoring URLs, at the top level where load balancers and Prometheus look for them by default."""
+
+from django.urls import path
+
+from monitoring import views
+
+urlpatterns = [
+    path("health/", views.HealthView.as_view(), name="health"),
+    path("metrics", views.metrics, name="metrics"),
+]

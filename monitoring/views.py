@@ -1,0 +1,87 @@
+"""/health/ (no login, for load balancers) and /metrics (Prometheus text format, token or address allow-list).
+
+Both are plain Django views, outside DRF, so API throttles and authentication never apply to them; neither touches
+the session or the user, so nothing reaches the database before the checks do.
+"""
+
+import asyncio
+import hmac
+import ipaddress
+import os
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
+from health_check.views import HealthCheckView
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+from prometheus_client.exposition import choose_encoder
+
+from monitoring.collectors import DatabaseCollector
+
+
+class HealthView(HealthCheckView):
+    """GET /health/ -> 200 `{"status": "ok", "checks": {name: {"status": "ok", "seconds": ..., ...}}}` when the
+    database answers, every migration is applied and idseq can issue a number (consuming none); else 503 with
+    `"status": "unavailable"` and each failed check's `detail`. Always JSON, never cached."""
+
+    checks = (
+        "health_check.checks.Database",  # SELECT 1 on a connection of its own
+        "monitoring.health.Migrations",
+        "monitoring.health.Numbering",
+    )
+
+    async def get(self, request, *args, **kwargs):
+        with self.get_executor() as executor:
+            self.results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
+        failed = any(result.error for result in self.results)
+        body = {
+            "status": "unavailable" if failed else "ok",
+            "checks": {
+                type(result.check).__name__.lower(): {
+                    "status": "error" if result.error else "ok",
+                    **({"detail": result.error.message} if result.error else {}),
+                    "seconds": round(result.time_taken, 4),
+                    **getattr(result.check, "details", {}),
+                }
+                for result in self.results
+            },
+        }
+        return JsonResponse(body, status=503 if failed else 200)
+
+
+def may_scrape(request) -> bool:
+    """Whether `request` may read /metrics: it carries `Authorization: Bearer <METRICS_TOKEN>` (when that setting is
+    not empty), or comes from an address in METRICS_ALLOWED_IPS (addresses or networks, e.g. 10.0.0.0/8)."""
+    token = settings.METRICS_TOKEN
+    if token and hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(allowed, strict=False) for allowed in settings.METRICS_ALLOWED_IPS)
+
+
+class _ThisProcess:
+    """The default registry as one collector (single process: runserver, tests, one gunicorn worker)."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+def metrics(request):
+    """GET /metrics -> the Prometheus exposition (OpenMetrics when the scraper asks for it); 403 unless
+    `may_scrape`. Process metrics are every worker's added up when PROMETHEUS_MULTIPROC_DIR is set (gunicorn with
+    several workers), this process's otherwise; database figures are read now (`DatabaseCollector`)."""
+    if not may_scrape(request):
+        return HttpResponseForbidden(
+            "Metrics need Authorization: Bearer <METRICS_TOKEN> or an address in METRICS_ALLOWED_IPS.\n",
+            content_type="text/plain",
+        )
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ThisProcess())
+    registry.register(DatabaseCollector())
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(registry), content_type=content_type)
