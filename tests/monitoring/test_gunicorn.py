@@ -53,20 +53,27 @@ def gunicorn(tmp_path):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
            "DEBUG": "false", "SECRET_KEY": "test-only", "ALLOWED_HOSTS": "127.0.0.1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "--no-control-socket"],  # not the one socket under ~/.gunicorn that every other gunicorn here uses
+            cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while get(f"{url}/health/")[0] != 200:
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read1().decode()
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
         yield url, multiproc_dir
     finally:
-        server.terminate()
-        server.wait(15)
+        server.terminate()  # graceful: a few seconds, more on a busy machine
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def mrn_lock_waits_per_worker(multiproc_dir: Path, workdir: Path) -> dict[str, float]:
