@@ -26,10 +26,11 @@ def timed_lock(lock):
     """
 
     @functools.wraps(lock)
-    def wrapper(key, *args, **kwargs):
+    def wrapper(*args, **kwargs):
+        key = kwargs["key"] if "key" in kwargs else args[0]
         started = time.perf_counter()
         try:
-            result = lock(key, *args, **kwargs)
+            result = lock(*args, **kwargs)
         except Exception as exc:
             if is_timeout(exc):
                 counter_locked.send_robust(

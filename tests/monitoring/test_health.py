@@ -26,6 +26,12 @@ def test_it_answers_200_json_without_login_naming_each_check(db):
     assert body["checks"]["numbering"]["level"] == "ok"
 
 
+def test_it_is_never_throttled(db):
+    client = Client()
+    assert {client.get("/health/").status_code for _ in range(30)} == {200}
+    assert {client.get("/metrics").status_code for _ in range(30)} == {200}
+
+
 def test_it_consumes_no_number(db):
     register_patient(full_name="Before")
     counters = dict(Counter.objects.values_list("key", "last_value"))
