@@ -107,7 +107,8 @@ def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = Fa
             logger.warning("Terminal %s clock is %+d s off the server's", terminal.code, skew)
     LabTerminal.objects.filter(pk=terminal.pk).update(**changes)
     for start, number in sorted(contact.next_numbers.items()):
-        TerminalLease.objects.filter(terminal=terminal, start=start, end__gte=number - 1).update(
+        TerminalLease.objects.filter(Q(device_id=contact.device_id) | Q(device_id=""), terminal=terminal,
+                                     start=start, end__gte=number - 1).update(
             reported_next=Greatest(Coalesce("reported_next", number), number)
         )
 
@@ -128,20 +129,25 @@ def skewed(seconds: int | None) -> bool:
     return seconds is not None and abs(seconds) > SKEW_LIMIT.total_seconds()
 
 
-def leases_with_marks(terminal: LabTerminal, *, device_id: str | None = None):
-    """The terminal's leases (only those of `device_id` when given, with unbound ones) annotated with `synced`
-    (registrations stored from it), `high_water` (the highest number stored from it, or None), oldest first."""
+def with_marks(leases):
+    """`leases` (a TerminalLease queryset) annotated with `synced` (registrations stored from each lease) and
+    `high_water` (the highest number stored from it, or None), by value (plain or grouped MRNs alike)."""
     stored = Patient.objects.filter(origin_terminal=OuterRef("terminal"), is_offline_entry=True).annotate(
         number=mrn_value_sql()
     ).filter(number__gte=OuterRef("start"), number__lte=OuterRef("end")).order_by()
-    leases = TerminalLease.objects.filter(terminal=terminal)
-    if device_id is not None:
-        leases = leases.filter(Q(device_id=device_id) | Q(device_id=""))
     return leases.annotate(
         synced=Coalesce(Subquery(stored.values("origin_terminal").annotate(n=Count("pk")).values("n")), 0,
                         output_field=IntegerField()),
         high_water=Subquery(stored.values("origin_terminal").annotate(m=Max("number")).values("m")),
-    ).order_by("start")
+    )
+
+
+def leases_with_marks(terminal: LabTerminal, *, device_id: str | None = None):
+    """The terminal's leases (only those of `device_id` when given, with unbound ones) `with_marks`, oldest first."""
+    leases = TerminalLease.objects.filter(terminal=terminal)
+    if device_id is not None:
+        leases = leases.filter(Q(device_id=device_id) | Q(device_id=""))
+    return with_marks(leases).order_by("start")
 
 
 def lease_state(lease) -> dict:
