@@ -143,7 +143,7 @@ class LabTerminalAdmin(admin.ModelAdmin):
         if obj.clock_skew_seconds is None:
             return "-"
         style = LEVEL_STYLE["critical"] if devices.skewed(obj.clock_skew_seconds) else ""
-        return format_html('<span style="{}">{:+d} s</span>', style, obj.clock_skew_seconds)
+        return format_html('<span style="{}">{} s</span>', style, f"{obj.clock_skew_seconds:+d}")
 
     @admin.display(description="open incidents")
     def open_incidents(self, obj):
