@@ -250,8 +250,9 @@ class TerminalClient:
         return str(number)
 
     def _why_no_number(self) -> LeaseExhausted:
-        with_room = [lease for lease in self.leases() if lease["left"]]
-        if any(not lease["own"] for lease in with_room):
+        leases = self.leases()
+        with_room = [lease for lease in leases if lease["left"]]
+        if any(not lease["own"] for lease in with_room) or (leases and not any(lease["own"] for lease in leases)):
             return WrongMachine(f"This outbox belongs to {self.terminal}'s machine; lease a new block.")
         stopped = [lease["stopped"] for lease in with_room if lease["stopped"]]
         if stopped:
