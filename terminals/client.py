@@ -105,15 +105,20 @@ class SyncReport:
     stale: list[str] = field(default_factory=list)  # StaleLease messages of leases stopped by this sync
 
 
-def device_identity(directory: str | None = None) -> str:
-    """This machine's device identity: a random id kept in `directory` (default `$TOKENLINE_DEVICE_DIR`, else
-    `$XDG_CONFIG_HOME/tokenline`, else `~/.config/tokenline`), combined with /etc/machine-id when present, as 32
-    hex digits. Created on first use. It lives outside the outbox: a copied outbox file does not carry it, and a
-    copied config directory on another machine gives another identity (another machine-id)."""
+def state_dir(directory: str | None = None) -> Path:
+    """Where this machine's identity and printed-number journal live: `directory`, else `$TOKENLINE_DEVICE_DIR`,
+    else `$XDG_CONFIG_HOME/tokenline`, else `~/.config/tokenline` (created)."""
     base = Path(directory or os.environ.get("TOKENLINE_DEVICE_DIR")
                 or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "tokenline")
     base.mkdir(parents=True, exist_ok=True)
-    path = base / "device-id"
+    return base
+
+
+def device_identity(directory: str | None = None) -> str:
+    """This machine's device identity: a random id kept in `state_dir(directory)`, combined with /etc/machine-id
+    when present, as 32 hex digits. Created on first use. It lives outside the outbox: a copied outbox file does not
+    carry it, and a copied config directory on another machine gives another identity (another machine-id)."""
+    path = state_dir(directory) / "device-id"
     if not path.exists():
         try:
             with open(path, "x", encoding="ascii") as out:  # exclusive: two first runs keep one identity
@@ -153,6 +158,9 @@ class TerminalClient:
         self.base_url = base_url.rstrip("/")
         self.key, self.terminal, self.timeout, self.retries, self.backoff = key, terminal, timeout, retries, backoff
         self.device_id, self.clock = device_identity(device_dir), clock
+        # The last number printed per lease, kept next to the identity (outside the outbox): an outbox restored from
+        # a backup is caught by it before printing, even offline.
+        self.journal = state_dir(device_dir) / f"printed-{terminal}.json"
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA)
         for table, columns in LATER_COLUMNS.items():
@@ -203,12 +211,12 @@ class TerminalClient:
                 for s, e, n, d, stale in rows]
 
     def _stale_message(self, start: int, end: int, number: int, high_water: int) -> str:
-        return (f"Lease {start}-{end} stopped: the server already holds numbers up to {high_water}, and this outbox "
+        return (f"Lease {start}-{end} stopped: numbers up to {high_water} were already printed, and this outbox "
                 f"would print {number}-{high_water} again (was it restored from a backup?). Lease a new block.")
 
     def _apply_marks(self, leases: list[dict]) -> list[str]:
-        """Stop every local lease of this machine whose next number the server already holds (a restored backup).
-        Returns the messages of the leases stopped now."""
+        """Stop every local lease of this machine whose next number was already printed, by the server's
+        high-water marks or this machine's journal (a restored backup). Returns the messages of those stopped now."""
         stopped = []
         for mark in leases:
             high = mark.get("high_water")
@@ -232,6 +240,8 @@ class TerminalClient:
         Raises: WrongMachine when the leases with numbers left belong to another machine (a copied outbox);
             StaleLease when they were stopped after a restore; LeaseExhausted when no leased number is left.
         """
+        printed = self._printed()
+        self._apply_marks([{"start": start, "high_water": last} for start, last in printed.items()])
         self.db.execute("BEGIN IMMEDIATE")
         try:
             row = self.db.execute("SELECT start, next FROM lease WHERE next <= \"end\" AND device_id = ? "
@@ -247,7 +257,20 @@ class TerminalClient:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        self._write_printed({**printed, start: number})
         return str(number)
+
+    def _printed(self) -> dict[int, int]:
+        """The journal: {lease start: the last number printed from it on this machine}."""
+        try:
+            return {int(start): last for start, last in json.loads(self.journal.read_text()).items()}
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _write_printed(self, printed: dict[int, int]) -> None:
+        partial = self.journal.with_suffix(".tmp")
+        partial.write_text(json.dumps({str(start): last for start, last in printed.items()}))
+        os.replace(partial, self.journal)  # whole or not at all
 
     def _why_no_number(self) -> LeaseExhausted:
         leases = self.leases()
@@ -353,16 +376,16 @@ class TerminalClient:
 
     def recover(self) -> list[dict]:
         """Rebuild the leases of this machine from the server after the outbox was lost (or start a new outbox
-        from them). Each lease continues after the highest number the server holds or this machine last reported
-        printing, whichever is later; numbers printed after the last contact and never synced cannot be known, so
-        the rest of a lease may be skipped by hand (see README). Returns the leases restored (start, end, next).
+        from them). Each lease continues after the highest number the server holds, this machine last reported, or
+        its journal (kept outside the outbox) says it printed, whichever is latest. Returns the leases restored
+        (start, end, next).
         Leases of other machines are not taken over.
         """
         restored = []
         for mark in self.server_leases():
             if mark["device_id"] not in (self.device_id, ""):
                 continue
-            after = [mark["start"]]
+            after = [mark["start"], self._printed().get(mark["start"], mark["start"] - 1) + 1]
             if mark["high_water"] is not None:
                 after.append(mark["high_water"] + 1)
             if mark["reported_next"] is not None:

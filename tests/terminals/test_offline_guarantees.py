@@ -116,13 +116,19 @@ def test_a_restored_backup_stops_before_reprinting(machine_a, tmp_path):
     shutil.copy(machine_a.outbox, backup)
     assert [machine_a.register(f"Q{i}") for i in range(3)] == ["710003", "710004", "710005"]
     machine_a.ok("sync")
-    shutil.copy(backup, machine_a.outbox)  # the disk is restored from yesterday's backup
+    shutil.copy(backup, machine_a.outbox)  # the outbox is restored from yesterday's backup
+    stopped = ("Lease 710000-710009 stopped: numbers up to 710005 were already printed, and this outbox would print "
+               "710003-710005 again")
 
-    out = machine_a.ok("status")
-    assert ("STOPPED: Lease 710000-710009 stopped: the server already holds numbers up to 710005, and this outbox "
-            "would print 710003-710005 again") in out
+    # Offline, by the journal kept next to the device identity:
     status, _out, err = machine_a.run("register", "--name", "Would be a duplicate")
-    assert status == 1 and "would print 710003-710005 again" in err
+    assert status == 1 and stopped in err
+    # With the journal lost too (the whole disk restored), by the server's high-water mark on the next contact:
+    (machine_a.device_dir / "printed-LAB1-PC.json").unlink()
+    shutil.copy(backup, machine_a.outbox)
+    assert f"STOPPED: {stopped}" in machine_a.ok("status")
+    status, _out, err = machine_a.run("register", "--name", "Would be a duplicate")
+    assert status == 1 and stopped in err
     assert machine_a.ok("lease", "5").startswith("Leased 710010-710014")
     assert machine_a.register("After the restore") == "710010"
     machine_a.ok("sync")
@@ -139,7 +145,9 @@ def test_a_forced_collision_opens_one_incident_seen_in_the_admin_and_metrics_and
     shutil.copy(machine_a.outbox, backup)
     assert machine_a.register("Kept Patient") == "710000"
     machine_a.ok("sync")
-    shutil.copy(backup, machine_a.outbox)  # restored, and used before any contact: 710000 is printed twice
+    # The whole disk restored (outbox and journal), and used before any contact: 710000 is printed twice.
+    shutil.copy(backup, machine_a.outbox)
+    (machine_a.device_dir / "printed-LAB1-PC.json").unlink()
     assert machine_a.register("Second Patient", "--phone", "0300-7654321") == "710000"
 
     out = machine_a.ok("sync")
@@ -278,12 +286,26 @@ def test_recover_continues_from_the_right_number_after_deleting_the_outbox(machi
     machine_a.ok("sync")  # the server holds 710000-710003
     [machine_a.register(f"Q{i}") for i in range(2)]  # 710004, 710005 printed, not synced...
     machine_a.ok("status")  # ...but reported: the terminal's counter is at 710006
+    machine_a.register("Q2")  # 710006: printed after the last contact, known to this machine's journal only
     os.remove(machine_a.outbox)
 
-    assert "restored lease 710000-710009, continuing at 710006" in machine_a.ok("recover")
-    assert machine_a.register("After the disk died") == "710006"
+    assert "restored lease 710000-710009, continuing at 710007" in machine_a.ok("recover")
+    assert machine_a.register("After the outbox was lost") == "710007"
     machine_a.ok("sync")
-    assert stored() == ["710000", "710001", "710002", "710003", "710006"]
+    assert stored() == ["710000", "710001", "710002", "710003", "710007"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover_without_the_journal_continues_after_what_the_terminal_last_reported(machine_a):
+    machine_a.outbox.parent.mkdir()
+    machine_a.ok("lease", "10")
+    [machine_a.register(f"P{i}") for i in range(2)]
+    machine_a.ok("sync")  # the server holds 710000-710001
+    machine_a.register("Q0")  # 710002
+    machine_a.ok("status")  # reported: the counter is at 710003
+    os.remove(machine_a.outbox)
+    (machine_a.device_dir / "printed-LAB1-PC.json").unlink()
+    assert "restored lease 710000-710009, continuing at 710003" in machine_a.ok("recover")
 
 
 @pytest.mark.django_db(transaction=True)
