@@ -46,6 +46,7 @@ class DayResult:
     refused: int = 0
     caught_before_printing: int = 0  # numbering refused on the machine holding a copied outbox
     incidents: int = 0  # offline incidents opened at the server (a number printed twice)
+    slowest_request: float = 0.0  # seconds of the slowest sync request of any terminal (client timeout 30 s)
     sync_seconds: float = 0.0
     replay_seconds: list[float] = field(default_factory=list)
     utilisation: dict[str, float] = field(default_factory=dict)
@@ -100,6 +101,7 @@ def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, repla
         else:
             result.replay_seconds.append(elapsed)
         for report in reports:
+            result.slowest_request = max(result.slowest_request, report.slowest)
             stored.update(report.stored)
             refused += report.refused
 
@@ -221,6 +223,7 @@ def main() -> None:
           f"lost {day.lost}, refused {day.refused}")
     print(f"copied outbox: {day.caught_before_printing} incident caught before printing (the second machine refused "
           f"to number), {day.incidents} offline incidents at the server")
+    print(f"slowest sync request {day.slowest_request:.1f} s (the client's timeout is 30 s)")
     print(f"utilisation: {', '.join(f'{code} {pct:.2f} %' for code, pct in day.utilisation.items())} "
           f"(expected {day.expected_percent:.2f} % each)")
     header = f"{'pass':<10}{'ours s':>9}{'ours/s':>9}{'raw s':>9}{'raw/s':>9}{'ratio':>8}"

@@ -103,6 +103,7 @@ class SyncReport:
     reprint: list[dict] = field(default_factory=list)  # {"client_uuid", "printed", "mrn"}
     other_machine: int = 0
     stale: list[str] = field(default_factory=list)  # StaleLease messages of leases stopped by this sync
+    slowest: float = 0.0  # seconds of the slowest sync request (it should stay well within the timeout)
 
 
 def state_dir(directory: str | None = None) -> Path:
@@ -336,7 +337,8 @@ class TerminalClient:
                                       for it in batch]}
             started = time.monotonic()
             answer = self._call("POST", f"/api/v1/terminals/{self.terminal}/sync/", body)
-            if time.monotonic() - started > self.timeout / 4 and size > 10:
+            report.slowest = max(report.slowest, time.monotonic() - started)
+            if report.slowest > self.timeout / 4 and size > 10:
                 size = self.batch_size = max(size // 2, 10)
             for item, result in zip(batch, answer["results"], strict=True):
                 self._record(item, result, report)
