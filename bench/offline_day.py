@@ -218,7 +218,7 @@ def main() -> None:
         raw = raw_sql_ceiling(day.outboxes, 1 + args.replays)
     total = args.terminals * args.patients
     print(f"\nOffline day: {args.terminals} terminals x {args.patients} patients, synced at once over HTTP "
-          f"(batches of up to 200), then {args.replays} replays of every outbox")
+          f"(batches of 50, halved while slow), then {args.replays} replays of every outbox")
     print(f"patients stored {day.patients} of {total}; renumbered {day.renumbered}, duplicates {day.duplicates}, "
           f"lost {day.lost}, refused {day.refused}")
     print(f"copied outbox: {day.caught_before_printing} incident caught before printing (the second machine refused "

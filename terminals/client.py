@@ -172,7 +172,7 @@ class TerminalClient:
         # Leases and registrations of an outbox written before device binding belong to the first machine opening it.
         self.db.execute("UPDATE lease SET device_id = ? WHERE device_id = ''", (self.device_id,))
         self.db.execute("UPDATE outbox SET device_id = ? WHERE device_id = ''", (self.device_id,))
-        self.batch_size = 200  # adapted by sync() to the server's speed
+        self.batch_size = 50  # adapted by sync() to the server's speed
         self.last_lease: dict = {}
 
     # --- leasing ----------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class TerminalClient:
     def sync(self, *, batch_size: int | None = None, replay: bool = False) -> SyncReport:
         """Send this machine's pending registrations (all of them with `replay`) in batches.
 
-        Batches start at `batch_size` (default 200, at most 1,000) and halve while one takes more than a quarter of
+        Batches start at `batch_size` (default 50, at most 1,000) and halve while one takes more than a quarter of
         the timeout, so every request answers well within it. Each item is marked synced or "needs attention"
         from the server's answer; a batch the server did not answer is retried as it was, which is safe because
         every item carries its client_uuid. Registrations another machine made (a copied outbox) are left to it.

@@ -113,14 +113,12 @@ def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = Fa
         )
 
 
-def check_device(*, terminal: LabTerminal, device_id: str, number: int, mrn: str) -> None:
-    """Raise WrongDevice when `number` lies in a lease of `terminal` bound to a device other than `device_id`.
+def check_device(*, terminal: LabTerminal, lease: TerminalLease, device_id: str, mrn: str) -> None:
+    """Raise WrongDevice when `lease` (of `terminal`, holding `mrn`) is bound to a device other than `device_id`.
 
     Leases without a device (taken by clients that send none) may be synced from anywhere, as before issue #14.
     """
-    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=number, end__gte=number).only(
-        "device_id").first()
-    if lease is not None and lease.device_id and lease.device_id != device_id:
+    if lease.device_id and lease.device_id != device_id:
         raise WrongDevice(terminal, mrn)
 
 

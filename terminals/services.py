@@ -369,8 +369,7 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
     # Issue #14: the terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
     dob_not_after = timezone.localdate(registered_at) + timedelta(days=1) if registered_at else None
     if mrn is not None:
-        _check_leased(terminal, mrn)
-        devices.check_device(terminal=terminal, device_id=device_id, number=mrn_value(mrn), mrn=mrn)
+        devices.check_device(terminal=terminal, lease=_check_leased(terminal, mrn), device_id=device_id, mrn=mrn)
     try:
         if mrn is None:
             # Seed 001: the terminal range's next number, taken in the same transaction as the insert. Validation
@@ -408,13 +407,17 @@ def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | No
     return patient
 
 
-def _check_leased(terminal: LabTerminal, mrn: str) -> None:
-    """Raise NotLeased unless `mrn` is plain digits inside one of `terminal`'s leases."""
-    if not (mrn.isascii() and mrn.isdigit() and len(mrn) <= 18 and str(int(mrn)) == mrn):
+def _check_leased(terminal: LabTerminal, mrn: str) -> TerminalLease:
+    """The lease of `terminal` holding `mrn` (only its `device_id` loaded); NotLeased unless `mrn` is plain digits
+    inside one of them."""
+    number = mrn_value(mrn)
+    if number is None or str(number) != mrn:  # offline numbers are written as plain digits, one writing per number
         raise NotLeased(f"MRN {mrn!r} is not a number of terminal {terminal.code}'s leases.")
-    number = int(mrn)
-    if not TerminalLease.objects.filter(terminal=terminal, start__lte=number, end__gte=number).exists():
+    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=number, end__gte=number).only(
+        "device_id").first()
+    if lease is None:
         raise NotLeased(f"MRN {mrn} lies outside every lease of terminal {terminal.code}.")
+    return lease
 
 
 def sync_registrations(*, terminal_code: str, user, registrations: list, device_id: str = "") -> list:
