@@ -172,6 +172,7 @@ class TerminalClient:
         # Leases and registrations of an outbox written before device binding belong to the first machine opening it.
         self.db.execute("UPDATE lease SET device_id = ? WHERE device_id = ''", (self.device_id,))
         self.db.execute("UPDATE outbox SET device_id = ? WHERE device_id = ''", (self.device_id,))
+        self.db.execute("UPDATE outbox SET status = ? WHERE status = 'error'", (ATTENTION,))  # the earlier name
         self.batch_size = 50  # adapted by sync() to the server's speed
         self.last_lease: dict = {}
 
