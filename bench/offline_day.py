@@ -1,7 +1,9 @@
-"""A day offline (issue #6): terminals lease, go offline, each registers patients locally through
-`terminals/client.py`, then all sync at once over HTTP, then replay their whole outbox twice.
+"""A day offline (issues #6, #14): terminals lease, go offline, each registers patients locally through
+`terminals/client.py`, then all sync at once over HTTP, then replay their whole outbox twice. One terminal's outbox
+is also copied to a second machine (another device identity), which tries to number from it.
 
-Checks 0 renumbered (every printed MRN equals the stored one), 0 duplicates, 0 lost, and the utilisation %; prints
+Checks 0 renumbered (every printed MRN equals the stored one), 0 duplicates, 0 lost, the copied outbox refused
+before printing (1 incident caught, none reaching the server), and the utilisation %; prints
 the sync and replay times next to a raw-SQL ceiling (psycopg: per registration, the lease check and an
 `INSERT ... ON CONFLICT (client_uuid) DO NOTHING` in its own transaction, the same threads and passes).
 
@@ -11,6 +13,7 @@ the sync and replay times next to a raw-SQL ceiling (psycopg: per registration, 
 """
 
 import argparse
+import shutil
 import sys
 import tempfile
 import threading
@@ -26,8 +29,8 @@ from bench.common import bench_database  # noqa: E402  (sets up Django)
 
 from patients.models import Patient  # noqa: E402
 from terminals import selectors, services  # noqa: E402
-from terminals.client import TerminalClient  # noqa: E402
-from terminals.models import LabTerminal, TerminalRange  # noqa: E402
+from terminals.client import TerminalClient, WrongMachine  # noqa: E402
+from terminals.models import LabTerminal, OfflineIncident, TerminalRange  # noqa: E402
 
 RANGE_SIZE = 10_000
 
@@ -41,6 +44,9 @@ class DayResult:
     duplicates: int = 0
     lost: int = 0
     refused: int = 0
+    caught_before_printing: int = 0  # numbering refused on the machine holding a copied outbox
+    incidents: int = 0  # offline incidents opened at the server (a number printed twice)
+    slowest_request: float = 0.0  # seconds of the slowest sync request of any terminal (client timeout 30 s)
     sync_seconds: float = 0.0
     replay_seconds: list[float] = field(default_factory=list)
     utilisation: dict[str, float] = field(default_factory=dict)
@@ -53,7 +59,9 @@ def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, repla
     """Run the day against the server at `base_url` (its database is this process's) and return what happened.
 
     Creates terminals BENCH-1..n, each with a fresh range of RANGE_SIZE numbers above every existing range and
-    the online MRNs, and an API key; their SQLite outboxes go to `workdir`.
+    the online MRNs, and an API key; their SQLite outboxes and device identities go to `workdir`. After the
+    registrations, BENCH-1's outbox is copied to a second machine, which tries to register one more patient and
+    then syncs along with the others.
     """
     clients = {}
     for i in range(1, terminals + 1):
@@ -62,7 +70,8 @@ def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, repla
         services.add_range(terminal=terminal, start=start, end=start + RANGE_SIZE - 1)
         key = services.issue_terminal_key(terminal=terminal)
         clients[terminal] = TerminalClient(base_url, key=key, terminal=terminal.code,
-                                           path=str(Path(workdir) / f"{terminal.code}.sqlite3"))
+                                           path=str(Path(workdir) / f"{terminal.code}.sqlite3"),
+                                           device_dir=str(Path(workdir) / f"device-{terminal.code}"))
     printed = {}  # client_uuid -> the MRN the terminal printed
     for client in clients.values():  # online: lease
         client.lease(patients)
@@ -72,16 +81,27 @@ def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, repla
         printed.update({item["client_uuid"]: item["mrn"] for item in client.outbox()})
 
     result = DayResult(expected_percent=round(100 * patients / RANGE_SIZE, 2))
+    first = next(iter(clients.values()))
+    copy_path = str(Path(workdir) / "copied.sqlite3")
+    shutil.copy(first.db.execute("PRAGMA database_list").fetchone()[2], copy_path)
+    copy = TerminalClient(base_url, key=first.key, terminal=first.terminal, path=copy_path,
+                          device_dir=str(Path(workdir) / "device-second-machine"))
+    try:
+        copy.register(full_name="Registered on the copy")
+    except WrongMachine:
+        result.caught_before_printing += 1
     stored, refused = {}, []
     for attempt in range(1 + replays):
         started = time.perf_counter()
-        reports = _all_at_once([lambda c=c: c.sync(replay=attempt > 0) for c in clients.values()])
+        syncs = [lambda c=c: c.sync(replay=attempt > 0) for c in clients.values()]
+        reports = _all_at_once(syncs + [lambda: copy.sync(replay=attempt > 0)] if attempt == 0 else syncs)
         elapsed = time.perf_counter() - started
         if attempt == 0:
             result.sync_seconds = elapsed
         else:
             result.replay_seconds.append(elapsed)
         for report in reports:
+            result.slowest_request = max(result.slowest_request, report.slowest)
             stored.update(report.stored)
             refused += report.refused
 
@@ -89,6 +109,7 @@ def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, repla
     in_db = dict(ours.values_list("client_uuid", "mrn"))
     result.patients = ours.count()
     result.refused = len(refused)
+    result.incidents = OfflineIncident.objects.filter(terminal__in=list(clients)).count()
     result.lost = sum(1 for key in printed if uuid.UUID(key) not in in_db)
     result.renumbered = sum(1 for key, mrn in printed.items()
                             if stored.get(key) != mrn or in_db.get(uuid.UUID(key), mrn) != mrn)
@@ -197,9 +218,12 @@ def main() -> None:
         raw = raw_sql_ceiling(day.outboxes, 1 + args.replays)
     total = args.terminals * args.patients
     print(f"\nOffline day: {args.terminals} terminals x {args.patients} patients, synced at once over HTTP "
-          f"(one batch per terminal), then {args.replays} replays of every outbox")
+          f"(batches of 50, halved while slow), then {args.replays} replays of every outbox")
     print(f"patients stored {day.patients} of {total}; renumbered {day.renumbered}, duplicates {day.duplicates}, "
           f"lost {day.lost}, refused {day.refused}")
+    print(f"copied outbox: {day.caught_before_printing} incident caught before printing (the second machine refused "
+          f"to number), {day.incidents} offline incidents at the server")
+    print(f"slowest sync request {day.slowest_request:.1f} s (the client's timeout is 30 s)")
     print(f"utilisation: {', '.join(f'{code} {pct:.2f} %' for code, pct in day.utilisation.items())} "
           f"(expected {day.expected_percent:.2f} % each)")
     header = f"{'pass':<10}{'ours s':>9}{'ours/s':>9}{'raw s':>9}{'raw/s':>9}{'ratio':>8}"
@@ -209,7 +233,8 @@ def main() -> None:
                                     [day.sync_seconds, *day.replay_seconds], raw, strict=True):
         print(f"{label:<10}{ours:>9.2f}{total / ours:>9.0f}{ceiling:>9.2f}{total / ceiling:>9.0f}"
               f"{ceiling / ours:>7.0%}")
-    ok = (day.patients, day.renumbered, day.duplicates, day.lost, day.refused) == (total, 0, 0, 0, 0)
+    ok = (day.patients, day.renumbered, day.duplicates, day.lost, day.refused, day.caught_before_printing,
+          day.incidents) == (total, 0, 0, 0, 0, 1, 0)
     sys.exit(0 if ok else 1)
 
 

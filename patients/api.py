@@ -54,7 +54,7 @@ class PatientOut(serializers.ModelSerializer):
         model = Patient
         fields = [
             "id", "mrn", *services.DEMOGRAPHIC_FIELDS, "is_active", "created_at", "created_by",
-            "is_offline_entry", "origin_terminal", "synced_at", "client_uuid",
+            "is_offline_entry", "origin_terminal", "registered_at", "synced_at", "client_uuid",
         ]
         read_only_fields = fields
 

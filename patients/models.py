@@ -39,6 +39,8 @@ class Patient(models.Model):
     )
     is_offline_entry = models.BooleanField(default=False, editable=False)
     synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the patient stood at the terminal, by the terminal's clock (issue #14); synced_at is the server's time.
+    registered_at = models.DateTimeField(null=True, blank=True, editable=False)
     client_uuid = models.UUIDField(
         null=True, blank=True, editable=False,
         help_text="The terminal's id for this registration; makes sync idempotent.",

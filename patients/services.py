@@ -2,7 +2,9 @@
 
 import contextlib
 import re
+from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from idseq.services import advance_past, issue
@@ -64,7 +66,8 @@ def register_patient(
 
 
 def save_new_patient(
-    patient: Patient, *, carried_mrn: str = "", idempotency_key: str | None = None, fingerprint: str = ""
+    patient: Patient, *, carried_mrn: str = "", idempotency_key: str | None = None, fingerprint: str = "",
+    dob_not_after: date | None = None,
 ) -> Patient:
     """Validate an unsaved patient, issue its MRN and insert it, in one transaction.
 
@@ -74,9 +77,10 @@ def save_new_patient(
     terminal's range, see terminals.services) is kept as it is and takes no online number; when it is a number of
     either MRN scheme its sequence moves past it, so it is never issued again. With an `idempotency_key` (the API's
     Idempotency-Key header), a retry of the same request returns the patient the first one registered instead of
-    registering again. Raises as `register_patient`.
+    registering again. `dob_not_after` is the latest date of birth accepted instead of the hospital's today (a lab
+    terminal's registration date, issue #14). Raises as `register_patient`.
     """
-    _validate(patient)
+    _validate(patient, dob_not_after=dob_not_after)
     with _unique_violations_as_domain_errors(), transaction.atomic():
         if carried_mrn:
             _advance_counter_past([carried_mrn])
@@ -150,10 +154,16 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     return new
 
 
-def _validate(patient: Patient) -> None:
+def _validate(patient: Patient, *, dob_not_after: date | None = None) -> None:
     # Field rules only. Uniqueness and constraints are left to the database: the guard must hold under concurrency
     # (see _unique_violations_as_domain_errors), and checking them here would cost a query per registration for nothing.
-    patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
+    if dob_not_after is None:
+        patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
+        return
+    # The date of birth against another day than today: the field's own "not in the future" rule is replaced.
+    patient.full_clean(exclude=["mrn", "dob"], validate_unique=False, validate_constraints=False)
+    if patient.dob is not None and patient.dob > dob_not_after:
+        raise ValidationError({"dob": [f"Date of birth cannot be after the registration date ({dob_not_after})."]})
 
 
 def _advance_counter_past(mrns: list[str], moved_by=None) -> None:

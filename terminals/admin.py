@@ -1,13 +1,16 @@
-"""Terminals in the admin: their ranges (added here, never deleted), leases, utilisation, and API keys."""
+"""Terminals in the admin: their ranges (added here, never deleted), leases, utilisation, API keys, and (issue #14)
+the ops view of each terminal and the offline incidents page."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
+from django.urls import reverse
 from django.utils.html import format_html
 
-from terminals import selectors, services
-from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from core.errors import DomainError
+from terminals import devices, incidents, selectors, services
+from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
 
 # Background of the "% used" cell at each level (seed 001: act at 80 %, alert at 90 %).
 LEVEL_STYLE = {"ok": "", "warning": "background:#fde68a", "critical": "background:#fca5a5;font-weight:bold"}
@@ -57,11 +60,21 @@ class TerminalLeaseInline(admin.TabularInline):
     model = TerminalLease
     extra = 0
     can_delete = False
-    fields = ["start", "end", "created_by", "created_at"]
+    fields = ["start", "end", "device_id", "used_unused", "high_water", "reported_next", "created_by", "created_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("created_by")  # not a user query per row
+        # Each lease with its synced count and high-water mark (terminals.devices), and not a user query per row.
+        return devices.with_marks(super().get_queryset(request).select_related("created_by"))
+
+    @admin.display(description="used / unused")
+    def used_unused(self, obj):
+        state = devices.lease_state(obj)
+        return f"{state['used']:,} / {state['unused']:,} ({state['synced']:,} synced)"
+
+    @admin.display(description="high-water mark")
+    def high_water(self, obj):
+        return devices.lease_state(obj)["high_water"] or "-"
 
     def has_add_permission(self, request, obj=None):
         return False  # leases are taken by terminals over the API
@@ -72,11 +85,14 @@ class LabTerminalAdmin(admin.ModelAdmin):
     """Seed 001's terminal table plus utilisation: used/total, % used (amber from 80 %, red from 90 %), remaining."""
 
     list_display = ["code", "name", "is_active", "ranges_shown", "current_shown", "used_of_total", "percent_used",
-                    "remaining", "has_key"]
+                    "remaining", "has_key", "last_contact_at", "last_sync_at", "pending_reported", "refused_reported",
+                    "clock", "open_incidents"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
-    fields = ["code", "name", "is_active", "user", "created_at", "updated_at"]
-    readonly_fields = ["user", "created_at", "updated_at"]
+    fields = ["code", "name", "is_active", "user", "created_at", "updated_at", "last_contact_at", "last_sync_at",
+              "pending_reported", "refused_reported", "clock", "open_incidents"]
+    readonly_fields = ["user", "created_at", "updated_at", "last_contact_at", "last_sync_at", "pending_reported",
+                       "refused_reported", "clock", "open_incidents"]
     inlines = [TerminalRangeInline, TerminalLeaseInline]
     actions = ["issue_key", "revoke_key"]
 
@@ -84,7 +100,7 @@ class LabTerminalAdmin(admin.ModelAdmin):
         active = TerminalRange.objects.filter(is_active=True).order_by("start")
         return super().get_queryset(request).select_related("user__auth_token").prefetch_related(
             Prefetch("ranges", queryset=active, to_attr="active_ranges")
-        )
+        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True)))
 
     def has_delete_permission(self, request, obj=None):
         # History is kept: patients name their origin terminal; deactivate instead (is_active).
@@ -121,6 +137,21 @@ class LabTerminalAdmin(admin.ModelAdmin):
     def remaining(self, obj):
         return f"{selectors.figures(obj.active_ranges)['remaining']:,}"
 
+    @admin.display(description="clock skew")
+    def clock(self, obj):
+        """The terminal's clock minus the server's at its latest contact; red over 10 minutes (issue #14)."""
+        if obj.clock_skew_seconds is None:
+            return "-"
+        style = LEVEL_STYLE["critical"] if devices.skewed(obj.clock_skew_seconds) else ""
+        return format_html('<span style="{}">{} s</span>', style, f"{obj.clock_skew_seconds:+d}")
+
+    @admin.display(description="open incidents")
+    def open_incidents(self, obj):
+        if not obj.incidents_open:
+            return 0
+        url = reverse("admin:terminals_offlineincident_changelist") + f"?terminal__id__exact={obj.pk}&open=yes"
+        return format_html('<a href="{}" style="{}">{}</a>', url, LEVEL_STYLE["critical"], obj.incidents_open)
+
     @admin.display(description="API key", boolean=True)
     def has_key(self, obj):
         return bool(obj.user_id) and hasattr(obj.user, "auth_token")
@@ -138,3 +169,76 @@ class LabTerminalAdmin(admin.ModelAdmin):
     def revoke_key(self, request, queryset):
         revoked = [t.code for t in queryset if services.revoke_terminal_key(terminal=t)]
         self.message_user(request, f"Revoked the keys of: {', '.join(revoked) or 'none (no key was set)'}.")
+
+
+class OpenFilter(admin.SimpleListFilter):
+    """Open incidents first: the default view of the page is what still needs someone."""
+
+    title = "status"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "open"), ("no", "resolved"), ("all", "all")]
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {"selected": (self.value() or "yes") == lookup, "display": title,
+                   "query_string": changelist.get_query_string({self.parameter_name: lookup})}
+
+    def queryset(self, request, queryset):
+        value = self.value() or "yes"
+        if value == "all":
+            return queryset
+        return queryset.filter(resolved_at__isnull=value == "yes")
+
+
+@admin.register(OfflineIncident)
+class OfflineIncidentAdmin(admin.ModelAdmin):
+    """The "offline incidents" page (issue #14): two registrations that claimed one MRN. The first stays; ops give
+    the second patient a new MRN with the action, and reprint the slip the page then links to."""
+
+    list_display = ["id", "created_at", "terminal", "mrn", "kept_shown", "refused_shown", "registered_at",
+                    "resolution"]
+    list_filter = [OpenFilter, "terminal"]
+    search_fields = ["mrn", "kept__full_name", "refused_details__full_name"]
+    fields = ["terminal", "mrn", "kept", "kept_details", "refused_client_uuid", "refused_details", "registered_at",
+              "device_id", "created_at", "resolution", "resolved_by", "resolved_at"]
+    readonly_fields = fields
+    actions = ["give_new_mrn"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("terminal", "kept", "new_patient")
+
+    def has_add_permission(self, request):
+        return False  # opened by sync only
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what happened stays
+
+    @admin.display(description="kept (holds the MRN)")
+    def kept_shown(self, obj):
+        return f"{obj.kept.full_name} ({obj.kept_details.get('registered_at') or 'registered online'})"
+
+    @admin.display(description="refused (needs a new MRN)")
+    def refused_shown(self, obj):
+        sent = obj.refused_details
+        return f"{sent.get('full_name')} {sent.get('dob') or ''} {sent.get('phone') or ''}".strip()
+
+    @admin.display(description="resolution")
+    def resolution(self, obj):
+        if obj.new_patient is None:
+            return format_html('<span style="{}">open</span>', LEVEL_STYLE["critical"])
+        slip = reverse("patients:slip", args=[obj.new_patient.pk])
+        return format_html('new MRN {}: <a href="{}">reprint the slip</a> printed as {}', obj.new_patient.mrn,
+                           slip, obj.mrn)
+
+    @admin.action(description="Give the refused patient a new MRN (then reprint the slip)")
+    def give_new_mrn(self, request, queryset):
+        for incident in queryset.order_by("pk"):
+            try:
+                patient = incidents.resolve_incident(incident_id=incident.pk, resolved_by=request.user)
+            except (DomainError, ValidationError) as exc:
+                self.message_user(request, f"Incident #{incident.pk}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"Incident #{incident.pk}: {patient.full_name} now has MRN {patient.mrn}; "
+                                       f"reprint the slip printed as {incident.mrn}.", messages.SUCCESS)

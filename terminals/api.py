@@ -13,8 +13,9 @@ from core.api import exception_handler
 from patients import api as patients_api
 from patients.api import PatientIn, PatientOut
 from patients.models import Patient
-from terminals import selectors, services
-from terminals.models import TerminalLease, TerminalRange
+from patients.exceptions import DuplicatePatient
+from terminals import devices, selectors, services
+from terminals.models import LabTerminal, TerminalLease, TerminalRange
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -30,9 +31,14 @@ class OfflinePatientIn(PatientIn):
         help_text="The number the terminal printed from its lease, e.g. 710042.",
     )
     client_uuid = serializers.UUIDField(required=False, help_text="The terminal's id for this registration.")
+    # Checked by the service against the terminal's registration date (issue #14), not the server's today.
+    dob = serializers.DateField(required=False, allow_null=True)
+    registered_at = serializers.DateTimeField(
+        required=False, help_text="When the terminal registered the patient, by its clock (ISO 8601 with offset)."
+    )
 
     class Meta(PatientIn.Meta):
-        fields = [*PatientIn.Meta.fields, "offline", "origin_terminal_code", "mrn", "client_uuid"]
+        fields = [*PatientIn.Meta.fields, "offline", "origin_terminal_code", "mrn", "client_uuid", "registered_at"]
 
 
 class SyncItemIn(OfflinePatientIn):
@@ -79,6 +85,9 @@ def register_offline(request) -> Response:
 
 class LeaseIn(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=services.LEASE_MAX)
+    request_id = serializers.UUIDField(
+        required=False, help_text="The client's id for this request: sent again, it returns the same lease."
+    )
 
 
 class LeaseOut(serializers.ModelSerializer):
@@ -87,22 +96,37 @@ class LeaseOut(serializers.ModelSerializer):
 
     class Meta:
         model = TerminalLease
-        fields = ["id", "terminal", "start", "end", "count", "created_at"]
+        fields = ["id", "terminal", "start", "end", "count", "device_id", "request_id", "requested", "created_at"]
         read_only_fields = fields
 
 
 class LeaseView(APIView):
-    """`POST /api/v1/terminals/{code}/leases/ {"count": 500}`: a block of the terminal's range to number from
-    while offline. Only the terminal's own key may lease (403 otherwise)."""
+    """`POST /api/v1/terminals/{code}/leases/ {"count": 500, "request_id": "<uuid>"}`: a block of the terminal's
+    range to number from while offline, bound to the device named by `X-Tokenline-Device`. The answer adds
+    `granted`, `short` (fewer than asked), the terminal's `remaining` numbers, `percent` and `level` (ok / warning
+    80 % / critical 90 %), and `leases`: this device's leases with their high-water marks.
 
-    queryset = TerminalLease.objects.none()  # RolePermissions: POST needs terminals.add_terminallease
+    `GET` the same path: the terminal's leases (all its devices) with `synced`, `high_water`, `used`, `unused`, so
+    a terminal that lost its disk can recover. Only the terminal's own key may use either (403 otherwise)."""
 
-    @extend_schema(request=LeaseIn, responses={201: LeaseOut})
+    queryset = TerminalLease.objects.none()  # RolePermissions: POST needs add_terminallease, GET view_terminallease
+
+    @extend_schema(request=LeaseIn, responses={201: dict, 200: dict})
     def post(self, request, code):
         data = LeaseIn(data=request.data)
         data.is_valid(raise_exception=True)
-        lease = services.lease_block(terminal_code=code, user=request.user, count=data.validated_data["count"])
-        return Response(LeaseOut(lease).data, status=status.HTTP_201_CREATED)
+        contact = devices.parse_contact(request.headers)
+        lease = services.lease_block(terminal_code=code, user=request.user, count=data.validated_data["count"],
+                                     device_id=contact.device_id, request_id=data.validated_data.get("request_id"))
+        devices.record_contact(terminal=lease.terminal, contact=contact)
+        answer = {**LeaseOut(lease).data, **selectors.lease_reply(lease),
+                  "leases": devices.lease_states(lease.terminal, device_id=contact.device_id)}
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+    def get(self, request, code):
+        terminal = services.terminal_for(code=code, user=request.user)
+        devices.record_contact(terminal=terminal, contact=devices.parse_contact(request.headers))
+        return Response({"terminal": terminal.code, "leases": devices.lease_states(terminal)})
 
 
 class SyncIn(serializers.Serializer):
@@ -124,10 +148,17 @@ class SyncView(APIView):
         data.is_valid(raise_exception=True)
         item_in, patient_out = SyncItemIn(), PatientOut()  # one of each for the batch: building fields is costly
         items = [_validated(item_in, item) for item in data.validated_data["registrations"]]
-        outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items)
+        contact = devices.parse_contact(request.headers)
+        outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items,
+                                               device_id=contact.device_id)
         results = [_result(patient_out, i, outcome) for i, outcome in enumerate(outcomes)]
         counts = {key: sum(r["result"] == key for r in results) for key in ("created", "already_synced", "error")}
-        return Response({**counts, "results": results})
+        terminal = services.terminal_for(code=code, user=request.user)
+        devices.record_contact(terminal=terminal, contact=contact, synced=True)
+        if counts["error"]:
+            logger.warning("Terminal %s sync: %s of %s registrations refused", code, counts["error"], len(results))
+        return Response({**counts, "results": results,
+                         "leases": devices.lease_states(terminal, device_id=contact.device_id)})
 
 
 def _validated(item_in: SyncItemIn, item: dict):
@@ -154,7 +185,14 @@ def _result(patient_out: PatientOut, index: int, outcome) -> dict:
         logger.error("Sync item %s failed", index, exc_info=outcome)
         return {"index": index, "result": "error", "status": 500,
                 "errors": {"detail": "Server error; this registration was not stored. Send it again later."}}
-    return {"index": index, "result": "error", "status": response.status_code, "errors": response.data}
+    errors = dict(response.data)
+    if "detail" in errors and type(outcome) in REFUSED_FIELD:  # a field-level reason the terminal can fix
+        errors.setdefault("field", REFUSED_FIELD[type(outcome)])
+    return {"index": index, "result": "error", "status": response.status_code, "errors": errors}
+
+
+# The field a domain error refuses, so that the terminal can show and fix it (issue #14).
+REFUSED_FIELD = {DuplicatePatient: "cnic", services.NotLeased: "mrn"}
 
 
 class UtilisationView(APIView):
@@ -166,3 +204,16 @@ class UtilisationView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         return Response(selectors.utilisation())
+
+
+class TerminalsView(APIView):
+    """`GET /api/v1/terminals/`: the ops view (issue #14). Per terminal: last contact and sync, what it reported
+    pending and refused, its clock skew (`clock_skewed` over 10 minutes), open incidents, and per lease `used` /
+    `unused` with the high-water mark. A terminal's own key sees its own row only."""
+
+    queryset = LabTerminal.objects.none()  # RolePermissions: GET needs terminals.view_labterminal
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        own = getattr(request.user, "lab_terminal", None)
+        return Response({"terminals": selectors.ops_view(code=own.code if own else None)})

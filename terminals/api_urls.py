@@ -13,6 +13,7 @@ patients_router.register("patients", api.PatientViewSet, basename="patient")
 patients_urls = patients_router.urls
 
 urlpatterns = [
+    path("terminals/", api.TerminalsView.as_view(), name="terminal-list"),
     path("terminals/utilisation/", api.UtilisationView.as_view(), name="terminal-utilisation"),
     path("terminals/<str:code>/leases/", api.LeaseView.as_view(), name="terminal-leases"),
     path("terminals/<str:code>/sync/", api.SyncView.as_view(), name="terminal-sync"),

@@ -1,48 +1,88 @@
-"""Reference client for a lab terminal (issue #6): register patients offline from a leased block, sync later.
+"""Tokenline's lab-terminal client (issues #6, #14): register patients offline from a leased block, sync later.
 
-Standard library only, so a lab system can copy this one file. Everything it must not lose lives in a local
-SQLite file: the blocks it leased and an outbox of registrations, each with the MRN printed on its samples and a
-`client_uuid` that makes sending it again harmless.
+Standard library only and no project import, so a lab PC without Django runs this one file (`python3 client.py` or
+`python3 -m terminals.client`). Everything it must not lose lives in a local SQLite file (the outbox): the blocks it
+leased and the registrations, each with the MRN printed on its samples and a `client_uuid` that makes sending it
+again harmless. Its device identity lives elsewhere (see `device_identity`), so a copied outbox knows it is a copy.
 
     client = TerminalClient("https://tokenline.example", key="<the terminal's API key>", terminal="LAB1-PC",
                             path="/var/lib/lab/tokenline.sqlite3")
-    client.lease(500)                                   # while online: reserve 500 numbers
+    client.lease(500)                                     # while online: reserve 500 numbers for this machine
     mrn = client.register(full_name="Jane Doe", sex="F")  # offline: "710000", printed at once, never changes
-    report = client.sync()                              # back online: send the outbox; safe to repeat
+    report = client.sync()                                # back online: send the outbox; safe to repeat
 
-The server stores each registration under exactly the MRN the terminal printed; a replay (a retried request, a
-restored outbox) answers "already synced" with the same record. Not thread-safe: one client per thread.
+Guarantees (README, "Lab terminals: offline MRNs"):
+- a number is printed once: it comes from a lease bound to this machine's identity; an outbox opened on another
+  machine refuses to number (`WrongMachine`) until that machine leases its own block;
+- a restored backup does not reprint: each lease and sync reply carries the server's high-water mark per lease;
+  a lease whose local counter is behind it stops (`StaleLease` names the numbers it would have reprinted);
+- a refused registration is kept as "needs attention" with the server's field-level reason: `fix` corrects it,
+  the next `sync` sends it again;
+- a lease request whose reply was lost is sent again with the same request id, and returns the same block.
+
+Not thread-safe: one client per thread. Command line: `python3 -m terminals.client --help`.
 """
 
+import argparse
+import hashlib
 import json
+import os
 import sqlite3
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS lease (start INTEGER PRIMARY KEY, "end" INTEGER NOT NULL, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lease (
+    start INTEGER PRIMARY KEY, "end" INTEGER NOT NULL, next INTEGER NOT NULL,
+    device_id TEXT NOT NULL DEFAULT '',     -- the machine that leased it; only it numbers from it
+    stale_until INTEGER                     -- set when the server holds numbers up to here at or above `next`
+);
 CREATE TABLE IF NOT EXISTS outbox (
     client_uuid TEXT PRIMARY KEY,
     mrn TEXT NOT NULL UNIQUE,
     payload TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending, synced, or error (refused; see detail)
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending, synced, or attention (refused; see detail)
     detail TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS lease_request (request_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
+# Columns added by issue #14, added to outboxes written by earlier versions when opened.
+LATER_COLUMNS = {
+    "lease": {"device_id": "TEXT NOT NULL DEFAULT ''", "stale_until": "INTEGER"},
+    "outbox": {"registered_at": "TEXT NOT NULL DEFAULT ''", "device_id": "TEXT NOT NULL DEFAULT ''",
+               "server_mrn": "TEXT NOT NULL DEFAULT ''"},
+}
+ATTENTION = "attention"  # a refused registration, kept for fixing ("needs attention")
+BATCH_MAX = 1000  # the server's limit per sync request
 
 
-class LeaseExhausted(Exception):
+class ClientError(Exception):
+    """Base of the errors this client raises."""
+
+
+class LeaseExhausted(ClientError):
     """No leased number is left: lease again while online (or register online)."""
 
 
-class ServerUnreachable(Exception):
+class WrongMachine(LeaseExhausted):
+    """The outbox's leases belong to another machine (the file was copied): lease a new block on this one."""
+
+
+class StaleLease(LeaseExhausted):
+    """The server already holds numbers this outbox would print again (it was restored from a backup)."""
+
+
+class ServerUnreachable(ClientError):
     """The server did not answer (or answered 5xx) after every retry; nothing is lost, sync again later."""
 
 
-class Refused(Exception):
+class Refused(ClientError):
     """The server refused a whole request (4xx), e.g. a revoked key (401) or another terminal's code (403)."""
 
     def __init__(self, status: int, body):
@@ -52,12 +92,51 @@ class Refused(Exception):
 
 @dataclass
 class SyncReport:
-    """What one `sync()` did: counts, the items the server refused, and every MRN the server stored, by uuid."""
+    """What one `sync()` did: counts, the items the server refused, every MRN the server stored (by uuid), the
+    registrations whose MRN changed when ops resolved an incident (reprint their slips), and the items left
+    alone because another machine registered them."""
 
     created: int = 0
     already_synced: int = 0
     refused: list[dict] = field(default_factory=list)  # {"client_uuid", "mrn", "status", "errors"}
     stored: dict[str, str] = field(default_factory=dict)  # client_uuid -> the MRN the server holds
+    reprint: list[dict] = field(default_factory=list)  # {"client_uuid", "printed", "mrn"}
+    other_machine: int = 0
+    stale: list[str] = field(default_factory=list)  # StaleLease messages of leases stopped by this sync
+    slowest: float = 0.0  # seconds of the slowest sync request (it should stay well within the timeout)
+
+
+def state_dir(directory: str | None = None) -> Path:
+    """Where this machine's identity and printed-number journal live: `directory`, else `$TOKENLINE_DEVICE_DIR`,
+    else `$XDG_CONFIG_HOME/tokenline`, else `~/.config/tokenline` (created)."""
+    base = Path(directory or os.environ.get("TOKENLINE_DEVICE_DIR")
+                or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "tokenline")
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def device_identity(directory: str | None = None) -> str:
+    """This machine's device identity: a random id kept in `state_dir(directory)`, combined with /etc/machine-id
+    when present, as 32 hex digits. Created on first use. It lives outside the outbox: a copied outbox file does not
+    carry it, and a copied config directory on another machine gives another identity (another machine-id)."""
+    path = state_dir(directory) / "device-id"
+    if not path.exists():
+        try:
+            with open(path, "x", encoding="ascii") as out:  # exclusive: two first runs keep one identity
+                out.write(uuid.uuid4().hex + "\n")
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+    machine = ""
+    for candidate in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        if os.path.exists(candidate):
+            machine = Path(candidate).read_text(encoding="ascii", errors="replace").strip()
+            break
+    return hashlib.sha256(f"{path.read_text(encoding='ascii').strip()}:{machine}".encode()).hexdigest()[:32]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).astimezone()
 
 
 class TerminalClient:
@@ -68,73 +147,204 @@ class TerminalClient:
         key: the terminal's API key (issued in the admin).
         terminal: the terminal's code, e.g. "LAB1-PC".
         path: the SQLite file holding leases and the outbox (":memory:" for a throw-away one).
+        timeout: seconds per request; a sync sends batches small enough to answer well within it.
         retries: attempts per request when the server is unreachable or answers 5xx; `backoff` seconds before the
             second attempt, doubling after each.
+        device_dir: where the device identity lives (see `device_identity`).
+        clock: returns the terminal's time (aware datetime); registrations carry it as `registered_at`.
     """
 
     def __init__(self, base_url: str, *, key: str, terminal: str, path: str, timeout: float = 30,
-                 retries: int = 4, backoff: float = 0.5):
+                 retries: int = 4, backoff: float = 0.5, device_dir: str | None = None, clock=_now):
         self.base_url = base_url.rstrip("/")
         self.key, self.terminal, self.timeout, self.retries, self.backoff = key, terminal, timeout, retries, backoff
+        self.device_id, self.clock = device_identity(device_dir), clock
+        # The last number printed per lease, kept next to the identity (outside the outbox): an outbox restored from
+        # a backup is caught by it before printing, even offline.
+        self.journal = state_dir(device_dir) / f"printed-{terminal}.json"
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA)
+        for table, columns in LATER_COLUMNS.items():
+            present = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in present:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        # Leases and registrations of an outbox written before device binding belong to the first machine opening it.
+        self.db.execute("UPDATE lease SET device_id = ? WHERE device_id = ''", (self.device_id,))
+        self.db.execute("UPDATE outbox SET device_id = ? WHERE device_id = ''", (self.device_id,))
+        self.db.execute("UPDATE outbox SET status = ? WHERE status = 'error'", (ATTENTION,))  # the earlier name
+        self.batch_size = 50  # adapted by sync() to the server's speed
+        self.last_lease: dict = {}
+
+    # --- leasing ----------------------------------------------------------------------------------------------
 
     def lease(self, count: int) -> tuple[int, int]:
-        """Lease up to `count` numbers (1..10,000) while online; returns (start, end) of the block received."""
-        block = self._post(f"/api/v1/terminals/{self.terminal}/leases/", {"count": count})
-        self.db.execute("INSERT INTO lease (start, \"end\", next) VALUES (?, ?, ?)",
-                        (block["start"], block["end"], block["start"]))
+        """Lease up to `count` numbers (1..10,000) for this machine while online; returns (start, end) received.
+
+        The request id is saved before sending: if the reply is lost (even if this process dies), the next lease
+        call sends the same request again and gets the same block back. The server's answer (`granted`,
+        `requested`, `short`, `remaining`, `percent`, `level`) is kept in `last_lease`.
+        """
+        pending = self.db.execute("SELECT request_id, count FROM lease_request").fetchone()
+        if pending is None:
+            pending = (str(uuid.uuid4()), count)
+            self.db.execute("INSERT INTO lease_request (request_id, count) VALUES (?, ?)", pending)
+        block = self._call("POST", f"/api/v1/terminals/{self.terminal}/leases/",
+                           {"count": pending[1], "request_id": pending[0]})
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT OR IGNORE INTO lease (start, \"end\", next, device_id) VALUES (?, ?, ?, ?)",
+                        (block["start"], block["end"], block["start"], self.device_id))
+        self.db.execute("DELETE FROM lease_request WHERE request_id = ?", (pending[0],))
+        self.db.execute("COMMIT")
+        self.last_lease = block
+        self._apply_marks(block.get("leases", []))
         return block["start"], block["end"]
 
     def remaining(self) -> int:
-        """Numbers left in the leased blocks."""
-        return self.db.execute("SELECT coalesce(sum(\"end\" - next + 1), 0) FROM lease").fetchone()[0]
+        """Numbers left in this machine's usable leases."""
+        return self.db.execute("SELECT coalesce(sum(\"end\" - next + 1), 0) FROM lease WHERE next <= \"end\" "
+                               "AND device_id = ? AND stale_until IS NULL", (self.device_id,)).fetchone()[0]
+
+    def leases(self) -> list[dict]:
+        """The local leases: start, end, next, left, whether this machine owns them, and a stop reason if any."""
+        rows = self.db.execute("SELECT start, \"end\", next, device_id, stale_until FROM lease ORDER BY start")
+        return [{"start": s, "end": e, "next": n, "left": max(e - n + 1, 0), "own": d == self.device_id,
+                 "stopped": self._stale_message(s, e, n, stale) if stale is not None else ""}
+                for s, e, n, d, stale in rows]
+
+    def _stale_message(self, start: int, end: int, number: int, high_water: int) -> str:
+        return (f"Lease {start}-{end} stopped: numbers up to {high_water} were already printed, and this outbox "
+                f"would print {number}-{high_water} again (was it restored from a backup?). Lease a new block.")
+
+    def _apply_marks(self, leases: list[dict]) -> list[str]:
+        """Stop every local lease of this machine whose next number was already printed, by the server's
+        high-water marks or this machine's journal (a restored backup). Returns the messages of those stopped now."""
+        stopped = []
+        for mark in leases:
+            high = mark.get("high_water")
+            if high is None:
+                continue
+            row = self.db.execute("SELECT \"end\", next FROM lease WHERE start = ? AND device_id = ? "
+                                  "AND stale_until IS NULL AND next <= ?", (mark["start"], self.device_id, high))
+            found = row.fetchone()
+            if found:
+                self.db.execute("UPDATE lease SET stale_until = ? WHERE start = ?", (high, mark["start"]))
+                stopped.append(self._stale_message(mark["start"], found[0], found[1], high))
+        return stopped
+
+    # --- registering ------------------------------------------------------------------------------------------
 
     def register(self, **demographics) -> str:
         """Register a patient locally (no network) and return its MRN, final from this moment: print it.
 
         Args: the demographics as the API takes them (`full_name`, `father_name`, `dob` "YYYY-MM-DD", `sex`, ...).
-        Raises: LeaseExhausted when no leased number is left.
+            The registration time (`registered_at`) is this terminal's clock now.
+        Raises: WrongMachine when the leases with numbers left belong to another machine (a copied outbox);
+            StaleLease when they were stopped after a restore; LeaseExhausted when no leased number is left.
         """
+        printed = self._printed()
+        self._apply_marks([{"start": start, "high_water": last} for start, last in printed.items()])
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            row = self.db.execute("SELECT start, next FROM lease WHERE next <= \"end\" ORDER BY start").fetchone()
+            row = self.db.execute("SELECT start, next FROM lease WHERE next <= \"end\" AND device_id = ? "
+                                  "AND stale_until IS NULL ORDER BY start", (self.device_id,)).fetchone()
             if row is None:
-                raise LeaseExhausted(f"Terminal {self.terminal} has no leased number left; lease while online.")
+                raise self._why_no_number()
             start, number = row
             self.db.execute("UPDATE lease SET next = next + 1 WHERE start = ?", (start,))
-            self.db.execute("INSERT INTO outbox (client_uuid, mrn, payload) VALUES (?, ?, ?)",
-                            (str(uuid.uuid4()), str(number), json.dumps(demographics)))
+            self.db.execute("INSERT INTO outbox (client_uuid, mrn, payload, registered_at, device_id) "
+                            "VALUES (?, ?, ?, ?, ?)", (str(uuid.uuid4()), str(number), json.dumps(demographics),
+                                                       self.clock().isoformat(), self.device_id))
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        self._write_printed({**printed, start: number})
         return str(number)
+
+    def _printed(self) -> dict[int, int]:
+        """The journal: {lease start: the last number printed from it on this machine}."""
+        try:
+            return {int(start): last for start, last in json.loads(self.journal.read_text()).items()}
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _write_printed(self, printed: dict[int, int]) -> None:
+        partial = self.journal.with_suffix(".tmp")
+        partial.write_text(json.dumps({str(start): last for start, last in printed.items()}))
+        os.replace(partial, self.journal)  # whole or not at all
+
+    def _why_no_number(self) -> LeaseExhausted:
+        leases = self.leases()
+        with_room = [lease for lease in leases if lease["left"]]
+        if any(not lease["own"] for lease in with_room) or (leases and not any(lease["own"] for lease in leases)):
+            return WrongMachine(f"This outbox belongs to {self.terminal}'s machine; lease a new block.")
+        stopped = [lease["stopped"] for lease in with_room if lease["stopped"]]
+        if stopped:
+            return StaleLease(" ".join(stopped))
+        return LeaseExhausted(f"Terminal {self.terminal} has no leased number left; lease while online.")
 
     def outbox(self, status: str | None = None) -> list[dict]:
         """The local registrations (optionally only those with `status`), oldest first."""
-        query = "SELECT client_uuid, mrn, payload, status, detail FROM outbox"
+        query = "SELECT client_uuid, mrn, payload, status, detail, registered_at, device_id, server_mrn FROM outbox"
         rows = self.db.execute(query + " WHERE status = ? ORDER BY rowid" if status else query + " ORDER BY rowid",
                                (status,) if status else ()).fetchall()
-        return [{"client_uuid": u, "mrn": m, "payload": json.loads(p), "status": s, "detail": d}
-                for u, m, p, s, d in rows]
+        return [{"client_uuid": u, "mrn": m, "payload": json.loads(p), "status": s, "detail": d,
+                 "registered_at": r, "own": dev == self.device_id, "server_mrn": sm}
+                for u, m, p, s, d, r, dev, sm in rows]
 
-    def sync(self, *, batch_size: int = 1000, replay: bool = False) -> SyncReport:
-        """Send pending registrations (all of them with `replay`) in batches of up to `batch_size` (max 1,000).
+    def attention(self) -> list[dict]:
+        """Refused registrations waiting to be fixed, each with `errors` (the server's reasons, by field)."""
+        return [{**item, "errors": json.loads(item["detail"] or "{}")} for item in self.outbox(ATTENTION)]
 
-        Each item is marked synced or refused from the server's answer; a batch the server did not answer is
-        retried as it was, which is safe because every item carries its client_uuid.
+    def fix(self, mrn: str, **changes) -> dict:
+        """Correct a refused registration's demographics (never its MRN: it is printed) and queue it for the next
+        sync. A change to "" removes the field. Returns the registration as it will be sent.
+        Raises: KeyError when no registration needing attention has this MRN.
+        """
+        row = self.db.execute("SELECT client_uuid, payload FROM outbox WHERE mrn = ? AND status = ?",
+                              (mrn, ATTENTION)).fetchone()
+        if row is None:
+            raise KeyError(f"No registration needing attention has MRN {mrn}.")
+        payload = {**json.loads(row[1]), **changes}
+        payload = {name: value for name, value in payload.items() if value != "" or name == "full_name"}
+        self.db.execute("UPDATE outbox SET payload = ?, status = 'pending', detail = '' WHERE client_uuid = ?",
+                        (json.dumps(payload), row[0]))
+        return {"client_uuid": row[0], "mrn": mrn, "payload": payload}
+
+    # --- syncing ----------------------------------------------------------------------------------------------
+
+    def sync(self, *, batch_size: int | None = None, replay: bool = False) -> SyncReport:
+        """Send this machine's pending registrations (all of them with `replay`) in batches.
+
+        Batches start at `batch_size` (default 50, at most 1,000) and halve while one takes more than a quarter of
+        the timeout, so every request answers well within it. Each item is marked synced or "needs attention"
+        from the server's answer; a batch the server did not answer is retried as it was, which is safe because
+        every item carries its client_uuid. Registrations another machine made (a copied outbox) are left to it.
         Raises: ServerUnreachable, Refused (the whole request, e.g. 401/403); items already answered stay marked.
         """
-        items = self.outbox() if replay else self.outbox("pending")
-        report = SyncReport()
-        for i in range(0, len(items), batch_size):
-            batch = items[i:i + batch_size]
-            body = {"registrations": [{**it["payload"], "mrn": it["mrn"], "client_uuid": it["client_uuid"]}
+        size = min(batch_size or self.batch_size, BATCH_MAX)
+        everything = self.outbox() if replay else self.outbox("pending")
+        report = SyncReport(other_machine=sum(1 for it in everything if not it["own"]))
+        items = [it for it in everything if it["own"]]
+        sent = 0
+        while sent < len(items) or (sent == 0 and not items):
+            batch = items[sent:sent + size]
+            if not batch:  # nothing to send: the contact still learns the high-water marks
+                report.stale += self.check()
+                break
+            body = {"registrations": [{**it["payload"], "mrn": it["mrn"], "client_uuid": it["client_uuid"],
+                                       **({"registered_at": it["registered_at"]} if it["registered_at"] else {})}
                                       for it in batch]}
-            answer = self._post(f"/api/v1/terminals/{self.terminal}/sync/", body)
+            started = time.monotonic()
+            answer = self._call("POST", f"/api/v1/terminals/{self.terminal}/sync/", body)
+            report.slowest = max(report.slowest, time.monotonic() - started)
+            if report.slowest > self.timeout / 4 and size > 10:
+                size = self.batch_size = max(size // 2, 10)
             for item, result in zip(batch, answer["results"], strict=True):
                 self._record(item, result, report)
+            report.stale += self._apply_marks(answer.get("leases", []))
+            sent += len(batch)
         return report
 
     def _record(self, item: dict, result: dict, report: SyncReport) -> None:
@@ -142,25 +352,78 @@ class TerminalClient:
             report.refused.append({"client_uuid": item["client_uuid"], "mrn": item["mrn"],
                                    "status": result["status"], "errors": result["errors"]})
             if result["status"] < 500:  # a server fault (5xx) stays pending and is sent again
-                self.db.execute("UPDATE outbox SET status = 'error', detail = ? WHERE client_uuid = ?",
-                                (json.dumps(result["errors"]), item["client_uuid"]))
+                self.db.execute("UPDATE outbox SET status = ?, detail = ? WHERE client_uuid = ?",
+                                (ATTENTION, json.dumps(result["errors"]), item["client_uuid"]))
             return
         if result["result"] == "created":
             report.created += 1
         else:
             report.already_synced += 1
-        report.stored[item["client_uuid"]] = result["patient"]["mrn"]
-        self.db.execute("UPDATE outbox SET status = 'synced', detail = '' WHERE client_uuid = ?",
-                        (item["client_uuid"],))
+        stored = result["patient"]["mrn"]
+        report.stored[item["client_uuid"]] = stored
+        if stored != item["mrn"]:  # ops gave this patient a new number (an offline incident): reprint the slip
+            report.reprint.append({"client_uuid": item["client_uuid"], "printed": item["mrn"], "mrn": stored})
+        self.db.execute("UPDATE outbox SET status = 'synced', detail = '', server_mrn = ? WHERE client_uuid = ?",
+                        (stored, item["client_uuid"]))
 
-    def _post(self, path: str, body: dict) -> dict:
-        """POST JSON with retries on network errors and 5xx; returns the decoded answer of a 2xx."""
-        request = urllib.request.Request(
-            self.base_url + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Token {self.key}"},
-        )
+    # --- status and recovery ----------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Contact the server (reporting the outbox) and stop any lease it already holds numbers of; returns the
+        messages of the leases stopped now."""
+        return self._apply_marks(self.server_leases())
+
+    def server_leases(self) -> list[dict]:
+        """The terminal's leases as the server knows them (all machines), with `high_water`, `used`, `unused`."""
+        return self._call("GET", f"/api/v1/terminals/{self.terminal}/leases/")["leases"]
+
+    def recover(self) -> list[dict]:
+        """Rebuild the leases of this machine from the server after the outbox was lost (or start a new outbox
+        from them). Each lease continues after the highest number the server holds, this machine last reported, or
+        its journal (kept outside the outbox) says it printed, whichever is latest. Returns the leases restored
+        (start, end, next).
+        Leases of other machines are not taken over.
+        """
+        restored = []
+        for mark in self.server_leases():
+            if mark["device_id"] not in (self.device_id, ""):
+                continue
+            after = [mark["start"], self._printed().get(mark["start"], mark["start"] - 1) + 1]
+            if mark["high_water"] is not None:
+                after.append(mark["high_water"] + 1)
+            if mark["reported_next"] is not None:
+                after.append(mark["reported_next"])
+            number = max(after)
+            inserted = self.db.execute(
+                "INSERT OR IGNORE INTO lease (start, \"end\", next, device_id) VALUES (?, ?, ?, ?)",
+                (mark["start"], mark["end"], number, self.device_id)).rowcount
+            if inserted:
+                restored.append({"start": mark["start"], "end": mark["end"], "next": number})
+        return restored
+
+    def counts(self) -> dict:
+        """Registrations in the outbox by status: {"pending", "synced", "attention"}."""
+        found = dict(self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+        return {name: found.get(name, 0) for name in ("pending", "synced", ATTENTION)}
+
+    # --- HTTP -------------------------------------------------------------------------------------------------
+
+    def _headers(self) -> dict:
+        """What the terminal reports on every contact (terminals/devices.py on the server)."""
+        counts = self.counts()
+        nexts = self.db.execute("SELECT start, next FROM lease WHERE device_id = ? AND next <= \"end\" + 1 "
+                                "ORDER BY start DESC LIMIT 50", (self.device_id,)).fetchall()
+        return {"Content-Type": "application/json", "Authorization": f"Token {self.key}",
+                "X-Tokenline-Device": self.device_id, "X-Tokenline-Pending": str(counts["pending"]),
+                "X-Tokenline-Refused": str(counts[ATTENTION]), "X-Tokenline-Clock": self.clock().isoformat(),
+                "X-Tokenline-Next": ",".join(f"{start}:{number}" for start, number in nexts)}
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        """One request with retries on network errors and 5xx; returns the decoded answer of a 2xx."""
         delay = self.backoff
         for attempt in range(1, self.retries + 1):
+            request = urllib.request.Request(self.base_url + path, method=method, headers=self._headers(),
+                                             data=None if body is None else json.dumps(body).encode())
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return json.loads(response.read())
@@ -168,7 +431,7 @@ class TerminalClient:
                 if exc.code < 500:
                     raise Refused(exc.code, _decoded(exc.read())) from None
                 failure = exc
-            except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out: the network is down
+            except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timed out, cut short
                 failure = exc
             if attempt < self.retries:
                 time.sleep(delay)
@@ -181,3 +444,147 @@ def _decoded(raw: bytes):
         return json.loads(raw)
     except ValueError:
         return raw.decode(errors="replace")
+
+
+# --- the command line ---------------------------------------------------------------------------------------------
+
+USAGE = """A lab terminal's day (settings from the options or TOKENLINE_URL, TOKENLINE_KEY, TOKENLINE_TERMINAL,
+TOKENLINE_OUTBOX, TOKENLINE_DEVICE_DIR):
+
+  lease 500                       online, morning: reserve numbers for this machine; shows granted and level
+  register --name "Jane Doe" ...  offline: prints the MRN to write on the samples (no network needed)
+  sync                            online again: send the outbox; refused items become "needs attention"
+  fix                             list what needs attention, with the server's reason per field
+  fix 710004 dob=1990-01-01       correct one (the MRN never changes); the next sync sends it again
+  status                          leases, numbers left, outbox counts; learns the server's high-water marks
+  recover                         after losing the outbox: rebuild this machine's leases from the server
+Exit status: 0 done, 1 refused or nothing to number from, 2 usage, 3 server unreachable.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command of the terminal's day (see USAGE); returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python3 -m terminals.client", description=USAGE,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", default=os.environ.get("TOKENLINE_URL"), help="e.g. https://tokenline.local")
+    parser.add_argument("--key", default=os.environ.get("TOKENLINE_KEY"), help="the terminal's API key")
+    parser.add_argument("--terminal", default=os.environ.get("TOKENLINE_TERMINAL"), help="e.g. LAB1-PC")
+    parser.add_argument("--outbox", default=os.environ.get("TOKENLINE_OUTBOX", "tokenline-outbox.sqlite3"))
+    parser.add_argument("--device-dir", default=os.environ.get("TOKENLINE_DEVICE_DIR"))
+    parser.add_argument("--timeout", type=float, default=30)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("lease", help="lease numbers while online").add_argument("count", type=int)
+    register = commands.add_parser("register", help="register a patient offline; prints the MRN")
+    for name, flag in (("full_name", "--name"), ("father_name", "--father"), ("dob", "--dob"), ("sex", "--sex"),
+                       ("phone", "--phone"), ("cnic", "--cnic"), ("email", "--email"), ("address", "--address")):
+        register.add_argument(flag, dest=name, default="", required=name == "full_name")
+    sync = commands.add_parser("sync", help="send the outbox")
+    sync.add_argument("--replay", action="store_true", help="send every registration again (harmless)")
+    fix = commands.add_parser("fix", help="list or correct registrations that need attention")
+    fix.add_argument("mrn", nargs="?")
+    fix.add_argument("changes", nargs="*", metavar="field=value")
+    commands.add_parser("status", help="leases and outbox")
+    commands.add_parser("recover", help="rebuild this machine's leases from the server")
+    args = parser.parse_args(argv)
+    if not (args.server and args.key and args.terminal):
+        parser.error("--server, --key and --terminal (or TOKENLINE_URL, _KEY, _TERMINAL) are required")
+    client = TerminalClient(args.server, key=args.key, terminal=args.terminal, path=args.outbox,
+                            timeout=args.timeout, device_dir=args.device_dir)
+    try:
+        return COMMANDS[args.command](client, args)
+    except ServerUnreachable as exc:
+        print(f"Server unreachable, nothing lost: {exc}", file=sys.stderr)
+        return 3
+    except (LeaseExhausted, Refused, KeyError) as exc:
+        print(exc.args[0] if isinstance(exc, KeyError) else exc, file=sys.stderr)
+        return 1
+
+
+def _lease(client: TerminalClient, args) -> int:
+    start, end = client.lease(args.count)
+    answer = client.last_lease
+    print(f"Leased {start}-{end}: {answer['granted']} of {answer['requested']} granted"
+          f"{' (the range ended; lease again for the rest)' if answer['short'] else ''}. "
+          f"The terminal has {answer['remaining']:,} numbers left in its range ({answer['percent']} % used, "
+          f"level {answer['level']}).")
+    if answer["level"] != "ok":
+        print(f"WARNING: the terminal's range is {answer['level']}; tell the administrator.", file=sys.stderr)
+    return 0
+
+
+def _register(client: TerminalClient, args) -> int:
+    fields = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
+    print(client.register(**{name: getattr(args, name) for name in fields if getattr(args, name)}))
+    return 0
+
+
+def _sync(client: TerminalClient, args) -> int:
+    report = client.sync(replay=args.replay)
+    print(f"created {report.created}, already synced {report.already_synced}, needs attention "
+          f"{len(report.refused)}, left to another machine {report.other_machine}")
+    for item in report.reprint:
+        print(f"REPRINT: the slip printed as {item['printed']} now has MRN {item['mrn']}")
+    for message in report.stale:
+        print(f"STOPPED: {message}", file=sys.stderr)
+    if report.refused:
+        print('Run "fix" to see what needs attention.')
+    return 0
+
+
+def _fix(client: TerminalClient, args) -> int:
+    if args.mrn is None:
+        for item in client.attention():
+            print(f"{item['mrn']} {item['payload'].get('full_name', '')}: {_reasons(item['errors'])}")
+        return 0
+    changes = dict(change.partition("=")[::2] for change in args.changes)
+    item = client.fix(args.mrn, **changes)
+    print(f"{item['mrn']} will be sent again with the next sync: {json.dumps(item['payload'])}")
+    return 0
+
+
+def _reasons(errors: dict) -> str:
+    """The server's refusal as "field: message" parts (`field` names the field of a non-field `detail`)."""
+    parts = []
+    for name, messages in errors.items():
+        if name in ("field", "incident", "reason"):
+            continue
+        label = errors.get("field", "") if name == "detail" else name
+        text = " ".join(messages) if isinstance(messages, list) else str(messages)
+        parts.append(f"{label}: {text}" if label else text)
+    if "reason" in errors:
+        parts.append(errors["reason"])
+    return "; ".join(parts)
+
+
+def _status(client: TerminalClient, args) -> int:
+    try:  # a contact: reports the outbox, learns the high-water marks (stopping a restored lease)
+        client.check()
+        online = "online"
+    except ServerUnreachable:
+        online = "server unreachable; shown as this terminal last knew it"
+    print(f"{client.terminal} ({online})")
+    for lease in client.leases():
+        owner = "" if lease["own"] else " (another machine's: not usable here)"
+        print(f"lease {lease['start']}-{lease['end']}: next {lease['next']}, {lease['left']} left{owner}")
+        if lease["stopped"]:
+            print(f"  STOPPED: {lease['stopped']}")
+    counts = client.counts()
+    print(f"usable numbers {client.remaining()}; outbox: {counts['pending']} pending, {counts['synced']} synced, "
+          f"{counts[ATTENTION]} need attention")
+    return 0
+
+
+def _recover(client: TerminalClient, args) -> int:
+    restored = client.recover()
+    for lease in restored:
+        print(f"restored lease {lease['start']}-{lease['end']}, continuing at {lease['next']}")
+    if not restored:
+        print("No lease of this machine to restore; lease a new block.")
+    return 0
+
+
+COMMANDS = {"lease": _lease, "register": _register, "sync": _sync, "fix": _fix, "status": _status,
+            "recover": _recover}
+
+if __name__ == "__main__":
+    sys.exit(main())

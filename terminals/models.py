@@ -41,6 +41,18 @@ class LabTerminal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the terminal said on its latest contact (issue #14, terminals/devices.py): the ops view's figures.
+    last_contact_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pending_reported = models.IntegerField(
+        null=True, blank=True, editable=False, help_text="Registrations waiting in the terminal's outbox."
+    )
+    refused_reported = models.IntegerField(
+        null=True, blank=True, editable=False, help_text="Refused registrations the terminal holds for fixing."
+    )
+    clock_skew_seconds = models.IntegerField(
+        null=True, blank=True, editable=False, help_text="Terminal clock minus server clock at the latest contact."
+    )
 
     class Meta:
         ordering = ["code"]
@@ -133,12 +145,75 @@ class TerminalLease(NumberBlock):
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="leases")
     range = models.ForeignKey(TerminalRange, on_delete=models.PROTECT, related_name="leases")
+    # Issue #14: the machine that leased it (the client's device identity); only it may number from and sync the
+    # lease. Blank for leases taken by clients that send no identity (any machine of the terminal may use them).
+    device_id = models.CharField(max_length=64, blank=True, default="")
+    # The client's id for the lease request: a resent request gets this same lease back, not a second block.
+    request_id = models.UUIDField(null=True, blank=True)
+    requested = models.IntegerField(null=True, blank=True, help_text="How many numbers the terminal asked for.")
+    # The terminal's own counter as it last reported it (the next number it would print), or NULL.
+    reported_next = models.BigIntegerField(null=True, blank=True)
 
     class Meta(NumberBlock.Meta):
         indexes = [
             # Sync looks up "the lease of this terminal containing MRN n" for every item.
             models.Index(fields=["terminal", "start", "end"], name="terminals_lease_lookup"),
         ]
+        constraints = [
+            *NumberBlock.Meta.constraints,
+            # One lease per lease request: a resent request finds the lease instead of taking a second block.
+            models.UniqueConstraint(
+                fields=["terminal", "request_id"], condition=models.Q(request_id__isnull=False),
+                name="terminals_lease_request_once",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.terminal} {self.start}-{self.end}"
+
+
+class OfflineIncident(models.Model):
+    """Two offline registrations claiming one MRN (issue #14): the server kept the first (`kept`), and refused the
+    second, stored here with its details so a person can give that patient a new number.
+
+    Opened by `terminals.incidents.record_collision`, resolved by `terminals.incidents.resolve_incident`.
+    """
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="incidents")
+    mrn = models.CharField("MRN claimed twice", max_length=20)
+    kept = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", help_text="The record that holds the MRN."
+    )
+    kept_details = models.JSONField(help_text="The kept patient's details when the collision was found.")
+    refused_client_uuid = models.UUIDField()
+    refused_details = models.JSONField(help_text="The refused registration as the terminal sent it.")
+    registered_at = models.DateTimeField(null=True, blank=True, help_text="When the terminal registered it.")
+    device_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    new_patient = models.OneToOneField(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The refused patient, registered under a new MRN when the incident was resolved.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A refused registration sent again finds its incident instead of opening a second one.
+            models.UniqueConstraint(fields=["refused_client_uuid"], name="terminals_incident_once"),
+        ]
+        indexes = [
+            # The open incidents (the admin's default view, /metrics): few rows among many resolved ones.
+            models.Index(fields=["created_at"], condition=models.Q(resolved_at__isnull=True),
+                         name="terminals_incident_open"),
+        ]
+
+    def __str__(self):
+        return f"{self.terminal} MRN {self.mrn} claimed twice"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

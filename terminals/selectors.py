@@ -1,11 +1,19 @@
-"""Reads on terminals: utilisation of their ranges (seed 001's monitoring numbers, computed correctly)."""
+"""Reads on terminals: utilisation of their ranges (seed 001's monitoring numbers, computed correctly), and the
+ops view of issue #14 (contacts, outboxes, leases, incidents, clock skew) with the figures /metrics shows."""
 
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 
+<<<<<<< HEAD
 from patients.models import Patient
+=======
+from terminals import devices
+from terminals.incidents import open_incident_count, open_incidents
+>>>>>>> offline
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from terminals.services import CRITICAL_PERCENT, WARNING_PERCENT, online_mrn_last
+
+__all__ = ["open_incident_count", "skewed_terminal_count", "ops_view", "utilisation", "lease_reply"]
 
 
 def level(percent: float) -> str:
@@ -63,6 +71,7 @@ def utilisation() -> dict:
     }
 
 
+<<<<<<< HEAD
 def unsynced_leased() -> dict[str, int]:
     """Per terminal code, how many of the numbers leased to it no synced registration carries yet: registrations
     still in the terminal's outbox, or numbers it has not used yet (the server cannot tell the two apart until the
@@ -82,3 +91,49 @@ def unsynced_leased() -> dict[str, int]:
             """
         )
         return {code: int(count) for code, count in cursor.fetchall()}
+=======
+def lease_reply(lease: TerminalLease) -> dict:
+    """What a terminal learns with a lease (issue #14): {"granted" (numbers in the lease), "requested", "short"
+    (fewer granted than asked: the range ended), and its active ranges' "remaining", "percent", "level"}."""
+    shown = figures(list(lease.terminal.ranges.filter(is_active=True)))
+    requested = lease.requested or lease.total
+    return {"granted": lease.total, "requested": requested, "short": lease.total < requested,
+            "remaining": shown["remaining"], "percent": shown["percent"], "level": shown["level"]}
+
+
+def skewed_terminal_count() -> int:
+    """Active terminals whose clock was off by more than 10 minutes at their latest contact (for /metrics)."""
+    limit = int(devices.SKEW_LIMIT.total_seconds())
+    return LabTerminal.objects.filter(Q(clock_skew_seconds__gt=limit) | Q(clock_skew_seconds__lt=-limit),
+                                      is_active=True).count()
+
+
+def ops_view(*, code: str | None = None) -> list[dict]:
+    """Per terminal (only `code` when given), what ops watch (issue #14).
+
+    Returns [{"code", "name", "is_active", "last_contact_at", "last_sync_at" (None: never), "pending",
+    "refused" (as the terminal last reported them; None: never reported), "clock_skew_seconds", "clock_skewed"
+    (over 10 minutes), "registered" (offline patients stored), "open_incidents", "leased", "used", "unused",
+    "leases": [devices.lease_state, ...]}, ...], ordered by code.
+    """
+    terminals = LabTerminal.objects.annotate(
+        registered=Count("patients", filter=Q(patients__is_offline_entry=True), distinct=True),
+    ).order_by("code")
+    if code is not None:
+        terminals = terminals.filter(code=code)
+    incidents = dict(open_incidents().values("terminal").annotate(n=Count("pk")).values_list("terminal", "n"))
+    rows = []
+    for terminal in terminals:
+        leases = devices.lease_states(terminal)
+        rows.append({
+            "code": terminal.code, "name": terminal.name, "is_active": terminal.is_active,
+            "last_contact_at": terminal.last_contact_at, "last_sync_at": terminal.last_sync_at,
+            "pending": terminal.pending_reported, "refused": terminal.refused_reported,
+            "clock_skew_seconds": terminal.clock_skew_seconds,
+            "clock_skewed": devices.skewed(terminal.clock_skew_seconds),
+            "registered": terminal.registered, "open_incidents": incidents.get(terminal.pk, 0),
+            "leased": sum(lease["count"] for lease in leases), "used": sum(lease["used"] for lease in leases),
+            "unused": sum(lease["unused"] for lease in leases), "leases": leases,
+        })
+    return rows
+>>>>>>> offline

@@ -22,6 +22,7 @@ utilisation report shows how far the online counter is from the lowest active ra
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -38,7 +39,10 @@ from idseq.models import Counter
 from patients.exceptions import MrnTaken
 from patients.models import Patient
 from patients.services import MRN_COUNTER, save_new_patient
+from terminals import devices, incidents
+from terminals.incidents import MRN_IN_USE, Collision
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from terminals.values import mrn_value
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -47,8 +51,7 @@ SYNC_BATCH_MAX = 1_000  # the most registrations one sync request may carry (iss
 WARNING_PERCENT = 80  # seed 001: "approaching 80 % utilization" -> reconfigure
 CRITICAL_PERCENT = 90  # seed 001: "alert when terminal reaches 90 %"; also when the pool extends a terminal
 
-# Seed 001's error messages, byte for byte.
-MRN_IN_USE = "Registration number already exists. Please check offline ranges or contact admin."
+# Seed 001's error messages, byte for byte (MRN_IN_USE is terminals.incidents').
 CODE_REQUIRED = "origin_terminal_code is required when offline=True"
 
 
@@ -285,13 +288,17 @@ def _next_free_block(pool: tuple[int, int], size: int) -> int | None:
 # --- leases and registrations -----------------------------------------------------------------------------------
 
 
-def lease_block(*, terminal_code: str, user, count: int) -> TerminalLease:
+def lease_block(*, terminal_code: str, user, count: int, device_id: str = "",
+                request_id: uuid.UUID | None = None) -> TerminalLease:
     """Lease up to `count` numbers of the terminal's range for it to number patients itself while offline.
 
     Args:
         terminal_code: the terminal's code; `user` must be its API identity.
         count: 1..10,000. The lease is shorter when the current range ends first (a lease never spans two
             ranges); lease again for the rest.
+        device_id: the client's device identity (issue #14); only that device may sync the lease's numbers.
+        request_id: the client's id for this request; the same id again returns the same lease (a lost reply
+            orphans no numbers).
     Returns: the saved TerminalLease (`start`, `end`, `total`).
     Raises: as `terminal_for`; DomainError (400) for a count outside 1..10,000; RangeExhausted (409).
     """
@@ -299,14 +306,22 @@ def lease_block(*, terminal_code: str, user, count: int) -> TerminalLease:
         raise DomainError(f"count must be between 1 and {LEASE_MAX:,} (got {count}).", status_code=400)
     terminal = terminal_for(code=terminal_code, user=user)
     with transaction.atomic():
+        if request_id is not None:
+            # Under the terminal's lock: a resent request waits for the first one, then finds its lease.
+            LabTerminal.objects.select_for_update().filter(pk=terminal.pk).exists()
+            earlier = TerminalLease.objects.filter(terminal=terminal, request_id=request_id).first()
+            if earlier is not None:
+                return earlier
         terminal, block, numbers = _take_numbers(terminal.pk, count)
         return TerminalLease.objects.create(
-            terminal=terminal, range=block, start=numbers.start, end=numbers[-1], created_by=user
+            terminal=terminal, range=block, start=numbers.start, end=numbers[-1], created_by=user,
+            device_id=device_id, request_id=request_id, requested=count,
         )
 
 
 def register_offline(
-    *, terminal_code: str, user, mrn: str | None = None, client_uuid: uuid.UUID | None = None, **demographics
+    *, terminal_code: str, user, mrn: str | None = None, client_uuid: uuid.UUID | None = None, device_id: str = "",
+    registered_at: datetime | None = None, **demographics
 ) -> Registration:
     """Register a patient offline for terminal `terminal_code` (seed 001, issue #6).
 
@@ -316,21 +331,27 @@ def register_offline(
             next number of the terminal's active range, as seed 001's server does.
         client_uuid: the terminal's id for this registration; a registration already stored with it is returned
             instead of creating a second one.
+        device_id: the sending machine's identity; a number of a lease bound to another device is refused.
+        registered_at: when the terminal registered the patient, by its clock (stored next to synced_at); the
+            date of birth may be up to one day after its date (hospital time zone) instead of the server's today.
         demographics: as `patients.services.register_patient`.
     Returns: Registration(patient, created). The patient has is_offline_entry, origin_terminal and synced_at set.
     Raises:
         as `terminal_for`; ValidationError for bad demographics (no number taken);
         NotLeased (422): `mrn` lies in none of the terminal's leases;
-        DomainError (409): the MRN is already used by another record (seed 001's message), or `client_uuid` was
+        WrongDevice (409): `mrn` lies in a lease of another device of the terminal (a copied outbox);
+        Collision (409): a leased `mrn` is already used by another record: an offline incident is opened
+            (terminals.incidents) and the detail is seed 001's message;
+        DomainError (409): without `client_uuid`, the MRN is already used (seed 001's message); `client_uuid` was
             already synced with another MRN or by another terminal;
         RangeExhausted (409): without `mrn`, when the terminal's ranges have no number left.
     """
     return _register(terminal_for(code=terminal_code, user=user), user=user, mrn=mrn, client_uuid=client_uuid,
-                     **demographics)
+                     device_id=device_id, registered_at=registered_at, **demographics)
 
 
-def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid.UUID | None,
-              **demographics) -> Registration:
+def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid.UUID | None, device_id: str = "",
+              registered_at: datetime | None = None, **demographics) -> Registration:
     """`register_offline` for a terminal already checked by `terminal_for`."""
     if client_uuid is not None:
         existing = _already_synced(terminal, client_uuid, mrn)
@@ -342,18 +363,22 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
         origin_terminal=terminal,
         is_offline_entry=True,
         synced_at=timezone.now(),
+        registered_at=registered_at,
         client_uuid=client_uuid,
     )
+    # Issue #14: the terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
+    dob_not_after = timezone.localdate(registered_at) + timedelta(days=1) if registered_at else None
     if mrn is not None:
-        _check_leased(terminal, mrn)
+        devices.check_device(terminal=terminal, lease=_check_leased(terminal, mrn), device_id=device_id, mrn=mrn)
     try:
         if mrn is None:
             # Seed 001: the terminal range's next number, taken in the same transaction as the insert. Validation
             # runs under the terminal's lock here, which only that terminal's own requests wait for.
             with transaction.atomic():
-                save_new_patient(patient, carried_mrn=str(_take_numbers(terminal.pk, 1)[2].start))
+                save_new_patient(patient, carried_mrn=str(_take_numbers(terminal.pk, 1)[2].start),
+                                 dob_not_after=dob_not_after)
         else:
-            save_new_patient(patient, carried_mrn=mrn)
+            save_new_patient(patient, carried_mrn=mrn, dob_not_after=dob_not_after)
     except Exception as exc:
         # A unique violation: a replay of this registration committed first (copies sent in parallel), or the MRN
         # belongs to another record (MrnTaken). Anything else goes up unchanged.
@@ -361,6 +386,9 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
         if existing:
             return Registration(existing, created=False)
         if isinstance(exc, MrnTaken):
+            if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
+                raise Collision(incidents.record_collision(terminal=terminal, refused=patient,
+                                                           device_id=device_id)) from None
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
@@ -373,26 +401,32 @@ def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | No
         return None
     if patient.origin_terminal_id != terminal.pk:
         raise DomainError(f"client_uuid {client_uuid} was synced by another terminal.")
-    if mrn is not None and patient.mrn != mrn:
+    if mrn is not None and patient.mrn != mrn and not incidents.renumbered_by_incident(client_uuid=client_uuid,
+                                                                                       patient=patient):
         raise DomainError(f"client_uuid {client_uuid} was already synced with MRN {patient.mrn}, not {mrn}.")
     return patient
 
 
-def _check_leased(terminal: LabTerminal, mrn: str) -> None:
-    """Raise NotLeased unless `mrn` is plain digits inside one of `terminal`'s leases."""
-    if not (mrn.isascii() and mrn.isdigit() and len(mrn) <= 18 and str(int(mrn)) == mrn):
+def _check_leased(terminal: LabTerminal, mrn: str) -> TerminalLease:
+    """The lease of `terminal` holding `mrn` (only its `device_id` loaded); NotLeased unless `mrn` is plain digits
+    inside one of them."""
+    number = mrn_value(mrn)
+    if number is None or str(number) != mrn:  # offline numbers are written as plain digits, one writing per number
         raise NotLeased(f"MRN {mrn!r} is not a number of terminal {terminal.code}'s leases.")
-    number = int(mrn)
-    if not TerminalLease.objects.filter(terminal=terminal, start__lte=number, end__gte=number).exists():
+    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=number, end__gte=number).only(
+        "device_id").first()
+    if lease is None:
         raise NotLeased(f"MRN {mrn} lies outside every lease of terminal {terminal.code}.")
+    return lease
 
 
-def sync_registrations(*, terminal_code: str, user, registrations: list) -> list:
+def sync_registrations(*, terminal_code: str, user, registrations: list, device_id: str = "") -> list:
     """Store a batch of a terminal's offline registrations, each independently (issue #6).
 
     Args:
         registrations: up to 1,000 items; each a dict of `register_offline` arguments (with `mrn` and
             `client_uuid`), or an exception already raised for it (e.g. it failed validation).
+        device_id: the sending machine's identity, as for `register_offline`.
     Returns: one entry per item, in order: a Registration, or the exception that item raised (nothing was written
         for it; the other items are unaffected).
     Raises: as `terminal_for`, and DomainError (400) for more than 1,000 items, before anything is written.
@@ -408,7 +442,8 @@ def sync_registrations(*, terminal_code: str, user, registrations: list) -> list
             outcomes.append(item)
             continue
         try:
-            outcomes.append(_register(terminal, user=user, **{"mrn": None, "client_uuid": None, **item}))
+            outcomes.append(_register(terminal, user=user, device_id=device_id,
+                                      **{"mrn": None, "client_uuid": None, **item}))
         except Exception as exc:  # one item's failure never drops the others; nothing was written for it
             outcomes.append(exc)
     return outcomes

@@ -50,3 +50,11 @@ def lab2(seed_terminals) -> APIClient:
 
 def lab1_user():
     return LabTerminal.objects.get(code="LAB1-PC").user
+
+
+@pytest.fixture(autouse=True)
+def device_dir(tmp_path, monkeypatch) -> str:
+    """Where terminal clients of a test keep their device identity (never the user's ~/.config)."""
+    path = str(tmp_path / "device")
+    monkeypatch.setenv("TOKENLINE_DEVICE_DIR", path)
+    return path

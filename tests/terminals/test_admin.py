@@ -91,3 +91,13 @@ def test_the_change_page_shows_ranges_with_their_use_and_the_leases(admin_client
     html = admin_client.get(f"/admin/terminals/labterminal/{terminal.pk}/change/").content.decode()
     assert "250 / 10,000 (2.5 %)" in html and "710249" in html
     assert admin_client.get("/admin/terminals/labterminal/add/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_patients_page_shows_when_it_was_registered_at_the_terminal_and_when_it_synced(admin_client):
+    from patients.models import Patient
+
+    patient = Patient.objects.create(mrn="710000", full_name="Offline", is_offline_entry=True,
+                                     registered_at="2026-11-03T09:15:00+05:00", synced_at="2026-11-03T13:40:00+05:00")
+    html = admin_client.get(f"/admin/patients/patient/{patient.pk}/change/").content.decode()
+    assert "Registered at" in html and "Nov. 3, 2026, 9:15 a.m." in html and "Nov. 3, 2026, 1:40 p.m." in html

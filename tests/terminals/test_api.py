@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from patients.models import Patient
 from terminals import services
-from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
 from tests.conftest import make_user
 from tests.terminals.conftest import PATIENT, lab1_user, terminal_client
 
@@ -137,14 +137,18 @@ def test_a_number_outside_the_terminals_leases_gets_422(lab1, lab2, mrn):
     assert not Patient.objects.exists()
 
 
-def test_a_leased_number_already_used_by_another_record_gets_409(lab1):
+def test_a_leased_number_already_used_by_another_record_gets_409_and_opens_an_incident(lab1):
     lease(lab1, 100)
     lab1.post("/api/v1/patients/", {**OFFLINE, "mrn": "710001", "client_uuid": str(uuid.uuid4())}, format="json")
     response = lab1.post("/api/v1/patients/", {**OFFLINE, "mrn": "710001", "client_uuid": str(uuid.uuid4())},
                          format="json")
     assert response.status_code == 409
+    incident = OfflineIncident.objects.get()
     assert response.json() == {
-        "detail": "Registration number already exists. Please check offline ranges or contact admin."}
+        "detail": "Registration number already exists. Please check offline ranges or contact admin.",
+        "field": "mrn", "incident": str(incident.pk),
+        "reason": f"MRN 710001 was already synced for another patient (offline incident #{incident.pk}); "
+                  "the server will give this patient a new number."}
     assert Patient.objects.count() == 1
 
 

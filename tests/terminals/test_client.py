@@ -37,7 +37,7 @@ def test_items_the_server_refuses_are_kept_with_the_reason(client):
     client.register(full_name="")  # the server requires a name
     report = client.sync()
     assert [r["status"] for r in report.refused] == [400]
-    assert client.outbox("error")[0]["detail"] == '{"full_name": ["This field may not be blank."]}'
+    assert client.outbox("attention")[0]["detail"] == '{"full_name": ["This field may not be blank."]}'
 
 
 @pytest.mark.django_db(transaction=True)

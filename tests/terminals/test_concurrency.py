@@ -91,3 +91,36 @@ def test_a_terminal_extending_from_the_pool_while_another_takes_the_same_block_g
     other.join()
     assert (lease.start, lease.end) == (718999, 719000)
     assert list(terminal.ranges.filter(from_pool=True).values_list("start", "end")) == [(810000, 819999)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_8_copies_of_one_lease_request_at_once_get_one_block():
+    terminal = lab1()
+    request_id = uuid.uuid4()
+
+    def lease(i):
+        block = services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=10, request_id=request_id)
+        return block.pk, block.start, block.end
+
+    blocks, errors = run_in_threads(lease, 8)
+    assert not errors
+    assert set(blocks) == {(TerminalLease.objects.get().pk, 710000, 710009)}
+    assert TerminalRange.objects.get(terminal=terminal).current == 710009
+
+
+@pytest.mark.django_db(transaction=True)
+def test_8_registrations_claiming_one_number_at_once_keep_one_and_open_7_incidents():
+    from terminals.incidents import Collision
+    from terminals.models import OfflineIncident
+
+    terminal = lab1()
+    services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=10)
+
+    def register(i):
+        return services.register_offline(terminal_code="LAB1-PC", user=terminal.user, mrn="710000",
+                                         client_uuid=uuid.uuid4(), **{**PATIENT, "full_name": f"Claimant {i}"})
+
+    stored, errors = run_in_threads(register, 8)
+    assert len(stored) == 1 and len(errors) == 7 and all(isinstance(e, Collision) for e in errors)
+    assert Patient.objects.get().full_name == stored[0].patient.full_name
+    assert OfflineIncident.objects.filter(mrn="710000", kept=stored[0].patient).count() == 7

@@ -1,10 +1,12 @@
-"""`manage.py terminal_utilisation`: seed 001's monitoring numbers per terminal and range."""
+"""`manage.py terminal_utilisation`: seed 001's monitoring numbers per terminal and range, and the ops view of
+issue #14 (last contact and sync, pending and refused as reported, clock skew, open incidents, per lease
+used/unused)."""
 
 import json
 
 from django.core.management.base import BaseCommand
 
-from terminals.selectors import utilisation
+from terminals.selectors import ops_view, utilisation
 
 
 class Command(BaseCommand):
@@ -15,8 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report = utilisation()
+        ops = {row["code"]: row for row in ops_view()}
         if options["json"]:
-            self.stdout.write(json.dumps(report, indent=2))
+            self.stdout.write(json.dumps({**report, "ops": list(ops.values())}, indent=2, default=str))
             return
         for t in report["terminals"]:
             self.stdout.write(f"{t['code']}: {t['used']}/{t['total']} used ({t['percent']:.1f}%), "
@@ -24,5 +27,22 @@ class Command(BaseCommand):
             for r in t["ranges"]:
                 self.stdout.write(f"  {r['start']}-{r['end']} current {r['current']}: {r['used']}/{r['total']} "
                                   f"({r['percent']:.1f}%), {r['remaining']} remaining [{r['level']}]")
+            o = ops[t["code"]]
+            skew = "-" if o["clock_skew_seconds"] is None else f"{o['clock_skew_seconds']:+d} s"
+            self.stdout.write(f"  last contact {_when(o['last_contact_at'])}, last sync {_when(o['last_sync_at'])}, "
+                              f"pending {_shown(o['pending'])}, refused {_shown(o['refused'])}, clock {skew}"
+                              f"{' SKEWED' if o['clock_skewed'] else ''}, open incidents {o['open_incidents']}")
+            for lease in o["leases"]:
+                self.stdout.write(f"  lease {lease['start']}-{lease['end']}: used {lease['used']}, unused "
+                                  f"{lease['unused']}, synced {lease['synced']}, high-water "
+                                  f"{_shown(lease['high_water'])}")
         self.stdout.write(f"online MRN counter at {report['online_mrn_last']}; "
                           f"headroom below the lowest offline range: {report['online_headroom']}")
+
+
+def _when(moment) -> str:
+    return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def _shown(value) -> str:
+    return "-" if value is None else str(value)

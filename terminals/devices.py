@@ -1,0 +1,172 @@
+"""Device-bound leases and what a terminal reports on each contact (issue #14).
+
+A terminal's client keeps a device identity outside its outbox file, tied to the machine (terminals/client.py). The
+server records it on every lease; a lease with a device may be synced from that device only, so an outbox copied to
+another PC cannot bring its numbers back as if they were its own. Each lease and sync reply carries the server's
+high-water mark per lease (the highest number synced from it): a client whose own counter is behind it runs from a
+restored backup and stops numbering from that lease before it reprints a slip.
+
+Every request of a terminal may carry headers describing its state, recorded by `record_contact`:
+`X-Tokenline-Device` (its identity), `X-Tokenline-Pending` / `X-Tokenline-Refused` (outbox counts),
+`X-Tokenline-Clock` (its clock, ISO 8601 with offset) and `X-Tokenline-Next` (`start:next,...`, the next number it
+would print from each lease).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from core.errors import DomainError
+from patients.models import Patient
+from terminals.models import LabTerminal, TerminalLease
+from terminals.values import mrn_value_sql
+
+logger = logging.getLogger("tokenline.terminals")
+
+SKEW_LIMIT = timedelta(minutes=10)  # issue #14: a terminal clock off by more is flagged (its records are accepted)
+DEVICE_ID_MAX = 64
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What a terminal said about itself in one request (all optional; absent means "not reported").
+
+    device_id: its device identity ("" when not sent); pending, refused: its outbox counts; clock: its time;
+    next_numbers: {lease start: the next number it would print from that lease}.
+    """
+
+    device_id: str = ""
+    pending: int | None = None
+    refused: int | None = None
+    clock: datetime | None = None
+    next_numbers: dict[int, int] = field(default_factory=dict)
+
+
+class WrongDevice(DomainError):
+    """409: a number of a lease bound to another machine (a copied outbox). `field` names the refused field."""
+
+    def __init__(self, terminal: LabTerminal, number: str):
+        super().__init__(
+            f"MRN {number} belongs to a lease of another machine of {terminal.code}: this outbox was copied. "
+            "Do not use its slips here; lease a new block.", field="mrn"
+        )
+
+
+def parse_contact(headers) -> Contact:
+    """A Contact from request headers (see the module docstring). Malformed values raise DomainError (400)."""
+    device = headers.get("X-Tokenline-Device", "").strip()
+    if len(device) > DEVICE_ID_MAX:
+        raise DomainError(f"X-Tokenline-Device is longer than {DEVICE_ID_MAX} characters.", status_code=400)
+    try:
+        pending, refused = (_count(headers.get(name)) for name in ("X-Tokenline-Pending", "X-Tokenline-Refused"))
+        clock_text = headers.get("X-Tokenline-Clock")
+        clock = datetime.fromisoformat(clock_text) if clock_text else None
+        if clock is not None and clock.tzinfo is None:
+            raise ValueError("the clock needs its UTC offset")
+        next_numbers = {}
+        for pair in filter(None, headers.get("X-Tokenline-Next", "").split(",")):
+            start, _, number = pair.partition(":")
+            next_numbers[int(start)] = int(number)
+    except ValueError as exc:
+        raise DomainError(f"Malformed X-Tokenline header: {exc}", status_code=400) from None
+    return Contact(device_id=device, pending=pending, refused=refused, clock=clock, next_numbers=next_numbers)
+
+
+def _count(text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    value = int(text)
+    if value < 0:
+        raise ValueError("counts are never negative")
+    return value
+
+
+def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = False) -> None:
+    """Record that `terminal` was in touch now, with what it reported; `synced` when it sent registrations.
+
+    Counts and the clock skew are overwritten by the latest report; a lease's reported next number only moves
+    up (a restored backup reporting an older counter does not hide how far the terminal had printed). A skew
+    above SKEW_LIMIT is logged as a WARNING.
+    """
+    now = timezone.now()
+    changes = {"last_contact_at": now}
+    if synced:
+        changes["last_sync_at"] = now
+    if contact.pending is not None:
+        changes["pending_reported"] = contact.pending
+    if contact.refused is not None:
+        changes["refused_reported"] = contact.refused
+    if contact.clock is not None:
+        skew = round((contact.clock - now).total_seconds())
+        changes["clock_skew_seconds"] = skew
+        if abs(skew) > SKEW_LIMIT.total_seconds():
+            logger.warning("Terminal %s clock is %+d s off the server's", terminal.code, skew)
+    LabTerminal.objects.filter(pk=terminal.pk).update(**changes)
+    for start, number in sorted(contact.next_numbers.items()):
+        TerminalLease.objects.filter(Q(device_id=contact.device_id) | Q(device_id=""), terminal=terminal,
+                                     start=start, end__gte=number - 1).update(
+            reported_next=Greatest(Coalesce("reported_next", number), number)
+        )
+
+
+def check_device(*, terminal: LabTerminal, lease: TerminalLease, device_id: str, mrn: str) -> None:
+    """Raise WrongDevice when `lease` (of `terminal`, holding `mrn`) is bound to a device other than `device_id`.
+
+    Leases without a device (taken by clients that send none) may be synced from anywhere, as before issue #14.
+    """
+    if lease.device_id and lease.device_id != device_id:
+        raise WrongDevice(terminal, mrn)
+
+
+def skewed(seconds: int | None) -> bool:
+    """Whether a recorded clock skew (seconds) is over the 10-minute limit."""
+    return seconds is not None and abs(seconds) > SKEW_LIMIT.total_seconds()
+
+
+def with_marks(leases):
+    """`leases` (a TerminalLease queryset) annotated with `synced` (registrations stored from each lease) and
+    `high_water` (the highest number stored from it, or None), by value (plain or grouped MRNs alike)."""
+    stored = Patient.objects.filter(origin_terminal=OuterRef("terminal"), is_offline_entry=True).annotate(
+        number=mrn_value_sql()
+    ).filter(number__gte=OuterRef("start"), number__lte=OuterRef("end")).order_by()
+    return leases.annotate(
+        synced=Coalesce(Subquery(stored.values("origin_terminal").annotate(n=Count("pk")).values("n")), 0,
+                        output_field=IntegerField()),
+        high_water=Subquery(stored.values("origin_terminal").annotate(m=Max("number")).values("m")),
+    )
+
+
+def leases_with_marks(terminal: LabTerminal, *, device_id: str | None = None):
+    """The terminal's leases (only those of `device_id` when given, with unbound ones) `with_marks`, oldest first."""
+    leases = TerminalLease.objects.filter(terminal=terminal)
+    if device_id is not None:
+        leases = leases.filter(Q(device_id=device_id) | Q(device_id=""))
+    return with_marks(leases).order_by("start")
+
+
+def lease_state(lease) -> dict:
+    """One lease as the API and the ops view show it (`lease` from `leases_with_marks`).
+
+    Returns {"id", "start", "end", "count", "device_id", "created_at", "synced", "high_water" (None: nothing
+    synced), "reported_next" (None: never reported), "used" (numbers the terminal has consumed, as far as the
+    server knows: up to the high-water mark or the reported counter), "unused"}.
+    """
+    consumed = [lease.synced]
+    if lease.high_water is not None:
+        consumed.append(lease.high_water - lease.start + 1)
+    if lease.reported_next is not None:
+        consumed.append(lease.reported_next - lease.start)
+    used = min(max(consumed), lease.total)
+    return {"id": lease.pk, "start": lease.start, "end": lease.end, "count": lease.total,
+            "device_id": lease.device_id, "created_at": lease.created_at, "synced": lease.synced,
+            "high_water": lease.high_water, "reported_next": lease.reported_next, "used": used,
+            "unused": lease.total - used}
+
+
+def lease_states(terminal: LabTerminal, *, device_id: str | None = None) -> list[dict]:
+    """`lease_state` of each lease of `leases_with_marks`."""
+    return [lease_state(lease) for lease in leases_with_marks(terminal, device_id=device_id)]

@@ -1,0 +1,110 @@
+"""Offline incidents (issue #14): two registrations claiming one MRN.
+
+When a terminal syncs a number that another record already holds (with a different client_uuid: a copied or
+restored outbox printed it twice), the server keeps the first record, stores the second here as refused with both
+patients' details, and logs an ERROR. A person resolves the incident by giving the second patient a new MRN
+(`resolve_incident`); the slip printed with the old number is listed for reprint.
+"""
+
+import logging
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import DomainError
+from patients.models import Patient
+from patients.services import DEMOGRAPHIC_FIELDS, save_new_patient
+from terminals.models import LabTerminal, OfflineIncident
+
+logger = logging.getLogger("tokenline.terminals")
+
+# Seed 001's message for a number already taken, byte for byte; the body adds the incident.
+MRN_IN_USE = "Registration number already exists. Please check offline ranges or contact admin."
+
+
+class Collision(DomainError):
+    """409: the MRN belongs to another record; an incident holds this registration until ops give it a number."""
+
+    def __init__(self, incident: OfflineIncident):
+        super().__init__(MRN_IN_USE, field="mrn", incident=incident.pk,
+                         reason=f"MRN {incident.mrn} was already synced for another patient (offline incident "
+                                f"#{incident.pk}); the server will give this patient a new number.")
+
+
+def details(patient: Patient) -> dict:
+    """A patient's demographics and origin as JSON-safe values (what an incident keeps of each side)."""
+    shown = {name: getattr(patient, name) for name in DEMOGRAPHIC_FIELDS}
+    shown["dob"] = shown["dob"].isoformat() if shown["dob"] else None
+    return {"mrn": patient.mrn, **shown, "client_uuid": str(patient.client_uuid or ""),
+            "registered_at": patient.registered_at.isoformat() if patient.registered_at else None,
+            "origin_terminal": patient.origin_terminal.code if patient.origin_terminal else None}
+
+
+def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str = "") -> OfflineIncident:
+    """Open (or find, for a registration sent again) the incident for unsaved `refused`, whose `mrn` and
+    `client_uuid` are set and whose MRN another record holds. Commits on its own; logs an ERROR once.
+
+    Raises Patient.DoesNotExist if no record holds the MRN (the caller saw a unique violation, so one does).
+    """
+    kept = Patient.objects.select_related("origin_terminal").get(mrn=refused.mrn)
+    try:
+        with transaction.atomic():
+            incident, created = OfflineIncident.objects.get_or_create(
+                refused_client_uuid=refused.client_uuid,
+                defaults={"terminal": terminal, "mrn": refused.mrn, "kept": kept, "kept_details": details(kept),
+                          "refused_details": details(refused), "registered_at": refused.registered_at,
+                          "device_id": device_id},
+            )
+    except IntegrityError:  # the same registration, sent twice at once: the other request opened it
+        incident, created = OfflineIncident.objects.get(refused_client_uuid=refused.client_uuid), False
+    if created:
+        logger.error("Offline incident #%s: terminal %s synced MRN %s for %r, but it belongs to %r (%s); "
+                     "the second registration is held for a new number", incident.pk, terminal.code, refused.mrn,
+                     refused.full_name, kept.full_name, kept.client_uuid or "registered online")
+    return incident
+
+
+def open_incidents():
+    """Incidents nobody has resolved yet, newest first."""
+    return OfflineIncident.objects.filter(resolved_at__isnull=True).select_related("terminal", "kept")
+
+
+def resolve_incident(*, incident_id: int, resolved_by=None) -> Patient:
+    """Register the refused patient of incident `incident_id` under a new MRN and close the incident.
+
+    The new record keeps the terminal, its registration time and the refused client_uuid, so the terminal's next
+    sync of that registration answers "already synced" with the new number (which it shows for reprint).
+    Returns: the new patient (the one already created, when the incident was resolved before).
+    Raises: NotFound (404) for an unknown incident; as `patients.services.save_new_patient` when the refused
+        details are invalid (e.g. their CNIC now belongs to an active patient): fix them first.
+    """
+    from core.errors import NotFound
+
+    with transaction.atomic():
+        incident = OfflineIncident.objects.select_for_update().filter(pk=incident_id).first()
+        if incident is None:
+            raise NotFound(f"No offline incident #{incident_id}.")
+        if incident.new_patient_id is not None:
+            return incident.new_patient
+        sent = incident.refused_details
+        patient = Patient(**{name: sent.get(name) or "" for name in DEMOGRAPHIC_FIELDS if name != "dob"},
+                          dob=sent.get("dob") or None, created_by=resolved_by, origin_terminal=incident.terminal,
+                          is_offline_entry=True, synced_at=timezone.now(), registered_at=incident.registered_at,
+                          client_uuid=uuid.UUID(str(incident.refused_client_uuid)))
+        save_new_patient(patient)
+        incident.new_patient, incident.resolved_at, incident.resolved_by = patient, timezone.now(), resolved_by
+        incident.save(update_fields=["new_patient", "resolved_at", "resolved_by"])
+    logger.info("Offline incident #%s resolved: %r now has MRN %s (reprint the slip printed as %s)",
+                incident.pk, patient.full_name, patient.mrn, incident.mrn)
+    return patient
+
+
+def renumbered_by_incident(*, client_uuid, patient: Patient) -> bool:
+    """Whether `patient` got its MRN by resolving the incident of registration `client_uuid`."""
+    return OfflineIncident.objects.filter(refused_client_uuid=client_uuid, new_patient=patient).exists()
+
+
+def open_incident_count() -> int:
+    """Open incidents, for /metrics and the ops view."""
+    return open_incidents().count()
