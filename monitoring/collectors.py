@@ -82,4 +82,14 @@ class DatabaseCollector:
         )
         for code, count in terminal_selectors.unsynced_leased().items():
             unsynced.add_metric([code], count)
-        return [percent, used, total, unsynced]
+        incidents = GaugeMetricFamily(
+            "tokenline_offline_incidents_open",
+            "Offline records refused because another record holds their MRN, not yet resolved (issue #14).",
+            value=terminal_selectors.open_incident_count(),
+        )
+        skewed = GaugeMetricFamily(
+            "tokenline_terminals_clock_skewed",
+            "Active terminals whose clock was off by more than 10 minutes at their latest contact.",
+            value=terminal_selectors.skewed_terminal_count(),
+        )
+        return [percent, used, total, unsynced, incidents, skewed]

@@ -4,16 +4,15 @@ ops view of issue #14 (contacts, outboxes, leases, incidents, clock skew) with t
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 
-<<<<<<< HEAD
 from patients.models import Patient
-=======
 from terminals import devices
 from terminals.incidents import open_incident_count, open_incidents
->>>>>>> offline
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from terminals.services import CRITICAL_PERCENT, WARNING_PERCENT, online_mrn_last
 
-__all__ = ["open_incident_count", "skewed_terminal_count", "ops_view", "utilisation", "lease_reply"]
+__all__ = [
+    "open_incident_count", "skewed_terminal_count", "ops_view", "utilisation", "lease_reply", "unsynced_leased",
+]
 
 
 def level(percent: float) -> str:
@@ -71,7 +70,6 @@ def utilisation() -> dict:
     }
 
 
-<<<<<<< HEAD
 def unsynced_leased() -> dict[str, int]:
     """Per terminal code, how many of the numbers leased to it no synced registration carries yet: registrations
     still in the terminal's outbox, or numbers it has not used yet (the server cannot tell the two apart until the
@@ -91,7 +89,8 @@ def unsynced_leased() -> dict[str, int]:
             """
         )
         return {code: int(count) for code, count in cursor.fetchall()}
-=======
+
+
 def lease_reply(lease: TerminalLease) -> dict:
     """What a terminal learns with a lease (issue #14): {"granted" (numbers in the lease), "requested", "short"
     (fewer granted than asked: the range ended), and its active ranges' "remaining", "percent", "level"}."""
@@ -136,4 +135,3 @@ def ops_view(*, code: str | None = None) -> list[dict]:
             "unused": sum(lease["unused"] for lease in leases), "leases": leases,
         })
     return rows
->>>>>>> offline

@@ -153,6 +153,7 @@ def test_a_forced_collision_opens_one_incident_seen_in_the_admin_and_metrics_and
     out = machine_a.ok("sync")
     assert "needs attention 1" in out
     assert OfflineIncident.objects.count() == 1 and selectors.open_incident_count() == 1
+    assert "tokenline_offline_incidents_open 1.0" in admin.get("/metrics").content.decode()
     incident = OfflineIncident.objects.get()
     assert (incident.mrn, incident.kept.full_name) == ("710000", "Kept Patient")
     assert machine_a.ok("sync", "--replay").count("needs attention 1") == 1
