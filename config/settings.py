@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "terminals",
     "queues",
     "tokens",
+    "fhir_api",  # not "fhir": that name is the fhir.resources library's package
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,10 @@ SPECTACULAR_SETTINGS = {
         "TokenStatusEnum": "tokens.models.Token.Status",
     },
 }
+
+# FHIR R4 (issue 16, fhir_api/): the identifier systems of the MRN and the CNIC in Patient resources and searches.
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:tokenline:mrn")
+FHIR_CNIC_SYSTEM = env.str("FHIR_CNIC_SYSTEM", default="urn:tokenline:cnic")
 
 LOGGING = {
     "version": 1,

@@ -32,6 +32,7 @@ ALLOWED_IMPORTS = {
     "terminals": {"core", "idseq", "patients"},
     "queues": {"core", "idseq", "patients"},
     "tokens": {"core", "idseq", "patients"},
+    "fhir_api": {"core", "idseq", "patients"},
 }
 PROJECT_PACKAGES = {*ALLOWED_IMPORTS, "config"}
 
