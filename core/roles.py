@@ -14,7 +14,7 @@ has no record behind it, so giving desks that button would only produce numbers 
 needs prefix ids (billing, stores) gets a user with `idseq.issue_number`.
 """
 
-PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
+PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens", "notifications")
 
 # Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
 ROLE_PERMISSIONS = {

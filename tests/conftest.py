@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -138,7 +139,16 @@ def start_worker(*args: str, **settings: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url(), **settings}
     command = [sys.executable, "manage.py", "db_worker", "--queue-name", "notifications", "--interval", "0.05",
                "--no-startup-delay", "--no-reload", *args]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks on a full pipe
+    worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker.log = log
+    return worker
+
+
+def worker_output(worker: subprocess.Popen) -> str:
+    """What a worker started by start_worker printed so far."""
+    worker.log.seek(0)
+    return worker.log.read().decode(errors="replace")
 
 
 def run_in_threads(target, count: int) -> tuple[list, list]:

@@ -33,6 +33,7 @@ ALLOWED_IMPORTS = {
     "queues": {"core", "idseq", "patients"},
     "tokens": {"core", "idseq", "patients"},
     "fhir_api": {"core", "idseq", "patients"},
+    "notifications": {"core", "patients"},
 }
 PROJECT_PACKAGES = {*ALLOWED_IMPORTS, "config"}
 
