@@ -5,6 +5,7 @@ import logging
 
 import pytest
 from django.db import DatabaseError, transaction
+from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
 from core import signals
@@ -14,6 +15,7 @@ from patients.models import Patient
 from patients.services import register_patient
 from queues import services as queue_services
 from queues.models import Queue, Visit
+from tests.conftest import make_user
 from tests.queues.conftest import make_desk
 from tokens import services as token_services
 from tokens.models import Token
@@ -153,11 +155,26 @@ def test_registration_takes_the_patients_wishes_over_the_api_and_the_form(api, r
     assert api.post("/api/v1/patients/", {"full_name": "X", "notify_language": "fr"},
                     format="json").status_code == 400
 
-    from django.test import Client
-
     client = Client()
     client.force_login(reception)
     page = client.get("/patients/register/").content.decode()
     assert 'name="notify_opt_out"' in page and 'type="checkbox"' in page
     client.post("/patients/register/", {"full_name": "Form Patient", "notify_opt_out": "on", "notify_language": "ur"})
     assert Patient.objects.get(full_name="Form Patient").notify_opt_out is True
+
+
+def test_the_admin_shows_delivery_state_and_sends_failed_rows_again(adapters_on, called):
+    desk, _ = called
+    queue_services.call_next(desk=desk)
+    Notification.objects.filter(adapter="sms").update(state="failed", attempts=5, last_error="HTTP 502")
+    make_user("boss", "admin", is_staff=True)
+    client = Client()
+    client.login(username="boss", password="pw-boss")
+    page = client.get("/admin/notifications/notification/", {"state": "failed"}).content.decode()
+    assert "HTTP 502" in page and "Send again" in page
+    failed = Notification.objects.get(adapter="sms")
+    response = client.post("/admin/notifications/notification/",
+                           {"action": "send_again", "_selected_action": [failed.pk]})
+    assert response.status_code == 302
+    assert Notification.objects.get(pk=failed.pk).state == "pending"
+    assert client.get(f"/admin/notifications/notification/{failed.pk}/change/").status_code == 200  # read-only view
