@@ -122,13 +122,15 @@ def receiver():
 
 
 def database_url() -> str:
-    """A URL of the database the tests use (the test database), for a subprocess such as a worker."""
-    from urllib.parse import quote
+    """A URL of the database the tests use (the test database), for a subprocess such as a worker. Host and port go
+    in the query string, which also carries the embedded server's socket directory (OPTIONS host)."""
+    from urllib.parse import quote, urlencode
 
     db = connection.settings_dict
+    where = {"host": db["HOST"] or db["OPTIONS"].get("host", ""), "port": db["PORT"] or db["OPTIONS"].get("port", "")}
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{quote(db['USER'], safe='')}{password}@{quote(db['HOST'], safe='')}{port}/{db['NAME']}"
+    query = urlencode({key: value for key, value in where.items() if value})
+    return f"postgres://{quote(db['USER'], safe='')}{password}@/{db['NAME']}?{query}"
 
 
 def start_worker(*args: str, **settings: str) -> subprocess.Popen:
