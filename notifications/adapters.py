@@ -6,9 +6,9 @@ An attempt's outcome decides what the worker does next (notifications/delivery.p
 - delivered: a 2xx answer.
 - retry later: the request never reached the receiver (connection refused, name not found, connect timeout) or the
   receiver answered that it could not take it now (HTTP 5xx, 429).
-- failed for good: any other answer (4xx: the request itself is wrong), or the request went out and no complete
-  answer came back (read timeout, connection dropped): the message may have arrived, and sending it again could
-  text the patient twice, so it is not retried (at most once per row).
+- failed for good: any other answer (4xx: the request itself is wrong), a URL setting that is no URL, or the
+  request went out and no complete answer came back (read timeout, connection dropped): the message may have
+  arrived, and sending it again could text the patient twice, so it is not retried (at most once per row).
 """
 
 import hashlib
@@ -145,10 +145,12 @@ def http_send(request: urllib.request.Request) -> Outcome:
         return Outcome(delivered=False, retry=exc.code >= 500 or exc.code == 429, error=f"HTTP {exc.code}")
     except urllib.error.URLError as exc:  # raised by urllib before any answer was read: not sent
         return Outcome(delivered=False, retry=True, error=f"Could not reach the receiver: {exc.reason}")
+    except (ValueError, http.client.InvalidURL) as exc:  # the URL setting cannot be a URL: nothing was sent
+        return Outcome(delivered=False, error=f"The URL setting is not a valid URL ({exc.__class__.__name__}).")
     except (OSError, http.client.HTTPException) as exc:  # sent; the answer timed out or broke off
         return Outcome(
             delivered=False,
-            error=f"No complete answer ({exc.__class__.__name__}: {exc}); it may have arrived, so it is not sent "
-                  "again (at most once). Send it again from the admin if the receiver did not get it.",
+            error=f"No complete answer ({exc.__class__.__name__}); it may have arrived, so it is not sent again "
+                  "(at most once). Send it again from the admin if the receiver did not get it.",
         )
     return Outcome(delivered=True)

@@ -67,9 +67,10 @@ def attempt(notification: Notification) -> None:
     (and a task enqueued for then); or failed, when the adapter says so or NOTIFY_MAX_ATTEMPTS are used up."""
     try:
         outcome = adapters.ADAPTERS[notification.adapter].send(notification)
-    except Exception as exc:  # a bug in an adapter (a template...): recorded on the row, the other rows go on
+    except Exception as exc:  # a bug or a bad setting (a template, a URL): recorded, the other rows go on
         logger.exception("Notification %s: adapter %s failed", notification.pk, notification.adapter)
-        outcome = adapters.Outcome(delivered=False, error=f"{exc.__class__.__name__}: {exc}")
+        # The class only: the message may quote the gateway's URL, credentials and all.
+        outcome = adapters.Outcome(delivered=False, error=f"{exc.__class__.__name__} (see the worker's log)")
     now = timezone.now()
     if outcome.delivered:
         changes = {"state": State.DELIVERED, "delivered_at": now, "last_error": ""}

@@ -231,3 +231,12 @@ def test_calls_do_not_wait_for_a_gateway_that_hangs_and_the_board_keeps_working(
     html = Client().get("/board/", {"queues": "GEN", "key": board_key()}).content.decode()
     assert 'data-testid="called-token">GEN-007<' in html and "Room 5" in html
     assert Patient.objects.count() == 7
+
+
+def test_a_broken_gateway_setting_fails_the_row_without_showing_the_credentials(settings, call):
+    settings.NOTIFY_SMS_URL = "http://127.0.0.1:port{password}/send?to={phone}"  # a typo: no port number
+    settings.NOTIFY_SMS_PASSWORD = "s3cret"
+    call()
+    run_worker()
+    row = Notification.objects.get()
+    assert row.state == "failed" and "s3cret" not in row.last_error and row.last_error
