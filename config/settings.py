@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "queues",
     "tokens",
     "monitoring",
+    "django_tasks",
+    "django_tasks_db",
+    "fhir_api",  # not "fhir": that name is the fhir.resources library's package
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +157,30 @@ SPECTACULAR_SETTINGS = {
         "TokenStatusEnum": "tokens.models.Token.Status",
     },
 }
+
+# Background tasks (django-tasks, stored in PostgreSQL; run them with `manage.py db_worker`). Notifications have their
+# own queue so that a worker for it alone (`db_worker --queue-name notifications`) is never held up by other tasks.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "notifications"]}}
+
+# FHIR R4 (issue 16, fhir_api/): the identifier systems of the MRN and the CNIC in Patient resources and searches.
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:tokenline:mrn")
+FHIR_CNIC_SYSTEM = env.str("FHIR_CNIC_SYSTEM", default="urn:tokenline:cnic")
+
+# Notifications on call (issue 16, notifications/): an adapter is on when its URL is set. Both are delivered from the
+# outbox by the worker, after commit, with retries (see notifications/delivery.py); the board needs none of this.
+# SMS through a generic HTTP gateway: NOTIFY_SMS_URL is a template with {phone} {message} {username} {password}
+# (each URL-encoded), e.g. https://sms.example.pk/send?user={username}&pass={password}&to={phone}&text={message}
+NOTIFY_SMS_URL = env.str("NOTIFY_SMS_URL", default="")
+NOTIFY_SMS_METHOD = env.str("NOTIFY_SMS_METHOD", default="GET")  # GET, or POST (the same URL, empty body)
+NOTIFY_SMS_USERNAME = env.str("NOTIFY_SMS_USERNAME", default="")
+NOTIFY_SMS_PASSWORD = env.str("NOTIFY_SMS_PASSWORD", default="")
+NOTIFY_SMS_COUNTRY_CODE = env.str("NOTIFY_SMS_COUNTRY_CODE", default="92")  # 0300-1234567 -> 923001234567
+# Signed webhook: POST of a JSON body with `X-Tokenline-Signature: sha256=<HMAC-SHA256 of the body, hex>`.
+NOTIFY_WEBHOOK_URL = env.str("NOTIFY_WEBHOOK_URL", default="")
+NOTIFY_WEBHOOK_SECRET = env.str("NOTIFY_WEBHOOK_SECRET", default="")
+NOTIFY_TIMEOUT_SECONDS = env.float("NOTIFY_TIMEOUT_SECONDS", default=5.0)  # per request
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_SECONDS = env.float("NOTIFY_RETRY_SECONDS", default=30.0)  # first retry; doubles each time, up to an hour
 
 LOGGING = {
     "version": 1,

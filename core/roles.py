@@ -3,6 +3,7 @@
 - reception: registers and finds patients, issues tokens (books, cancels, marks no-shows), runs queues.
 - lab_terminal: a lab workstation registering patients over the API, online or offline.
 - ops: reads everything for reports (the OPD daily report included) and integrity checks (idseq: sequences with usage, health, the ledger).
+- fhir_reader: another system (lab, hospital information system) reading patients through /fhir/ (issue 16).
 - admin: manages everything through the admin (members must also be staff to log in there); for idseq that means
   creating sequences (add_sequence), resetting them (idseq.reset_sequence), voiding numbers and taking ids over
   the API (idseq.issue_number).
@@ -13,7 +14,7 @@ has no record behind it, so giving desks that button would only produce numbers 
 needs prefix ids (billing, stores) gets a user with `idseq.issue_number`.
 """
 
-PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens")
+PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens", "notifications")
 
 # Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
 ROLE_PERMISSIONS = {
@@ -41,6 +42,7 @@ ROLE_PERMISSIONS = {
         "terminals.view_terminallease",
         "terminals.add_terminallease",
     ],
+    "fhir_reader": ["patients.view_patient"],
     "ops": ["view:" + app for app in PROJECT_APPS],
     "admin": [*PROJECT_APPS, "auth", "authtoken"],
 }

@@ -9,24 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdmin
 from idseq import selectors, services
 from idseq.exceptions import IdseqError
 from idseq.models import Counter, IssuedNumber, Sequence, UnrecordedRange
 
 FORMAT_FIELDS = ["key", "kind", "prefix", "padding", "start_value", "reset", "check_digit"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable by those with the view permission; nobody adds, changes or deletes rows here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Counter)

@@ -47,6 +47,10 @@ class PatientForm(forms.ModelForm):
         self.duplicates = Patient.objects.none()
         if not carry_over:
             del self.fields["mrn"]
+        self.fields["notify_language"].required = False  # a post without it gets the model's default (Urdu)
+
+    def clean_notify_language(self):
+        return self.cleaned_data["notify_language"] or Patient._meta.get_field("notify_language").default
 
     def clean(self):
         data = super().clean()

@@ -27,6 +27,13 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    # Text messages when called (issue 16, notifications/): asked at registration.
+    notify_opt_out = models.BooleanField(
+        "no text messages", default=False, help_text="The patient does not want an SMS when called."
+    )
+    notify_language = models.CharField(
+        "message language", max_length=2, choices=[("ur", "Urdu"), ("en", "English")], default="ur"
+    )
     # Set at registration; an import keeps the date the earlier system recorded (so not auto_now_add).
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(

@@ -17,8 +17,11 @@ MRN_COUNTER = SCHEMES["grouped"]  # the grouped idseq Sequence (and its counter 
 ACTIVE_CNIC_CONSTRAINT = "patients_patient_active_cnic_unique"
 MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
 
-# The fields a registration may set; everything else (mrn, created_at, is_active) is the system's.
-DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
+# The fields a registration may set; everything else (mrn, created_at, is_active) is the system's. The last two are
+# the patient's wishes about text messages (issue 16), asked with the demographics.
+DEMOGRAPHIC_FIELDS = (
+    "full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address", "notify_opt_out", "notify_language"
+)
 
 
 def register_patient(
@@ -31,6 +34,8 @@ def register_patient(
     cnic: str = "",
     email: str = "",
     address: str = "",
+    notify_opt_out: bool = False,
+    notify_language: str = "ur",
     mrn: str = "",
     created_by=None,
     idempotency_key: str | None = None,
@@ -39,7 +44,8 @@ def register_patient(
     """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ..., or `PAT-20241103-0001`, ... with
     TOKENLINE_MRN_SCHEME=dated).
 
-    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank), the user who registers,
+    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank), whether the patient wants no
+        text messages (`notify_opt_out`) and in which language (`notify_language`: ur or en), the user who registers,
         `mrn`: a number issued before Tokenline (a paper card), already validated (patients.mrn.validate_mrn),
         blank to issue the next one; `idempotency_key` and `fingerprint` (of the request body) as for
         `save_new_patient`.
@@ -60,6 +66,8 @@ def register_patient(
         cnic=cnic,
         email=email,
         address=address,
+        notify_opt_out=notify_opt_out,
+        notify_language=notify_language,
         created_by=created_by,
     )
     return save_new_patient(patient, carried_mrn=mrn, idempotency_key=idempotency_key, fingerprint=fingerprint)

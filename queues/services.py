@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from idseq.services import allocate
-from queues import notify
+from queues import notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
 from queues.models import Desk, Queue, Visit
 
@@ -89,6 +89,7 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
             raise NobodyWaiting(f"Nobody is waiting for desk {desk.name} today.")
         visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, desk, timezone.now(), called_by
         visit.save()
+        signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
         _announce(visit.queue_id)
     return visit
 

@@ -1,8 +1,16 @@
-"""Shared fixtures: users in each role and API clients authenticated with their tokens."""
+"""Shared fixtures: users in each role and API clients authenticated with their tokens, and a local HTTP receiver
+standing in for the outside world (an SMS gateway, a webhook endpoint)."""
 
+import http.server
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -28,9 +36,121 @@ def reception(db):
 @pytest.fixture
 def api(reception):
     """An API client of a reception user, authenticated with `Authorization: Token ...`."""
+    return token_client(reception)
+
+
+def token_client(user: User) -> APIClient:
+    """An API client of `user`, authenticated with `Authorization: Token ...`."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reception).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+@pytest.fixture
+def fhir_reader(db) -> APIClient:
+    """An API client of a user in the fhir_reader role (issue 16)."""
+    return token_client(make_user("his", "fhir_reader"))
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 (a free port) that records every request it gets.
+
+    `answers`: the status of each request in turn (e.g. `[500, 500]`), or "hang" to hold the request until the
+    receiver is closed; once used up, every request gets 200. `requests`: dicts with method, path, query (dict of
+    lists), headers, body (bytes), at (time.monotonic() of arrival), in arrival order. `arrived` is set at each request (clear it to wait again).
+    """
+
+    def __init__(self, answers=()):
+        self.answers = list(answers)
+        self.requests: list[dict] = []
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                path, _, query = self.path.partition("?")
+                with receiver._lock:
+                    receiver.requests.append({
+                        "method": self.command, "path": path, "query": urllib.parse.parse_qs(query),
+                        "headers": dict(self.headers), "body": self.rfile.read(length), "at": time.monotonic(),
+                    })
+                    answer = receiver.answers.pop(0) if receiver.answers else 200
+                receiver.arrived.set()
+                if answer == "hang":
+                    receiver.released.wait(60)
+                    return
+                self.send_response(answer)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    """A factory of Receivers (`receiver(answers=[500])`), all closed after the test."""
+    made = []
+
+    def make(answers=()):
+        made.append(Receiver(answers))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def database_url() -> str:
+    """A URL of the database the tests use (the test database), for a subprocess such as a worker. Host and port go
+    in the query string, which also carries the embedded server's socket directory (OPTIONS host)."""
+    from urllib.parse import quote, urlencode
+
+    db = connection.settings_dict
+    where = {"host": db["HOST"] or db["OPTIONS"].get("host", ""), "port": db["PORT"] or db["OPTIONS"].get("port", "")}
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    query = urlencode({key: value for key, value in where.items() if value})
+    return f"postgres://{quote(db['USER'], safe='')}{password}@/{db['NAME']}?{query}"
+
+
+def start_worker(*args: str, **settings: str) -> subprocess.Popen:
+    """`manage.py db_worker` (django-tasks) in its own process on the test database, for the notifications queue.
+
+    `args` go to the command (e.g. "--batch"); `settings` are environment variables such as NOTIFY_SMS_URL.
+    """
+    env = {**os.environ, "DATABASE_URL": database_url(), **settings}
+    command = [sys.executable, "manage.py", "db_worker", "--queue-name", "notifications", "--interval", "0.05",
+               "--no-startup-delay", "--no-reload", *args]
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks on a full pipe
+    worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker.log = log
+    return worker
+
+
+def worker_output(worker: subprocess.Popen) -> str:
+    """What a worker started by start_worker printed so far."""
+    worker.log.seek(0)
+    return worker.log.read().decode(errors="replace")
 
 
 def run_in_threads(target, count: int) -> tuple[list, list]:

@@ -33,6 +33,8 @@ ALLOWED_IMPORTS = {
     "queues": {"core", "idseq", "patients"},
     "tokens": {"core", "idseq", "patients"},
     "monitoring": {"core", "idseq", "patients", "terminals", "queues", "tokens"},
+    "fhir_api": {"core", "idseq", "patients"},
+    "notifications": {"core", "patients"},
 }
 PROJECT_PACKAGES = {*ALLOWED_IMPORTS, "config"}
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from core.errors import DomainError, NotFound
 from idseq.services import allocate
 from patients.models import Patient
-from tokens import selectors
+from tokens import selectors, signals
 from tokens.models import BASE_PRIORITY, Category, Doctor, Slot, Token, WaitingListEntry
 
 MAX_DELAY_MINUTES = 720  # seed 002: a delay of more than 12 hours is refused
@@ -131,6 +131,7 @@ def delay_slot(*, slot_id, delay_minutes: int) -> list[Slot]:
             changed.append(_set_delay(later, pushed))
         for each in changed:
             each.save(update_fields=["delay_minutes", "status"])
+            signals.slot_delayed(each)
     return changed
 
 
@@ -287,7 +288,9 @@ def _release_place(slot: Slot) -> Token | None:
     if entry is None:
         return None
     entry.delete()
-    return _issue_token(slot, patient=entry.patient, category=entry.category, booked_at=entry.created_at)
+    token = _issue_token(slot, patient=entry.patient, category=entry.category, booked_at=entry.created_at)
+    signals.token_promoted(token)
+    return token
 
 
 def complete_token(*, token_id) -> Token:

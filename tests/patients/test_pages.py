@@ -80,6 +80,6 @@ def test_adding_a_patient_in_the_admin_issues_the_next_mrn(db):
     client = Client()
     client.login(username="boss", password="pw-boss")
     register_patient(full_name="First")
-    response = client.post("/admin/patients/patient/add/", {"full_name": "From Admin", "is_active": "on"})
+    response = client.post("/admin/patients/patient/add/", {"full_name": "From Admin", "is_active": "on", "notify_language": "ur"})
     assert response.status_code == 302, response.content
     assert Patient.objects.get(full_name="From Admin").mrn == "001-00-002"

@@ -1,0 +1,93 @@
+"""Notifications (issue 16): call-next latency through the API at 1, 4 and 16 clients without notifications, then
+with SMS and webhook on, both pointing at a local gateway that never answers, and a real worker (`db_worker`)
+stuck on it. The outbox rows are written in the call's transaction; delivery happens elsewhere, so the second set of
+figures should match the first within noise.
+
+    .venv/bin/python bench/notify.py [--seconds 2]
+
+Uses bench/queue.py's fixtures (a fresh queue per run, one free desk per call) in a throw-away database.
+"""
+
+from common import Result, bench_database  # first: fixes the path
+
+import argparse  # noqa: E402
+import http.server  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
+
+from django.db import connection  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+
+from bench.queue import CLIENTS, Bench  # noqa: E402
+from notifications.models import Notification  # noqa: E402
+from patients.models import Patient  # noqa: E402
+
+HANG_SECONDS = 600
+
+
+class Hang(http.server.BaseHTTPRequestHandler):
+    """A gateway that takes the request and never answers (until the bench ends)."""
+
+    def do_GET(self):
+        time.sleep(HANG_SECONDS)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """django-tasks-db's worker for the notifications queue, on the bench database."""
+    params = connection.get_connection_params()  # as common.pgbench: the embedded server's socket included
+    where = urlencode({key: params[key] for key in ("host", "port", "password") if params.get(key)})
+    url = f"postgres://{params.get('user') or ''}@/{params['dbname']}?{where}"
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--queue-name", "notifications", "--no-reload",
+         "--no-startup-delay", "--interval", "0.1"],
+        env={**os.environ, **env, "DATABASE_URL": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per configuration (default 2)")
+    seconds = parser.parse_args().seconds
+    logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
+    gateway = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hang)
+    gateway.daemon_threads = True
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{gateway.server_address[1]}"
+    notify = {"NOTIFY_SMS_URL": url + "/send?to={phone}&text={message}", "NOTIFY_WEBHOOK_URL": url + "/hook"}
+    with bench_database():
+        bench = Bench(seconds)
+        Patient.objects.update(phone="0300-1234567")
+        worker = start_worker(notify)
+        plain: list[Result] = []
+        notified: list[Result] = []
+        try:
+            bench.call_next(1)  # warm-up (plans, caches), not reported
+            for clients in CLIENTS:  # alternating, so that the machine's load drifts alike on both
+                plain.append(bench.call_next(clients))
+                with override_settings(**notify):
+                    notified.append(bench.call_next(clients))
+            rows = Notification.objects.count()
+            pending = Notification.objects.exclude(state="delivered").count()
+        finally:
+            worker.kill()
+            worker.wait()
+    print(f"\nCall next (each call on a free desk), {seconds:g} s per row; with notifications: SMS and webhook to a "
+          "gateway that never answers, a worker stuck on it")
+    print(f"{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}   {'with: calls/s':>14}{'p50 ms':>9}{'p99 ms':>9}")
+    for clients, a, b in zip(CLIENTS, plain, notified):
+        print(f"{clients:>8}{a.rate:>10.0f}{a.p50:>9.2f}{a.p99:>9.2f}   {b.rate:>14.0f}{b.p50:>9.2f}{b.p99:>9.2f}")
+    print(f"{rows} outbox rows written, {pending} not delivered (the gateway never answers)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class FhirApiConfig(AppConfig):
+    """FHIR R4 Patient read and search, and the CapabilityStatement, under /fhir/ (issue 16)."""
+
+    name = "fhir_api"
+    verbose_name = "FHIR"

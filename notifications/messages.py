@@ -1,0 +1,32 @@
+"""The text a patient receives, in Urdu and English (issue 16). One template per kind; placeholders: {hospital},
+{number}, {room} and the notice's extra values ({delay_minutes}, {starts_at})."""
+
+from django.conf import settings
+
+from core import signals
+
+TEMPLATES = {
+    "en": {
+        signals.VISIT_CALLED: "{hospital}: token {number}, please come to {room}.",
+        signals.VISIT_CALLED_AGAIN: "{hospital}: token {number}, you are called again: please come to {room} now.",
+        signals.TOKEN_CALLED: "{hospital}: token {number}, {room} will see you now.",
+        signals.TOKEN_PROMOTED: "{hospital}: a place is free. Your token with {room} is {number}, at {starts_at}.",
+        signals.SLOT_DELAYED: "{hospital}: {room} is running {delay_minutes} minutes late. Token {number}, now "
+                              "about {starts_at}.",
+    },
+    "ur": {
+        signals.VISIT_CALLED: "{hospital}: ٹوکن {number}، براہِ کرم {room} پر تشریف لائیں۔",
+        signals.VISIT_CALLED_AGAIN: "{hospital}: ٹوکن {number}، آپ کو دوبارہ بلایا جا رہا ہے، براہِ کرم ابھی {room} "
+                                    "پر تشریف لائیں۔",
+        signals.TOKEN_CALLED: "{hospital}: ٹوکن {number}، {room} اب آپ کو دیکھیں گے۔",
+        signals.TOKEN_PROMOTED: "{hospital}: جگہ خالی ہو گئی ہے۔ {room} کے ساتھ آپ کا ٹوکن {number} ہے، وقت {starts_at}۔",
+        signals.SLOT_DELAYED: "{hospital}: {room} {delay_minutes} منٹ تاخیر سے ہیں۔ ٹوکن {number}، اب تقریباً "
+                              "{starts_at} بجے۔",
+    },
+}
+
+
+def render(*, kind: str, language: str, number: str, room: str, extra: dict) -> str:
+    """The message for a notification in `language` (ur or en; English for any other)."""
+    template = TEMPLATES.get(language, TEMPLATES["en"])[kind]
+    return template.format(**extra, hospital=settings.HOSPITAL_NAME, number=number, room=room)

@@ -1,0 +1,27 @@
+"""Writes the outbox rows of a notice (core.signals.patient_notice), in the sender's transaction (issue 16)."""
+
+from django.db import transaction
+
+from notifications import adapters
+from notifications.delivery import enqueue
+from notifications.models import Notification
+
+
+def write_outbox(sender, *, patient, kind: str, number: str, room: str, extra: dict, **kwargs) -> list[Notification]:
+    """One pending row per enabled adapter that this patient may get; a task to deliver them after commit.
+
+    The SMS is skipped for a patient who opted out (`Patient.notify_opt_out`) or has no phone. The rows are
+    inserted in a savepoint so that, should the insert fail, the call that sent the notice still commits
+    (core.signals.notify_patient logs the error). Returns the rows written.
+    """
+    rows = [
+        Notification(patient=patient, kind=kind, number=number, room=room, extra=extra,
+                     language=patient.notify_language, adapter=adapter.name)
+        for adapter in adapters.enabled()
+        if not adapter.reaches_patient or (patient.phone and not patient.notify_opt_out)
+    ]
+    if rows:
+        with transaction.atomic():
+            Notification.objects.bulk_create(rows)
+        transaction.on_commit(enqueue, robust=True)
+    return rows
