@@ -1,5 +1,6 @@
 """Figures read from the database when Prometheus scrapes: the same from whichever worker answers, so they need no
-per-process state. Each comes from the selector of the app that owns the rule (idseq, queues, terminals)."""
+per-process state. Each comes from the selector of the app that owns the rule (idseq, queues, terminals,
+notifications)."""
 
 import logging
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from idseq import selectors as idseq_selectors
+from notifications import selectors as notification_selectors
 from queues import selectors as queue_selectors
 from terminals import selectors as terminal_selectors
 
@@ -20,7 +22,7 @@ class DatabaseCollector:
 
     def collect(self):
         try:
-            families = [*self._sequences(), *self._queues(), *self._terminals()]
+            families = [*self._sequences(), *self._queues(), *self._terminals(), *self._notifications()]
         except DatabaseError:
             logger.warning("/metrics could not read the database", exc_info=True)
             families = []
@@ -93,3 +95,11 @@ class DatabaseCollector:
             value=terminal_selectors.skewed_terminal_count(),
         )
         return [percent, used, total, unsynced, incidents, skewed]
+
+    def _notifications(self):
+        states = GaugeMetricFamily(
+            "tokenline_notifications", "Notifications of the outbox in each delivery state.", labels=["state"]
+        )
+        for state, count in notification_selectors.counts_by_state().items():
+            states.add_metric([state], count)
+        return [states]

@@ -88,8 +88,9 @@ def resolve_incident(*, incident_id: int, resolved_by=None) -> Patient:
         if incident.new_patient_id is not None:
             return incident.new_patient
         sent = incident.refused_details
-        patient = Patient(**{name: sent.get(name) or "" for name in DEMOGRAPHIC_FIELDS if name != "dob"},
-                          dob=sent.get("dob") or None, created_by=resolved_by, origin_terminal=incident.terminal,
+        # Fields the terminal did not send (or sent empty) keep the model's defaults.
+        sent_fields = {name: sent[name] for name in DEMOGRAPHIC_FIELDS if sent.get(name) not in (None, "")}
+        patient = Patient(**sent_fields, created_by=resolved_by, origin_terminal=incident.terminal,
                           is_offline_entry=True, synced_at=timezone.now(), registered_at=incident.registered_at,
                           client_uuid=uuid.UUID(str(incident.refused_client_uuid)))
         save_new_patient(patient)

@@ -32,7 +32,7 @@ ALLOWED_IMPORTS = {
     "terminals": {"core", "idseq", "patients"},
     "queues": {"core", "idseq", "patients"},
     "tokens": {"core", "idseq", "patients"},
-    "monitoring": {"core", "idseq", "patients", "terminals", "queues", "tokens"},
+    "monitoring": {"core", "idseq", "patients", "terminals", "queues", "tokens", "notifications"},
     "fhir_api": {"core", "idseq", "patients"},
     "notifications": {"core", "patients"},
 }
