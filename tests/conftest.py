@@ -5,6 +5,7 @@ import threading
 import urllib.error
 import urllib.request
 
+import psycopg
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -72,3 +73,10 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def raw_connection(**kwargs) -> psycopg.Connection:
+    """A psycopg connection of its own to the test database, outside Django (like a psql session)."""
+    params = connection.get_connection_params()
+    wanted = ("dbname", "user", "password", "host", "port")
+    return psycopg.connect(**{key: params[key] for key in wanted if params.get(key)}, **kwargs)

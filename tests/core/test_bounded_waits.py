@@ -1,0 +1,85 @@
+"""Bounded waits (issue 11): a held counter row answers 503 "busy" within the lock timeout and takes nothing."""
+
+import contextlib
+import threading
+import time
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from rest_framework.test import APIRequestFactory
+
+from core.api import exception_handler
+from idseq.models import IssuedNumber
+from patients.models import Patient
+from tests.conftest import raw_connection
+
+
+@contextlib.contextmanager
+def hold_counter(key: str, *, at_most: float = 6.0):
+    """A second session (as psql would) holding counter `key` locked for the block, and `at_most` seconds: without
+    a lock timeout the request under test would otherwise wait for ever instead of failing the test."""
+    holder = raw_connection()
+    holder.execute("SELECT last_value FROM idseq_counter WHERE key = %s FOR UPDATE", [key])
+    release = threading.Timer(at_most, holder.rollback)
+    release.start()
+    try:
+        yield
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_registration_behind_a_held_mrn_counter_answers_503_within_the_lock_timeout_and_takes_nothing(
+    api, settings, caplog
+):
+    assert api.post("/api/v1/patients/", {"full_name": "First"}, format="json").json()["mrn"] == "001-00-001"
+    with hold_counter("mrn"):
+        started = time.monotonic()
+        response = api.post("/api/v1/patients/", {"full_name": "Blocked"}, format="json")
+        waited = time.monotonic() - started
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "2"
+    assert "Numbering is busy" in response.json()["detail"]
+    assert settings.TOKENLINE_LOCK_TIMEOUT - 0.1 < waited < settings.TOKENLINE_LOCK_TIMEOUT + 1
+    assert "counter 'mrn'" in caplog.text and "timed out" in caplog.text
+    assert list(Patient.objects.values_list("full_name", flat=True)) == ["First"]
+    assert IssuedNumber.objects.count() == 1
+    after = api.post("/api/v1/patients/", {"full_name": "After"}, format="json")
+    assert after.status_code == 201 and after.json()["mrn"] == "001-00-002"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_timeout_is_a_setting(api, settings):
+    settings.TOKENLINE_LOCK_TIMEOUT = 0.3
+    api.post("/api/v1/patients/", {"full_name": "First"}, format="json")
+    with hold_counter("mrn"):
+        started = time.monotonic()
+        response = api.post("/api/v1/patients/", {"full_name": "Blocked"}, format="json")
+        waited = time.monotonic() - started
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert waited < 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_registration_page_shows_busy_as_a_form_message(client, reception):
+    client.force_login(reception)
+    client.post("/patients/register/", {"full_name": "First"})  # creates the counter row
+    with hold_counter("mrn"):
+        response = client.post("/patients/register/", {"full_name": "Blocked"})
+    assert response.status_code == 200
+    assert b"Numbering is busy" in response.content
+    assert not Patient.objects.filter(full_name="Blocked").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_timeout_answers_503_with_retry_after_not_500():
+    with pytest.raises(OperationalError) as caught, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = '50ms'")
+        cursor.execute("SELECT pg_sleep(2)")
+    request = APIRequestFactory().post("/api/v1/patients/")
+    response = exception_handler(caught.value, {"request": request, "view": None})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert "busy" in response.data["detail"]
