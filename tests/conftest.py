@@ -61,7 +61,9 @@ def run_in_threads(target, count: int) -> tuple[list, list]:
 
 
 def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
-    """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too."""
+    """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too.
+
+    Raises OSError when no HTTP answer comes back (refused, reset)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -72,7 +74,11 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        content = exc.read()
+        try:
+            return exc.code, json.loads(content)
+        except ValueError:  # not our API's JSON, e.g. gunicorn's own error page
+            return exc.code, {"detail": content.decode(errors="replace")}
 
 
 def raw_connection(**kwargs) -> psycopg.Connection:
