@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # records who made each change in patient history
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.busy.BusyMiddleware",  # a lock or statement timeout on a page: 503 "numbering is busy", not a 500
 ]
 
 ROOT_URLCONF = "config.urls"

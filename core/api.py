@@ -6,7 +6,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 
-from core.busy import Busy, timed_out
+from core.busy import as_busy
 from core.errors import DomainError
 
 
@@ -54,8 +54,8 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = BadRequest(" ".join(exc.messages))
-    if isinstance(exc, (OperationalError, InterfaceError)) and timed_out(exc):
-        exc = Busy("The server is busy: a database statement took too long. Nothing was saved; try again shortly.")
+    if isinstance(exc, OperationalError):
+        exc = as_busy(exc, context["request"].path if context.get("request") else "the API") or exc
     if isinstance(exc, DomainError):
         body = {"detail": str(exc), **getattr(exc, "extra", {})}
         domain_error, exc = exc, exceptions.APIException(body)

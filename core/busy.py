@@ -15,6 +15,7 @@ import math
 
 from django.conf import settings
 from django.db import OperationalError, connection
+from django.shortcuts import render
 from psycopg import errors as pg_errors
 
 from core.errors import DomainError
@@ -76,11 +77,47 @@ def bounded_lock_wait(what: str, *, error: type[Busy] = Busy):
     try:
         yield
     except OperationalError as exc:
-        if not timed_out(exc):
+        busy = as_busy(exc, what, error=error)
+        if busy is None:
             raise
-        logger.warning("Lock wait on %s timed out after %s s; answered busy, nothing taken", what,
-                       settings.TOKENLINE_LOCK_TIMEOUT)
-        raise error(
-            "Numbering is busy: another desk or a long job holds the counter. Nothing was taken; "
-            f"try again in {retry_after()} s."
-        ) from exc
+        raise busy from exc
+
+
+def as_busy(exc: BaseException, what: str, *, error: type[Busy] = Busy) -> Busy | None:
+    """The 503 error for a lock or statement timeout `exc`, logged as a WARNING naming `what` (a counter key, or
+    the request path for a statement timeout met elsewhere); None when `exc` is no timeout."""
+    if isinstance(exc, Busy):
+        return exc
+    if not timed_out(exc):
+        return None
+    logger.warning("%s timed out on %s; answered busy (503), nothing taken", _kind(exc), what)
+    return error(
+        "Numbering is busy: another desk or a long job holds the counter. Nothing was taken; "
+        f"try again in {retry_after()} s."
+    )
+
+
+def _kind(exc: BaseException) -> str:
+    while exc is not None and not isinstance(exc, pg_errors.LockNotAvailable):
+        exc = exc.__cause__
+    return f"Lock wait (lock_timeout {settings.TOKENLINE_LOCK_TIMEOUT} s)" if exc else "A statement (statement_timeout)"
+
+
+class BusyMiddleware:
+    """Pages: a lock or statement timeout that no view turned into a form message (and any Busy error) becomes a
+    503 page with `Retry-After`, saying numbering is busy and nothing was taken, instead of a 500. (The API answers
+    the same through core/api.py before this is reached.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        busy = as_busy(exception, request.path)
+        if busy is None:
+            return None
+        response = render(request, "busy.html", {"message": str(busy)}, status=503)
+        response["Retry-After"] = str(busy.retry_after)
+        return response

@@ -75,11 +75,27 @@ def test_the_registration_page_shows_busy_as_a_form_message(client, reception):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_statement_timeout_answers_503_with_retry_after_not_500():
-    with pytest.raises(OperationalError) as caught, transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL statement_timeout = '50ms'")
-        cursor.execute("SELECT pg_sleep(2)")
+    with pytest.raises(OperationalError) as caught:
+        time_out_a_statement()
     request = APIRequestFactory().post("/api/v1/patients/")
     response = exception_handler(caught.value, {"request": request, "view": None})
     assert response.status_code == 503
     assert response["Retry-After"] == "2"
     assert "busy" in response.data["detail"]
+
+def time_out_a_statement(*args, **kwargs):
+    """What a query over TOKENLINE_STATEMENT_TIMEOUT meets: PostgreSQL cancels it (57014)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = '50ms'")
+        cursor.execute("SELECT pg_sleep(2)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_whose_statement_times_out_answers_a_503_page_not_a_500(client, reception, monkeypatch, caplog):
+    client.force_login(reception)
+    monkeypatch.setattr("patients.views.search_patients", time_out_a_statement)
+    response = client.get("/patients/?q=khan")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert b"Numbering is busy" in response.content and b"Nothing was taken" in response.content
+    assert "statement_timeout) timed out on /patients/" in caplog.text
