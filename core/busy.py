@@ -6,7 +6,8 @@ stuck request, an import, a psql session) stalls every desk. So every transactio
 `lock_timeout` (`TOKENLINE_LOCK_TIMEOUT`, seconds) before it locks, and web processes run with `statement_timeout`
 (`TOKENLINE_STATEMENT_TIMEOUT`, config/settings.py). PostgreSQL then cancels the wait (SQLSTATE 55P03
 LockNotAvailable, or 57014 QueryCanceled); the transaction rolls back, so nothing is consumed, and the request is
-answered 503 with `Retry-After` (core/api.py for the API, the page's own form message for pages).
+answered 503 with `Retry-After` (core/api.py for the API; on pages the view's form message, else BusyMiddleware's
+503 page).
 """
 
 import contextlib
@@ -50,11 +51,14 @@ class Busy(DomainError):
 
 def timed_out(exc: BaseException | None) -> bool:
     """True when `exc` (a Django database error, or the psycopg error itself) is a lock or statement timeout."""
-    while exc is not None:
-        if isinstance(exc, TIMEOUT_ERRORS):
-            return True
+    return _cause(exc, TIMEOUT_ERRORS) is not None
+
+
+def _cause(exc: BaseException | None, types) -> BaseException | None:
+    """`exc` or the first error in its `__cause__` chain (Django wraps psycopg's) that is one of `types`."""
+    while exc is not None and not isinstance(exc, types):
         exc = exc.__cause__
-    return False
+    return exc
 
 
 @contextlib.contextmanager
@@ -67,7 +71,7 @@ def bounded_lock_wait(what: str, *, error: type[Busy] = Busy):
     counter key). Must run inside `transaction.atomic()`: SET LOCAL outside a transaction does nothing.
 
     Args:
-        what: the contended thing, for the log, e.g. `"counter mrn"`.
+        what: the contended thing, for the log, e.g. `"counter 'mrn'"`.
         error: the Busy subclass to raise (idseq raises NumberingBusy).
     Raises:
         `error` (503) on a timeout; other database errors pass through unchanged.
@@ -98,9 +102,9 @@ def as_busy(exc: BaseException, what: str, *, error: type[Busy] = Busy) -> Busy 
 
 
 def _kind(exc: BaseException) -> str:
-    while exc is not None and not isinstance(exc, pg_errors.LockNotAvailable):
-        exc = exc.__cause__
-    return f"Lock wait (lock_timeout {settings.TOKENLINE_LOCK_TIMEOUT} s)" if exc else "A statement (statement_timeout)"
+    if _cause(exc, pg_errors.LockNotAvailable):
+        return f"Lock wait (lock_timeout {settings.TOKENLINE_LOCK_TIMEOUT} s)"
+    return "A statement (statement_timeout)"
 
 
 class BusyMiddleware:
