@@ -3,6 +3,7 @@
 import json
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import psycopg
@@ -86,3 +87,12 @@ def raw_connection(**kwargs) -> psycopg.Connection:
     params = connection.get_connection_params()
     wanted = ("dbname", "user", "password", "host", "port")
     return psycopg.connect(**{key: params[key] for key in wanted if params.get(key)}, **kwargs)
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL for subprocesses (a Unix socket directory as a %2F-quoted host)."""
+    db = connection.settings_dict
+    host = urllib.parse.quote(db["HOST"] or "", safe="")
+    password = f":{urllib.parse.quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{urllib.parse.quote(db['USER'], safe='')}{password}@{host}{port}/{db['NAME']}"

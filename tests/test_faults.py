@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections import Counter as Tally
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from rest_framework.authtoken.models import Token
 from idseq.formats import parse_grouped
 from idseq.models import IssuedNumber
 from patients.models import Patient
-from tests.conftest import make_user, post_json, raw_connection
+from tests.conftest import database_url, make_user, post_json, raw_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
@@ -47,15 +46,6 @@ def free_ports(count: int) -> list[int]:
         if len(ports) == count:
             return ports
     raise RuntimeError(f"no {count} free ports from {PORT_BASE}")
-
-
-def database_url() -> str:
-    """The test database as a DATABASE_URL for the servers (a Unix socket directory as %2F-quoted host)."""
-    db = connection.settings_dict
-    host = urllib.parse.quote(db["HOST"] or "", safe="")
-    password = f":{urllib.parse.quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{urllib.parse.quote(db['USER'], safe='')}{password}@{host}{port}/{db['NAME']}"
 
 
 @dataclass

@@ -1,6 +1,9 @@
 """Bounded waits (issue 11): a held counter row answers 503 "busy" within the lock timeout and takes nothing."""
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,7 +14,7 @@ from rest_framework.test import APIRequestFactory
 from core.api import exception_handler
 from idseq.models import IssuedNumber
 from patients.models import Patient
-from tests.conftest import raw_connection
+from tests.conftest import database_url, raw_connection
 
 
 @contextlib.contextmanager
@@ -99,3 +102,27 @@ def test_a_page_whose_statement_times_out_answers_a_503_page_not_a_500(client, r
     assert response["Retry-After"] == "2"
     assert b"Numbering is busy" in response.content and b"Nothing was taken" in response.content
     assert "statement_timeout) timed out on /patients/" in caplog.text
+
+
+SHOW_STATEMENT_TIMEOUT = (
+    "import django; django.setup(); from django.db import connection; "
+    "print(connection.cursor().execute('SHOW statement_timeout').fetchone()[0])"
+)
+
+
+@pytest.mark.parametrize(("process", "expected"), [("web", "10s"), ("", "0")])
+def test_web_processes_run_with_the_statement_timeout_and_commands_without(db, process, expected):
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
+           "TOKENLINE_PROCESS": process}
+    shown = subprocess.run([sys.executable, "-c", SHOW_STATEMENT_TIMEOUT], env=env, capture_output=True, text=True,
+                           timeout=60, check=True).stdout.split()[-1]
+    assert shown == expected
+
+
+def test_config_wsgi_marks_its_process_as_web(db):
+    env = {key: value for key, value in os.environ.items() if key != "TOKENLINE_PROCESS"}
+    env["DATABASE_URL"] = database_url()
+    code = "import config.wsgi, os; print(os.environ['TOKENLINE_PROCESS'])"
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                           check=True).stdout.split()[-1]
+    assert shown == "web"
