@@ -90,9 +90,17 @@ def raw_connection(**kwargs) -> psycopg.Connection:
 
 
 def database_url() -> str:
-    """The test database as a DATABASE_URL for subprocesses (a Unix socket directory as a %2F-quoted host)."""
-    db = connection.settings_dict
-    host = urllib.parse.quote(db["HOST"] or "", safe="")
-    password = f":{urllib.parse.quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{urllib.parse.quote(db['USER'], safe='')}{password}@{host}{port}/{db['NAME']}"
+    """The test database as a DATABASE_URL for subprocesses (TCP, or the embedded server's Unix socket directory)."""
+    params = connection.get_connection_params()
+    user = urllib.parse.quote(params.get("user") or "", safe="")
+    password = f":{urllib.parse.quote(params['password'], safe='')}" if params.get("password") else ""
+    host = params.get("host") or ""
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{params['dbname']}?host={host}"
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgres://{user}{password}@{host}{port}/{params['dbname']}"
+
+
+def over_tcp() -> bool:
+    """Whether the test database is reached over TCP (not a Unix socket): then backends have client ports."""
+    return not (connection.get_connection_params().get("host") or "/").startswith("/")
