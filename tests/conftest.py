@@ -1,5 +1,6 @@
 """Shared fixtures: users in each role and API clients authenticated with their tokens."""
 
+import contextlib
 import json
 import threading
 import urllib.error
@@ -104,3 +105,19 @@ def database_url() -> str:
 def over_tcp() -> bool:
     """Whether the test database is reached over TCP (not a Unix socket): then backends have client ports."""
     return not (connection.get_connection_params().get("host") or "/").startswith("/")
+
+
+@contextlib.contextmanager
+def hold_row(table: str, column: str, value, *, at_most: float = 6.0):
+    """A second session (as psql would) holding a row locked for the block, and `at_most` seconds: without a lock
+    timeout the request under test would otherwise wait for ever instead of failing the test."""
+    holder = raw_connection()
+    holder.execute(f"SELECT 1 FROM {table} WHERE {column} = %s FOR UPDATE", [value])
+    release = threading.Timer(at_most, holder.rollback)
+    release.start()
+    try:
+        yield
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()

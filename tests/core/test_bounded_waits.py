@@ -1,10 +1,8 @@
 """Bounded waits (issue 11): a held counter row answers 503 "busy" within the lock timeout and takes nothing."""
 
-import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -14,23 +12,12 @@ from rest_framework.test import APIRequestFactory
 from core.api import exception_handler
 from idseq.models import IssuedNumber
 from patients.models import Patient
-from tests.conftest import database_url, raw_connection
+from tests.conftest import database_url, hold_row
 
 
-@contextlib.contextmanager
-def hold_counter(key: str, *, at_most: float = 6.0):
-    """A second session (as psql would) holding counter `key` locked for the block, and `at_most` seconds: without
-    a lock timeout the request under test would otherwise wait for ever instead of failing the test."""
-    holder = raw_connection()
-    holder.execute("SELECT last_value FROM idseq_counter WHERE key = %s FOR UPDATE", [key])
-    release = threading.Timer(at_most, holder.rollback)
-    release.start()
-    try:
-        yield
-    finally:
-        release.cancel()
-        holder.rollback()
-        holder.close()
+def hold_counter(key: str):
+    """A second session holding counter `key`'s row, as a psql session would (see tests.conftest.hold_row)."""
+    return hold_row("idseq_counter", "key", key)
 
 
 @pytest.mark.django_db(transaction=True)
