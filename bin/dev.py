@@ -2,14 +2,18 @@
 """Set up a development checkout and run it. Needs only Python 3.11+.
 
     python3 bin/dev.py serve   # venv, packages, migrations, demo data (seed_demo, seed_opd), then the server on http://127.0.0.1:8000/
+    python3 bin/dev.py serve 127.0.0.1:8080   # the same on another address
     python3 bin/dev.py test    # venv, packages, then the whole test suite (extra arguments go to pytest)
 
-Without DATABASE_URL (environment or .env) both use the embedded PostgreSQL under var/pgdata/.
+Without DATABASE_URL (environment or .env) both use the embedded PostgreSQL under var/pgdata/; `serve` stops it when
+the server stops (Ctrl-C or SIGTERM).
 """
 
+import contextlib
 import hashlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import venv
@@ -49,15 +53,36 @@ def run(*args) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
 
 
-def serve() -> None:
+def serve(args: list[str]) -> None:
+    """Migrate, seed the demo data, run the development server until Ctrl-C or SIGTERM, then stop the embedded
+    PostgreSQL (a no-op with DATABASE_URL)."""
+    address = args[0] if args else "127.0.0.1:8000"
     manage = (PYTHON, ROOT / "manage.py")
     run(*manage, "migrate", "--no-input")
     run(*manage, "seed_demo")
     run(*manage, "seed_demo_terminals")
     run(*manage, "seed_opd")
     run(*manage, "seed_demo_queues")
-    print("\nTokenline is starting at http://127.0.0.1:8000/ (log in with a demo user above; admin at /admin/)\n", flush=True)
-    os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"])
+    print(f"\nTokenline is starting at http://{address}/ (log in with a demo user above; admin at /admin/)\n",
+          flush=True)
+    # A child, not exec: this process outlives the server to stop the embedded PostgreSQL after it. Its own process
+    # group, so that SIGTERM reaches runserver's reloader child too (else it would serve on, orphaned).
+    # TOKENLINE_PROCESS=web: requests get the statement timeout, as under gunicorn (config/settings.py).
+    server = subprocess.Popen([str(PYTHON), str(ROOT / "manage.py"), "runserver", address], cwd=ROOT,
+                              env={**os.environ, "TOKENLINE_PROCESS": "web"}, start_new_session=True)
+
+    def stop(*_) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)  # runserver and its reloader child both
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # anything of the group still there
+        subprocess.run([str(PYTHON), "-m", "config.embedded_db", "stop"], cwd=ROOT)
 
 
 def test(args: list[str]) -> None:
@@ -71,7 +96,7 @@ def main() -> None:
     os.chdir(ROOT)
     ensure_env_file()
     ensure_venv()
-    serve() if command == "serve" else test(rest)
+    serve(rest) if command == "serve" else test(rest)
 
 
 if __name__ == "__main__":

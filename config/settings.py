@@ -1,6 +1,7 @@
 """Tokenline settings, read from the environment (or a `.env` file) with django-environ."""
 
 import logging
+import os
 from pathlib import Path
 
 import environ
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # records who made each change in patient history
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.busy.BusyMiddleware",  # a lock or statement timeout on a page: 503 "numbering is busy", not a 500
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]
 
@@ -115,6 +117,19 @@ else:
 
     DATABASES = {"default": environ.Env.db_url_config(embedded_database_url(BASE_DIR / "var" / "pgdata"))}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+
+# Bounded waits (issue 11, core/busy.py), in seconds. Every transaction that takes a number waits at most
+# TOKENLINE_LOCK_TIMEOUT for the counter row, then answers 503 "numbering is busy" with Retry-After, nothing taken.
+TOKENLINE_LOCK_TIMEOUT = env.float("TOKENLINE_LOCK_TIMEOUT", default=2.0)
+# Web processes (gunicorn config.wsgi and `bin/dev.py serve`, which set TOKENLINE_PROCESS=web) run every statement
+# with this limit (0: none), sent in the connection's startup packet, so no extra round trip. Management commands
+# (imports, exports, migrations) legitimately run long statements and get none.
+TOKENLINE_STATEMENT_TIMEOUT = env.float("TOKENLINE_STATEMENT_TIMEOUT", default=10.0)
+if os.environ.get("TOKENLINE_PROCESS") == "web" and TOKENLINE_STATEMENT_TIMEOUT > 0:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = (
+        f"{_options.get('options', '')} -c statement_timeout={round(TOKENLINE_STATEMENT_TIMEOUT * 1000)}".strip()
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,6 +6,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 
+from core.busy import as_busy
 from core.errors import DomainError
 
 
@@ -42,6 +43,7 @@ def exception_handler(exc, context):
     - domain errors (core.errors.DomainError, idseq's IdseqError among them) -> their own `status_code` with
       `detail` (plus a DomainError's `extra` fields): SequenceExhausted 409,
       InvalidId 400, UnknownSequence 404, ...
+    - a lock or statement timeout (core/busy.py) -> 503 "busy" with `Retry-After`, like a Busy domain error
     - a database that does not answer (OperationalError, InterfaceError) -> 503
     """
     # Imported here: rest_framework.views reads the API settings, which name this module.
@@ -52,10 +54,13 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = BadRequest(" ".join(exc.messages))
-    elif isinstance(exc, DomainError):
+    if isinstance(exc, OperationalError):
+        exc = as_busy(exc, context["request"].path if context.get("request") else "the API") or exc
+    if isinstance(exc, DomainError):
         body = {"detail": str(exc), **getattr(exc, "extra", {})}
-        status_code, exc = exc.status_code, exceptions.APIException(body)
-        exc.status_code = status_code
+        domain_error, exc = exc, exceptions.APIException(body)
+        exc.status_code = domain_error.status_code
+        exc.wait = getattr(domain_error, "retry_after", None)  # DRF sends it as Retry-After
     elif isinstance(exc, (OperationalError, InterfaceError)):
         exc = ServiceUnavailable(f"The database did not answer: {exc}")
     elif isinstance(exc, Http404):

@@ -5,6 +5,7 @@ carries `status_code`, the HTTP status the API answers with, so the mapping has 
 error needs no new handler.
 """
 
+from core.busy import Busy
 from core.errors import DomainError
 
 
@@ -49,6 +50,11 @@ class IdempotencyConflict(IdseqError):
     """An Idempotency-Key was used before with a different request; the first request's numbers stand."""
 
     status_code = 422
+
+
+class NumberingBusy(Busy, IdseqError):
+    """503: the counter row stayed locked longer than `TOKENLINE_LOCK_TIMEOUT` (core/busy.py). The transaction rolls
+    back, so nothing was taken; the client retries after `Retry-After` seconds."""
 
 
 class NotInTransaction(RuntimeError):

@@ -22,6 +22,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.busy import bounded_lock_wait
 from idseq import selectors
 from idseq.exceptions import (
     BackwardReset,
@@ -29,6 +30,7 @@ from idseq.exceptions import (
     IdseqError,
     InvalidId,
     NotInTransaction,
+    NumberingBusy,
     SequenceExhausted,
     SequenceInactive,
     UnknownSequence,
@@ -95,16 +97,21 @@ def _lock_counter(key: str, start: int) -> Counter:
     A missing counter is created first (`INSERT ... ON CONFLICT DO NOTHING`, at `start - 1`): two first callers at
     once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
     both queue on the same row lock.
+
+    Every counter lock of idseq is taken here, with the wait bounded (issue 11, core/busy.py): after
+    `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key; the caller's
+    transaction rolls back, so nothing is taken.
     """
-    counter = Counter.objects.select_for_update().filter(key=key).first()
-    if counter is None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {Counter._meta.db_table} (key, last_value, updated_at)"
-                " VALUES (%s, %s, now()) ON CONFLICT (key) DO NOTHING",
-                [key, start - 1],
-            )
-        counter = Counter.objects.select_for_update().get(key=key)
+    with bounded_lock_wait(f"counter {key!r}", error=NumberingBusy):
+        counter = Counter.objects.select_for_update().filter(key=key).first()
+        if counter is None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {Counter._meta.db_table} (key, last_value, updated_at)"
+                    " VALUES (%s, %s, now()) ON CONFLICT (key) DO NOTHING",
+                    [key, start - 1],
+                )
+            counter = Counter.objects.select_for_update().get(key=key)
     return counter
 
 

@@ -6,15 +6,14 @@ import time
 
 from django.dispatch import Signal
 
+from core.busy import timed_out
+
 # Sent each time a counter row lock was taken or given up on, with keyword arguments:
 #   key (str): the Counter.key, e.g. "mrn", "mrn-dated@2026-11-25", "visit-token:GEN:2026-11-25";
 #   seconds (float): how long taking the lock took (waiting behind other transactions included);
 #   timed_out (bool): True when the wait ended with PostgreSQL's lock_timeout or statement_timeout, not the lock.
 # Receivers run while the lock is held: they must be quick and must not touch the database.
 counter_locked = Signal()
-
-# SQLSTATEs of a wait that was given up: lock_not_available (lock_timeout), query_canceled (statement_timeout).
-TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
 
 
 def timed_lock(lock):
@@ -32,7 +31,7 @@ def timed_lock(lock):
         try:
             result = lock(*args, **kwargs)
         except Exception as exc:
-            if is_timeout(exc):
+            if timed_out(exc):
                 counter_locked.send_robust(
                     sender=None, key=key, seconds=time.perf_counter() - started, timed_out=True
                 )
@@ -41,15 +40,3 @@ def timed_lock(lock):
         return result
 
     return wrapper
-
-
-def is_timeout(exc: BaseException | None) -> bool:
-    """Whether `exc`, or an error it was raised from or during (`__cause__`/`__context__`), is a database lock or
-    statement timeout (psycopg errors carry the SQLSTATE in `sqlstate`)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if getattr(exc, "sqlstate", None) in TIMEOUT_SQLSTATES:
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False

@@ -137,7 +137,7 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     """Insert patients that arrive with their numbers (an earlier system's records), all or none.
 
     Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The MRN
-    counter moves past the highest grouped number imported, in the same transaction, and never moves back.
+    counter moves past the highest grouped number imported, and never moves back.
     Args:
         patients: unsaved, validated Patients with `mrn` set (see patients.csv_io.read_patients).
         imported_by: the user recorded in each patient's history.
@@ -147,7 +147,10 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     Raises:
         DuplicatePatient: a row's CNIC belongs to an active patient registered meanwhile; nothing is imported.
         MrnTaken: a row's MRN was registered meanwhile; nothing is imported.
-    The counter row stays locked while the rows are inserted: registrations at the desks wait for the import.
+    Numbers first, rows after (issue 11): the MRN counter moves past the imported numbers in a transaction of its
+    own that commits at once, so the desks wait for the counter row only milliseconds, never for the import; the
+    rows then go in, all or none, in a second transaction that holds no counter. If that fails, the counter stays
+    past the numbers (never back), which only means they are never issued to anyone else; the import can be rerun.
     """
     from simple_history.utils import bulk_create_with_history
 
@@ -156,8 +159,9 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     for start in range(0, len(mrns), 10_000):
         existing.update(Patient.objects.filter(mrn__in=mrns[start : start + 10_000]).values_list("mrn", flat=True))
     new = [patient for patient in patients if patient.mrn not in existing]
-    with _unique_violations_as_domain_errors(), transaction.atomic():
+    with transaction.atomic():
         _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
+    with _unique_violations_as_domain_errors(), transaction.atomic():
         bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
     return new
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 
+from core.busy import bounded_lock_wait
 from core.errors import DomainError
 from idseq.models import Counter
 from patients.exceptions import MrnTaken
@@ -191,7 +192,8 @@ def _take_numbers(terminal_id: int, count: int) -> tuple[LabTerminal, TerminalRa
     terminal row until then. Fewer than `count` come back when the range ends first: numbers never span ranges.
     Raises RangeExhausted when no active range (nor the pool) has a number left.
     """
-    terminal = LabTerminal.objects.select_for_update().get(pk=terminal_id)
+    with bounded_lock_wait(f"terminal {terminal_id}"):  # 503 after TOKENLINE_LOCK_TIMEOUT, as idseq's counters
+        terminal = LabTerminal.objects.select_for_update().get(pk=terminal_id)
     block = _range_with_room(terminal) or _extend_from_pool(terminal)
     if block is None:
         raise RangeExhausted(terminal, terminal.ranges.filter(is_active=True).order_by("start").last())

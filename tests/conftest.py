@@ -1,6 +1,7 @@
 """Shared fixtures: users in each role and API clients authenticated with their tokens, and a local HTTP receiver
 standing in for the outside world (an SMS gateway, a webhook endpoint)."""
 
+import contextlib
 import http.server
 import json
 import os
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import psycopg
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -180,7 +182,9 @@ def run_in_threads(target, count: int) -> tuple[list, list]:
 
 
 def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
-    """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too."""
+    """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too.
+
+    Raises OSError when no HTTP answer comes back (refused, reset)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -191,4 +195,48 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        content = exc.read()
+        try:
+            return exc.code, json.loads(content)
+        except ValueError:  # not our API's JSON, e.g. gunicorn's own error page
+            return exc.code, {"detail": content.decode(errors="replace")}
+
+
+def raw_connection(**kwargs) -> psycopg.Connection:
+    """A psycopg connection of its own to the test database, outside Django (like a psql session)."""
+    params = connection.get_connection_params()
+    wanted = ("dbname", "user", "password", "host", "port")
+    return psycopg.connect(**{key: params[key] for key in wanted if params.get(key)}, **kwargs)
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL for subprocesses (TCP, or the embedded server's Unix socket directory)."""
+    params = connection.get_connection_params()
+    user = urllib.parse.quote(params.get("user") or "", safe="")
+    password = f":{urllib.parse.quote(params['password'], safe='')}" if params.get("password") else ""
+    host = params.get("host") or ""
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{params['dbname']}?host={host}"
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgres://{user}{password}@{host}{port}/{params['dbname']}"
+
+
+def over_tcp() -> bool:
+    """Whether the test database is reached over TCP (not a Unix socket): then backends have client ports."""
+    return not (connection.get_connection_params().get("host") or "/").startswith("/")
+
+
+@contextlib.contextmanager
+def hold_row(table: str, column: str, value, *, at_most: float = 6.0):
+    """A second session (as psql would) holding a row locked for the block, and `at_most` seconds: without a lock
+    timeout the request under test would otherwise wait for ever instead of failing the test."""
+    holder = raw_connection()
+    holder.execute(f"SELECT 1 FROM {table} WHERE {column} = %s FOR UPDATE", [value])
+    release = threading.Timer(at_most, holder.rollback)
+    release.start()
+    try:
+        yield
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from core.busy import bounded_lock_wait
 from core.errors import DomainError, NotFound
 from idseq.services import allocate
 from patients.models import Patient
@@ -313,7 +314,10 @@ def _check_confirmed(token: Token) -> None:
 
 
 def _lock_slot(slot_id) -> Slot:
-    return get_or_not_found(Slot, slot_id, lock=True)
+    # A slot's token numbers are taken under its lock: the wait is bounded like a counter's (503 after
+    # TOKENLINE_LOCK_TIMEOUT, core/busy.py).
+    with bounded_lock_wait(f"slot {slot_id}"):
+        return get_or_not_found(Slot, slot_id, lock=True)
 
 
 def get_or_not_found(model, pk, *, lock: bool = False):

@@ -1,14 +1,12 @@
 """idseq's `counter_locked` signal: sent for every counter lock, harmless when a listener fails."""
 
 from django.db import transaction
+from psycopg.errors import LockNotAvailable
 
+from core.busy import timed_out
 from idseq.exceptions import IdseqError
 from idseq.services import allocate
-from idseq.signals import counter_locked, is_timeout
-
-
-class LockNotAvailable(Exception):
-    sqlstate = "55P03"  # as psycopg.errors.LockNotAvailable
+from idseq.signals import counter_locked
 
 
 def test_every_counter_lock_is_reported_with_its_key_and_wait(db):
@@ -48,5 +46,5 @@ def test_a_timeout_is_recognised_raw_or_chained_into_a_domain_error():
             raise IdseqError("Numbering is busy") from exc
     except IdseqError as exc:
         chained = exc
-    assert is_timeout(LockNotAvailable()) and is_timeout(chained)
-    assert not is_timeout(IdseqError("exhausted")) and not is_timeout(None)
+    assert timed_out(LockNotAvailable()) and timed_out(chained)
+    assert not timed_out(IdseqError("exhausted")) and not timed_out(None)
