@@ -51,5 +51,12 @@ class IdempotencyConflict(IdseqError):
     status_code = 422
 
 
+class CounterBehindLedger(IdseqError):
+    """A counter would issue a value its ledger already records (it was moved back); `idseq_repair` moves it
+    forward. Answered 503: the client did nothing wrong, and numbering for that sequence is down until repaired."""
+
+    status_code = 503
+
+
 class NotInTransaction(RuntimeError):
     """`allocate()` was called outside `transaction.atomic()`, so the number could be lost or issued twice."""

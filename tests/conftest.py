@@ -12,6 +12,16 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts(settings):
+    """Throttle counts in a per-process memory cache, emptied before each test, so no test is throttled by the
+    requests of another (tests/core/test_security.py tests the limits themselves)."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+
+
 def make_user(username: str, role: str | None = None, **extra) -> User:
     """A user in the group `role` (see core/roles.py); None for a user with no role."""
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
@@ -72,3 +82,11 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def admin_api(db):
+    """An API client of a user in the admin role (every permission of the project's apps)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=make_user('boss', 'admin')).key}")
+    return client
