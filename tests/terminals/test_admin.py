@@ -91,3 +91,13 @@ def test_the_change_page_shows_ranges_with_their_use_and_the_leases(admin_client
     html = admin_client.get(f"/admin/terminals/labterminal/{terminal.pk}/change/").content.decode()
     assert "250 / 10,000 (2.5 %)" in html and "710249" in html
     assert admin_client.get("/admin/terminals/labterminal/add/").status_code == 200
+
+
+def test_turning_a_range_off_records_who_and_when_and_the_admin_shows_it(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    data = inline_form(terminal, [])
+    del data["ranges-0-is_active"]  # unticked
+    assert admin_client.post(f"/admin/terminals/labterminal/{terminal.pk}/change/", data).status_code == 302
+    block = terminal.ranges.get()
+    assert not block.is_active and block.switched_by.username == "boss" and block.switched_at is not None
+    assert "boss" in admin_client.get(f"/admin/terminals/labterminal/{terminal.pk}/change/").content.decode()
