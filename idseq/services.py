@@ -488,7 +488,7 @@ def health_check() -> dict:
     Returns:
         `{"status": "healthy" | "unhealthy", "message", "sequence_count", "db_roundtrip_ms", "sample_id",
         "timestamp", "level": worst usage level, "sequences": [usage rows of selectors.sequence_usage()]}`;
-        "unhealthy" (with the database error in `message`) when the database does not answer.
+        "unhealthy" when the database does not answer (its error is logged, never returned).
     """
     now = timezone.now()
     try:
@@ -505,7 +505,8 @@ def health_check() -> dict:
             pass
         usage = selectors.sequence_usage()
     except DatabaseError as exc:
-        return {"status": "unhealthy", "message": f"The database did not answer: {exc}", "timestamp": now.isoformat()}
+        log.error("Health check: the database did not answer: %s", exc)  # the details stay in the log
+        return {"status": "unhealthy", "message": "The database did not answer.", "timestamp": now.isoformat()}
     return {
         "status": "healthy",
         "message": "Numbering is operational.",
