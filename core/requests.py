@@ -6,6 +6,9 @@ import logging
 import re
 import uuid
 
+from django.conf import settings
+from django.http import JsonResponse
+
 HEADER = "X-Request-ID"
 # An id a proxy (nginx's $request_id) already set is kept when it is this harmless; anything else is replaced.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -52,9 +55,6 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.conf import settings
-        from django.http import JsonResponse
-
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -12,6 +12,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
+# Debian's chromium, driven by Playwright in the browser tests (no browser download), and its headless flags.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counts(settings):
     """Throttle counts in a per-process memory cache, emptied before each test, so no test is throttled by the

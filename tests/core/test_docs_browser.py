@@ -6,9 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import make_user
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, make_user
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
     pytest.mark.django_db(transaction=True),
@@ -30,11 +29,7 @@ def test_the_api_docs_render_every_operation_with_nothing_but_127_0_0_1(live_ser
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.route("**/*", only_local)
         page.goto(f"{url}/login/?next=/api/docs/")
