@@ -19,11 +19,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counts(settings):
-    """Throttle counts in a per-process memory cache, emptied before each test, so no test is throttled by the
+def _test_settings(settings):
+    """Tests speak plain HTTP to 127.0.0.1 whatever DEBUG says (no HTTPS redirect or secure-only cookies), and count
+    throttled requests in a per-process memory cache emptied before each test, so no test is throttled by the
     requests of another (tests/core/test_security.py tests the limits themselves)."""
     from django.core.cache import cache
 
+    settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
 

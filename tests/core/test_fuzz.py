@@ -7,6 +7,7 @@ import pytest
 import schemathesis
 from django.contrib.auth.models import Group, User
 from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
@@ -19,7 +20,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from config.wsgi import application
 from patients.services import register_patient
 from queues import services as queue_services
 from queues.models import Desk, Queue
@@ -58,7 +58,14 @@ def _some_of_everything(user):
     token_services.book_token(slot_id=slot.pk, patient=patient, category="WALKIN")
 
 
+@pytest.fixture
+def app(admin_token):
+    """The project as a WSGI app, built after the test settings apply (plain HTTP, memory throttle cache)."""
+    return WSGIHandler()
+
+
+# 10 examples per operation keep the whole run near a minute of CPU (66 operations); the suite stays bounded.
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-def test_every_operation_answers_as_documented(case, admin_token):
-    case.call_and_validate(app=application, headers={"Authorization": f"Token {admin_token}"}, checks=CHECKS)
+def test_every_operation_answers_as_documented(case, app, admin_token):
+    case.call_and_validate(app=app, headers={"Authorization": f"Token {admin_token}"}, checks=CHECKS)
