@@ -48,7 +48,8 @@ def server_error(request):
     """500: an unexpected error, already logged with its traceback by django.request; shows the request id."""
     request_id = getattr(request, "id", None) or current_request_id()
     if _is_api(request):
-        return JsonResponse({"detail": "Server error; the error has been logged.", "request_id": request_id}, status=500)
+        body = {"detail": "Server error; the error has been logged.", "request_id": request_id}
+        return JsonResponse(body, status=500)
     # No RequestContext: context processors (user, messages, hospital) may need what failed.
     html = loader.get_template("500.html").render({"request_id": request_id})
     return HttpResponseServerError(html)

@@ -21,7 +21,9 @@ class PatientFilter(django_filters.FilterSet):
     father_name = django_filters.CharFilter(method="filter_by", help_text="Part of the father's name.")
     phone = django_filters.CharFilter(method="filter_by", help_text="Phone in any formatting.")
     cnic = django_filters.CharFilter(method="filter_by", help_text="CNIC with or without dashes.")
-    dob = django_filters.DateFilter(field_name="dob", help_text="Date of birth, YYYY-MM-DD.", validators=[validate_query_day])
+    dob = django_filters.DateFilter(
+        field_name="dob", help_text="Date of birth, YYYY-MM-DD.", validators=[validate_query_day]
+    )
     registered_from = django_filters.DateFilter(
         validators=[validate_query_day],
         method="filter_registered", help_text="Registered on or after this day (hospital's time zone)."

@@ -50,7 +50,8 @@ def issue_visit(
             the same key with the same `fingerprint` (idseq.services.request_fingerprint of the body) returns the
             visit the first request issued, taking no token; with another fingerprint it is IdempotencyConflict.
     Returns:
-        the saved visit, status "waiting" (or the earlier visit of a retried key). After commit the seed-000 line is logged on `tokenline.queues`:
+        the saved visit, status "waiting" (or the earlier visit of a retried key). After commit the seed-000 line
+        is logged on `tokenline.queues`:
         `Visit created: Token 1 for patient 001-23-456 in queue General by user asst`.
     Raises:
         ValidationError: for an unknown priority (400), before any number is taken.

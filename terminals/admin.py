@@ -44,7 +44,8 @@ class TerminalRangeInline(admin.TabularInline):
     can_delete = False
     fields = ["start", "end", "current", "used_of_total", "is_active", "from_pool", "created_by", "created_at",
               "switched_by", "switched_at"]
-    readonly_fields = ["current", "used_of_total", "from_pool", "created_by", "created_at", "switched_by", "switched_at"]
+    readonly_fields = ["current", "used_of_total", "from_pool", "created_by", "created_at", "switched_by",
+                       "switched_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by", "switched_by")  # not a query per row

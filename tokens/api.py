@@ -232,7 +232,9 @@ class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class TokenFilter(django_filters.FilterSet):
     """`?slot=&doctor=&date=&status=&category=` on the token list."""
 
-    date = django_filters.DateFilter(field_name="day", label="Day of the slot (YYYY-MM-DD)", validators=[validate_query_day])
+    date = django_filters.DateFilter(
+        field_name="day", label="Day of the slot (YYYY-MM-DD)", validators=[validate_query_day]
+    )
 
     class Meta:
         model = Token
