@@ -22,6 +22,24 @@ SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else env
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS hardening (`manage.py check --deploy` clean): on unless DEBUG; SECURE=false turns the lot off for plain
+# HTTP on 127.0.0.1 (the development .env), and each may also be set on its own.
+SECURE = env.bool("SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SECURE)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE)
+# Behind a TLS-terminating proxy (nginx) that sets X-Forwarded-Proto: https.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /health/ must answer a load balancer over plain HTTP inside the LAN.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+X_FRAME_OPTIONS = "DENY"
+# A body larger than this is refused with 413 before it is parsed (core.requests.BodySizeLimitMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 # Dates that scope numbers (daily tokens, PAT-YYYYMMDD) are days in this zone, never UTC days.
 TIME_ZONE = env("TIME_ZONE")
 USE_TZ = True
@@ -64,6 +82,8 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (the LAN may have no internet)
+    "core",
     "idseq",
     "patients",
     "terminals",
@@ -78,6 +98,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: request latency per view for /metrics
+    "core.requests.RequestIdMiddleware",  # first: every log line and error page of the request carries its id
+    "core.requests.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ under gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,7 +179,22 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    # Counted in the database cache, so every gunicorn worker sees the same counts. `login` limits password
+    # guesses per client address on /api/v1/auth/token/ and the login page (core.auth).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
+                                 "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON", default="120/min"),
+        "user": env.str("THROTTLE_USER", default="1200/min"),
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+    },
 }
+
+# Throttle counts (and nothing else yet) live here: the database cache is shared by all workers; its table is made
+# by `migrate` (core/apps.py). CACHE_URL may name another (e.g. redis://...) that every worker reaches.
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://tokenline_cache")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tokenline API",
@@ -166,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["core.api.v1_only"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.document_errors"],
+    # Swagger UI from drf-spectacular-sidecar's local copy, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Two models call their choices `status`; name each set.
     "ENUM_NAME_OVERRIDES": {
         "SlotStatusEnum": "tokens.models.Slot.Status",
@@ -200,10 +242,13 @@ NOTIFY_RETRY_SECONDS = env.float("NOTIFY_RETRY_SECONDS", default=30.0)  # first 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}},
+    "filters": {"request_id": {"()": "core.requests.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "loggers": {
         "tokenline": {"handlers": ["console"], "level": "INFO", "propagate": True},
+        # Unhandled exceptions (500s, with traceback) and 4xx/5xx answers, with DEBUG off too.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "pgserver": {"level": "WARNING"},
     },
 }

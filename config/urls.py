@@ -6,13 +6,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from core.auth import LoginView, TokenView
 from patients import views as patient_views
 from terminals import api_urls as terminals_api_urls
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     # patients' API, with terminals' offline bodies dispatched on the same seed paths (terminals -> patients)
     path("", include(terminals_api_urls.patients_urls)),
     path("", include("idseq.api_urls")),
@@ -24,7 +24,7 @@ api_v1 = [
 urlpatterns = [
     path("", include("monitoring.urls")),  # /health/ and /metrics
     path("", patient_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("patients/", include("patients.urls")),
     path("", include("terminals.urls")),
@@ -38,3 +38,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
 ]
+
+# Error pages: styled for people, JSON under /api/ (core/views.py).
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -1,13 +1,17 @@
 """API plumbing shared by every app: permissions and the error shape (`{"detail": ...}` or per-field messages)."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
-from rest_framework import exceptions, permissions, status
+from rest_framework import exceptions, parsers, permissions, status
 
 from core.busy import as_busy
 from core.errors import DomainError
+
+log = logging.getLogger("tokenline.api")
 
 
 class RolePermissions(permissions.DjangoModelPermissions):
@@ -45,6 +49,9 @@ def exception_handler(exc, context):
       InvalidId 400, UnknownSequence 404, ...
     - a lock or statement timeout (core/busy.py) -> 503 "busy" with `Retry-After`, like a Busy domain error
     - a database that does not answer (OperationalError, InterfaceError) -> 503
+    - a row a database constraint refuses (IntegrityError) -> 409 naming the constraint; a value the database
+      cannot store (DataError, e.g. out of range) -> 400. The transaction was rolled back: nothing half-written.
+    Database errors are logged with their driver message; the body never shows hosts, names or driver text.
     """
     # Imported here: rest_framework.views reads the API settings, which name this module.
     from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,7 +69,16 @@ def exception_handler(exc, context):
         exc.status_code = domain_error.status_code
         exc.wait = getattr(domain_error, "retry_after", None)  # DRF sends it as Retry-After
     elif isinstance(exc, (OperationalError, InterfaceError)):
-        exc = ServiceUnavailable(f"The database did not answer: {exc}")
+        log.error("Database unavailable: %s", exc, exc_info=exc)
+        exc = ServiceUnavailable("The database is not answering; try again shortly.")
+    elif isinstance(exc, IntegrityError):
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a database rule"
+        log.warning("Refused by %s: %s", constraint, exc)
+        exc = exceptions.APIException({"detail": f"The change conflicts with {constraint}; nothing was saved."})
+        exc.status_code = status.HTTP_409_CONFLICT
+    elif isinstance(exc, DataError):
+        log.warning("Value refused by the database: %s", exc)
+        exc = BadRequest("A value is out of the range the database can store; nothing was saved.")
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -70,6 +86,56 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser; a body nested too deeply for Python's parser is a 400 like any malformed JSON, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.")
+
+
+PARSER_CLASSES = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
+
+
 def v1_only(endpoints):
     """drf-spectacular preprocessing hook: document `/api/v1/` once, not its seed-compatible aliases."""
     return [endpoint for endpoint in endpoints if endpoint[0].startswith("/api/v1/")]
+
+
+# Error statuses any operation may answer, documented on every one (document_errors) with the shape of
+# exception_handler's bodies, so clients and schemathesis' conformance checks know them.
+ERROR_RESPONSES = {
+    "400": "Malformed or invalid input: `detail`, or one list of messages per field.",
+    "401": "No or invalid credentials.",
+    "403": "The role may not do this.",
+    "404": "No such object (or a malformed id), or no such page.",
+    "409": "Refused by the rules (conflict with the current state); nothing was written.",
+    "413": "The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
+    "415": "Unsupported Content-Type.",
+    "422": "The Idempotency-Key was used with a different request.",
+    "429": "Too many requests; retry after `Retry-After` seconds.",
+    "503": "The database is not answering or the numbering is busy; retry (with the same Idempotency-Key).",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def document_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: add ERROR_RESPONSES (schema `Error`) to every operation that does not
+    document the status itself."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(code, {"description": description, "content": error})
+    return result

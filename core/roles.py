@@ -48,6 +48,19 @@ ROLE_PERMISSIONS = {
 }
 
 
+# Device credentials (a lab terminal's key) see only the patients they registered, never the register: a stolen
+# workstation key must not read every patient's CNIC, phone and address (issue 11). Applied where patients are
+# read (patients.selectors.visible_patients), for the API and the pages alike.
+OWN_PATIENTS_ONLY_ROLES = ("lab_terminal",)
+
+
+def sees_own_patients_only(user) -> bool:
+    """True for a user in one of OWN_PATIENTS_ONLY_ROLES (and not a superuser)."""
+    if user.is_superuser:
+        return False
+    return user.groups.filter(name__in=OWN_PATIENTS_ONLY_ROLES).exists()
+
+
 def sync_roles(apps=None) -> None:
     """Create the role groups and give each exactly the permissions ROLE_PERMISSIONS lists.
 

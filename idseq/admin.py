@@ -125,11 +125,11 @@ class IssuedNumberAdmin(ReadOnlyAdmin):
     """The ledger, read-only."""
 
     list_display = ["formatted", "sequence", "scope", "value", "issued_at", "issued_by", "purpose",
-                    "idempotency_key", "voided_at", "void_reason"]
+                    "idempotency_key", "voided_at", "voided_by", "void_reason"]
     list_filter = ["sequence", ("voided_at", admin.EmptyFieldListFilter)]
     search_fields = ["formatted", "purpose"]
     date_hierarchy = "issued_at"
-    list_select_related = ["sequence", "issued_by", "idempotency_key"]
+    list_select_related = ["sequence", "issued_by", "idempotency_key", "voided_by"]
 
 
 @admin.register(UnrecordedRange)

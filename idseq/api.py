@@ -10,6 +10,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.dates import validate_query_day
 from idseq import selectors, services
 from idseq.models import IssuedNumber, Sequence
 
@@ -93,22 +94,23 @@ class VoidIn(serializers.Serializer):
 class IssuedQuery(serializers.Serializer):
     """Filters of the ledger listing: a day or days (hospital's time zone) and an id range, all optional."""
 
-    date = serializers.DateField(required=False, help_text="Issued on this day.")
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date = serializers.DateField(required=False, help_text="Issued on this day.", validators=[validate_query_day])
+    date_from = serializers.DateField(required=False, validators=[validate_query_day])
+    date_to = serializers.DateField(required=False, validators=[validate_query_day])
     from_id = serializers.CharField(required=False, help_text="First id of a range, in the sequence's format.")
     to_id = serializers.CharField(required=False, help_text="Last id of a range, in the sequence's format.")
 
 
 class IssuedOut(serializers.ModelSerializer):
     id = serializers.CharField(source="formatted")
-    issued_by = serializers.StringRelatedField()
-    idempotency_key = serializers.StringRelatedField()
+    issued_by = serializers.StringRelatedField(allow_null=True)
+    idempotency_key = serializers.StringRelatedField(allow_null=True)
+    voided_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = IssuedNumber
         fields = ["id", "value", "scope", "issued_at", "issued_by", "purpose", "idempotency_key", "voided_at",
-                  "void_reason"]
+                  "voided_by", "void_reason"]
         read_only_fields = fields
 
 
@@ -219,7 +221,9 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Mark an issued id void (its record was removed); it is never issued again."""
         data = VoidIn(data=request.data)
         data.is_valid(raise_exception=True)
-        number = services.void_id(key, data.validated_data["id"], reason=data.validated_data["reason"])
+        number = services.void_id(
+            key, data.validated_data["id"], reason=data.validated_data["reason"], voided_by=request.user
+        )
         return Response(IssuedOut(number).data)
 
     @extend_schema(parameters=[IssuedQuery], responses=IssuedOut(many=True))

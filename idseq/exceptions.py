@@ -52,6 +52,13 @@ class IdempotencyConflict(IdseqError):
     status_code = 422
 
 
+class CounterBehindLedger(IdseqError):
+    """A counter would issue a value its ledger already records (it was moved back); `idseq_repair` moves it
+    forward. Answered 503: the client did nothing wrong, and numbering for that sequence is down until repaired."""
+
+    status_code = 503
+
+
 class NumberingBusy(Busy, IdseqError):
     """503: the counter row stayed locked longer than `TOKENLINE_LOCK_TIMEOUT` (core/busy.py). The transaction rolls
     back, so nothing was taken; the client retries after `Retry-After` seconds."""

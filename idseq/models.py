@@ -143,17 +143,25 @@ class Counter(models.Model):
 class IdempotencyKey(models.Model):
     """An `Idempotency-Key` a client sent with an allocation, and a hash of its request. A retry with the same key
     gets the numbers the first request got (its IssuedNumber rows); the key is kept as long as the ledger (far
-    more than the 24 h issue #4 asks)."""
+    more than the 24 h issue #4 asks). Keys belong to the user who sent them (issue 11): another user sending the
+    same key makes a request of their own and never sees the first user's numbers."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Who sent the key (null: the system).",
+    )
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            # One request per key: its row is also what makes 16 concurrent retries wait for the first.
-            models.UniqueConstraint(fields=["sequence", "key"], name="idseq_idempotencykey_sequence_key_unique"),
+            # One request per key and user: its row is also what makes 16 concurrent retries wait for the first.
+            # NULLS NOT DISTINCT: keys sent without a user (the system) are one scope too.
+            models.UniqueConstraint(
+                fields=["sequence", "user", "key"], name="idseq_idempotencykey_user_key_unique", nulls_distinct=False
+            ),
         ]
 
     def __str__(self):
@@ -178,6 +186,10 @@ class IssuedNumber(models.Model):
     )
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=200, blank=True)
+    # Who voided (issue 11's audit), written with voided_at.
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["sequence", "scope", "value"]

@@ -10,9 +10,11 @@ Both lock a Counter row with `SELECT ... FOR UPDATE` (`_lock_counter`) and advan
 until the caller commits.
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
+import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from core.busy import bounded_lock_wait
 from idseq import selectors
 from idseq.exceptions import (
     BackwardReset,
+    CounterBehindLedger,
     IdempotencyConflict,
     IdseqError,
     InvalidId,
@@ -41,6 +44,9 @@ from idseq.signals import timed_lock
 
 MAX_BLOCK = 10_000  # the most ids one next_ids() call may take (issue #4)
 HEALTH_KEY = "HEALTH"  # the prefix sequence health_check() renders its sample id with, then rolls back
+# The ledger's unique constraints (idseq/models.py IssuedNumber): a clash on either means the counter went back.
+LEDGER_UNIQUE = ("idseq_issuednumber_value_unique", "idseq_issuednumber_formatted_unique")
+log = logging.getLogger("tokenline.idseq")
 
 
 def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
@@ -212,7 +218,9 @@ def issue(
         scope = scope_of(sequence.reset, timezone.localdate(now))
         claim = None
         if idempotency_key is not None:
-            claim, replay = _claim(sequence, idempotency_key, _request_hash(count, purpose, fingerprint), now)
+            claim, replay = _claim(
+                sequence, idempotency_key, _request_hash(count, purpose, fingerprint), now, user=issued_by
+            )
             if replay is not None:
                 return Issued(replay, replayed=True)
         id_format = sequence.id_format
@@ -266,9 +274,9 @@ def _request_hash(count: int, purpose: str, fingerprint: str) -> str:
 
 
 def _claim(
-    sequence: Sequence, key: str, request_hash: str, now: datetime.datetime
+    sequence: Sequence, key: str, request_hash: str, now: datetime.datetime, *, user=None
 ) -> tuple[IdempotencyKey, list[str] | None]:
-    """Insert the idempotency key, or find the request that holds it.
+    """Insert the idempotency key of `user` (keys are scoped per user), or find the request that holds it.
 
     Concurrent copies: the first inserts; the others wait on its unique-index entry until it commits (then find it)
     or rolls back (then one of them inserts). Returns (key row, None) for a new request, or (key row, its ids) for a
@@ -276,14 +284,14 @@ def _claim(
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {IdempotencyKey._meta.db_table} (sequence_id, key, request_hash, created_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (sequence_id, key) DO NOTHING RETURNING id",
-            [sequence.pk, key, request_hash, now],
+            f"INSERT INTO {IdempotencyKey._meta.db_table} (sequence_id, user_id, key, request_hash, created_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (sequence_id, user_id, key) DO NOTHING RETURNING id",
+            [sequence.pk, getattr(user, "pk", None), key, request_hash, now],
         )
         row = cursor.fetchone()
     if row:
-        return IdempotencyKey(pk=row[0], sequence=sequence, key=key, request_hash=request_hash), None
-    earlier = IdempotencyKey.objects.get(sequence=sequence, key=key)
+        return IdempotencyKey(pk=row[0], sequence=sequence, user=user, key=key, request_hash=request_hash), None
+    earlier = IdempotencyKey.objects.get(sequence=sequence, user=user, key=key)
     if earlier.request_hash != request_hash:
         raise IdempotencyConflict(
             f"Idempotency-Key {key!r} was already used with a different request; send a new key for a new request."
@@ -292,8 +300,13 @@ def _claim(
 
 
 def _record(sequence, scope, values, ids, *, at, issued_by, purpose, claim) -> None:
-    """Write the ledger rows of one allocation with one INSERT ... SELECT FROM unnest, however many ids."""
-    with connection.cursor() as cursor:
+    """Write the ledger rows of one allocation with one INSERT ... SELECT FROM unnest, however many ids.
+
+    Raises:
+        CounterBehindLedger: the ledger already holds one of the values: the counter was moved back (by hand or a
+            restored backup). Issuing would print a number twice, so nothing is issued until `idseq_repair`.
+    """
+    with _ledger_clash_refused(sequence), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {IssuedNumber._meta.db_table} (sequence_id, scope, value, formatted, issued_at,"
             " issued_by_id, purpose, idempotency_key_id, voided_at, void_reason)"
@@ -301,6 +314,21 @@ def _record(sequence, scope, values, ids, *, at, issued_by, purpose, claim) -> N
             [sequence.pk, scope, at, getattr(issued_by, "pk", None), purpose[:200], claim and claim.pk,
              list(values), ids],
         )
+
+
+@contextlib.contextmanager
+def _ledger_clash_refused(sequence: Sequence):
+    try:
+        yield
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+        if constraint not in LEDGER_UNIQUE:
+            raise
+        log.error("Counter of sequence %r is behind its ledger (%s); run idseq_repair", sequence.key, exc)
+        raise CounterBehindLedger(
+            f"Sequence {sequence.key!r} cannot issue: its counter is behind the numbers already recorded (the "
+            "counter was moved back). Nothing was issued. An administrator must run `manage.py idseq_repair`."
+        ) from None
 
 
 def _sequence(key: str, *, create: bool = False) -> Sequence:
@@ -431,9 +459,9 @@ def peek(key: str, *, scope: str | None = None) -> str:
     return sequence.id_format.render(last + 1, scope)
 
 
-def void_id(key: str, formatted: str, *, reason: str) -> IssuedNumber:
+def void_id(key: str, formatted: str, *, reason: str, voided_by=None) -> IssuedNumber:
     """Mark id `formatted` of sequence `key` void: its record was removed or cancelled. The number stays taken and
-    is never issued again; voiding twice keeps the first reason.
+    is never issued again; voiding twice keeps the first reason, time and user (`voided_by`, for the audit).
 
     Raises:
         IdseqError: blank reason (400).
@@ -453,7 +481,8 @@ def void_id(key: str, formatted: str, *, reason: str) -> IssuedNumber:
         if number.voided_at is None:
             number.voided_at = timezone.now()
             number.void_reason = reason.strip()[:200]
-            number.save(update_fields=["voided_at", "void_reason"])
+            number.voided_by = voided_by
+            number.save(update_fields=["voided_at", "void_reason", "voided_by"])
     return number
 
 
@@ -468,7 +497,7 @@ def health_check() -> dict:
     Returns:
         `{"status": "healthy" | "unhealthy", "message", "sequence_count", "db_roundtrip_ms", "sample_id",
         "timestamp", "level": worst usage level, "sequences": [usage rows of selectors.sequence_usage()]}`;
-        "unhealthy" (with the database error in `message`) when the database does not answer.
+        "unhealthy" when the database does not answer (its error is logged, never returned).
     """
     now = timezone.now()
     try:
@@ -485,7 +514,8 @@ def health_check() -> dict:
             pass
         usage = selectors.sequence_usage()
     except DatabaseError as exc:
-        return {"status": "unhealthy", "message": f"The database did not answer: {exc}", "timestamp": now.isoformat()}
+        log.error("Health check: the database did not answer: %s", exc)  # the details stay in the log
+        return {"status": "unhealthy", "message": "The database did not answer.", "timestamp": now.isoformat()}
     return {
         "status": "healthy",
         "message": "Numbering is operational.",

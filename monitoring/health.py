@@ -20,11 +20,17 @@ logger = logging.getLogger("tokenline.monitoring")
 
 
 def unapplied_migrations() -> list[str]:
-    """The shipped migrations the database has not applied, as "app.name", in the order `migrate` would apply them
-    (the plan `migrate --check` uses). Raises DatabaseError when the database does not answer."""
-    executor = MigrationExecutor(connection)
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+    """The shipped migrations the database has not applied, as "app.name", in dependency order. Raises DatabaseError
+    when the database does not answer."""
+    loader = MigrationExecutor(connection).loader
+    # Every node of the graph, not only the plan to the leaves: a lost row of an early migration under an applied
+    # later one is missing schema too, and `migration_plan` would not list it.
+    unapplied = {}
+    for leaf in loader.graph.leaf_nodes():
+        for node in loader.graph.forwards_plan(leaf):
+            if node not in loader.applied_migrations:
+                unapplied.setdefault(node, None)
+    return [f"{app}.{name}" for app, name in unapplied]
 
 
 @dataclasses.dataclass

@@ -13,6 +13,7 @@ from patients.filters import PatientFilter
 from patients.models import Patient
 from patients.mrn import validate_mrn
 from patients.pagination import CappedPagination
+from patients.selectors import visible_patients
 
 CARRY_OVER_PERMISSION = "patients.carry_over_mrn"
 
@@ -50,6 +51,10 @@ class PatientIn(serializers.ModelSerializer):
 class PatientOut(serializers.ModelSerializer):
     """A patient as the API shows it."""
 
+    # Blank when not given, which the model's email format and sex choices alone would not document.
+    email = serializers.CharField(read_only=True)
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = Patient
         fields = [
@@ -75,9 +80,12 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = CappedPagination
 
     @extend_schema(responses=PatientOut(many=True))
+    def get_queryset(self):
+        return visible_patients(self.request.user)  # a terminal's key: its own patients only
+
     def list(self, request):
         """Search (see PatientFilter); a `hint` key explains an empty page caused by unusable input."""
-        search = PatientFilter(request.query_params, queryset=Patient.objects.all(), request=request)
+        search = PatientFilter(request.query_params, queryset=self.get_queryset(), request=request)
         if not search.is_valid():
             raise exceptions.ValidationError(search.errors)
         page = self.paginate_queryset(search.qs)

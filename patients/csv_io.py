@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.spreadsheet import safe_row, unquote_cell
 from patients.models import Patient
 from patients.mrn import lenient_mrn
 
@@ -134,7 +135,7 @@ def read_patients(text: str, progress=iter) -> Reading:
 
 
 def _patient(row: dict) -> Patient:
-    values = {column: (row.get(column) or "").strip() for column in COLUMNS}
+    values = {column: unquote_cell((row.get(column) or "").strip()) for column in COLUMNS}
     errors = {}
     mrn = lenient_mrn(values["mrn"])
     if not mrn:
@@ -186,8 +187,8 @@ def write_patients(out, patients) -> int:
     writer.writerow(COLUMNS)
     count = 0
     for p in patients:
-        writer.writerow([p.mrn, p.full_name, p.father_name, p.dob.isoformat() if p.dob else "", p.sex, p.phone,
+        writer.writerow(safe_row([p.mrn, p.full_name, p.father_name, p.dob.isoformat() if p.dob else "", p.sex, p.phone,
                          p.cnic, p.email, p.address, "true" if p.is_active else "false",
-                         timezone.localtime(p.created_at).isoformat()])
+                         timezone.localtime(p.created_at).isoformat()]))
         count += 1
     return count

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from core.dates import validate_query_day
 from patients import selectors
 from patients.models import Patient
 
@@ -20,11 +21,15 @@ class PatientFilter(django_filters.FilterSet):
     father_name = django_filters.CharFilter(method="filter_by", help_text="Part of the father's name.")
     phone = django_filters.CharFilter(method="filter_by", help_text="Phone in any formatting.")
     cnic = django_filters.CharFilter(method="filter_by", help_text="CNIC with or without dashes.")
-    dob = django_filters.DateFilter(field_name="dob", help_text="Date of birth, YYYY-MM-DD.")
+    dob = django_filters.DateFilter(
+        field_name="dob", help_text="Date of birth, YYYY-MM-DD.", validators=[validate_query_day]
+    )
     registered_from = django_filters.DateFilter(
+        validators=[validate_query_day],
         method="filter_registered", help_text="Registered on or after this day (hospital's time zone)."
     )
     registered_to = django_filters.DateFilter(
+        validators=[validate_query_day],
         method="filter_registered", help_text="Registered on or before this day (hospital's time zone)."
     )
     is_active = django_filters.BooleanFilter(field_name="is_active")

@@ -5,7 +5,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from patients.search import Fold, phone_key
-from patients.validators import validate_cnic, validate_not_future, validate_phone
+from patients.validators import validate_cnic, validate_dob, validate_phone, validate_visible_text
 
 
 class Patient(models.Model):
@@ -18,9 +18,9 @@ class Patient(models.Model):
         OTHER = "O", "Other"
 
     mrn = models.CharField("MRN", max_length=20, unique=True, editable=False)
-    full_name = models.CharField(max_length=200)
-    father_name = models.CharField("father's name", max_length=200, blank=True)
-    dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_not_future])
+    full_name = models.CharField(max_length=200, validators=[validate_visible_text])
+    father_name = models.CharField("father's name", max_length=200, blank=True, validators=[validate_visible_text])
+    dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_dob])
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     phone = models.CharField(max_length=25, blank=True, validators=[validate_phone])
     cnic = models.CharField("CNIC", max_length=15, blank=True, validators=[validate_cnic])

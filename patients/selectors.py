@@ -13,6 +13,7 @@ from django.contrib.postgres.search import TrigramSimilarity
 from django.db.models import Case, FloatField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from core.roles import sees_own_patients_only
 from patients.models import Patient
 from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix
 from patients.search import PHONE_KEY_DIGITS, fold_text, phone_key
@@ -113,6 +114,15 @@ def by_cnic(patients: QuerySet, text: str) -> QuerySet:
     if not re.fullmatch(r"\d{13}", digits):
         raise Unparsable("A CNIC has 13 digits, e.g. 12345-1234567-1.")
     return patients.filter(cnic=f"{digits[:5]}-{digits[5:12]}-{digits[12]}")
+
+
+def visible_patients(user) -> QuerySet:
+    """The patients `user` may read: all of them, except for a device credential (core.roles.sees_own_patients_only:
+    a lab terminal's key), which sees the patients it registered, online or offline, and those of its terminal."""
+    if not sees_own_patients_only(user):
+        return Patient.objects.all()
+    # origin_terminal__user: the terminal this key belongs to (terminals.LabTerminal.user), named by the relation.
+    return Patient.objects.filter(Q(created_by=user) | Q(origin_terminal__user=user))
 
 
 def registered_between(patients: QuerySet, *, first_day: date | None = None, last_day: date | None = None):

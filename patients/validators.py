@@ -1,5 +1,6 @@
 """Field rules for patient demographics. One home: the model uses them, so forms, the API and the admin agree."""
 
+import datetime
 import re
 
 from django.core.exceptions import ValidationError
@@ -18,6 +19,39 @@ def validate_phone(value: str) -> None:
     """
     if not re.fullmatch(r"\+?[0-9][0-9 \-]*[0-9]", value) or not 7 <= len(re.sub(r"\D", "", value)) <= 15:
         raise ValidationError("Enter a phone number of 7 to 15 digits, e.g. 0300-1234567 or +92 300 1234567.")
+
+
+EARLIEST_DOB = datetime.date(1900, 1, 1)
+# Characters that change how text is shown without being seen: bidi embeddings, overrides and isolates (U+202A-E,
+# U+2066-9; "Trojan Source") and zero-width ones (U+200B-F, U+2060, U+FEFF). In a name they make two patients look
+# alike or a printed name read differently from the stored one.
+HIDDEN_CHARACTERS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def validate_dob(value) -> None:
+    """A date of birth from 1900-01-01 to today in the hospital's time zone.
+
+    Raises:
+        ValidationError: for an earlier day, or a day after today.
+    """
+    if value < EARLIEST_DOB:
+        raise ValidationError(f"Date of birth cannot be before {EARLIEST_DOB.isoformat()}.")
+    validate_not_future(value)
+
+
+def validate_visible_text(value: str) -> None:
+    """Refuse text holding HIDDEN_CHARACTERS (names: the model's validator, so forms, the API, the admin and the CSV
+    import refuse them alike). Right-to-left scripts themselves (Urdu, Arabic) are fine: only the invisible controls
+    are refused.
+
+    Raises:
+        ValidationError: naming the first such character's code point.
+    """
+    found = HIDDEN_CHARACTERS.search(value)
+    if found:
+        raise ValidationError(
+            f"Remove the invisible control character U+{ord(found.group()):04X} (text direction or zero width)."
+        )
 
 
 def validate_not_future(value) -> None:

@@ -13,7 +13,7 @@ from patients.history import corrections
 from patients.models import Patient
 from patients.mrn import client_formats
 from patients.pagination import CappedPaginator
-from patients.selectors import search_patients
+from patients.selectors import search_patients, visible_patients
 
 
 @login_required
@@ -47,7 +47,7 @@ def register(request):
 @role_required("patients.view_patient")
 def registered(request, pk):
     """The success page: the MRN large, with one click to print the slip."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(visible_patients(request.user), pk=pk)
     return render(request, "patients/registered.html", {"patient": patient})
 
 
@@ -56,7 +56,7 @@ def patient_list(request):
     """Search page; htmx requests (typing in the box) get only the results table."""
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    search = search_patients(query)
+    search = search_patients(query, visible_patients(request.user))
     page = CappedPaginator(search.patients, 25).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": query, "hint": search.hint}
     if request.headers.get("HX-Request"):  # typing in the box: only the results table, no MRN rules to read
@@ -67,7 +67,7 @@ def patient_list(request):
 @role_required("patients.view_patient")
 def patient_detail(request, pk):
     """A patient's particulars and every correction made to them (who, when, what)."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(visible_patients(request.user), pk=pk)
     context = {"patient": patient, "corrections": corrections(patient), "panels": panels.render_all(request, patient)}
     return render(request, "patients/detail.html", context)
 
@@ -75,7 +75,7 @@ def patient_detail(request, pk):
 @role_required("patients.view_patient")
 def slip(request, pk):
     """The printable registration slip; `?paper=a4` for A4 (default 80 mm), `?print=1` opens the print dialog."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(visible_patients(request.user), pk=pk)
     paper = request.GET.get("paper") if request.GET.get("paper") in slips.PAPERS else slips.THERMAL
     slip_data = slips.Slip.of(patient)
     context = {

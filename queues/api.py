@@ -4,17 +4,22 @@ Views stay thin: input serializers validate, one service call does the work, out
 Services raise `core.errors.DomainError` subclasses (409 with `detail`).
 """
 
+import re
+
 import django_filters
 from django.db.models import ProtectedError
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404  # a malformed id is a 404 too, not a 500
 from rest_framework.response import Response
 
+from core.dates import validate_query_day
 from core.errors import DomainError
+from idseq.api import IDEMPOTENCY_HEADER
+from idseq.services import request_fingerprint
 from patients.models import Patient
 from queues import selectors, services
 from queues.models import Desk, Queue, Visit
@@ -33,6 +38,13 @@ class QueueSerializer(serializers.ModelSerializer):
     class Meta:
         model = Queue
         fields = ["id", "name", "code", "is_active", "default_service_minutes"]
+        # The database's check constraints (queues/models.py), checked first for a clear 400.
+        extra_kwargs = {"default_service_minutes": {"min_value": 1}}
+
+    def validate_code(self, value):
+        if not re.fullmatch(r"[A-Z][A-Z0-9]*", value):
+            raise serializers.ValidationError("Capital letters and digits, starting with a letter, e.g. LAB.")
+        return value
 
 
 class DeskSerializer(serializers.ModelSerializer):
@@ -48,7 +60,7 @@ class DeskSerializer(serializers.ModelSerializer):
 class DayQuery(serializers.Serializer):
     """`?date=YYYY-MM-DD` (a day in the hospital's time zone); today when absent."""
 
-    date = serializers.DateField(required=False)
+    date = serializers.DateField(required=False, validators=[validate_query_day])
 
     @classmethod
     def day(cls, request):
@@ -91,13 +103,13 @@ class VisitOut(serializers.ModelSerializer):
     token = serializers.CharField(read_only=True)
     queue_code = serializers.CharField(source="queue.code", read_only=True)
     mrn = serializers.CharField(source="patient.mrn", read_only=True)
-    desk_name = serializers.CharField(source="desk.name", read_only=True, default=None)
+    desk_name = serializers.CharField(source="desk.name", read_only=True, default=None, allow_null=True)
     position = serializers.IntegerField(read_only=True, allow_null=True)
     estimated_wait_minutes = serializers.IntegerField(read_only=True, allow_null=True)
-    issued_by = serializers.StringRelatedField()
-    called_by = serializers.StringRelatedField()
-    started_by = serializers.StringRelatedField()
-    completed_by = serializers.StringRelatedField()
+    issued_by = serializers.StringRelatedField(allow_null=True)
+    called_by = serializers.StringRelatedField(allow_null=True)
+    started_by = serializers.StringRelatedField(allow_null=True)
+    completed_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = Visit
@@ -113,7 +125,7 @@ class VisitOut(serializers.ModelSerializer):
 class VisitFilter(django_filters.FilterSet):
     """`?queue=<id>&queue_code=GEN&date=YYYY-MM-DD&status=waiting&priority=high`."""
 
-    date = django_filters.DateFilter(field_name="visit_date")
+    date = django_filters.DateFilter(field_name="visit_date", validators=[validate_query_day])
     queue_code = django_filters.CharFilter(field_name="queue__code", lookup_expr="iexact")
 
     class Meta:
@@ -185,11 +197,16 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         (visit,) = selectors.with_positions([super().get_object()])
         return visit
 
-    @extend_schema(request=VisitIn, responses={201: VisitOut})
+    @extend_schema(request=VisitIn, responses={201: VisitOut}, parameters=[IDEMPOTENCY_HEADER])
     def create(self, request):
         data = VisitIn(data=request.data)
         data.is_valid(raise_exception=True)
-        visit = services.issue_visit(**data.validated_data, issued_by=request.user)
+        visit = services.issue_visit(
+            **data.validated_data,
+            issued_by=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", ""),  # a retry gets the first visit back
+            fingerprint=request_fingerprint(request.data),
+        )
         return show_visit(visit, status.HTTP_201_CREATED)
 
     def _step(self, service, **kwargs):

@@ -120,6 +120,10 @@ class Visit(models.Model):
     transferred_at = models.DateTimeField(null=True, blank=True)
     # Changes on every step; the board's ETag is derived from it.
     updated_at = models.DateTimeField(auto_now=True)
+    # The Idempotency-Key the issuing client sent (blank: none) and a digest of its request body: a retry by the
+    # same user gets this visit back instead of a 409 or a second token (issue 11).
+    idempotency_key = models.CharField(max_length=255, blank=True, default="", editable=False)
+    request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     called_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -146,6 +150,12 @@ class Visit(models.Model):
             # A desk serves one patient at a time: call-next never auto-completes the previous one (seed 003).
             models.UniqueConstraint(
                 fields=["desk"], condition=Q(status__in=AT_DESK_STATUSES), name="queues_visit_one_at_desk"
+            ),
+            # One visit per Idempotency-Key and user: two copies of a request sent at once cannot both issue.
+            models.UniqueConstraint(
+                fields=["issued_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="queues_visit_idempotency_key_unique",
             ),
             # Tokens start at 1.
             models.CheckConstraint(condition=Q(token_number__gte=1), name="queues_visit_token_positive"),

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from django.db.models import Aggregate, Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.expressions import Window
 from django.db.models.functions import Extract, RowNumber
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from queues.models import Queue, Visit
@@ -36,6 +37,8 @@ class Median(Aggregate):
 def find_queue(ref: str) -> Queue:
     """The queue with id `ref` ("3") or code `ref` ("LAB", any case). Raises Http404 when there is none."""
     ref = ref.strip()
+    if "\x00" in ref:  # no queue's code holds a NUL, and PostgreSQL cannot even compare one
+        raise Http404("No queue matches the given query.")
     return get_object_or_404(Queue, **({"pk": int(ref)} if ref.isdecimal() and ref.isascii() else {"code": ref.upper()}))
 
 

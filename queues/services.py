@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from idseq.exceptions import IdempotencyConflict
 from idseq.services import allocate
 from queues import notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
@@ -29,7 +30,15 @@ def token_counter_key(queue: Queue, visit_date: datetime.date) -> str:
     return f"visit-token:{queue.code}:{visit_date.isoformat()}"
 
 
-def issue_visit(*, patient, queue: Queue, priority: str = Visit.Priority.MEDIUM, issued_by=None) -> Visit:
+def issue_visit(
+    *,
+    patient,
+    queue: Queue,
+    priority: str = Visit.Priority.MEDIUM,
+    issued_by=None,
+    idempotency_key: str = "",
+    fingerprint: str = "",
+) -> Visit:
     """Put `patient` in `queue` today with the queue's next token (1, 2, ... per day; shown `GEN-001`).
 
     Args:
@@ -37,8 +46,12 @@ def issue_visit(*, patient, queue: Queue, priority: str = Visit.Priority.MEDIUM,
         queue: the queue to join.
         priority: "high", "medium" or "low" (seed 003); high-priority visits are called first.
         issued_by: the user at the desk (a `User`), or None for the system.
+        idempotency_key: the client's `Idempotency-Key` (1-255 characters; blank for none), scoped to `issued_by`:
+            the same key with the same `fingerprint` (idseq.services.request_fingerprint of the body) returns the
+            visit the first request issued, taking no token; with another fingerprint it is IdempotencyConflict.
     Returns:
-        the saved visit, status "waiting". After commit the seed-000 line is logged on `tokenline.queues`:
+        the saved visit, status "waiting" (or the earlier visit of a retried key). After commit the seed-000 line
+        is logged on `tokenline.queues`:
         `Visit created: Token 1 for patient 001-23-456 in queue General by user asst`.
     Raises:
         ValidationError: for an unknown priority (400), before any number is taken.
@@ -46,10 +59,40 @@ def issue_visit(*, patient, queue: Queue, priority: str = Visit.Priority.MEDIUM,
         ActionNotAllowed: the patient is inactive (409).
         OpenVisitExists: the patient already holds an open visit in this queue today (409, naming its token);
             the token taken is returned by the rollback.
+        idseq.exceptions.IdempotencyConflict: the key was used by this user for a different request (422).
     """
+    if len(idempotency_key) > 255:
+        raise ValidationError("An Idempotency-Key has 1 to 255 characters.")
     _check_can_join(patient, queue, priority)
-    with transaction.atomic():
-        return _new_visit(patient=patient, queue=queue, priority=priority, issued_by=issued_by)
+    try:
+        with transaction.atomic():
+            return _new_visit(patient=patient, queue=queue, priority=priority, issued_by=issued_by,
+                              idempotency_key=idempotency_key, request_hash=fingerprint)
+    except _Replayed as replay:  # the rollback returned the token taken
+        return replay.visit
+
+
+class _Replayed(Exception):
+    """Raised under the counter lock when the Idempotency-Key already issued a visit, to roll the token back."""
+
+    def __init__(self, visit: Visit):
+        self.visit = visit
+
+
+def _check_replay(issued_by, idempotency_key: str, request_hash: str) -> None:
+    """Raise _Replayed with the visit `issued_by` issued with `idempotency_key`, if any, or IdempotencyConflict when
+    that visit's request differed. Called holding the queue's counter lock, so a copy sent at the same time has
+    committed by now and is seen (a copy for another queue is stopped by the key's unique index)."""
+    if not idempotency_key:
+        return
+    earlier = Visit.objects.filter(issued_by=issued_by, idempotency_key=idempotency_key).first()
+    if earlier is None:
+        return
+    if earlier.request_hash != request_hash:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {idempotency_key!r} was already used with a different request; send a new key."
+        )
+    raise _Replayed(earlier)
 
 
 def call_next(*, desk: Desk, called_by=None) -> Visit:
@@ -174,10 +217,20 @@ def _check_can_join(patient, queue: Queue, priority: str) -> None:
         raise ActionNotAllowed(f"Patient {patient.mrn} is inactive.")
 
 
-def _new_visit(*, patient, queue: Queue, priority: str, issued_by, transferred_from: Visit | None = None) -> Visit:
+def _new_visit(
+    *,
+    patient,
+    queue: Queue,
+    priority: str,
+    issued_by,
+    transferred_from: Visit | None = None,
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Visit:
     """Inside the caller's transaction: take the queue's next token for today and insert the visit."""
     visit_date = timezone.localdate()
     (number,) = allocate(token_counter_key(queue, visit_date))
+    _check_replay(issued_by, idempotency_key, request_hash)
     # Checked while holding the counter lock: any other visit of this patient in this queue today has committed
     # before we got the lock, so this read sees it. (The partial unique index is the database's last word.)
     existing = Visit.objects.select_related("queue").filter(
@@ -197,6 +250,8 @@ def _new_visit(*, patient, queue: Queue, priority: str, issued_by, transferred_f
         queued_at=timezone.now(),  # after the counter lock, so queued_at follows token order
         issued_by=issued_by,
         transferred_from=transferred_from,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
     username = issued_by.get_username() if issued_by is not None else "system"
     transaction.on_commit(

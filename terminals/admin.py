@@ -45,11 +45,13 @@ class TerminalRangeInline(admin.TabularInline):
     form = TerminalRangeForm
     extra = 0
     can_delete = False
-    fields = ["start", "end", "current", "used_of_total", "is_active", "from_pool", "created_by", "created_at"]
-    readonly_fields = ["current", "used_of_total", "from_pool", "created_by", "created_at"]
+    fields = ["start", "end", "current", "used_of_total", "is_active", "from_pool", "created_by", "created_at",
+              "switched_by", "switched_at"]
+    readonly_fields = ["current", "used_of_total", "from_pool", "created_by", "created_at", "switched_by",
+                       "switched_at"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("created_by")  # not a user query per row
+        return super().get_queryset(request).select_related("created_by", "switched_by")  # not a query per row
 
     @admin.display(description="used / total")
     def used_of_total(self, obj):
@@ -111,7 +113,7 @@ class LabTerminalAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         for block in formset.save(commit=False):
             if block.pk:
-                block.save(update_fields=["is_active"])
+                services.switch_range(block=block, is_active=block.is_active, by=request.user)
             else:
                 services.add_range(terminal=form.instance, start=block.start, end=block.end, created_by=request.user)
 

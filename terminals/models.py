@@ -114,6 +114,11 @@ class TerminalRange(NumberBlock):
     from_pool = models.BooleanField(
         default=False, help_text="Added automatically from TOKENLINE_OFFLINE_POOL when the terminal passed 90 %."
     )
+    # Who last turned the range on or off, and when (issue 11's audit; bounds never change once saved).
+    switched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    switched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(NumberBlock.Meta):
         constraints = [

@@ -185,6 +185,17 @@ def add_range(*, terminal: LabTerminal, start: int, end: int, created_by=None) -
         return TerminalRange.objects.create(terminal=terminal, start=start, end=end, created_by=created_by)
 
 
+def switch_range(*, block: TerminalRange, is_active: bool, by=None) -> TerminalRange:
+    """Turn a range on or off, recording who and when in the same transaction (a range's bounds never change:
+    numbers of it may be printed). Does nothing when it is already so."""
+    with transaction.atomic():
+        locked = TerminalRange.objects.select_for_update().get(pk=block.pk)
+        if locked.is_active != is_active:
+            locked.is_active, locked.switched_by, locked.switched_at = is_active, by, timezone.now()
+            locked.save(update_fields=["is_active", "switched_by", "switched_at"])
+    return locked
+
+
 def _take_numbers(terminal_id: int, count: int) -> tuple[LabTerminal, TerminalRange, range]:
     """Hand out up to `count` consecutive numbers of a terminal's first active range with room.
 

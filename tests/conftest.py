@@ -22,6 +22,24 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
+# Debian's chromium, driven by Playwright in the browser tests (no browser download), and its headless flags.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Tests speak plain HTTP to 127.0.0.1 whatever DEBUG says (no HTTPS redirect or secure-only cookies), and count
+    throttled requests in a per-process memory cache emptied before each test, so no test is throttled by the
+    requests of another (tests/core/test_security.py tests the limits themselves)."""
+    from django.core.cache import cache
+
+    settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+
+
 def make_user(username: str, role: str | None = None, **extra) -> User:
     """A user in the group `role` (see core/roles.py); None for a user with no role."""
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
@@ -240,3 +258,12 @@ def hold_row(table: str, column: str, value, *, at_most: float = 6.0):
         release.cancel()
         holder.rollback()
         holder.close()
+
+
+
+@pytest.fixture
+def admin_api(db):
+    """An API client of a user in the admin role (every permission of the project's apps)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=make_user('boss', 'admin')).key}")
+    return client

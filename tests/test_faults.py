@@ -66,7 +66,9 @@ def servers(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         url = database_url()
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "fault-test-" + "x" * 50,
-           "ALLOWED_HOSTS": "127.0.0.1", "TOKENLINE_PROCESS": "web"}
+           "ALLOWED_HOSTS": "127.0.0.1", "TOKENLINE_PROCESS": "web",
+           # plain HTTP on 127.0.0.1, and one token sending every request: no HTTPS redirect, no per-user throttle
+           "SECURE": "false", "THROTTLE_USER": "1000000/min"}
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     started = []
     with open(log, "ab") as out:

@@ -56,7 +56,8 @@ class SlotAdmin(admin.ModelAdmin):
 
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin):
-    list_display = ["token_number", "slot", "patient", "category", "status", "actual_time", "created_at"]
+    list_display = ["token_number", "slot", "patient", "category", "status", "actual_time", "created_at", "booked_by",
+                    "ended_by", "ended_at", "promoted_by"]
     list_filter = ["status", "category", "day", "doctor"]
     search_fields = ["patient__mrn", "patient__full_name"]
     readonly_fields = [f.name for f in Token._meta.fields]
@@ -70,11 +71,11 @@ class TokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected tokens (promotes waiting patients)")
     def cancel_tokens(self, request, queryset):
-        _each(request, queryset, lambda token: services.cancel_token(token_id=token.pk))
+        _each(request, queryset, lambda token: services.cancel_token(token_id=token.pk, by=request.user))
 
     @admin.action(description="Mark selected tokens as no-shows (promotes waiting patients)")
     def mark_no_shows(self, request, queryset):
-        _each(request, queryset, lambda token: services.mark_no_show(token_id=token.pk))
+        _each(request, queryset, lambda token: services.mark_no_show(token_id=token.pk, by=request.user))
 
     @admin.action(description="Mark selected tokens as completed now")
     def complete_tokens(self, request, queryset):
@@ -83,10 +84,10 @@ class TokenAdmin(admin.ModelAdmin):
 
 @admin.register(WaitingListEntry)
 class WaitingListEntryAdmin(admin.ModelAdmin):
-    list_display = ["slot", "patient", "category", "created_at"]
+    list_display = ["slot", "patient", "category", "created_at", "booked_by"]
     list_filter = ["category"]
     search_fields = ["patient__mrn", "patient__full_name"]
-    readonly_fields = ["slot", "patient", "category", "priority", "created_at"]
+    readonly_fields = ["slot", "patient", "category", "priority", "created_at", "booked_by"]
 
     def has_add_permission(self, request):
         return False  # a full slot's booking creates the entry

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.dates import validate_query_day
 from core.errors import NotFound
 from patients.models import Patient
 from tokens import reports, selectors, services
@@ -51,9 +52,10 @@ class DoctorViewSet(viewsets.ModelViewSet):
     @extend_schema(request=DoctorIn, responses=DoctorOut)
     def update(self, request, pk=None, partial=False):
         doctor = self.get_object()
-        data = DoctorIn(data={**DoctorOut(doctor).data, **request.data} if partial else request.data)
+        data = DoctorIn(data=request.data, partial=partial)  # a body that is no object is a 400
         data.is_valid(raise_exception=True)
-        return Response(DoctorOut(services.update_doctor(doctor, **data.validated_data)).data)
+        changes = {"name": doctor.name, "specialization": doctor.specialization, **data.validated_data}
+        return Response(DoctorOut(services.update_doctor(doctor, **changes)).data)
 
     @extend_schema(request=DoctorIn, responses=DoctorOut)
     def partial_update(self, request, pk=None):
@@ -181,7 +183,9 @@ class EndedOut(serializers.Serializer):
 class SlotFilter(django_filters.FilterSet):
     """`?doctor=&status=&date=` on the slot list."""
 
-    date = django_filters.DateFilter(method="on_day", label="Day (YYYY-MM-DD, hospital time zone)")
+    date = django_filters.DateFilter(
+        method="on_day", label="Day (YYYY-MM-DD, hospital time zone)", validators=[validate_query_day]
+    )
 
     class Meta:
         model = Slot
@@ -228,7 +232,9 @@ class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class TokenFilter(django_filters.FilterSet):
     """`?slot=&doctor=&date=&status=&category=` on the token list."""
 
-    date = django_filters.DateFilter(field_name="day", label="Day of the slot (YYYY-MM-DD)")
+    date = django_filters.DateFilter(
+        field_name="day", label="Day of the slot (YYYY-MM-DD)", validators=[validate_query_day]
+    )
 
     class Meta:
         model = Token
@@ -262,7 +268,9 @@ class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
         data = serializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = {**data.validated_data, **fixed}
-        booked = services.book_token(slot_id=fields["slot_id"], patient=data.patient(), category=fields["category"])
+        booked = services.book_token(
+            slot_id=fields["slot_id"], patient=data.patient(), category=fields["category"], booked_by=request.user
+        )
         if isinstance(booked, Token):
             return Response(TokenOut(self.get_queryset().get(pk=booked.pk)).data, status=status.HTTP_201_CREATED)
         entry = selectors.waiting_in_queue().get(pk=booked.pk)
@@ -274,13 +282,13 @@ class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=EndedOut)
     def destroy(self, request, pk=None):
         """Cancel the token (its number is never reissued); the best waiting patient gets the place."""
-        return self._ended(*services.cancel_token(token_id=pk))
+        return self._ended(*services.cancel_token(token_id=pk, by=request.user))
 
     @extend_schema(request=None, responses=EndedOut)
     @action(detail=True, methods=["post"])
     def no_show(self, request, pk=None):
         """Mark the token a no-show; the best waiting patient gets the place."""
-        return self._ended(*services.mark_no_show(token_id=pk))
+        return self._ended(*services.mark_no_show(token_id=pk, by=request.user))
 
     @extend_schema(request=None, responses=TokenOut)
     @action(detail=True, methods=["post"])
@@ -321,7 +329,7 @@ class WaitingListViewSet(viewsets.ReadOnlyModelViewSet):
 class ReportQuery(serializers.Serializer):
     """The daily report's query: `date` (default today, hospital time zone) and optional `doctor_id`."""
 
-    date = serializers.DateField(required=False)
+    date = serializers.DateField(required=False, validators=[validate_query_day])
     doctor_id = serializers.UUIDField(required=False)
 
 

@@ -3,13 +3,16 @@
 from django import forms
 from django.utils import timezone
 
+from core.dates import validate_query_day
 from tokens.models import Category, Doctor, Slot
 
 
 class SlotPickForm(forms.Form):
     """Which day's slots to show, of one doctor or all (GET)."""
 
-    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_query_day]
+    )
     doctor = forms.ModelChoiceField(Doctor.objects.all(), required=False, empty_label="All doctors")
 
     def choice(self) -> tuple:
@@ -34,5 +37,7 @@ class BookingForm(forms.Form):
 class ReportForm(forms.Form):
     """The daily report's day and doctor (GET)."""
 
-    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_query_day]
+    )
     doctor = forms.ModelChoiceField(Doctor.objects.all(), required=False, empty_label="All doctors")

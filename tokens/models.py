@@ -6,6 +6,7 @@ are derived on read (`tokens.selectors`), so no stored row is rewritten when som
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
@@ -162,6 +163,20 @@ class Token(models.Model):
     actual_time = models.DateTimeField(null=True, blank=True, help_text="When the consultation took place.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Audit (issue 11), written in the transaction of the change: who booked (for a promoted token, who put the
+    # patient on the waiting list), who cancelled or marked the no-show and when, and whose cancel or no-show
+    # promoted this token from the waiting list, and when.
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="Cancelled or marked no-show.")
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    promoted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["slot__start_time", "token_number"]
@@ -197,6 +212,9 @@ class WaitingListEntry(models.Model):
     category = models.CharField(max_length=15, choices=Category.choices)
     priority = models.PositiveSmallIntegerField(help_text="Base priority of the category (1 best, 5 last).")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["slot__start_time", "created_at"]

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
 
 from core.errors import NotFound
+from core.spreadsheet import safe_row
 from tokens import selectors
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
 
@@ -130,5 +131,6 @@ def report_csv(report: dict) -> str:
     writer = csv.writer(out)
     writer.writerow(["Date", "Doctor", "Specialization", *(label for _, label in COLUMNS)])
     for row in [*report["doctors"], {"doctor_name": "Total", "specialization": "", **report["total"]}]:
-        writer.writerow([report["date"], row["doctor_name"], row["specialization"], *(row[k] for k, _ in COLUMNS)])
+        cells = [report["date"], row["doctor_name"], row["specialization"], *(row[k] for k, _ in COLUMNS)]
+        writer.writerow(safe_row(cells))  # a doctor's name is typed by people: no formula reaches a spreadsheet
     return out.getvalue()

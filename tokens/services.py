@@ -62,15 +62,27 @@ def delete_doctor(doctor: Doctor) -> None:
         raise DomainError(f"{doctor} has slots; a doctor with slots cannot be deleted.") from None
 
 
+# How far from today slots may lie: (back, ahead).
+SLOT_WINDOW = (datetime.timedelta(days=365), datetime.timedelta(days=730))
+
+
 def create_slot(
     *, doctor: Doctor, start_time: datetime.datetime, end_time: datetime.datetime, max_capacity: int
 ) -> Slot:
     """Open a slot of `doctor` from `start_time` to `end_time` (aware datetimes) for `max_capacity` patients.
 
     Raises:
-        ValidationError (400): end not after start, or capacity below 1.
+        ValidationError (400): end not after start, capacity below 1, or a time outside SLOT_WINDOW (a year back to
+            two years ahead of today: a slot in 1970 or 2999 is a typing error, not a plan).
         DomainError (409): the slot overlaps another live slot of the same doctor (exclusion constraint).
     """
+    today = timezone.localdate()
+    earliest, latest = today - SLOT_WINDOW[0], today + SLOT_WINDOW[1]
+    # Compared as instants: converting 9999-12-31T23:00Z to the local day would overflow.
+    bounds = [timezone.make_aware(datetime.datetime.combine(day, datetime.time.min)) for day in (earliest, latest)]
+    for name, moment in (("start_time", start_time), ("end_time", end_time)):
+        if not bounds[0] <= moment < bounds[1] + datetime.timedelta(days=1):
+            raise ValidationError({name: [f"A slot lies between {earliest.isoformat()} and {latest.isoformat()}."]})
     if end_time <= start_time:
         raise ValidationError({"end_time": ["The slot must end after it starts."]})
     if max_capacity < 1:
@@ -160,7 +172,7 @@ def cancel_slot(*, slot_id) -> Slot:
     return slot
 
 
-def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingListEntry:
+def book_token(*, slot_id, patient: Patient, category: str, booked_by=None) -> Token | WaitingListEntry:
     """Book `patient` into a slot: a token if a place is free, else an entry on the slot's waiting list.
 
     Emergencies always get a token, above capacity if need be (counted in `emergency_overflow`), and are ordered
@@ -168,6 +180,7 @@ def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingLi
 
     Args:
         slot_id: the slot's UUID. patient: an active patient. category: one of `Category`.
+        booked_by: the user booking (kept on the token or waiting entry for the audit), None for the system.
     Returns:
         the new Token (number = the slot's next, from idseq), or the new WaitingListEntry when the slot is full.
     Raises:
@@ -192,11 +205,11 @@ def book_token(*, slot_id, patient: Patient, category: str) -> Token | WaitingLi
             if category == Category.EMERGENCY or slot.free_places:
                 if waiting:  # left waiting while they held a token with the doctor elsewhere; seated now
                     waiting.delete()
-                return _issue_token(slot, patient=patient, category=category)
+                return _issue_token(slot, patient=patient, category=category, booked_by=booked_by)
             if waiting:
                 raise DomainError(f"Patient {patient.mrn} is already on the waiting list of {slot}.")
             return WaitingListEntry.objects.create(
-                slot=slot, patient=patient, category=category, priority=BASE_PRIORITY[category]
+                slot=slot, patient=patient, category=category, priority=BASE_PRIORITY[category], booked_by=booked_by
             )
     except IntegrityError as exc:
         # Two desks booking the same patient into two slots of the doctor at once: the partial unique index lets
@@ -227,7 +240,9 @@ def _check_bookable(slot: Slot) -> None:
         raise DomainError(f"Slot {slot} is over.")
 
 
-def _issue_token(slot: Slot, *, patient: Patient, category: str, booked_at=None) -> Token:
+def _issue_token(
+    slot: Slot, *, patient: Patient, category: str, booked_by=None, booked_at=None, promoted_by=None
+) -> Token:
     """Seat a patient in the locked `slot`: take the slot's next number and a place (an overflow place when full,
     which only emergencies reach). The caller holds the slot's lock inside its transaction."""
     (number,) = allocate(token_counter_key(slot))
@@ -240,6 +255,9 @@ def _issue_token(slot: Slot, *, patient: Patient, category: str, booked_at=None)
         category=category,
         priority=BASE_PRIORITY[category],
         created_at=booked_at or timezone.now(),
+        booked_by=booked_by,
+        promoted_by=promoted_by,
+        promoted_at=timezone.now() if booked_at else None,
     )
     if not slot.free_places:
         slot.emergency_overflow += 1
@@ -248,23 +266,25 @@ def _issue_token(slot: Slot, *, patient: Patient, category: str, booked_at=None)
     return token
 
 
-def cancel_token(*, token_id) -> tuple[Token, Token | None]:
+def cancel_token(*, token_id, by=None) -> tuple[Token, Token | None]:
     """Cancel a confirmed token (`DELETE /tokens/{id}/`). Its number stays on it, never reissued.
 
     The freed place goes to the best entry of the slot's waiting list, in the same transaction; when the slot
-    had emergency overflow, the overflow shrinks instead.
+    had emergency overflow, the overflow shrinks instead. `by` (the user) is recorded as `ended_by` on the token and
+    `promoted_by` on the promoted one, with the time, in the same transaction.
     Returns: (the cancelled token, the token promoted from the waiting list or None).
     Raises: NotFound (404); DomainError (409) when the token is not confirmed.
     """
-    return _end_token(token_id, Token.Status.CANCELLED)
+    return _end_token(token_id, Token.Status.CANCELLED, by=by)
 
 
-def mark_no_show(*, token_id) -> tuple[Token, Token | None]:
-    """Mark a confirmed token NO_SHOW; its place is released as in `cancel_token`. Returns and raises as it."""
-    return _end_token(token_id, Token.Status.NO_SHOW)
+def mark_no_show(*, token_id, by=None) -> tuple[Token, Token | None]:
+    """Mark a confirmed token NO_SHOW; its place is released as in `cancel_token`. Records, returns and raises as
+    it."""
+    return _end_token(token_id, Token.Status.NO_SHOW, by=by)
 
 
-def _end_token(token_id, status: str) -> tuple[Token, Token | None]:
+def _end_token(token_id, status: str, *, by) -> tuple[Token, Token | None]:
     slot_id = Token.objects.filter(pk=token_id).values_list("slot_id", flat=True).first()
     if slot_id is None:
         raise NotFound(f"No token with id {token_id}.")
@@ -272,12 +292,12 @@ def _end_token(token_id, status: str) -> tuple[Token, Token | None]:
         slot = _lock_slot(slot_id)  # slot first, then the token: the order every writer uses
         token = Token.objects.select_for_update().get(pk=token_id)
         _check_confirmed(token)
-        token.status = status
-        token.save(update_fields=["status", "updated_at"])
-        return token, _release_place(slot)
+        token.status, token.ended_by, token.ended_at = status, by, timezone.now()
+        token.save(update_fields=["status", "ended_by", "ended_at", "updated_at"])
+        return token, _release_place(slot, by=by)
 
 
-def _release_place(slot: Slot) -> Token | None:
+def _release_place(slot: Slot, *, by=None) -> Token | None:
     """Give back one place of the locked `slot`, promoting the best waiting entry into it. Returns the new token."""
     slot.current_capacity -= 1
     if slot.emergency_overflow:
@@ -289,7 +309,10 @@ def _release_place(slot: Slot) -> Token | None:
     if entry is None:
         return None
     entry.delete()
-    token = _issue_token(slot, patient=entry.patient, category=entry.category, booked_at=entry.created_at)
+    token = _issue_token(
+        slot, patient=entry.patient, category=entry.category, booked_by=entry.booked_by, booked_at=entry.created_at,
+        promoted_by=by,
+    )
     signals.token_promoted(token)
     return token
 

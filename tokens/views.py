@@ -29,7 +29,8 @@ def book(request):
         else:
             try:
                 booked = services.book_token(
-                    slot_id=form.cleaned_data["slot"].pk, patient=patient, category=form.cleaned_data["category"]
+                    slot_id=form.cleaned_data["slot"].pk, patient=patient, category=form.cleaned_data["category"],
+                    booked_by=request.user,
                 )
             except (DomainError, ValidationError) as exc:
                 form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))

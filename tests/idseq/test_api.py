@@ -155,6 +155,7 @@ def test_health_answers_503_when_the_database_does_not(monkeypatch):
     response = client_for(superuser).get("/api/v1/sequences/health/")
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
+    assert "refused" not in response.content.decode()  # the driver's message is logged, not shown
 
 
 @pytest.mark.django_db(transaction=True)
@@ -174,3 +175,13 @@ def test_16_identical_http_requests_at_once_get_one_number(live_server):
     assert not errors
     assert ids == ["REC-AAA0001"] * 16
     assert IssuedNumber.objects.filter(sequence__key="REC").count() == 1
+
+
+def test_a_void_records_who_voided_and_when(db):
+    client = APIClient()
+    client.force_authenticate(make_user("boss", "admin"))
+    issued = services.next_id("INV")
+    response = client.post("/api/v1/sequences/INV/void/", {"id": issued, "reason": "cancelled"}, format="json")
+    assert response.status_code == 200 and response.json()["voided_by"] == "boss"
+    number = IssuedNumber.objects.get(formatted=issued)
+    assert number.voided_by.username == "boss" and number.voided_at is not None

@@ -101,3 +101,13 @@ def test_a_patients_page_shows_when_it_was_registered_at_the_terminal_and_when_i
                                      registered_at="2026-11-03T09:15:00+05:00", synced_at="2026-11-03T13:40:00+05:00")
     html = admin_client.get(f"/admin/patients/patient/{patient.pk}/change/").content.decode()
     assert "Registered at" in html and "Nov. 3, 2026, 9:15 a.m." in html and "Nov. 3, 2026, 1:40 p.m." in html
+
+
+def test_turning_a_range_off_records_who_and_when_and_the_admin_shows_it(admin_client):
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    data = inline_form(terminal, [])
+    del data["ranges-0-is_active"]  # unticked
+    assert admin_client.post(f"/admin/terminals/labterminal/{terminal.pk}/change/", data).status_code == 302
+    block = terminal.ranges.get()
+    assert not block.is_active and block.switched_by.username == "boss" and block.switched_at is not None
+    assert "boss" in admin_client.get(f"/admin/terminals/labterminal/{terminal.pk}/change/").content.decode()

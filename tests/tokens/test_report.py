@@ -60,3 +60,11 @@ def test_an_empty_day_reports_zeros_and_no_rates():
     report = reports.daily_report(day=timezone.localdate())
     assert report["doctors"] == []
     assert report["total"]["capacity"] == 0 and report["total"]["utilisation_pct"] is None
+
+
+@pytest.mark.django_db
+def test_the_report_csv_quotes_a_doctor_name_a_spreadsheet_would_run():
+    doctor = services.create_doctor(name="=HYPERLINK(\"http://x\")", specialization="+ENT")
+    make_slot(doctor, at(9))
+    text = reports.report_csv(reports.daily_report(day=timezone.localdate() + datetime.timedelta(days=1)))
+    assert "'=HYPERLINK" in text and "'+ENT" in text
