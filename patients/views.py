@@ -48,7 +48,7 @@ def register(request):
 def registered(request, pk):
     """The success page: the MRN large, with one click to print the slip."""
     patient = get_object_or_404(Patient, pk=pk)
-    return render(request, "patients/registered.html", {"patient": patient})
+    return render(request, "patients/registered.html", {"patient": patient, "slip": slips.Slip.of(patient)})
 
 
 @role_required("patients.view_patient")
@@ -74,7 +74,8 @@ def patient_detail(request, pk):
 
 @role_required("patients.view_patient")
 def slip(request, pk):
-    """The printable registration slip; `?paper=a4` for A4 (default 80 mm), `?print=1` opens the print dialog."""
+    """The printable registration slip; `?paper=a4` or `a5` for a card (default 80 mm), `?print=1` opens the print
+    dialog. The page size printed is the paper's (slips.PAPERS), so a receipt printer gets an 80 mm page."""
     patient = get_object_or_404(Patient, pk=pk)
     paper = request.GET.get("paper") if request.GET.get("paper") in slips.PAPERS else slips.THERMAL
     slip_data = slips.Slip.of(patient)
@@ -83,6 +84,8 @@ def slip(request, pk):
         "slip": slip_data,
         "paper": paper,
         "papers": slips.PAPERS,
+        "page_width": slips.PAPERS[paper][0],
+        "page_height": slips.PAPERS[paper][1],
         "barcode": slips.barcode_svg(slip_data.mrn),
         "qr": slips.qr_svg(slip_data.mrn),
         "autoprint": request.GET.get("print") == "1",

@@ -1,13 +1,16 @@
 """Shared fixtures: users in each role and API clients authenticated with their tokens."""
 
+import contextlib
 import json
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -72,3 +75,46 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; Playwright downloads no browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def browser_context(live_server, user=None, **options):
+    """A Playwright browser context (Debian's chromium) on `live_server`, logged in as `user` when given.
+
+    Every request to a host other than 127.0.0.1/localhost is aborted and recorded in `context.blocked` (a list of
+    URLs), so a page that needs the internet fails its test: the hospital LAN may have none. `options` go to
+    `browser.new_context` (e.g. `viewport`). Open it after the test's database work: while Playwright's event loop
+    runs, the ORM would give this thread a second connection that outlives the test.
+    """
+    from playwright.sync_api import sync_playwright
+
+    session = None
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=live_server.url, **options)
+            context.set_default_timeout(5_000)
+            context.blocked = []
+
+            def local_only(route):
+                if urllib.parse.urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                    route.continue_()
+                else:
+                    context.blocked.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", local_only)
+            if session:
+                context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+            yield context
+        finally:
+            browser.close()
