@@ -16,7 +16,43 @@ class MRNInput(forms.TextInput):
         super().__init__({**defaults, **(attrs or {})})
 
 
-class PatientForm(forms.ModelForm):
+class DemographicsForm(forms.ModelForm):
+    """A patient's demographics (services.DEMOGRAPHIC_FIELDS), as registration and correction both edit them.
+
+    The service that saves checks them again; the MRN is never a field of this form.
+    """
+
+    class Meta:
+        model = Patient
+        fields = list(DEMOGRAPHIC_FIELDS)
+        widgets = {
+            "dob": forms.DateInput(attrs={"type": "date"}),
+            "address": forms.Textarea(attrs={"rows": 2}),
+            "cnic": forms.TextInput(attrs={"placeholder": "12345-1234567-1"}),
+            "phone": forms.TextInput(attrs={"placeholder": "0300-1234567"}),
+        }
+
+    def _post_clean(self):
+        # The model's field rules, but not its constraints: a duplicate CNIC is refused by the database when the
+        # service saves, which names the patient who has it (services._unique_violations_as_domain_errors) and holds under concurrency.
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields)
+            self.instance.full_clean(
+                exclude=self._get_validation_exclusions(), validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
+class CorrectionForm(DemographicsForm):
+    """Reception's correction of a registered patient (bound to it as `instance`); `changes()` is what to save."""
+
+    def changes(self) -> dict:
+        """The fields the clerk changed, with their new values, as `services.update_patient` takes them."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class PatientForm(DemographicsForm):
     """Reception's registration form: the demographics; the MRN is issued on save.
 
     With `carry_over=True` (users allowed to) an optional `mrn` field keeps a number issued before Tokenline.
@@ -31,16 +67,6 @@ class PatientForm(forms.ModelForm):
     confirm_duplicate = forms.BooleanField(
         required=False, label="This is a different person with the same name, father's name and date of birth"
     )
-
-    class Meta:
-        model = Patient
-        fields = list(DEMOGRAPHIC_FIELDS)
-        widgets = {
-            "dob": forms.DateInput(attrs={"type": "date"}),
-            "address": forms.Textarea(attrs={"rows": 2}),
-            "cnic": forms.TextInput(attrs={"placeholder": "12345-1234567-1"}),
-            "phone": forms.TextInput(attrs={"placeholder": "0300-1234567"}),
-        }
 
     def __init__(self, *args, carry_over: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,17 +88,6 @@ class PatientForm(forms.ModelForm):
     def registration(self) -> dict:
         """The cleaned data as `services.register_patient` takes it."""
         return {key: value for key, value in self.cleaned_data.items() if key != "confirm_duplicate"}
-
-    def _post_clean(self):
-        # The model's field rules, but not its constraints: a duplicate CNIC is refused by the database when the
-        # service saves, which names the patient who has it (services._unique_violations_as_domain_errors) and holds under concurrency.
-        try:
-            self.instance = construct_instance(self, self.instance, self._meta.fields)
-            self.instance.full_clean(
-                exclude=self._get_validation_exclusions(), validate_unique=False, validate_constraints=False
-            )
-        except ValidationError as exc:
-            self._update_errors(exc)
 
 
 class PatientSearchForm(forms.Form):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.patient_list, name="list"),
     path("register/", views.register, name="register"),
     path("<int:pk>/", views.patient_detail, name="detail"),
+    path("<int:pk>/correct/", views.correct, name="correct"),
     path("<int:pk>/registered/", views.registered, name="registered"),
     path("<int:pk>/slip/", views.slip, name="slip"),
 ]

@@ -1,5 +1,6 @@
 """Reception pages for patients: register, find, view, print the slip."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -8,7 +9,7 @@ from core.errors import DomainError
 from core.pages import role_required
 from patients import panels, services, slips
 from patients.exceptions import DuplicatePatient
-from patients.forms import PatientForm, PatientSearchForm
+from patients.forms import CorrectionForm, PatientForm, PatientSearchForm
 from patients.history import corrections
 from patients.models import Patient
 from patients.mrn import client_formats
@@ -70,6 +71,27 @@ def patient_detail(request, pk):
     patient = get_object_or_404(Patient, pk=pk)
     context = {"patient": patient, "corrections": corrections(patient), "panels": panels.render_all(request, patient)}
     return render(request, "patients/detail.html", context)
+
+
+@role_required("patients.change_patient")
+def correct(request, pk):
+    """Reception corrects a patient's demographics (the MRN is shown, never edited) through
+    `services.update_patient`, the API's service; the page lists the corrections made so far."""
+    patient = get_object_or_404(Patient, pk=pk)
+    form = CorrectionForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_patient(patient, changed_by=request.user, **form.changes())
+        except DuplicatePatient as exc:
+            form.add_error("cnic", str(exc))
+        except (ValidationError, DomainError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
+        else:
+            messages.success(request, f"Corrected {patient.mrn}." if form.changes() else "Nothing changed.")
+            return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/correct.html", {
+        "form": form, "patient": patient, "mrn": patient.mrn, "corrections": corrections(patient),
+    })
 
 
 @role_required("patients.view_patient")
