@@ -105,6 +105,26 @@ def slot_queue(slot: Slot) -> QuerySet[Token]:
     return tokens_in_queue().filter(slot=slot).order_by(F("position").asc(nulls_last=True), "token_number")
 
 
+def in_room(slot: Slot) -> Token | None:
+    """The token of `slot` with the doctor now: called, still confirmed (neither completed nor no-show)."""
+    return (
+        Token.objects.select_related("patient")
+        .filter(slot=slot, status=Token.Status.CONFIRMED, called_at__isnull=False)
+        .order_by("-called_at")
+        .first()
+    )
+
+
+def current_slot(slots: list[Slot], now: datetime.datetime) -> Slot | None:
+    """The slot a doctor's room works on at `now`, among one doctor's `slots` of a day sorted by start time: the one
+    running now (delay included), else the next to start, else the day's last. None without slots."""
+    live = [slot for slot in slots if slot.status != Slot.Status.CANCELLED]
+    for slot in live:
+        if now < slot.end_time + datetime.timedelta(minutes=slot.delay_minutes):
+            return slot
+    return live[-1] if live else None
+
+
 def waiting_in_queue() -> QuerySet[WaitingListEntry]:
     """All waiting-list entries with `final_priority` (float) and `waiting_position` (1-based, per slot)."""
     return WaitingListEntry.objects.select_related("slot__doctor", "patient").annotate(
