@@ -1,7 +1,11 @@
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
+from django.utils import timezone
 
+from patients.dob import parse_dob
 from patients.models import Patient
 from patients.mrn import validate_mrn
 from patients.selectors import possible_duplicates
@@ -16,21 +20,51 @@ class MRNInput(forms.TextInput):
         super().__init__({**defaults, **(attrs or {})})
 
 
+class DateOfBirthField(forms.Field):
+    """Date of birth typed as `dd/mm/yyyy` or an age (`35`, `35y`, `8m`): cleans to a patients.dob.DateOfBirth
+    (date, estimated) or None. A text box, not the browser's date picker (mm/dd/yyyy in an en-US browser)."""
+
+    def __init__(self, **kwargs):
+        attrs = {"placeholder": "dd/mm/yyyy or age: 35, 8m", "autocomplete": "off", "maxlength": 20}
+        super().__init__(widget=forms.TextInput(attrs=attrs), **kwargs)
+
+    def to_python(self, value):
+        return parse_dob(str(value or ""), timezone.localdate())
+
+    def prepare_value(self, value):
+        return value.strftime("%d/%m/%Y") if isinstance(value, datetime.date) else value
+
+    def has_changed(self, initial, data):
+        return (self.prepare_value(initial) or "") != (data or "").strip()
+
+
 class DemographicsForm(forms.ModelForm):
     """A patient's demographics (services.DEMOGRAPHIC_FIELDS), as registration and correction both edit them.
 
-    The service that saves checks them again; the MRN is never a field of this form.
+    The service that saves checks them again; the MRN is never a field of this form. The date of birth may be
+    typed as an age, which sets `dob_estimated`.
     """
+
+    dob = DateOfBirthField(label="Date of birth or age", required=False)
 
     class Meta:
         model = Patient
         fields = list(DEMOGRAPHIC_FIELDS)
+        labels = {"dob_estimated": "Date of birth is estimated"}
         widgets = {
-            "dob": forms.DateInput(attrs={"type": "date"}),
+            "full_name": forms.TextInput(attrs={"autofocus": True}),
             "address": forms.Textarea(attrs={"rows": 2}),
             "cnic": forms.TextInput(attrs={"placeholder": "12345-1234567-1"}),
             "phone": forms.TextInput(attrs={"placeholder": "0300-1234567"}),
         }
+
+    def clean(self):
+        data = super().clean()
+        if "dob" in data:
+            dob = data["dob"]
+            data["dob"] = dob.date if dob else None
+            data["dob_estimated"] = bool(dob) and (dob.estimated or bool(data.get("dob_estimated")))
+        return data
 
     def _post_clean(self):
         # The model's field rules, but not its constraints: a duplicate CNIC is refused by the database when the
@@ -49,7 +83,10 @@ class CorrectionForm(DemographicsForm):
 
     def changes(self) -> dict:
         """The fields the clerk changed, with their new values, as `services.update_patient` takes them."""
-        return {name: self.cleaned_data[name] for name in self.changed_data}
+        changed = set(self.changed_data)
+        if "dob" in changed:  # a new date or age decides the flag too
+            changed.add("dob_estimated")
+        return {name: self.cleaned_data[name] for name in sorted(changed)}
 
 
 class PatientForm(DemographicsForm):
@@ -95,6 +132,6 @@ class PatientSearchForm(forms.Form):
 
     q = forms.CharField(
         required=False, label="Search", max_length=100,
-        widget=forms.TextInput(attrs={"data-mrn-field": "search", "type": "search", "autocomplete": "off",
+        widget=forms.TextInput(attrs={"data-mrn-field": "search", "type": "search", "autocomplete": "off", "autofocus": True,
                                       "placeholder": "MRN, name, phone or CNIC"}),
     )

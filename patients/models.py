@@ -21,6 +21,8 @@ class Patient(models.Model):
     full_name = models.CharField(max_length=200)
     father_name = models.CharField("father's name", max_length=200, blank=True)
     dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_not_future])
+    # Worked out from an age the patient gave (`35y`, `8m`), not a known date (issue 15; patients/dob.py).
+    dob_estimated = models.BooleanField("date of birth estimated", default=False, db_default=False)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     phone = models.CharField(max_length=25, blank=True, validators=[validate_phone])
     cnic = models.CharField("CNIC", max_length=15, blank=True, validators=[validate_cnic])
@@ -60,6 +62,11 @@ class Patient(models.Model):
         constraints = [
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),
+            # Only a date of birth can be an estimate.
+            models.CheckConstraint(
+                condition=models.Q(dob_estimated=False) | models.Q(dob__isnull=False),
+                name="patients_patient_dob_estimated_needs_dob",
+            ),
             # A terminal's replayed sync finds its record by client_uuid instead of creating a second patient.
             models.UniqueConstraint(
                 fields=["client_uuid"],

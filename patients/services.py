@@ -16,7 +16,7 @@ ACTIVE_CNIC_CONSTRAINT = "patients_patient_active_cnic_unique"
 MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's.
-DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
+DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "dob_estimated", "sex", "phone", "cnic", "email", "address")
 
 
 def register_patient(
@@ -24,6 +24,7 @@ def register_patient(
     full_name: str,
     father_name: str = "",
     dob=None,
+    dob_estimated: bool = False,
     sex: str = "",
     phone: str = "",
     cnic: str = "",
@@ -37,7 +38,8 @@ def register_patient(
     """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ..., or `PAT-20241103-0001`, ... with
     TOKENLINE_MRN_SCHEME=dated).
 
-    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank), the user who registers,
+    Args: the demographics (`dob` a `date` or None, `dob_estimated` True when `dob` was worked out from an age
+        (patients/dob.py; ignored without a `dob`), `sex` one of M/F/O or blank), the user who registers,
         `mrn`: a number issued before Tokenline (a paper card), already validated (patients.mrn.validate_mrn),
         blank to issue the next one; `idempotency_key` and `fingerprint` (of the request body) as for
         `save_new_patient`.
@@ -53,6 +55,7 @@ def register_patient(
         full_name=full_name,
         father_name=father_name,
         dob=dob,
+        dob_estimated=bool(dob_estimated and dob),
         sex=sex,
         phone=phone,
         cnic=cnic,
@@ -106,6 +109,9 @@ def update_patient(patient: Patient, *, changed_by=None, **changes) -> Patient:
         raise ValueError(f"Not a demographic field: {', '.join(sorted(unknown))}")
     for field, value in changes.items():
         setattr(patient, field, value)
+    if patient.dob is None and patient.dob_estimated:  # no date, nothing estimated
+        patient.dob_estimated = False
+        changes["dob_estimated"] = False
     _validate(patient)
     patient._history_user = changed_by
     with _unique_violations_as_domain_errors(), transaction.atomic():

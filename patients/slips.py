@@ -58,6 +58,8 @@ class Slip:
     def of(cls, patient: Patient) -> "Slip":
         """The slip of `patient`, with the hospital name from the HOSPITAL_NAME setting."""
         age = age_label(patient.dob, timezone.localdate()) if patient.dob else ""
+        if age and patient.dob_estimated:
+            age = f"~{age}"  # worked out from an age the patient gave
         return cls(
             hospital=settings.HOSPITAL_NAME,
             mrn=patient.mrn,
