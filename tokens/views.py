@@ -3,6 +3,7 @@
 
 Writes go through `tokens.services`; a DomainError becomes a message on the page it came from, never a 500."""
 
+import datetime
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -19,7 +20,7 @@ from core.errors import DomainError
 from core.pages import role_required
 from tokens import reports, selectors, services
 from tokens.forms import BookingForm, ReportForm, RoomPickForm, SlotPickForm
-from tokens.models import Doctor, Slot, Token, WaitingListEntry
+from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
 
 
 @role_required("tokens.add_token")
@@ -78,6 +79,8 @@ def report(request):
     return render(request, "tokens/report.html", {
         "form": form,
         "report": figures,
+        "day": datetime.date.fromisoformat(figures["date"]),
+        "category_labels": dict(Category.choices),  # charts say "Priority (paid)", not PRIORITY_PAID
         "labels": [label for _, label in reports.COLUMNS],
         "rows": [(row["doctor_name"], [row[key] for key in keys]) for row in figures["doctors"]],
         "total": [figures["total"][key] for key in keys],
