@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a development checkout and run it. Needs only Python 3.11+.
 
-    python3 bin/dev.py serve   # venv, packages, migrations, demo data (seed_demo, seed_opd), then the server on http://127.0.0.1:8000/
+    python3 bin/dev.py serve   # venv, packages, migrations, demo data (seed_demo, seed_opd and seed_demo_queues with a morning in progress), then the server on http://127.0.0.1:8000/
     python3 bin/dev.py test    # venv, packages, then the whole test suite (extra arguments go to pytest)
 
 Without DATABASE_URL (environment or .env) both use the embedded PostgreSQL under var/pgdata/.
@@ -54,8 +54,8 @@ def serve() -> None:
     run(*manage, "migrate", "--no-input")
     run(*manage, "seed_demo")
     run(*manage, "seed_demo_terminals")
-    run(*manage, "seed_opd")
-    run(*manage, "seed_demo_queues")
+    run(*manage, "seed_opd", "--morning")  # today's bookings, consultations, a waiting list, an emergency
+    run(*manage, "seed_demo_queues", "--morning")  # today's visits: served, at the desks, waiting
     print("\nTokenline is starting at http://127.0.0.1:8000/ (log in with a demo user above; admin at /admin/)\n", flush=True)
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"])
 
