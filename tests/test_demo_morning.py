@@ -39,6 +39,8 @@ def test_the_demo_morning_has_opd_consultations_an_emergency_and_a_waiting_list(
     assert WaitingListEntry.objects.count() == 3
     total = reports.daily_report(**reports.report_args(date=timezone.localdate(), doctor_id=None))["total"]
     assert total["completed"] >= 4
+    for token in today.filter(status=Token.Status.COMPLETED):
+        assert token.created_at < token.called_at < token.started_at < token.actual_time <= timezone.now()
 
 
 def test_running_the_demo_again_adds_nothing(morning):

@@ -42,12 +42,28 @@ def play_morning(*, doctors: list[Doctor], rng: random.Random, now: datetime.dat
                 booked += isinstance(services.book_token(slot_id=slot.pk, patient=patient, category=category), Token)
             except DomainError:
                 continue
+        seen = []
         for _ in range(SEEN):
             token = services.call_next_token(slot_id=slot.pk)
             services.start_token(token_id=token.pk)
-            services.complete_token(token_id=token.pk)
-        services.call_next_token(slot_id=slot.pk)  # with the doctor now
+            seen.append(services.complete_token(token_id=token.pk))
+        now_in = services.call_next_token(slot_id=slot.pk)  # with the doctor now
+        _move_back(seen, now_in, now - datetime.timedelta(minutes=1 + 3 * index), rng)
     return booked
+
+
+def _move_back(seen: list[Token], now_in: Token, clock: datetime.datetime, rng: random.Random) -> None:
+    """Spread the consultations over the last hour (5-10 minutes each, backwards from `clock`) instead of all
+    at this instant, so the board and the report look like a clinic in progress."""
+    booked = clock - datetime.timedelta(minutes=rng.randint(30, 45))
+    Token.objects.filter(pk=now_in.pk).update(called_at=clock, created_at=booked)
+    for token in reversed(seen):
+        end = clock - datetime.timedelta(minutes=1)
+        started = end - datetime.timedelta(minutes=rng.randint(5, 10))
+        clock = started - datetime.timedelta(minutes=1)
+        booked = clock - datetime.timedelta(minutes=rng.randint(10, 40))  # booked before being seen
+        Token.objects.filter(pk=token.pk).update(called_at=clock, started_at=started, actual_time=end,
+                                                 created_at=booked)
 
 
 def _open_slot(doctor: Doctor, now: datetime.datetime) -> Slot | None:
