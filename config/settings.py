@@ -26,6 +26,10 @@ TIME_ZONE = env("TIME_ZONE")
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
+# Reception, desk, OPD and slip pages in English or Urdu (issue 15): the browser's language, or the switch in the top
+# bar (Django's set_language: a cookie). Urdu pages are right-to-left; translations in locale/ur (.po and .mo).
+LANGUAGES = [("en", "English"), ("ur", "اردو")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 HOSPITAL_NAME = env("HOSPITAL_NAME")
 
 # Lab terminals (issue #6): numbers from which a terminal passing 90 % of its range gets a new range of the same
@@ -65,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ under gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # English or Urdu per user (cookie) or browser
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

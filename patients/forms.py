@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from patients.dob import parse_dob
 from patients.models import Patient
@@ -20,12 +21,15 @@ class MRNInput(forms.TextInput):
         super().__init__({**defaults, **(attrs or {})})
 
 
+SEX_LABELS = {"M": _("Male"), "F": _("Female"), "O": _("Other")}  # the model's choices, in the page's language
+
+
 class DateOfBirthField(forms.Field):
     """Date of birth typed as `dd/mm/yyyy` or an age (`35`, `35y`, `8m`): cleans to a patients.dob.DateOfBirth
     (date, estimated) or None. A text box, not the browser's date picker (mm/dd/yyyy in an en-US browser)."""
 
     def __init__(self, **kwargs):
-        attrs = {"placeholder": "dd/mm/yyyy or age: 35, 8m", "autocomplete": "off", "maxlength": 20}
+        attrs = {"placeholder": _("dd/mm/yyyy or age: 35, 8m"), "autocomplete": "off", "maxlength": 20}
         super().__init__(widget=forms.TextInput(attrs=attrs), **kwargs)
 
     def to_python(self, value):
@@ -45,18 +49,26 @@ class DemographicsForm(forms.ModelForm):
     typed as an age, which sets `dob_estimated`.
     """
 
-    dob = DateOfBirthField(label="Date of birth or age", required=False)
+    dob = DateOfBirthField(label=_("Date of birth or age"), required=False)
 
     class Meta:
         model = Patient
         fields = list(DEMOGRAPHIC_FIELDS)
-        labels = {"dob_estimated": "Date of birth is estimated"}
+        labels = {
+            "full_name": _("Full name"), "father_name": _("Father's name"), "sex": _("Sex"), "phone": _("Phone"),
+            "cnic": _("CNIC"), "email": _("Email"), "address": _("Address"),
+            "dob_estimated": _("Date of birth is estimated"),
+        }
         widgets = {
             "full_name": forms.TextInput(attrs={"autofocus": True}),
             "address": forms.Textarea(attrs={"rows": 2}),
             "cnic": forms.TextInput(attrs={"placeholder": "12345-1234567-1"}),
             "phone": forms.TextInput(attrs={"placeholder": "0300-1234567"}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sex"].choices = [("", "—"), *((code, SEX_LABELS[code]) for code in Patient.Sex.values)]
 
     def clean(self):
         data = super().clean()
@@ -98,11 +110,11 @@ class PatientForm(DemographicsForm):
     """
 
     mrn = forms.CharField(
-        label="Existing MRN", required=False, validators=[validate_mrn], widget=MRNInput(),
-        help_text="Only for a patient who already has a number from an earlier card; leave blank for a new one.",
+        label=_("Existing MRN"), required=False, validators=[validate_mrn], widget=MRNInput(),
+        help_text=_("Only for a patient who already has a number from an earlier card; leave blank for a new one."),
     )
     confirm_duplicate = forms.BooleanField(
-        required=False, label="This is a different person with the same name, father's name and date of birth"
+        required=False, label=_("This is a different person with the same name, father's name and date of birth")
     )
 
     def __init__(self, *args, carry_over: bool = False, **kwargs):
@@ -131,7 +143,7 @@ class PatientSearchForm(forms.Form):
     """The patient list's search box: MRN, CNIC, phone or name. static/js/mrn.js inserts dashes into 8 digits."""
 
     q = forms.CharField(
-        required=False, label="Search", max_length=100,
+        required=False, label=_("Search"), max_length=100,
         widget=forms.TextInput(attrs={"data-mrn-field": "search", "type": "search", "autocomplete": "off", "autofocus": True,
-                                      "placeholder": "MRN, name, phone or CNIC"}),
+                                      "placeholder": _("MRN, name, phone or CNIC")}),
     )

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient
 from patients.selectors import search_patients
@@ -11,8 +12,9 @@ from tokens.models import Category, Doctor, Slot
 class SlotPickForm(forms.Form):
     """Which day's slots to show, of one doctor or all (GET)."""
 
-    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    doctor = forms.ModelChoiceField(Doctor.objects.all(), required=False, empty_label="All doctors")
+    day = forms.DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    doctor = forms.ModelChoiceField(Doctor.objects.all(), label=_("Doctor"), required=False,
+                                    empty_label=_("All doctors"))
 
     def choice(self) -> tuple:
         """(day, doctor or None): today and all doctors unless the form says otherwise."""
@@ -35,12 +37,12 @@ class BookingForm(forms.Form):
     slot = forms.ModelChoiceField(Slot.objects.none(), widget=forms.RadioSelect, empty_label=None,
                                   error_messages={"required": "Choose a slot."})
     patient = forms.CharField(
-        label="Patient", max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": "MRN, name or phone", "autocomplete": "off", "autofocus": True,
+        label=_("Patient"), max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("MRN, name or phone"), "autocomplete": "off", "autofocus": True,
                                       "type": "search"}),
     )
     patient_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    category = forms.ChoiceField(choices=Category.choices, initial=Category.WALKIN)
+    category = forms.ChoiceField(label=_("Category"), choices=Category.choices, initial=Category.WALKIN)
     waitlist = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, slots, **kwargs):
@@ -81,5 +83,5 @@ class ReportForm(forms.Form):
 class RoomPickForm(forms.Form):
     """The doctor whose room page to open (GET)."""
 
-    doctor = forms.ModelChoiceField(Doctor.objects.all(), empty_label="Choose a doctor",
+    doctor = forms.ModelChoiceField(Doctor.objects.all(), label=_("Doctor"), empty_label=_("Choose a doctor"),
                                     widget=forms.Select(attrs={"autofocus": True}))
