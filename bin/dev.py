@@ -56,6 +56,9 @@ def serve() -> None:
     run(*manage, "seed_demo_terminals")
     run(*manage, "seed_opd", "--morning")  # today's bookings, consultations, a waiting list, an emergency
     run(*manage, "seed_demo_queues", "--morning")  # today's visits: served, at the desks, waiting
+    # The background worker of the import page (django-tasks' database backend); it stops with the server (Ctrl-C
+    # reaches the whole process group).
+    subprocess.Popen([str(PYTHON), str(ROOT / "manage.py"), "db_worker"])
     print("\nTokenline is starting at http://127.0.0.1:8000/ (log in with a demo user above; admin at /admin/)\n", flush=True)
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"])
 

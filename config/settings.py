@@ -58,12 +58,18 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "drf_spectacular",
+    "django_tasks",
+    "django_tasks_db",
     "idseq",
     "patients",
     "terminals",
     "queues",
     "tokens",
 ]
+
+# Background jobs (django-tasks with its database backend): the CSV import page runs imports with it. A worker
+# runs them: `manage.py db_worker` (bin/dev.py serve starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -41,7 +41,7 @@ ROLE_PERMISSIONS = {
         "terminals.view_terminallease",
         "terminals.add_terminallease",
     ],
-    "ops": ["view:" + app for app in PROJECT_APPS],
+    "ops": ["view:" + app for app in PROJECT_APPS] + ["patients.add_importjob"],  # the CSV import page
     "admin": [*PROJECT_APPS, "auth", "authtoken"],
 }
 

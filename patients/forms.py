@@ -147,3 +147,10 @@ class PatientSearchForm(forms.Form):
         widget=forms.TextInput(attrs={"data-mrn-field": "search", "type": "search", "autocomplete": "off", "autofocus": True,
                                       "placeholder": _("MRN, name, phone or CNIC")}),
     )
+
+
+class ImportForm(forms.Form):
+    """The import page: a patient CSV (columns as `manage.py import_patients`) and whether to skip invalid rows."""
+
+    file = forms.FileField(label=_("CSV file"), widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
+    skip_invalid = forms.BooleanField(label=_("Import the valid rows when some are invalid"), required=False)

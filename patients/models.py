@@ -102,3 +102,48 @@ class Patient(models.Model):
 
     def __str__(self):
         return f"{self.mrn} {self.full_name}"
+
+
+class ImportJob(models.Model):
+    """A CSV of patients uploaded on the import page (issue 15): checked on upload, then imported in the
+    background (patients.tasks.run_import) while the page shows its progress and, at the end, its report."""
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", "Checked"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    file_name = models.CharField(max_length=255)
+    csv_text = models.TextField(help_text="The file as uploaded (UTF-8).")
+    skip_invalid = models.BooleanField(default=False, help_text="Import the valid rows when some are invalid.")
+    rows = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
+    errors = models.JSONField(default=list, help_text="`line N, column: message` of the invalid rows (first 200).")
+    error_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKED)
+    checked = models.PositiveIntegerField(default=0, help_text="Rows checked so far by the background run.")
+    imported = models.PositiveIntegerField(default=0)
+    already_registered = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def valid(self) -> int:
+        """Rows without an error."""
+        return self.rows - self.error_count
+
+    @property
+    def percent(self) -> int:
+        """Progress for the page's bar: checking the rows is 90 %, the insert the last 10 %."""
+        if self.status == self.Status.DONE:
+            return 100
+        return int(90 * self.checked / self.rows) if self.rows else 0

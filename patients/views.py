@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import DomainError
 from core.pages import role_required
-from patients import panels, services, slips
+from patients import csv_io, imports, panels, services, slips
 from patients.exceptions import DuplicatePatient
-from patients.forms import CorrectionForm, PatientForm, PatientSearchForm
+from patients.forms import CorrectionForm, ImportForm, PatientForm, PatientSearchForm
 from patients.history import corrections
-from patients.models import Patient
+from patients.models import ImportJob, Patient
 from patients.mrn import client_formats
 from patients.pagination import CappedPaginator
 from patients.selectors import search_patients
@@ -113,3 +113,35 @@ def slip(request, pk):
         "autoprint": request.GET.get("print") == "1",
     }
     return render(request, "patients/slip.html", context)
+
+
+@role_required("patients.add_importjob")
+def import_upload(request):
+    """The import page: upload a CSV (columns as `manage.py import_patients`); it is checked at once and the
+    summary shown on the job's page, from where it runs in the background."""
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.check_upload(file_name=upload.name, data=upload.read(),
+                                       skip_invalid=form.cleaned_data["skip_invalid"], created_by=request.user)
+        except csv_io.BadFile as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("patients:import-job", pk=job.pk)
+    return render(request, "patients/import.html", {"form": form, "jobs": ImportJob.objects.all()[:10]})
+
+
+@role_required("patients.add_importjob")
+def import_job(request, pk):
+    """A job's validation summary, Run button, progress bar (polled) and result report. htmx polls get only the
+    progress part."""
+    job = get_object_or_404(ImportJob.objects.defer("csv_text"), pk=pk)
+    if request.method == "POST":
+        try:
+            imports.start(job=job)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        return redirect("patients:import-job", pk=job.pk)
+    template = "patients/_import_progress.html" if request.headers.get("HX-Request") else "patients/import_job.html"
+    return render(request, template, {"job": job})
