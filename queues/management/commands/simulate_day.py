@@ -116,6 +116,11 @@ class Day:
         _, desks = api("GET", "/api/v1/desks/")
         self.desks = {d["id"]: {"visit": None, "until": 0.0}
                       for d in desks.get("results", desks if isinstance(desks, list) else []) if d.get("is_active")}
+        for status, stage in (("called", "called"), ("in_consultation", "started")):  # patients already at desks
+            _, at_desks = api("GET", f"/api/v1/visits/?status={status}")
+            for visit in at_desks.get("results", []):
+                if visit["desk"] in self.desks:
+                    self.desks[visit["desk"]].update(visit=visit["id"], stage=stage)
         _, slots = api("GET", f"/api/v1/slots/?date={timezone.localdate().isoformat()}")
         self.slots = [s["id"] for s in slots.get("results", slots if isinstance(slots, list) else [])
                       if s.get("status") != "CANCELLED"]
