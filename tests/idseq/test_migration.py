@@ -11,10 +11,10 @@ from idseq.models import Counter, UnrecordedRange
 
 
 def migrate_idseq_to(name: str | None) -> None:
-    """Migrate idseq to migration `name`, or to its latest with None."""
+    """Migrate idseq to migration `name`, or with None every app back to its latest (going back unapplied the
+    migrations of other apps that depend on idseq; they must come back too)."""
     executor = MigrationExecutor(connection)
-    target = ("idseq", name) if name else executor.loader.graph.leaf_nodes("idseq")[0]
-    executor.migrate([target])
+    executor.migrate([("idseq", name)] if name else executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
