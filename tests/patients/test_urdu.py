@@ -58,8 +58,9 @@ def test_switching_to_urdu_in_the_browser_lays_the_page_out_right_to_left_in_nas
         page.wait_for_selector("html[dir=rtl]")
         heading = page.text_content("h1")
         direction = page.evaluate("getComputedStyle(document.body).direction")
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing pushed off
         page.wait_for_function("document.fonts.check('16px \"Noto Nastaliq Urdu\"', 'مریض')")
         loaded = page.evaluate("document.fonts.status")
         assert not context.blocked
-    assert heading == "مریض کا اندراج" and direction == "rtl" and loaded == "loaded"
+    assert heading == "مریض کا اندراج" and direction == "rtl" and loaded == "loaded" and fits
     assert fonts and all(url.startswith(live_server.url + "/static/fonts/") and status == 200 for url, status in fonts)
