@@ -118,3 +118,10 @@ def browser_context(live_server, user=None, **options):
             yield context
         finally:
             browser.close()
+
+
+def press_shortcut(page, key: str) -> None:
+    """Press a desk shortcut (static/js/keys.js) once the page's deferred scripts have run: a key pressed while the
+    new page is still loading reaches no listener."""
+    page.wait_for_load_state("load")
+    page.keyboard.press(key)

@@ -14,7 +14,7 @@ from core.errors import DomainError
 from queues import services
 from queues.models import Visit
 from queues.views import board_key
-from tests.conftest import CHROMIUM, browser_context
+from tests.conftest import CHROMIUM, browser_context, press_shortcut
 from tests.queues.conftest import make_desk, make_patients
 from tests.tokens.conftest import make_slot
 from tokens import services as opd
@@ -105,7 +105,7 @@ def test_a_call_and_a_call_again_reach_the_open_board_within_2_seconds(live_serv
             (karachi + datetime.timedelta(minutes=m)).strftime("%H:%M") for m in (-1, 0, 1)}
         desk = context.new_page()
         desk.goto(f"/queues/desks/{second.pk}/")
-        desk.keyboard.press("n")
+        press_shortcut(desk, "n")
         desk.wait_for_selector("[data-testid=current-token]:has-text('GEN-007')")
         called = time.monotonic()
         board.wait_for_selector(".now [data-testid=called-token]:has-text('GEN-007')", timeout=2000)
@@ -114,7 +114,7 @@ def test_a_call_and_a_call_again_reach_the_open_board_within_2_seconds(live_serv
         flashes = int(board.evaluate("document.body.dataset.flashes"))
 
         desk.goto(f"/queues/desks/{first.pk}/")
-        desk.keyboard.press("a")  # call again GEN-006
+        press_shortcut(desk, "a")  # call again GEN-006
         desk.wait_for_selector(".messages")
         again = time.monotonic()
         board.wait_for_selector(".now [data-testid=called-token]:has-text('GEN-006')", timeout=2000)

@@ -8,7 +8,7 @@ import pytest
 from patients.models import Patient
 from queues import services
 from queues.models import Visit
-from tests.conftest import CHROMIUM, browser_context, make_user
+from tests.conftest import CHROMIUM, browser_context, make_user, press_shortcut
 from tests.queues.conftest import make_desk, make_patients
 
 pytestmark = [
@@ -29,6 +29,7 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
         assert page.evaluate("document.activeElement.id") == "id_full_name"  # autofocus, no tabbing through the menu
         page.keyboard.press("Enter")  # nothing typed: the summary, and the focus back on the name
         page.wait_for_selector("[data-testid=error-summary]")
+        page.wait_for_load_state("load")  # keys.js (deferred) moves the focus
         assert page.evaluate("document.activeElement.id") == "id_full_name"
         page.keyboard.type("Bibi Jan")
         page.keyboard.press("Tab")
@@ -40,15 +41,15 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
         mrn = page.text_content("[data-testid=mrn]")
 
         page.goto(f"/queues/desks/{desk.pk}/")
-        page.keyboard.press("n")
+        press_shortcut(page, "n")
         page.wait_for_selector("[data-testid=current-token]:has-text('GEN-001')")
         page.once("dialog", lambda dialog: dialog.dismiss())  # the no-show asks first; "no" keeps the patient
         page.click("[data-testid=no-show-GEN-001]")
         page.wait_for_timeout(300)
         assert page.locator("[data-testid=current-token]").text_content() == "GEN-001"
-        page.keyboard.press("s")
+        press_shortcut(page, "s")
         page.wait_for_selector("[data-testid=complete-GEN-001]")
-        page.keyboard.press("c")
+        press_shortcut(page, "c")
         page.wait_for_selector("[data-testid=call-next]")
         assert "N" in page.text_content("[data-testid=call-next] kbd")
         assert not context.blocked

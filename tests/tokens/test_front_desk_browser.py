@@ -6,7 +6,7 @@ import os
 import pytest
 
 from patients.services import register_patient
-from tests.conftest import CHROMIUM, browser_context, make_user
+from tests.conftest import CHROMIUM, browser_context, make_user, press_shortcut
 from tests.tokens.conftest import at, make_slot
 from tokens import services
 from tokens.models import Token
@@ -47,12 +47,12 @@ def test_booking_by_00100001_finds_001_00_001_and_the_room_completes_the_token(l
         page.wait_for_url("**/opd/waiting/**")
 
         page.goto(f"/opd/room/{doctor.pk}/?slot={slot.pk}")
-        page.keyboard.press("n")
+        press_shortcut(page, "n")
         page.wait_for_selector("[data-testid=room-start]")
         assert page.text_content("[data-testid=room-token]").strip() == "1"
-        page.keyboard.press("s")
+        press_shortcut(page, "s")
         page.wait_for_selector("[data-testid=room-complete]")
-        page.keyboard.press("c")
+        press_shortcut(page, "c")
         page.wait_for_selector("[data-testid=room-call-next]")
         assert "Completed" in page.text_content("[data-testid=room-queue]")
         assert not context.blocked
