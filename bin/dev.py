@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a development checkout and run it. Needs only Python 3.11+.
 
-    python3 bin/dev.py serve   # venv, packages, migrations, demo data (seed_demo, seed_opd), then the server on http://127.0.0.1:8000/
+    python3 bin/dev.py serve   # venv, packages, migrations, demo data (a morning in progress), then the server on http://127.0.0.1:8000/
     python3 bin/dev.py serve 127.0.0.1:8080   # the same on another address
     python3 bin/dev.py test    # venv, packages, then the whole test suite (extra arguments go to pytest)
 
@@ -61,25 +61,32 @@ def serve(args: list[str]) -> None:
     run(*manage, "migrate", "--no-input")
     run(*manage, "seed_demo")
     run(*manage, "seed_demo_terminals")
-    run(*manage, "seed_opd")
-    run(*manage, "seed_demo_queues")
+    run(*manage, "seed_opd", "--morning")  # today's bookings, consultations, a waiting list, an emergency
+    run(*manage, "seed_demo_queues", "--morning")  # today's visits: served, at the desks, waiting
     print(f"\nTokenline is starting at http://{address}/ (log in with a demo user above; admin at /admin/)\n",
           flush=True)
-    # A child, not exec: this process outlives the server to stop the embedded PostgreSQL after it. Its own process
-    # group, so that SIGTERM reaches runserver's reloader child too (else it would serve on, orphaned).
+    # Children, not exec: this process outlives the server to stop the embedded PostgreSQL after it. Each in its own
+    # process group, so that SIGTERM reaches runserver's reloader child too (else it would serve on, orphaned).
     # TOKENLINE_PROCESS=web: requests get the statement timeout, as under gunicorn (config/settings.py).
     server = subprocess.Popen([str(PYTHON), str(ROOT / "manage.py"), "runserver", address], cwd=ROOT,
                               env={**os.environ, "TOKENLINE_PROCESS": "web"}, start_new_session=True)
+    # The background worker (django-tasks' database backend) of every queue: the import page and notifications.
+    worker = subprocess.Popen([str(PYTHON), str(ROOT / "manage.py"), "db_worker", "--queue-name", "*"], cwd=ROOT,
+                              start_new_session=True)
+    children = (server, worker)
 
     def stop(*_) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)  # runserver and its reloader child both
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)  # runserver and its reloader child both
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         server.wait()
     finally:
+        stop()
+        worker.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)  # anything of the group still there
         subprocess.run([str(PYTHON), "-m", "config.embedded_db", "stop"], cwd=ROOT)

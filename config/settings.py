@@ -45,6 +45,10 @@ TIME_ZONE = env("TIME_ZONE")
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
+# Reception, desk, OPD and slip pages in English or Urdu (issue 15): the browser's language, or the switch in the top
+# bar (Django's set_language: a cookie). Urdu pages are right-to-left; translations in locale/ur (.po and .mo).
+LANGUAGES = [("en", "English"), ("ur", "اردو")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 HOSPITAL_NAME = env("HOSPITAL_NAME")
 
 # Lab terminals (issue #6): numbers from which a terminal passing 90 % of its range gets a new range of the same
@@ -103,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves static/ under gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # English or Urdu per user (cookie) or browser
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -215,8 +220,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Background tasks (django-tasks, stored in PostgreSQL; run them with `manage.py db_worker`). Notifications have their
-# own queue so that a worker for it alone (`db_worker --queue-name notifications`) is never held up by other tasks.
+# Background tasks (django-tasks, stored in PostgreSQL; run them with `manage.py db_worker`): the CSV import page's
+# imports (queue "default") and notifications, which have their own queue so that a worker for it alone
+# (`db_worker --queue-name notifications`) is never held up by an import.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "notifications"]}}
 
 # FHIR R4 (issue 16, fhir_api/): the identifier systems of the MRN and the CNIC in Patient resources and searches.

@@ -43,7 +43,7 @@ ROLE_PERMISSIONS = {
         "terminals.add_terminallease",
     ],
     "fhir_reader": ["patients.view_patient"],
-    "ops": ["view:" + app for app in PROJECT_APPS],
+    "ops": ["view:" + app for app in PROJECT_APPS] + ["patients.add_importjob"],  # the CSV import page
     "admin": [*PROJECT_APPS, "auth", "authtoken"],
 }
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients import services
+from patients.services import DEMOGRAPHIC_FIELDS
 from patients.models import Patient
 
 
@@ -21,8 +22,13 @@ class PatientAdmin(SimpleHistoryAdmin):
     date_hierarchy = "created_at"
 
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
+        if change:  # the same service as the reception page and the API: validation, history user, CNIC guard
+            demographics = {name: form.cleaned_data[name] for name in form.changed_data if name in DEMOGRAPHIC_FIELDS}
+            services.update_patient(obj, changed_by=request.user, **demographics)
+            if "is_active" in form.changed_data and not obj.is_active:
+                services.deactivate_patient(obj, changed_by=request.user)
+            elif set(form.changed_data) - set(DEMOGRAPHIC_FIELDS):
+                super().save_model(request, obj, form, change)
         else:
             obj.created_by = request.user
             services.save_new_patient(obj)

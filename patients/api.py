@@ -132,7 +132,7 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def slip(self, request, pk=None):
-        """The registration slip (MRN as Code 128 and QR, demographics) as SVG or PDF, for 80 mm paper or A4."""
+        """The registration slip (MRN as Code 128 and QR, demographics) as SVG or PDF, for 80 mm paper, A4 or A5."""
         query = SlipQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         slip = slips.Slip.of(self.get_object())

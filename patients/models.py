@@ -21,6 +21,8 @@ class Patient(models.Model):
     full_name = models.CharField(max_length=200, validators=[validate_visible_text])
     father_name = models.CharField("father's name", max_length=200, blank=True, validators=[validate_visible_text])
     dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_dob])
+    # Worked out from an age the patient gave (`35y`, `8m`), not a known date (issue 15; patients/dob.py).
+    dob_estimated = models.BooleanField("date of birth estimated", default=False, db_default=False)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     phone = models.CharField(max_length=25, blank=True, validators=[validate_phone])
     cnic = models.CharField("CNIC", max_length=15, blank=True, validators=[validate_cnic])
@@ -69,6 +71,11 @@ class Patient(models.Model):
         constraints = [
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),
+            # Only a date of birth can be an estimate.
+            models.CheckConstraint(
+                condition=models.Q(dob_estimated=False) | models.Q(dob__isnull=False),
+                name="patients_patient_dob_estimated_needs_dob",
+            ),
             # A terminal's replayed sync finds its record by client_uuid instead of creating a second patient.
             models.UniqueConstraint(
                 fields=["client_uuid"],
@@ -104,3 +111,48 @@ class Patient(models.Model):
 
     def __str__(self):
         return f"{self.mrn} {self.full_name}"
+
+
+class ImportJob(models.Model):
+    """A CSV of patients uploaded on the import page (issue 15): checked on upload, then imported in the
+    background (patients.tasks.run_import) while the page shows its progress and, at the end, its report."""
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", "Checked"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    file_name = models.CharField(max_length=255)
+    csv_text = models.TextField(help_text="The file as uploaded (UTF-8).")
+    skip_invalid = models.BooleanField(default=False, help_text="Import the valid rows when some are invalid.")
+    rows = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
+    errors = models.JSONField(default=list, help_text="`line N, column: message` of the invalid rows (first 200).")
+    error_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKED)
+    checked = models.PositiveIntegerField(default=0, help_text="Rows checked so far by the background run.")
+    imported = models.PositiveIntegerField(default=0)
+    already_registered = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def valid(self) -> int:
+        """Rows without an error."""
+        return self.rows - self.error_count
+
+    @property
+    def percent(self) -> int:
+        """Progress for the page's bar: checking the rows is 90 %, the insert the last 10 %."""
+        if self.status == self.Status.DONE:
+            return 100
+        return int(90 * self.checked / self.rows) if self.rows else 0

@@ -20,7 +20,8 @@ MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's. The last two are
 # the patient's wishes about text messages (issue 16), asked with the demographics.
 DEMOGRAPHIC_FIELDS = (
-    "full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address", "notify_opt_out", "notify_language"
+    "full_name", "father_name", "dob", "dob_estimated", "sex", "phone", "cnic", "email", "address",
+    "notify_opt_out", "notify_language",
 )
 
 
@@ -29,6 +30,7 @@ def register_patient(
     full_name: str,
     father_name: str = "",
     dob=None,
+    dob_estimated: bool = False,
     sex: str = "",
     phone: str = "",
     cnic: str = "",
@@ -44,7 +46,8 @@ def register_patient(
     """Register a patient and issue the next MRN (`001-00-001`, `001-00-002`, ..., or `PAT-20241103-0001`, ... with
     TOKENLINE_MRN_SCHEME=dated).
 
-    Args: the demographics (`dob` a `date` or None, `sex` one of M/F/O or blank), whether the patient wants no
+    Args: the demographics (`dob` a `date` or None, `dob_estimated` True when `dob` was worked out from an age
+        (patients/dob.py; ignored without a `dob`), `sex` one of M/F/O or blank), whether the patient wants no
         text messages (`notify_opt_out`) and in which language (`notify_language`: ur or en), the user who registers,
         `mrn`: a number issued before Tokenline (a paper card), already validated (patients.mrn.validate_mrn),
         blank to issue the next one; `idempotency_key` and `fingerprint` (of the request body) as for
@@ -61,6 +64,7 @@ def register_patient(
         full_name=full_name,
         father_name=father_name,
         dob=dob,
+        dob_estimated=bool(dob_estimated and dob),
         sex=sex,
         phone=phone,
         cnic=cnic,
@@ -118,6 +122,9 @@ def update_patient(patient: Patient, *, changed_by=None, **changes) -> Patient:
         raise ValueError(f"Not a demographic field: {', '.join(sorted(unknown))}")
     for field, value in changes.items():
         setattr(patient, field, value)
+    if patient.dob is None and patient.dob_estimated:  # no date, nothing estimated
+        patient.dob_estimated = False
+        changes["dob_estimated"] = False
     _validate(patient)
     patient._history_user = changed_by
     with _unique_violations_as_domain_errors(), transaction.atomic():

@@ -2,7 +2,7 @@
 
 One `Slip` of data, three renderings: HTML for the reception printer (templates/patients/slip.html, using
 `barcode_svg` and `qr_svg`), a standalone SVG and a PDF for terminals (`GET /api/v1/patients/{id}/slip/`).
-Each is laid out for 80 mm thermal paper or A4.
+Each is laid out for 80 mm thermal paper, A4 or A5.
 """
 
 import io
@@ -19,16 +19,18 @@ from django.utils import timezone
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode import code128, qr
 from reportlab.graphics.shapes import Drawing
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from patients.models import Patient
 
-THERMAL, A4_PAPER = "80mm", "a4"
-# paper -> (page width, page height) in millimetres; the thermal roll is cut after the slip.
-PAPERS = {THERMAL: (80, 110), A4_PAPER: (210, 297)}
+THERMAL, A4_PAPER, A5_PAPER = "80mm", "a4", "a5"
+# paper -> (page width, page height) in millimetres; the thermal roll is cut after the slip. The HTML slip's
+# `@page { size: <width>mm <height>mm }` comes from here too (`size: 80mm auto` is not valid CSS: it printed on Letter).
+PAPERS = {THERMAL: (80, 110), A4_PAPER: (210, 297), A5_PAPER: (148, 210)}
 # Module (narrowest bar) of 0.33 mm: wide enough for a thermal printer's 203 dpi and a handheld scanner.
+# How the father's name is introduced on a slip, by the patient's sex (M/F); anything else gets both.
+RELATION = {"M": "s/o", "F": "d/o"}
 BARCODE_OPTIONS = {"module_width": 0.33, "module_height": 12, "quiet_zone": 3, "font_size": 0, "write_text": False}
 
 
@@ -42,11 +44,22 @@ class Slip:
     father_name: str
     age_sex: str
     registered_on: date
+    sex: str = ""
+
+    @property
+    def father_line(self) -> str:
+        """`s/o Imran Khan` for a man, `d/o ...` for a woman, `s/o, d/o ...` when the sex is not M or F; "" without
+        a father's name."""
+        if not self.father_name:
+            return ""
+        return f"{RELATION.get(self.sex, 's/o, d/o')} {self.father_name}"
 
     @classmethod
     def of(cls, patient: Patient) -> "Slip":
         """The slip of `patient`, with the hospital name from the HOSPITAL_NAME setting."""
         age = age_label(patient.dob, timezone.localdate()) if patient.dob else ""
+        if age and patient.dob_estimated:
+            age = f"~{age}"  # worked out from an age the patient gave
         return cls(
             hospital=settings.HOSPITAL_NAME,
             mrn=patient.mrn,
@@ -54,6 +67,7 @@ class Slip:
             father_name=patient.father_name,
             age_sex=" / ".join(part for part in (age, patient.sex) if part),
             registered_on=timezone.localdate(patient.created_at),
+            sex=patient.sex,
         )
 
 
@@ -105,14 +119,14 @@ def render_pdf(slip: Slip, paper: str) -> bytes:
     """A one-page PDF of the slip on `paper` (a PAPERS key), drawn with reportlab's own Code 128 and QR."""
     width, height = PAPERS[paper]
     out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=A4 if paper == A4_PAPER else (width * mm, height * mm))
+    page = canvas.Canvas(out, pagesize=(width * mm, height * mm))
     page.setTitle(f"Registration slip {slip.mrn}")
     left, y = 5 * mm, height * mm - 10 * mm
     lines = [
         ("Helvetica-Bold", 11, slip.hospital),
         ("Courier-Bold", 20, slip.mrn),
         ("Helvetica-Bold", 12, slip.full_name),
-        ("Helvetica", 10, f"s/o, d/o {slip.father_name}" if slip.father_name else ""),
+        ("Helvetica", 10, slip.father_line),
         ("Helvetica", 10, slip.age_sex),
         ("Helvetica", 10, f"Registered {slip.registered_on:%d %b %Y}"),
     ]

@@ -7,7 +7,10 @@ app_name = "patients"
 urlpatterns = [
     path("", views.patient_list, name="list"),
     path("register/", views.register, name="register"),
+    path("import/", views.import_upload, name="import"),
+    path("import/<int:pk>/", views.import_job, name="import-job"),
     path("<int:pk>/", views.patient_detail, name="detail"),
+    path("<int:pk>/correct/", views.correct, name="correct"),
     path("<int:pk>/registered/", views.registered, name="registered"),
     path("<int:pk>/slip/", views.slip, name="slip"),
 ]

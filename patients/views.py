@@ -1,16 +1,17 @@
 """Reception pages for patients: register, find, view, print the slip."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import DomainError
 from core.pages import role_required
-from patients import panels, services, slips
+from patients import csv_io, imports, panels, services, slips
 from patients.exceptions import DuplicatePatient
-from patients.forms import PatientForm, PatientSearchForm
+from patients.forms import CorrectionForm, ImportForm, PatientForm, PatientSearchForm
 from patients.history import corrections
-from patients.models import Patient
+from patients.models import ImportJob, Patient
 from patients.mrn import client_formats
 from patients.pagination import CappedPaginator
 from patients.selectors import search_patients, visible_patients
@@ -48,7 +49,7 @@ def register(request):
 def registered(request, pk):
     """The success page: the MRN large, with one click to print the slip."""
     patient = get_object_or_404(visible_patients(request.user), pk=pk)
-    return render(request, "patients/registered.html", {"patient": patient})
+    return render(request, "patients/registered.html", {"patient": patient, "slip": slips.Slip.of(patient)})
 
 
 @role_required("patients.view_patient")
@@ -72,9 +73,31 @@ def patient_detail(request, pk):
     return render(request, "patients/detail.html", context)
 
 
+@role_required("patients.change_patient")
+def correct(request, pk):
+    """Reception corrects a patient's demographics (the MRN is shown, never edited) through
+    `services.update_patient`, the API's service; the page lists the corrections made so far."""
+    patient = get_object_or_404(visible_patients(request.user), pk=pk)
+    form = CorrectionForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_patient(patient, changed_by=request.user, **form.changes())
+        except DuplicatePatient as exc:
+            form.add_error("cnic", str(exc))
+        except (ValidationError, DomainError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
+        else:
+            messages.success(request, f"Corrected {patient.mrn}." if form.changes() else "Nothing changed.")
+            return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/correct.html", {
+        "form": form, "patient": patient, "mrn": patient.mrn, "corrections": corrections(patient),
+    })
+
+
 @role_required("patients.view_patient")
 def slip(request, pk):
-    """The printable registration slip; `?paper=a4` for A4 (default 80 mm), `?print=1` opens the print dialog."""
+    """The printable registration slip; `?paper=a4` or `a5` for a card (default 80 mm), `?print=1` opens the print
+    dialog. The page size printed is the paper's (slips.PAPERS), so a receipt printer gets an 80 mm page."""
     patient = get_object_or_404(visible_patients(request.user), pk=pk)
     paper = request.GET.get("paper") if request.GET.get("paper") in slips.PAPERS else slips.THERMAL
     slip_data = slips.Slip.of(patient)
@@ -83,8 +106,42 @@ def slip(request, pk):
         "slip": slip_data,
         "paper": paper,
         "papers": slips.PAPERS,
+        "page_width": slips.PAPERS[paper][0],
+        "page_height": slips.PAPERS[paper][1],
         "barcode": slips.barcode_svg(slip_data.mrn),
         "qr": slips.qr_svg(slip_data.mrn),
         "autoprint": request.GET.get("print") == "1",
     }
     return render(request, "patients/slip.html", context)
+
+
+@role_required("patients.add_importjob")
+def import_upload(request):
+    """The import page: upload a CSV (columns as `manage.py import_patients`); it is checked at once and the
+    summary shown on the job's page, from where it runs in the background."""
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.check_upload(file_name=upload.name, data=upload.read(),
+                                       skip_invalid=form.cleaned_data["skip_invalid"], created_by=request.user)
+        except csv_io.BadFile as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("patients:import-job", pk=job.pk)
+    return render(request, "patients/import.html", {"form": form, "jobs": ImportJob.objects.all()[:10]})
+
+
+@role_required("patients.add_importjob")
+def import_job(request, pk):
+    """A job's validation summary, Run button, progress bar (polled) and result report. htmx polls get only the
+    progress part."""
+    job = get_object_or_404(ImportJob.objects.defer("csv_text"), pk=pk)
+    if request.method == "POST":
+        try:
+            imports.start(job=job)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        return redirect("patients:import-job", pk=job.pk)
+    template = "patients/_import_progress.html" if request.headers.get("HX-Request") else "patients/import_job.html"
+    return render(request, template, {"job": job})

@@ -112,6 +112,9 @@ class Visit(models.Model):
 
     issued_at = models.DateTimeField(auto_now_add=True)
     called_at = models.DateTimeField(null=True, blank=True)
+    # The board's latest announcement of this visit: the call, or a later "call again" (issue 15). The board lists
+    # calls by it, chimes and speaks when it changes; `called_at` keeps the first call for the wait statistics.
+    announced_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     no_show_at = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,7 @@ from django.db.models.functions import Extract, RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from core import boards
 from queues.models import Queue, Visit
 
 S = Visit.Status
@@ -23,7 +24,7 @@ S = Visit.Status
 # Below this many completed visits today, a queue's median is too noisy: its default service minutes are used.
 MEDIAN_MIN_VISITS = 5
 BOARD_NEXT = 10  # waiting tokens shown per queue on the board
-BOARD_CALLED = 8  # called tokens shown on the board
+BOARD_CALLED = 6  # calls shown on the board: the one now calling and the last 5 (issue 15)
 
 
 class Median(Aggregate):
@@ -92,34 +93,42 @@ def with_positions(visits: Iterable[Visit]) -> list[Visit]:
     return visits
 
 
-def board_version(*, queue_ids: Iterable[int], visit_date: datetime.date) -> str:
+def board_version(*, queue_ids: Iterable[int], visit_date: datetime.date, sources: list[str] = ()) -> str:
     """A cheap fingerprint of everything a board shows for these queues on `visit_date`: changes whenever a visit
-    is issued or changes step (count and latest `updated_at`). Boards use it as their ETag."""
+    is issued or changes step (count and latest `updated_at`), or a `sources` call (core.boards). Boards use it as
+    their ETag."""
     stats = Visit.objects.filter(queue_id__in=list(queue_ids), visit_date=visit_date).aggregate(
         n=Count("pk"), last=Max("updated_at")
     )
     last = stats["last"].timestamp() if stats["last"] else 0
-    return f"{visit_date.isoformat()}-{stats['n']}-{last:.6f}"
+    return f"{visit_date.isoformat()}-{stats['n']}-{last:.6f}" + boards.version(list(sources), visit_date)
 
 
-def board(*, queues: list[Queue], visit_date: datetime.date) -> dict:
+def board(*, queues: list[Queue], visit_date: datetime.date, sources: list[str] = ()) -> dict:
     """What a waiting-room board shows: tokens only, never patient names.
 
+    Calls stay on the board after the desk presses Start or Complete (a patient who looked away still finds the
+    token); a no-show, a cancelled or a recalled visit leaves it. `sources` names other apps' calls to merge in
+    (core.boards, e.g. "opd": the doctors' rooms).
     Returns:
-        {"called": [{"token", "queue", "desk", "called_at"}...] newest first (up to BOARD_CALLED),
+        {"called": [{"token", "queue", "desk", "announced_at"}...] newest announcement first (up to BOARD_CALLED),
          "queues": [{"code", "name", "waiting": n, "next": [{"token", "position"}...] (up to BOARD_NEXT)}...]}
     """
     queue_ids = [q.pk for q in queues]
     called = (
-        Visit.objects.filter(queue_id__in=queue_ids, visit_date=visit_date, status__in=Visit.AT_DESK_STATUSES)
+        Visit.objects.filter(
+            queue_id__in=queue_ids, visit_date=visit_date, announced_at__isnull=False,
+            status__in=[*Visit.AT_DESK_STATUSES, Visit.Status.COMPLETED],
+        )
         .select_related("queue", "desk")
-        .order_by("-called_at")[:BOARD_CALLED]
+        .order_by("-announced_at")[:BOARD_CALLED]
     )
+    calls = [{"token": v.token, "queue": v.queue.code, "desk": v.desk.name, "announced_at": v.announced_at}
+             for v in called]
+    calls = sorted([*calls, *boards.calls(list(sources), visit_date)], key=lambda c: c["announced_at"], reverse=True)
     line = list(waiting_line(queue_ids=queue_ids, visit_date=visit_date))
     return {
-        "called": [
-            {"token": v.token, "queue": v.queue.code, "desk": v.desk.name, "called_at": v.called_at} for v in called
-        ],
+        "called": calls[:BOARD_CALLED],
         "queues": [
             {
                 "code": q.code,

@@ -131,9 +131,23 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
         if visit is None:
             raise NobodyWaiting(f"Nobody is waiting for desk {desk.name} today.")
         visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, desk, timezone.now(), called_by
+        visit.announced_at = visit.called_at
         visit.save()
         signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
         _announce(visit.queue_id)
+    return visit
+
+
+def call_again(*, visit: Visit, called_by=None) -> Visit:
+    """Announce a called visit again (the patient has not come yet): the board shows it as the latest call,
+    flashes, chimes and speaks it. Only `announced_at` changes; the first call's time and caller stay.
+
+    `called_by` is who pressed the button (not stored). The patient's "called again" notification (SMS, webhook)
+    is written in the same transaction. Raises ActionNotAllowed (409) unless the visit is called.
+    """
+    with transaction.atomic():
+        visit = _step(visit, "call again", (S.CALLED,), announced_at=timezone.now())
+        signals.visit_called(visit, again=True)
     return visit
 
 
@@ -167,7 +181,7 @@ def recall_visit(*, visit: Visit, recalled_by=None) -> Visit:
     return _step(
         visit, "recall", (S.NO_SHOW,),
         status=S.WAITING, queued_at=now, recalled_at=now, recalled_by=recalled_by,
-        called_at=None, called_by=None, desk=None,
+        called_at=None, called_by=None, announced_at=None, desk=None,
     )
 
 

@@ -18,6 +18,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
+from core import boards
 from core.errors import DomainError
 from core.pages import role_required
 from patients.models import Patient
@@ -27,6 +28,7 @@ from queues.models import Desk, Queue, Visit
 
 # The desk page's buttons: URL name of the step -> (service, name of its user argument, past tense for the message).
 STEPS = {
+    "call-again": (services.call_again, "called_by", "called again"),
     "start": (services.start_visit, "started_by", "started"),
     "complete": (services.complete_visit, "completed_by", "completed"),
     "no-show": (services.mark_no_show, "marked_by", "marked no-show"),
@@ -57,7 +59,7 @@ def index(request):
     return render(request, "queues/index.html", {
         "queues": queues,
         "desks": Desk.objects.prefetch_related("queues"),
-        "board_url": f"/board/?queues={active}&key={board_key()}",
+        "board_url": f"/board/?queues={active}&key={board_key()}&sources={','.join(boards.names())}",
     })
 
 
@@ -121,7 +123,7 @@ def call_next(request, pk):
 @require_POST
 @role_required("queues.change_visit")
 def step(request, pk, step):
-    """One step button of the desk page (start, complete, no-show, recall, cancel); back to the desk after."""
+    """One step button of the desk page (call again, start, complete, no-show, recall, cancel); back to the desk."""
     if step not in STEPS:
         raise Http404("No such step.")
     visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)
@@ -177,22 +179,43 @@ def _board_queues(request) -> list[Queue]:
     return [queues[c] for c in codes]
 
 
+def _board_sources(request) -> list[str]:
+    """Other apps' calls the board shows, from `?sources=opd` (core.boards; unknown names are ignored)."""
+    return [name for name in request.GET.get("sources", "").split(",") if name in boards.names()]
+
+
 def _board_context(request) -> dict:
     queues = _board_queues(request)
-    data = selectors.board(queues=queues, visit_date=timezone.localdate())
+    data = selectors.board(queues=queues, visit_date=timezone.localdate(), sources=_board_sources(request))
     latest = data["called"][0] if data["called"] else None
-    return {**data, "last_call": f"{latest['token']}@{latest['called_at'].isoformat()}" if latest else ""}
+    return {
+        **data,
+        "latest": latest,
+        "recent": data["called"][1:],
+        "last_call": f"{latest['token']}@{latest['announced_at'].isoformat()}" if latest else "",
+    }
 
 
 def _board_etag(request, *args, **kwargs) -> str:
-    return selectors.board_version(queue_ids=[q.pk for q in _board_queues(request)], visit_date=timezone.localdate())
+    return selectors.board_version(
+        queue_ids=[q.pk for q in _board_queues(request)], visit_date=timezone.localdate(),
+        sources=_board_sources(request),
+    )
 
 
 @never_cache
 def board(request):
-    """The waiting-room board: full screen, tokens only (no names), polls its panel every second, chimes on a call.
-    Needs no login, only `?key=` (see `board_key`)."""
-    return render(request, "queues/board.html", {**_board_context(request), "panel_query": request.GET.urlencode()})
+    """The waiting-room board: full screen, tokens only (no names), polls its panel every second; on a call or a
+    call again it flashes, chimes and speaks the token (static/js/board.js). Needs no login, only `?key=` (see
+    `board_key`); `?sources=opd` adds the doctors' rooms' calls, `?kiosk=1` keeps the sound on across reloads."""
+    now = timezone.localtime()
+    return render(request, "queues/board.html", {
+        **_board_context(request),
+        "panel_query": request.GET.urlencode(),
+        # The clock shows the hospital's time whatever the TV's time zone or clock: server time and UTC offset.
+        "server_ms": int(now.timestamp() * 1000),
+        "utc_offset_minutes": int(now.utcoffset().total_seconds() // 60),
+    })
 
 
 @never_cache

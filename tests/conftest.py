@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -141,18 +142,6 @@ def receiver():
         each.close()
 
 
-def database_url() -> str:
-    """A URL of the database the tests use (the test database), for a subprocess such as a worker. Host and port go
-    in the query string, which also carries the embedded server's socket directory (OPTIONS host)."""
-    from urllib.parse import quote, urlencode
-
-    db = connection.settings_dict
-    where = {"host": db["HOST"] or db["OPTIONS"].get("host", ""), "port": db["PORT"] or db["OPTIONS"].get("port", "")}
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    query = urlencode({key: value for key, value in where.items() if value})
-    return f"postgres://{quote(db['USER'], safe='')}{password}@/{db['NAME']}?{query}"
-
-
 def start_worker(*args: str, **settings: str) -> subprocess.Popen:
     """`manage.py db_worker` (django-tasks) in its own process on the test database, for the notifications queue.
 
@@ -260,10 +249,54 @@ def hold_row(table: str, column: str, value, *, at_most: float = 6.0):
         holder.close()
 
 
-
 @pytest.fixture
 def admin_api(db):
     """An API client of a user in the admin role (every permission of the project's apps)."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=make_user('boss', 'admin')).key}")
     return client
+
+
+@contextlib.contextmanager
+def browser_context(live_server, user=None, **options):
+    """A Playwright browser context (Debian's chromium) on `live_server`, logged in as `user` when given.
+
+    Every request to a host other than 127.0.0.1/localhost is aborted and recorded in `context.blocked` (a list of
+    URLs), so a page that needs the internet fails its test: the hospital LAN may have none. `options` go to
+    `browser.new_context` (e.g. `viewport`). Open it after the test's database work: while Playwright's event loop
+    runs, the ORM would give this thread a second connection that outlives the test.
+    """
+    from playwright.sync_api import sync_playwright
+
+    session = None
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=live_server.url, **options)
+            context.set_default_timeout(5_000)
+            context.blocked = []
+
+            def local_only(route):
+                if urllib.parse.urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                    route.continue_()
+                else:
+                    context.blocked.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", local_only)
+            if session:
+                context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+            yield context
+        finally:
+            browser.close()
+
+
+def press_shortcut(page, key: str) -> None:
+    """Press a desk shortcut (static/js/keys.js) once the page's deferred scripts have run: a key pressed while the
+    new page is still loading reaches no listener."""
+    page.wait_for_load_state("load")
+    page.keyboard.press(key)

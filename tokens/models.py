@@ -122,8 +122,9 @@ class Slot(models.Model):
         indexes = [models.Index(fields=["doctor", "start_time"])]
 
     def __str__(self):
+        """In plain words, as messages to the desk name it: `Dr. Sana Mirza, 2 Dec 2026 09:00–10:00`."""
         start = timezone.localtime(self.start_time)
-        return f"{self.doctor} {start:%Y-%m-%d %H:%M}-{timezone.localtime(self.end_time):%H:%M}"
+        return f"{self.doctor}, {start.day} {start:%b %Y %H:%M}–{timezone.localtime(self.end_time):%H:%M}"
 
     @property
     def day(self):
@@ -161,6 +162,10 @@ class Token(models.Model):
     priority = models.PositiveSmallIntegerField(help_text="Base priority of the category (1 best, 5 last).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
     actual_time = models.DateTimeField(null=True, blank=True, help_text="When the consultation took place.")
+    # The doctor's room (issue 15): called to the room, consultation started. The token stays CONFIRMED meanwhile,
+    # so its place, number and double-booking guard are untouched; complete or no-show ends it.
+    called_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     # Audit (issue 11), written in the transaction of the change: who booked (for a promoted token, who put the
@@ -191,6 +196,11 @@ class Token(models.Model):
             ),
             # Numbers start at 1.
             models.CheckConstraint(condition=Q(token_number__gte=1), name="tokens_token_number_at_least_1"),
+            # A consultation starts only after its token was called to the room.
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True) | Q(called_at__isnull=False),
+                name="tokens_token_started_after_called",
+            ),
             # A completed consultation has a time.
             models.CheckConstraint(
                 condition=~Q(status="COMPLETED") | Q(actual_time__isnull=False),

@@ -10,12 +10,14 @@ stored row is ever rewritten as time passes.
 import datetime
 
 from django.db.models import (
+    Count,
     DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
     FloatField,
     IntegerField,
+    Max,
     QuerySet,
     Value,
 )
@@ -105,6 +107,26 @@ def slot_queue(slot: Slot) -> QuerySet[Token]:
     return tokens_in_queue().filter(slot=slot).order_by(F("position").asc(nulls_last=True), "token_number")
 
 
+def in_room(slot: Slot) -> Token | None:
+    """The token of `slot` with the doctor now: called, still confirmed (neither completed nor no-show)."""
+    return (
+        Token.objects.select_related("patient")
+        .filter(slot=slot, status=Token.Status.CONFIRMED, called_at__isnull=False)
+        .order_by("-called_at")
+        .first()
+    )
+
+
+def current_slot(slots: list[Slot], now: datetime.datetime) -> Slot | None:
+    """The slot a doctor's room works on at `now`, among one doctor's `slots` of a day sorted by start time: the one
+    running now (delay included), else the next to start, else the day's last. None without slots."""
+    live = [slot for slot in slots if slot.status != Slot.Status.CANCELLED]
+    for slot in live:
+        if now < slot.end_time + datetime.timedelta(minutes=slot.delay_minutes):
+            return slot
+    return live[-1] if live else None
+
+
 def waiting_in_queue() -> QuerySet[WaitingListEntry]:
     """All waiting-list entries with `final_priority` (float) and `waiting_position` (1-based, per slot)."""
     return WaitingListEntry.objects.select_related("slot__doctor", "patient").annotate(
@@ -138,3 +160,28 @@ def slots_on(day: datetime.date) -> QuerySet[Slot]:
     """Slots starting on `day` (hospital time zone), by start time."""
     start, end = day_bounds(day)
     return Slot.objects.filter(start_time__gte=start, start_time__lt=end).select_related("doctor")
+
+
+BOARD_CALLS = 6  # OPD calls offered to the waiting-room board (it shows 6 calls in all)
+
+
+def board_calls(day: datetime.date) -> list[dict]:
+    """The doctors' rooms' latest calls on `day` for the waiting-room board (core.boards source "opd"): tokens
+    called and not cancelled or no-show, newest first, as `{"token": "OPD 7", "queue": "OPD", "desk": doctor's
+    name, "announced_at": called_at}`."""
+    called = (
+        Token.objects.filter(day=day, called_at__isnull=False)
+        .exclude(status__in=[Token.Status.CANCELLED, Token.Status.NO_SHOW])
+        .select_related("doctor")
+        .order_by("-called_at")[:BOARD_CALLS]
+    )
+    return [
+        {"token": f"OPD {t.token_number}", "queue": "OPD", "desk": t.doctor.name, "announced_at": t.called_at}
+        for t in called
+    ]
+
+
+def board_version(day: datetime.date) -> str:
+    """Changes whenever a token of `day` is called or changes (count and latest `updated_at` of its tokens)."""
+    stats = Token.objects.filter(day=day).aggregate(n=Count("pk"), last=Max("updated_at"))
+    return f"opd-{stats['n']}-{stats['last'].timestamp() if stats['last'] else 0:.6f}"

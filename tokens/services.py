@@ -27,10 +27,19 @@ class DoubleBooking(DomainError):
 
     def __init__(self, existing: Token):
         self.existing = existing
-        super().__init__(
-            f"Patient {existing.patient.mrn} already holds token {existing.token_number} (id {existing.pk})"
-            f" with {existing.doctor} on {existing.day:%Y-%m-%d}."
+        patient = existing.patient
+        super().__init__(  # plain words for the desk: names and a written date, no ids
+            f"{patient.full_name} ({patient.mrn}) already holds token {existing.token_number} with"
+            f" {existing.doctor} on {existing.day.day} {existing.day:%b %Y}."
         )
+
+
+class SlotFull(DomainError):
+    """The slot has no free place and the desk did not agree to the waiting list (`book_token(waitlist=False)`)."""
+
+    def __init__(self, slot: Slot, waiting: int):
+        self.slot, self.waiting = slot, waiting
+        super().__init__(f"{slot} is full ({waiting} already waiting). Put the patient on its waiting list?")
 
 
 def token_counter_key(slot: Slot) -> str:
@@ -172,7 +181,9 @@ def cancel_slot(*, slot_id) -> Slot:
     return slot
 
 
-def book_token(*, slot_id, patient: Patient, category: str, booked_by=None) -> Token | WaitingListEntry:
+def book_token(
+    *, slot_id, patient: Patient, category: str, booked_by=None, waitlist: bool = True
+) -> Token | WaitingListEntry:
     """Book `patient` into a slot: a token if a place is free, else an entry on the slot's waiting list.
 
     Emergencies always get a token, above capacity if need be (counted in `emergency_overflow`), and are ordered
@@ -181,6 +192,8 @@ def book_token(*, slot_id, patient: Patient, category: str, booked_by=None) -> T
     Args:
         slot_id: the slot's UUID. patient: an active patient. category: one of `Category`.
         booked_by: the user booking (kept on the token or waiting entry for the audit), None for the system.
+        waitlist: False to refuse (SlotFull) rather than put the patient on a full slot's waiting list; the booking
+            page asks the clerk first (issue 15).
     Returns:
         the new Token (number = the slot's next, from idseq), or the new WaitingListEntry when the slot is full.
     Raises:
@@ -208,6 +221,8 @@ def book_token(*, slot_id, patient: Patient, category: str, booked_by=None) -> T
                 return _issue_token(slot, patient=patient, category=category, booked_by=booked_by)
             if waiting:
                 raise DomainError(f"Patient {patient.mrn} is already on the waiting list of {slot}.")
+            if not waitlist:
+                raise SlotFull(slot, slot.waiting_entries.count())
             return WaitingListEntry.objects.create(
                 slot=slot, patient=patient, category=category, priority=BASE_PRIORITY[category], booked_by=booked_by
             )
@@ -329,6 +344,78 @@ def complete_token(*, token_id) -> Token:
         token.actual_time = timezone.now()
         token.save(update_fields=["status", "actual_time", "updated_at"])
     return token
+
+
+def call_next_token(*, slot_id, called_by=None) -> Token:
+    """The doctor's room calls the next patient of a slot: the first confirmed, not yet called token in queue
+    order (emergencies, then seed 002's final priority, then booking time), stamped `called_at`.
+
+    Under the slot's lock, so two clicks never call two patients. `called_by` is the user who pressed the button
+    (kept for symmetry with queues.services.call_next; not stored).
+    Returns: the called token (annotated with position). Raises: NotFound (404); DomainError (409) while a token
+    of the slot is still in the room (called, not completed or no-show), or when nobody is left to call.
+    """
+    with transaction.atomic():
+        slot = _lock_slot(slot_id)
+        current = selectors.in_room(slot)
+        if current is not None:
+            raise DomainError(
+                f"Token {current.token_number} ({current.patient.full_name}) is still with {slot.doctor}:"
+                " complete it or mark a no-show first."
+            )
+        token = selectors.slot_queue(slot).filter(status=Token.Status.CONFIRMED, called_at__isnull=True).first()
+        if token is None:
+            raise DomainError(f"Nobody is waiting for {slot}.")
+        token.called_at = timezone.now()
+        token.save(update_fields=["called_at", "updated_at"])
+        signals.token_called(token)  # the outbox row (SMS, webhook) commits with the call
+    return token
+
+
+def start_token(*, token_id) -> Token:
+    """The consultation of a called token begins now (`started_at`).
+
+    Raises: NotFound (404); DomainError (409) when the token is not confirmed, not called yet, or already started.
+    """
+    with transaction.atomic():
+        token = get_or_not_found(Token, token_id, lock=True)
+        _check_confirmed(token)
+        if token.called_at is None:
+            raise DomainError(f"Token {token.token_number} has not been called yet.")
+        if token.started_at is not None:
+            raise DomainError(f"Token {token.token_number} has already started.")
+        token.started_at = timezone.now()
+        token.save(update_fields=["started_at", "updated_at"])
+    return token
+
+
+def promote_waiting_entry(*, entry_id) -> Token:
+    """Seat a waiting-list entry now, chosen by the desk rather than by the queue rule (a free place it was not
+    given automatically, e.g. after a capacity change). The entry becomes a token keeping its booking time.
+
+    Raises: NotFound (404); DoubleBooking (409); DomainError (409) when the slot has no free place.
+    """
+    slot_id = WaitingListEntry.objects.filter(pk=entry_id).values_list("slot_id", flat=True).first()
+    if slot_id is None:
+        raise NotFound(f"No waiting-list entry with id {entry_id}.")
+    with transaction.atomic():
+        slot = _lock_slot(slot_id)  # slot first, as every writer
+        entry = get_or_not_found(WaitingListEntry, entry_id, lock=True)
+        if not slot.free_places:
+            raise DomainError(f"{slot} has no free place; a place frees up when a token is cancelled.")
+        existing = _confirmed_token_with_doctor(entry.patient, slot)
+        if existing:
+            raise DoubleBooking(existing)
+        entry.delete()
+        return _issue_token(slot, patient=entry.patient, category=entry.category, booked_at=entry.created_at)
+
+
+def cancel_waiting_entry(*, entry_id) -> WaitingListEntry:
+    """Take a patient off a slot's waiting list (they no longer wait). Returns the deleted entry. Raises NotFound."""
+    with transaction.atomic():
+        entry = get_or_not_found(WaitingListEntry, entry_id, lock=True)
+        entry.delete()
+    return entry
 
 
 def _check_confirmed(token: Token) -> None:

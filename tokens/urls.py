@@ -1,4 +1,4 @@
-"""Page URLs of tokens (reception): booking, slips, the daily report."""
+"""Page URLs of tokens (reception): booking, slips, waiting lists, the doctor's room, the daily report."""
 
 from django.urls import path
 
@@ -10,6 +10,12 @@ urlpatterns = [
     path("opd/book/", views.book, name="book"),
     path("opd/tokens/<uuid:pk>/", views.slip, name="slip"),
     path("opd/waiting/<uuid:pk>/", views.waiting, name="waiting"),
+    path("opd/slots/<uuid:pk>/waiting/", views.slot_waiting, name="slot-waiting"),
+    path("opd/waiting/<uuid:pk>/<slug:step>/", views.waiting_step, name="waiting-step"),
+    path("opd/room/", views.rooms, name="rooms"),
+    path("opd/room/<uuid:pk>/", views.room, name="room"),
+    path("opd/room/slots/<uuid:pk>/call-next/", views.room_call_next, name="room-call-next"),
+    path("opd/room/tokens/<uuid:pk>/<slug:step>/", views.room_step, name="room-step"),
     path("opd/report/", views.report, name="report"),
     path("opd/report.csv", views.report_csv, name="report-csv"),
 ]

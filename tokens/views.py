@@ -1,46 +1,59 @@
-"""Reception pages for OPD tokens: book into a slot and print the slip; the daily report with charts and CSV."""
+"""Reception pages for OPD tokens: book into a slot and print the slip; a slot's waiting list; the doctor's room
+(call, start, complete, no-show); the daily report with charts and CSV.
+
+Writes go through `tokens.services`; a DomainError becomes a message on the page it came from, never a 500."""
+
+import datetime
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponse
+from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.pages import role_required
-from patients.models import Patient
 from tokens import reports, selectors, services
-from tokens.forms import BookingForm, ReportForm, SlotPickForm
-from tokens.models import Slot, WaitingListEntry
+from tokens.forms import BookingForm, ReportForm, RoomPickForm, SlotPickForm
+from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
 
 
 @role_required("tokens.add_token")
 def book(request):
-    """Choose a day and doctor (GET), then a slot with free places shown, the patient's MRN and a category (POST).
-    A token goes to its slip; a full slot puts the patient on its waiting list and shows that slip instead."""
+    """Choose a day and doctor (GET), then a slot with free places shown, the patient (MRN any way, name or phone)
+    and a category (POST). A token goes to its slip. A full slot first asks whether to put the patient on its
+    waiting list (`waitlist`); yes shows the waiting-list slip."""
     day, doctor = SlotPickForm(request.GET).choice()
-    slots = selectors.slots_on(day).exclude(status=Slot.Status.CANCELLED).annotate(waiting=Count("waiting_entries"))
+    slots = (
+        selectors.slots_on(day).exclude(status=Slot.Status.CANCELLED).annotate(waiting=Count("waiting_entries"))
+        .order_by("start_time", "doctor__name")  # a GROUP BY query ignores Meta.ordering
+    )
     if doctor:
         slots = slots.filter(doctor=doctor)
     form = BookingForm(request.POST or None, slots=slots)
+    full = None
     if request.method == "POST" and form.is_valid():
-        patient = Patient.objects.filter(mrn=form.cleaned_data["mrn"].strip()).first()
-        if patient is None:
-            form.add_error("mrn", "No patient has this MRN.")
+        try:
+            booked = services.book_token(
+                slot_id=form.cleaned_data["slot"].pk, patient=form.cleaned_data["found"],
+                category=form.cleaned_data["category"], waitlist=form.cleaned_data["waitlist"], booked_by=request.user,
+            )
+        except services.SlotFull as exc:
+            full = exc
+        except (DomainError, ValidationError) as exc:
+            form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
         else:
-            try:
-                booked = services.book_token(
-                    slot_id=form.cleaned_data["slot"].pk, patient=patient, category=form.cleaned_data["category"],
-                    booked_by=request.user,
-                )
-            except (DomainError, ValidationError) as exc:
-                form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
-            else:
-                if isinstance(booked, WaitingListEntry):
-                    return redirect("tokens:waiting", pk=booked.pk)
-                return redirect("tokens:slip", pk=booked.pk)
+            if isinstance(booked, WaitingListEntry):
+                return redirect("tokens:waiting", pk=booked.pk)
+            return redirect("tokens:slip", pk=booked.pk)
     pick = SlotPickForm(initial={"day": day, "doctor": doctor})
     return render(request, "tokens/book.html", {"pick": pick, "form": form, "slots": slots, "day": day,
-                                                "doctor": doctor})
+                                                "doctor": doctor, "full": full})
 
 
 @role_required("tokens.view_token")
@@ -66,6 +79,8 @@ def report(request):
     return render(request, "tokens/report.html", {
         "form": form,
         "report": figures,
+        "day": datetime.date.fromisoformat(figures["date"]),
+        "category_labels": dict(Category.choices),  # charts say "Priority (paid)", not PRIORITY_PAID
         "labels": [label for _, label in reports.COLUMNS],
         "rows": [(row["doctor_name"], [row[key] for key in keys]) for row in figures["doctors"]],
         "total": [figures["total"][key] for key in keys],
@@ -84,3 +99,106 @@ def report_csv(request):
 def _report_choice(form: ReportForm) -> dict:
     data = form.cleaned_data if form.is_valid() else {}
     return reports.report_args(date=data.get("date"), doctor_id=getattr(data.get("doctor"), "pk", None))
+
+
+@role_required("tokens.view_waitinglistentry")
+def slot_waiting(request, pk):
+    """A slot's waiting list in order (seed 002's rule), each entry with Promote and Cancel."""
+    slot = get_object_or_404(Slot.objects.select_related("doctor"), pk=pk)
+    entries = selectors.waiting_in_queue().filter(slot=slot).order_by("waiting_position")
+    return render(request, "tokens/slot_waiting.html", {"slot": slot, "entries": entries})
+
+
+@require_POST
+@role_required("tokens.delete_token")
+def waiting_step(request, pk, step):
+    """Promote (seat now if a place is free) or cancel a waiting-list entry; back to the slot's waiting list."""
+    entry = get_object_or_404(WaitingListEntry.objects.select_related("patient"), pk=pk)
+    if step == "promote":
+        done = _run(request, lambda: services.promote_waiting_entry(entry_id=entry.pk))
+        if done:
+            messages.success(request, f"{entry.patient.full_name} got token {done.token_number}.")
+    elif step == "cancel":
+        if _run(request, lambda: services.cancel_waiting_entry(entry_id=entry.pk)):
+            messages.success(request, f"{entry.patient.full_name} is off the waiting list.")
+    else:
+        raise Http404("No such step.")
+    return redirect("tokens:slot-waiting", pk=entry.slot_id)
+
+
+@role_required("tokens.add_token")
+def rooms(request):
+    """Choose the doctor whose room page to open."""
+    form = RoomPickForm(request.GET or None)
+    if form.is_valid():
+        return redirect("tokens:room", pk=form.cleaned_data["doctor"].pk)
+    return render(request, "tokens/rooms.html", {"form": form})
+
+
+# The room page's token buttons: step -> (service, past tense for the message).
+ROOM_STEPS = {
+    "start": (services.start_token, "started"),
+    "complete": (services.complete_token, "completed"),
+    "no-show": (lambda token_id: services.mark_no_show(token_id=token_id)[0], "marked no-show"),
+}
+
+
+@role_required("tokens.add_token")
+def room(request, pk):
+    """The doctor's room: today's slots of one doctor, the current one (`?slot=` picks another, of any day) with
+    the token in the room, Call next, Start, Complete, No-show, and the slot's queue in order."""
+    doctor = get_object_or_404(Doctor, pk=pk)
+    chosen = Slot.objects.filter(doctor=doctor, pk=_uuid_or_none(request.GET.get("slot"))).first()
+    day = chosen.day if chosen else timezone.localdate()
+    today = list(selectors.slots_on(day).filter(doctor=doctor).order_by("start_time"))
+    slot = chosen or selectors.current_slot(today, timezone.now())
+    queue = list(selectors.slot_queue(slot)) if slot else []
+    return render(request, "tokens/room.html", {
+        "doctor": doctor, "slots": today, "slot": slot, "queue": queue,
+        "current": next((t for t in queue if t.status == Token.Status.CONFIRMED and t.called_at), None),
+        "waiting": sum(1 for t in queue if t.status == Token.Status.CONFIRMED and not t.called_at),
+    })
+
+
+@require_POST
+@role_required("tokens.add_token")
+def room_call_next(request, pk):
+    """The room's Call next: the slot's next token in priority order; back to the room on that slot."""
+    slot = get_object_or_404(Slot, pk=pk)
+    token = _run(request, lambda: services.call_next_token(slot_id=slot.pk, called_by=request.user))
+    if token:
+        messages.success(request, f"Token {token.token_number} called ({token.patient.full_name}).")
+    return _back_to_room(slot)
+
+
+@require_POST
+@role_required("tokens.add_token")
+def room_step(request, pk, step):
+    """Start, Complete or No-show of the token in the room; back to the room on its slot."""
+    if step not in ROOM_STEPS:
+        raise Http404("No such step.")
+    token = get_object_or_404(Token.objects.select_related("slot", "patient"), pk=pk)
+    service, done = ROOM_STEPS[step]
+    if _run(request, lambda: service(token_id=token.pk)):
+        messages.success(request, f"Token {token.token_number} {done} ({token.patient.full_name}).")
+    return _back_to_room(token.slot)
+
+
+def _uuid_or_none(text):
+    try:
+        return uuid.UUID(text or "")
+    except ValueError:
+        return None
+
+
+def _back_to_room(slot: Slot):
+    return redirect(f"{reverse('tokens:room', args=[slot.doctor_id])}?slot={slot.pk}")
+
+
+def _run(request, action):
+    """Run a service call; a DomainError becomes an error message and the result None."""
+    try:
+        return action()
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return None

@@ -3,7 +3,8 @@
  * The rules come from the server (patients.mrn.client_formats, rendered with json_script as #mrn-formats), the
  * same definitions the server validates with, so browser and server never disagree:
  *   patterns the MRN formats of both schemes, the active one first, e.g. ^\d{3}-\d{2}-\d{3}$, ^PAT-\d{8}-\d{4}$
- *   legacy   the old format xx-xx-xxx, refused with the number it became (a zero in front)
+ *   legacy   the old format xx-xx-xxx: refused in MRN fields with the number it became (a zero in front); the
+ *            search box lets it through (search converts it, as the API does)
  *   examples an MRN of each scheme, same order: whether a partly typed value can still become an MRN; typing
  *            as many digits as the active scheme's example has gets its dashes (and prefix) inserted, in the
  *            search box only when that example is digits and dashes (else a phone number could turn into one)
@@ -42,6 +43,7 @@
   function problem(value, kind) {
     if (!value) return "";
     if (legacy.test(value)) {
+      if (kind === "search") return "";  // search finds old numbers (the server converts them), as the API does
       // Converted as idseq.formats.convert_legacy does: a zero in front.
       return formats.legacy_message.replace("{number}", value).replace("{converted}", "0" + value);
     }

@@ -14,12 +14,10 @@ from notifications.models import Notification
 from patients.models import Patient
 from patients.services import register_patient
 from queues import services as queue_services
-from queues import signals as queue_signals
 from queues.models import Queue, Visit
 from tests.conftest import make_user
 from tests.queues.conftest import make_desk
 from tokens import services as token_services
-from tokens import signals as token_signals
 from tokens.models import Token
 
 ADAPTERS_ON = {"NOTIFY_SMS_URL": "http://127.0.0.1:9/sms?to={phone}&text={message}",
@@ -182,18 +180,17 @@ def test_the_admin_shows_delivery_state_and_sends_failed_rows_again(adapters_on,
     assert client.get(f"/admin/notifications/notification/{failed.pk}/change/").status_code == 200  # read-only view
 
 
-def test_the_signals_other_steps_send_write_their_kinds(adapters_on, settings, called):
-    # For a desk's "call again" and a doctor's "call next" (issue 15), which send these inside their transaction.
+def test_a_desk_calling_again_and_a_doctor_calling_next_write_their_kinds(adapters_on, settings, called):
     settings.NOTIFY_WEBHOOK_URL = ""
     desk, patient = called
     visit = queue_services.call_next(desk=desk)
-    queue_signals.visit_called(visit, again=True)
+    queue_services.call_again(visit=visit)
     doctor = token_services.create_doctor(name="Dr. Imran")
     start = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
     slot = token_services.create_slot(doctor=doctor, start_time=start, end_time=start + datetime.timedelta(hours=1),
                                       max_capacity=5)
-    token = token_services.book_token(slot_id=slot.pk, patient=patient, category="WALKIN")
-    token_signals.token_called(token)
+    token_services.book_token(slot_id=slot.pk, patient=patient, category="WALKIN")
+    token_services.call_next_token(slot_id=slot.pk)
     assert list(Notification.objects.order_by("pk").values_list("kind", "number", "room")) == [
         ("visit_called", "GEN-001", "Room 4"), ("visit_called_again", "GEN-001", "Room 4"),
         ("token_called", "1", "Dr. Imran"),

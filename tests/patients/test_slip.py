@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from patients.services import register_patient
-from patients.slips import age_label
+from patients.slips import Slip, age_label
 from tests.patients.code128 import decode_svg
 
 
@@ -16,16 +16,23 @@ def patient(db):
 
 
 @override_settings(HOSPITAL_NAME="Al Shifa Hospital")
-@pytest.mark.parametrize("paper", ["80mm", "a4"])
+@pytest.mark.parametrize("paper", ["80mm", "a4", "a5"])
 def test_the_slip_page_shows_the_mrn_as_code_128_and_qr_with_the_particulars(desk, patient, paper):
     response = desk.get(f"/patients/{patient.pk}/slip/", {"paper": paper})
     html = response.content.decode()
     assert response.status_code == 200
     assert decode_svg(html.split('data-testid="barcode">')[1]) == patient.mrn
     assert 'data-testid="qr"><svg' in html
-    for text in ["Al Shifa Hospital", "Ayesha Khan", "s/o, d/o Imran Khan", " y / F", f'class="paper-{paper}"']:
+    for text in ["Al Shifa Hospital", "Ayesha Khan", "d/o Imran Khan", " y / F", f'class="paper-{paper}"']:
         assert text in html
     assert "data-autoprint" not in html
+    width, height = {"80mm": (80, 110), "a4": (210, 297), "a5": (148, 210)}[paper]
+    assert f"@page {{ size: {width}mm {height}mm; margin: 0; }}" in html  # `80mm auto` is not valid CSS
+
+
+@pytest.mark.parametrize(("sex", "line"), [("M", "s/o Imran"), ("F", "d/o Imran"), ("O", "s/o, d/o Imran"), ("", "s/o, d/o Imran")])
+def test_the_slip_names_the_father_as_son_of_or_daughter_of_by_sex(db, sex, line):
+    assert Slip.of(register_patient(full_name="A", father_name="Imran", sex=sex)).father_line == line
 
 
 def test_one_click_after_registration_opens_the_slip_ready_to_print(desk, patient):

@@ -13,9 +13,11 @@ _mrns = itertools.count(1)
 
 
 def make_patients(count: int) -> list[Patient]:
-    """`count` active patients with made-up MRNs (registration itself is tested in tests/patients)."""
+    """`count` active patients with made-up MRNs from 900-00-001 up, findable like any MRN (registration itself is
+    tested in tests/patients)."""
+    numbers = [next(_mrns) for _ in range(count)]
     return Patient.objects.bulk_create(
-        Patient(mrn=f"T-{next(_mrns):06d}", full_name=f"Patient {i}") for i in range(count)
+        Patient(mrn=f"900-{n // 1000:02d}-{n % 1000:03d}", full_name=f"Patient {i}") for i, n in enumerate(numbers)
     )
 
 

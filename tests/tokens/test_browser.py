@@ -46,7 +46,7 @@ def test_reception_books_a_token_and_sees_its_slip(live_server):
     with reception_page(live_server) as page:
         page.goto(f"{live_server.url}/opd/book/?day={at(10).date()}")
         page.check("input[name=slot]")
-        page.fill("input[name=mrn]", patient.mrn)
+        page.fill("input[name=patient]", patient.mrn)
         page.select_option("select[name=category]", "FOLLOWUP")
         page.click("text=Book token")
         assert page.text_content("[data-testid=token-number]").strip() == "1"

@@ -30,7 +30,7 @@ def test_the_booking_page_shows_the_days_slots_with_free_places(desk, doctor):
 def test_booking_by_mrn_prints_a_slip_with_number_doctor_time_and_estimate(desk, doctor):
     slot = make_slot(doctor, at(9), capacity=4)
     (patient,) = make_patients(1)
-    response = desk.post(f"/opd/book/?day={at(9).date()}", {"slot": slot.pk, "mrn": patient.mrn, "category": "ONLINE"})
+    response = desk.post(f"/opd/book/?day={at(9).date()}", {"slot": slot.pk, "patient": patient.mrn, "category": "ONLINE"})
     token = Token.objects.get()
     assert response.status_code == 302 and response.url == f"/opd/tokens/{token.pk}/"
     slip = desk.get(response.url).text
@@ -39,11 +39,16 @@ def test_booking_by_mrn_prints_a_slip_with_number_doctor_time_and_estimate(desk,
     assert 'data-testid="estimated-time">09:00<' in slip
 
 
-def test_a_full_slot_shows_the_waiting_slip(desk, doctor):
+def test_a_full_slot_asks_first_then_shows_the_waiting_slip(desk, doctor):
     slot = make_slot(doctor, at(9), capacity=1)
     first, second = make_patients(2)
     services.book_token(slot_id=slot.pk, patient=first, category=Category.ONLINE)
-    response = desk.post(f"/opd/book/?day={at(9).date()}", {"slot": slot.pk, "mrn": second.mrn, "category": "WALKIN"})
+    booking = {"slot": slot.pk, "patient": second.mrn, "category": "WALKIN"}
+    asked = desk.post(f"/opd/book/?day={at(9).date()}", booking)
+    assert asked.status_code == 200 and 'data-testid="ask-waitlist"' in asked.text
+    assert f"Dr. Ayesha Khan, {at(9).day} {at(9):%b %Y} 09:00–10:00 is full (0 already waiting)" in asked.text
+    assert not slot.waiting_entries.exists()
+    response = desk.post(f"/opd/book/?day={at(9).date()}", {**booking, "waitlist": "1"})
     assert response.status_code == 302 and response.url.startswith("/opd/waiting/")
     assert 'data-testid="waiting-position">#1<' in desk.get(response.url).text
 
@@ -51,19 +56,20 @@ def test_a_full_slot_shows_the_waiting_slip(desk, doctor):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ({"mrn": "000-00-000"}, "No patient has this MRN."),
+        ({"patient": "000-00-000"}, "No patient found for “000-00-000”."),
+        ({"patient": "Patient"}, "Several patients match: choose one below."),
         ({"slot": ""}, "Choose a slot."),
         ({"category": "VIP"}, "Select a valid choice."),
-        ({"mrn": "holder"}, "already holds token 1"),
+        ({"patient": "holder"}, "Patient 0 (900-00-"),
     ],
 )
 def test_bad_bookings_show_form_errors_and_write_nothing(desk, doctor, body, message):
     slot = make_slot(doctor, at(9))
     holder, patient = make_patients(2)
     services.book_token(slot_id=slot.pk, patient=holder, category=Category.ONLINE)
-    data = {"slot": slot.pk, "mrn": patient.mrn, "category": "ONLINE", **body}
-    if data["mrn"] == "holder":
-        data["mrn"] = holder.mrn
+    data = {"slot": slot.pk, "patient": patient.mrn, "category": "ONLINE", **body}
+    if data["patient"] == "holder":
+        data["patient"] = holder.mrn
     response = desk.post(f"/opd/book/?day={at(9).date()}", data)
     assert response.status_code == 200
     assert message in response.text

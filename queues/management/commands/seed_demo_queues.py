@@ -1,12 +1,17 @@
-"""Create the demo queues and desks (GEN, LAB, PHARM, XRAY). Development only: refused when DEBUG is off.
+"""Create the demo queues and desks (GEN, LAB, PHARM, XRAY); with --morning, today's visits too (queues/demo.py).
+Development only: refused when DEBUG is off.
 
 Queues are hospital configuration, so production sets them up in the admin; this command is for a laptop and is
 run by `bin/dev.py serve`. It is idempotent.
 """
 
+import random
+
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from queues import demo
 from queues.models import Desk, Queue
 
 # code -> (name, default service minutes, desks serving it)
@@ -21,7 +26,12 @@ DEMO_QUEUES = {
 class Command(BaseCommand):
     help = "Create the demo queues GEN, LAB, PHARM, XRAY and their desks. Refused when DEBUG is off."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--morning", action="store_true",
+                            help="also issue and serve today's visits (a morning in progress), unless today has some")
+        parser.add_argument("--seed", type=int, default=None, help="random seed (repeatable demo)")
+
+    def handle(self, *args, morning, seed, **options):
         if not settings.DEBUG:
             raise CommandError("seed_demo_queues is demo data; it runs only with DEBUG on.")
         for code, (name, minutes, desk_names) in DEMO_QUEUES.items():
@@ -31,3 +41,6 @@ class Command(BaseCommand):
             for desk_name in desk_names:
                 Desk.objects.get_or_create(name=desk_name)[0].queues.add(queue)
         self.stdout.write(self.style.SUCCESS(f"Demo queues: {', '.join(DEMO_QUEUES)}."))
+        if morning:
+            issued = demo.play_morning(rng=random.Random(seed))
+            self.stdout.write(f"Demo morning: {issued} visits issued today." if issued else "Today already has visits.")

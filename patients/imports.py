@@ -1,0 +1,96 @@
+"""The CSV import page's jobs (issue 15): check an upload, then import it in the background with progress.
+
+The rules are the command's (`manage.py import_patients`, patients.csv_io and services.import_patients): every
+row checked first, all or none unless `skip_invalid`, numbers kept, rows already registered skipped. Here they run
+as a django-tasks job (patients.tasks.run_import_task) that records its progress on the ImportJob row, which the
+page polls.
+"""
+
+from django.utils import timezone
+
+from core.errors import DomainError
+from patients import csv_io, services
+from patients.models import ImportJob
+
+MAX_ERRORS_KEPT = 200  # errors listed on the page; the count says how many there are
+PROGRESS_EVERY = 500  # rows between progress updates
+
+
+def check_upload(*, file_name: str, data: bytes, skip_invalid: bool = False, created_by=None) -> ImportJob:
+    """Read and check an uploaded CSV (without importing) and keep it as an ImportJob to run later.
+
+    Returns: the job (status CHECKED) with `rows`, `errors` (first MAX_ERRORS_KEPT) and `error_count`.
+    Raises: csv_io.BadFile for a file that cannot be read (encoding, CSV syntax, columns); nothing is kept.
+    """
+    text = csv_io.decode(data)
+    reading = csv_io.read_patients(text)
+    reading.refuse_clashes_with_register()
+    return ImportJob.objects.create(
+        file_name=file_name[:255], csv_text=text, skip_invalid=skip_invalid,
+        rows=len(reading.patients) + len(reading.errors), errors=reading.errors[:MAX_ERRORS_KEPT],
+        error_count=len(reading.errors), created_by=created_by,
+    )
+
+
+def start(*, job: ImportJob) -> ImportJob:
+    """Queue a checked job for the background worker (`manage.py db_worker`).
+
+    Raises: DomainError (409) when the job is not CHECKED (already started), or when it has invalid rows and was
+    not told to skip them.
+    """
+    from patients.tasks import run_import_task  # the task module imports this one
+
+    if job.status != ImportJob.Status.CHECKED:
+        raise DomainError(f"{job.file_name} is already {job.get_status_display().lower()}.")
+    if job.error_count and not job.skip_invalid:
+        raise DomainError(f"{job.file_name} has {job.error_count} invalid row(s): correct them or skip them.")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+    run_import_task.enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def run(*, job_id: int) -> dict:
+    """The background run: check the rows again (the register may have changed since the upload), recording
+    progress, then import them in one transaction. Ends DONE with the counts, or FAILED with the reason; a failed
+    run imports nothing. Returns the counts (the task's result)."""
+    job = ImportJob.objects.get(pk=job_id)
+    ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.RUNNING, checked=0)
+    try:
+        return _run(job)
+    except Exception as exc:  # the page must not wait forever on a job that died; the worker logs the traceback
+        _finish(job_id, ImportJob.Status.FAILED, errors=[], message=f"The import stopped ({type(exc).__name__}).")
+        raise
+
+
+def _run(job: ImportJob) -> dict:
+    job_id = job.pk
+
+    def counted(rows):
+        for number, row in enumerate(rows, 1):
+            if number % PROGRESS_EVERY == 0:
+                ImportJob.objects.filter(pk=job_id).update(checked=number)
+            yield row
+
+    reading = csv_io.read_patients(job.csv_text, progress=counted)
+    reading.refuse_clashes_with_register()
+    ImportJob.objects.filter(pk=job_id).update(checked=job.rows)
+    if reading.errors and not job.skip_invalid:
+        return _finish(job_id, ImportJob.Status.FAILED, errors=reading.errors,
+                       message=f"{len(reading.errors)} invalid row(s) now; nothing imported.")
+    try:
+        added = services.import_patients(patients=reading.patients, imported_by=job.created_by)
+    except DomainError as exc:
+        return _finish(job_id, ImportJob.Status.FAILED, errors=reading.errors, message=f"{exc}. Nothing imported.")
+    return _finish(job_id, ImportJob.Status.DONE, errors=reading.errors, imported=len(added),
+                   already_registered=len(reading.patients) - len(added))
+
+
+def _finish(job_id: int, status: str, *, errors: list, message: str = "", imported: int = 0,
+            already_registered: int = 0) -> dict:
+    counts = {"imported": imported, "already_registered": already_registered, "invalid": len(errors)}
+    ImportJob.objects.filter(pk=job_id).update(
+        status=status, message=message, errors=errors[:MAX_ERRORS_KEPT], error_count=len(errors),
+        imported=imported, already_registered=already_registered, finished_at=timezone.now(),
+    )
+    return counts

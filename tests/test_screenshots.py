@@ -1,0 +1,50 @@
+"""The README's screenshots (issue 15): the reception form, a desk, the board and the OPD report of the demo
+morning, taken in Debian's chromium. The test writes them to a temporary folder; to refresh the committed ones:
+
+    TOKENLINE_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest tests/test_screenshots.py
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from queues.models import Desk
+from queues.views import board_key
+from tests.conftest import CHROMIUM, browser_context, make_user
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
+    pytest.mark.django_db(transaction=True),
+]
+# file name -> (path, viewport width, height)
+SHOTS = {
+    "reception-form.png": ("/patients/register/", 1366, 768),
+    "desk.png": ("/queues/desks/{desk}/", 1366, 768),
+    "board.png": ("/board/?key={key}&sources=opd", 1920, 1080),
+    "report.png": ("/opd/report/", 1366, 1000),
+}
+
+
+def test_screenshots_of_the_demo_morning(live_server, tmp_path):
+    out = Path(os.environ.get("TOKENLINE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", patients=80, stdout=open(os.devnull, "w"))
+        call_command("seed_opd", morning=True, seed=7, stdout=open(os.devnull, "w"))
+        call_command("seed_demo_queues", morning=True, seed=7, stdout=open(os.devnull, "w"))
+    user = make_user("shots", "reception")
+    values = {"desk": Desk.objects.get(name="Room 1").pk, "key": board_key()}
+    with browser_context(live_server, user) as context:
+        page = context.new_page()
+        for name, (path, width, height) in SHOTS.items():
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(path.format(**values))
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=out / name)
+        assert not context.blocked
+    for name, (_, width, _) in SHOTS.items():
+        png = (out / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == width
