@@ -69,6 +69,10 @@ class DemographicsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sex"].choices = [("", "—"), *((code, SEX_LABELS[code]) for code in Patient.Sex.values)]
+        self.fields["notify_language"].required = False  # a post without it keeps the patient's (new: Urdu)
+
+    def clean_notify_language(self):
+        return self.cleaned_data["notify_language"] or self.instance.notify_language
 
     def clean(self):
         data = super().clean()
@@ -95,7 +99,8 @@ class CorrectionForm(DemographicsForm):
 
     def changes(self) -> dict:
         """The fields the clerk changed, with their new values, as `services.update_patient` takes them."""
-        changed = set(self.changed_data)
+        # A select the post left out (an older form without the notification language) keeps its value.
+        changed = {name for name in self.changed_data if name != "notify_language" or name in self.data}
         if "dob" in changed:  # a new date or age decides the flag too
             changed.add("dob_estimated")
         return {name: self.cleaned_data[name] for name in sorted(changed)}
@@ -122,10 +127,6 @@ class PatientForm(DemographicsForm):
         self.duplicates = Patient.objects.none()
         if not carry_over:
             del self.fields["mrn"]
-        self.fields["notify_language"].required = False  # a post without it gets the model's default (Urdu)
-
-    def clean_notify_language(self):
-        return self.cleaned_data["notify_language"] or Patient._meta.get_field("notify_language").default
 
     def clean(self):
         data = super().clean()

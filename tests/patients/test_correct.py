@@ -48,7 +48,7 @@ def test_an_admin_edit_goes_through_the_service_and_records_the_admin(db):
     client = Client()
     client.force_login(admin)
     form = {"full_name": "Ayesha Khan", "father_name": "", "dob": "", "sex": "", "phone": "", "cnic": "",
-            "email": "", "address": "", "is_active": "on", "origin_terminal": ""}
+            "email": "", "address": "", "is_active": "on", "origin_terminal": "", "notify_language": "ur"}
     with mock.patch.object(services, "update_patient", wraps=services.update_patient) as update:
         response = client.post(f"/admin/patients/patient/{patient.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
