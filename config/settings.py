@@ -99,6 +99,22 @@ else:
 
     DATABASES = {"default": environ.Env.db_url_config(embedded_database_url(BASE_DIR / "var" / "pgdata"))}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Connections (issue #13). With DB_POOL_SIZE > 0 each process keeps a psycopg pool of that many connections, opened
+# once and lent to one request at a time (config/gunicorn.py sets it to gunicorn's threads per worker: one per
+# request a worker serves at once). Without (development, tests) each thread has its own connection, kept for
+# CONN_MAX_AGE seconds (0: closed after each request). The two are exclusive. Either way a connection is checked
+# before it is reused, so one that PostgreSQL dropped (restart, failover) is replaced instead of failing a request.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DB_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_SIZE,
+        "max_size": DB_POOL_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # seconds a request waits for a connection, then 503
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -117,7 +133,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 REST_FRAMEWORK = {
     # Token first, so a request without credentials gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",  # token, user and permissions in one query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.RolePermissions"],

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from idseq.services import advance_past, issue
 from patients.exceptions import DuplicatePatient, MrnTaken
+from patients.history_trigger import history_user_for_inserts
 from patients.models import Patient
 from patients.mrn import SCHEMES, active_scheme, parse_mrn, scheme_formats
 
@@ -87,8 +88,7 @@ def save_new_patient(
             if issued.replayed:
                 return Patient.objects.get(mrn=issued.ids[0])
             patient.mrn = issued.ids[0]
-        patient._history_user = patient.created_by
-        patient.save(force_insert=True)
+        patient.save(force_insert=True)  # its history row is written by the insert trigger
     return patient
 
 
@@ -137,8 +137,6 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
         MrnTaken: a row's MRN was registered meanwhile; nothing is imported.
     The counter row stays locked while the rows are inserted: registrations at the desks wait for the import.
     """
-    from simple_history.utils import bulk_create_with_history
-
     existing = set()
     mrns = [patient.mrn for patient in patients]
     for start in range(0, len(mrns), 10_000):
@@ -146,14 +144,16 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     new = [patient for patient in patients if patient.mrn not in existing]
     with _unique_violations_as_domain_errors(), transaction.atomic():
         _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
-        bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
+        with history_user_for_inserts(imported_by):  # the history rows come from the insert trigger
+            Patient.objects.bulk_create(new, batch_size=batch_size)
     return new
 
 
 def _validate(patient: Patient) -> None:
     # Field rules only. Uniqueness and constraints are left to the database: the guard must hold under concurrency
     # (see _unique_violations_as_domain_errors), and checking them here would cost a query per registration for nothing.
-    patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
+    # created_by is the system's (the logged-in user): checking it exists would cost a query per registration.
+    patient.full_clean(exclude=["mrn", "created_by"], validate_unique=False, validate_constraints=False)
 
 
 def _advance_counter_past(mrns: list[str], moved_by=None) -> None:
