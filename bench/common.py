@@ -28,7 +28,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 # would shadow the standard library's `queue` for everything imported from here on: swap it for the project root.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"  # the project's settings plus django-sequences
 # Smoke runs of the test suite: the database it prepared (migrated; the test flushes it afterwards).
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "")
 
@@ -190,3 +190,14 @@ def check_same_statements(label: str, script: str, captured: list[str]) -> None:
         raise SystemExit(f"{label}: the raw ceiling does not send the code path's statements\n"
                          f"  code path: {ours}\n  raw SQL:   {raw}")
     print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
+
+
+def with_variables(script: str, **variables) -> str:
+    """A pgbench script with `variables` filled in: numbers as `\\set name value` lines, strings written into each
+    `:'name'` (pgbench has no quoted variables)."""
+    for name, value in variables.items():
+        if isinstance(value, int):
+            script = f"\\set {name} {value}\n" + script
+        else:
+            script = script.replace(f":'{name}'", f"'{value}'")
+    return script

@@ -8,7 +8,15 @@ Requests go through Django's test client in-process (URL routing, auth, DRF, ser
 are the server's own time without a network or a WSGI server. Runs in a throw-away database (bench/common.py).
 """
 
-from common import Result, bench_database, check_same_statements, pgbench, print_table, run_threads  # first
+from common import (  # first: fixes the path
+    Result,
+    bench_database,
+    check_same_statements,
+    pgbench,
+    print_table,
+    run_threads,
+    with_variables,
+)
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
@@ -156,11 +164,7 @@ class Bench:
         with connection.cursor() as cursor:
             cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        for name, value in {**variables, "day": self.today.isoformat()}.items():
-            if isinstance(value, int):
-                script = f"\\set {name} {value}\n" + script
-            else:
-                script = script.replace(f":'{name}'", f"'{value}'")
+        script = with_variables(script, **variables, day=self.today.isoformat())
         return pgbench(script, clients, max(1, round(self.seconds)))
 
 
