@@ -40,10 +40,10 @@ from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.allocate import RAW_SQL as RAW_REGISTRATION  # noqa: E402
-from bench.queue import RAW_CALL_NEXT, RAW_ISSUE  # noqa: E402
+from bench.queue import RAW_CALL_NEXT, RAW_ISSUE, make_line  # noqa: E402
 from idseq.models import Sequence  # noqa: E402
 from patients.models import Patient  # noqa: E402
-from queues.models import Desk, Queue, Visit  # noqa: E402
+from queues.models import Queue  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 30_000  # patients, and waiting visits and desks per queue run: more than one run gets through
@@ -178,7 +178,7 @@ class Fixtures:
     """A reception user with a token, ROWS patients, and per run a fresh queue with waiting visits and desks."""
 
     def __init__(self, rows: int):
-        self.rows, self.serial, self.today = rows, 0, timezone.localdate()
+        self.serial, self.today = 0, timezone.localdate()
         user = User.objects.create_user("bench-http")
         user.groups.add(Group.objects.get(name="reception"))
         self.token = Token.objects.create(user=user).key
@@ -197,14 +197,7 @@ class Fixtures:
                            [f"visit-token:{queue.code}:{self.today.isoformat()}"])
         if not line:
             return queue, []
-        now = timezone.now()
-        Visit.objects.bulk_create(
-            Visit(patient_id=pid, queue=queue, visit_date=self.today, token_number=i + 1, queued_at=now)
-            for i, pid in enumerate(self.patient_ids)
-        )
-        desks = Desk.objects.bulk_create(Desk(name=f"{queue.code}-{i}") for i in range(self.rows))
-        Desk.queues.through.objects.bulk_create(Desk.queues.through(desk=d, queue=queue) for d in desks)
-        return queue, [d.pk for d in desks]
+        return queue, make_line(queue, self.patient_ids, self.today)
 
     def registrations(self) -> tuple[list, str, dict]:
         body = json.dumps({"full_name": "Bench Patient"}).encode()

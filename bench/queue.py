@@ -77,6 +77,18 @@ COMMIT;
 """
 
 
+def make_line(queue: Queue, patient_ids: list[int], day) -> list[int]:
+    """Each patient waiting in `queue` on `day` (tokens 1..n), and as many desks serving it; returns the desk ids."""
+    now = timezone.now()
+    Visit.objects.bulk_create(
+        Visit(patient_id=pid, queue=queue, visit_date=day, token_number=i + 1, queued_at=now)
+        for i, pid in enumerate(patient_ids)
+    )
+    desks = Desk.objects.bulk_create(Desk(name=f"{queue.code}-{i}") for i in range(len(patient_ids)))
+    Desk.queues.through.objects.bulk_create(Desk.queues.through(desk=d, queue=queue) for d in desks)
+    return [d.pk for d in desks]
+
+
 def sleepy_notifier(queue_ids):
     """A board notifier as slow as seed 003's blocking WebSocket broadcast."""
     time.sleep(NOTIFIER_SLEEP)
@@ -86,7 +98,7 @@ class Bench:
     """Fixtures: a reception user, ROWS patients, and per run a fresh queue (tokens from 1) with its desks."""
 
     def __init__(self, seconds: float, rows: int = ROWS):
-        self.seconds, self.rows = seconds, rows
+        self.seconds = seconds
         self.today = timezone.localdate()
         self.user = User.objects.create_user("bench")
         self.user.groups.add(Group.objects.get(name="reception"))
@@ -100,14 +112,7 @@ class Bench:
         queue = Queue.objects.create(name=f"Bench {n}", code=f"B{n}")
         if not line:
             return queue, []
-        now = timezone.now()
-        Visit.objects.bulk_create(
-            Visit(patient_id=pid, queue=queue, visit_date=self.today, token_number=i + 1, queued_at=now)
-            for i, pid in enumerate(self.patient_ids)
-        )
-        desks = Desk.objects.bulk_create(Desk(name=f"{queue.code}-{i}") for i in range(self.rows))
-        Desk.queues.through.objects.bulk_create(Desk.queues.through(desk=d, queue=queue) for d in desks)
-        return queue, [d.pk for d in desks]
+        return queue, make_line(queue, self.patient_ids, self.today)
 
     def api_run(self, clients: int, request) -> Result:
         """Time `request(api_client)` in a loop from `clients` threads, each with its own logged-in client."""
