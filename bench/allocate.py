@@ -1,6 +1,8 @@
 """Registrations per second and p50/p99 latency of `register_patient` at 1, 4 and 16 clients, next to the same
-statements in raw SQL (pgbench) at the same client counts; then `idseq.services.allocate()` next to
-django-sequences' `get_next_value` (each value in its own transaction, threads with their own connections).
+statements in raw SQL (pgbench) at the same client counts; `idseq.services.allocate()` next to django-sequences'
+`get_next_value` (each value in its own transaction, threads with their own connections); and the API's own cost:
+`POST /api/v1/patients/` through DRF in process (token auth, permissions, validation, serialisation) next to
+`register_patient` alone, one client (target: the API at most 1.5x the service, a ratio of at least 67 %).
 
     .venv/bin/python bench/allocate.py [--seconds 10] [--smoke]
 
@@ -42,6 +44,19 @@ def register():
     register_patient(full_name="Bench Patient")
 
 
+def api_client():
+    """A DRF client of a reception user with a token: the request path of `POST /api/v1/patients/`, in process."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user, _ = User.objects.get_or_create(username="bench-api")
+    user.groups.add(Group.objects.get(name="reception"))
+    client = APIClient(SERVER_NAME="127.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return lambda: client.post("/api/v1/patients/", {"full_name": "Bench Patient"}, format="json")
+
+
 def take_allocate():
     with transaction.atomic():
         allocate("bench-allocate")
@@ -77,7 +92,12 @@ def main() -> None:
         for clients in client_counts:
             versus.append(("allocate()", clients, run_threads(take_allocate, clients, seconds),
                            run_threads(take_django_sequences, clients, seconds)))
+        api_post = api_client()
+        api_post()
+        overhead = [("POST /api/v1/patients/", 1, run_threads(api_post, 1, seconds), run_threads(register, 1, seconds))]
         print_table(f"MRN allocation + patient insert, {seconds} s per row", rows)
+        print_table(f"The API's own overhead: the request in process next to register_patient, {seconds} s", overhead,
+                    versus="service")
         print_table(f"allocate() next to django-sequences' get_next_value(), {seconds} s per row", versus,
                     versus="dj-seq")
 
