@@ -4,7 +4,8 @@ pool) on 127.0.0.1, driven over HTTP at 16 and 64 clients for registrations (`PO
 measured in the same run (pgbench sending the same statements, token lookup included), plus gunicorn's CPU time
 per request (utime + stime of its worker processes, from /proc).
 
-    .venv/bin/python bench/http.py [--seconds 5] [--clients 16,64] [--workers N] [--threads N] [--port 8500] [--smoke]
+    .venv/bin/python bench/http.py [--seconds 5] [--clients 16,64] [--workers N] [--threads N] [--port 8500]
+                                   [--connections pool|persistent|per-request] [--smoke]
 
 Clients are processes (up to 4) of threads, each request a new HTTP connection with `Authorization: Token`.
 Runs in a throw-away database (bench/common.py); gunicorn is stopped at the end.
@@ -145,11 +146,18 @@ def free_port(first: int) -> int:
     raise SystemExit("no free port in 8500-8599")
 
 
-def start_gunicorn(port: int, workers: int | None, threads: int | None) -> subprocess.Popen:
+CONNECTIONS = {  # --connections: the production pool, or what came before it, for comparison
+    "pool": {},
+    "persistent": {"DB_POOL_SIZE": "0", "CONN_MAX_AGE": "600"},
+    "per-request": {"DB_POOL_SIZE": "0", "CONN_MAX_AGE": "0"},
+}
+
+
+def start_gunicorn(port: int, workers: int | None, threads: int | None, connections: str) -> subprocess.Popen:
     """gunicorn as in production (config/gunicorn.py), bound to 127.0.0.1:`port`, on this run's database."""
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-           "DJANGO_SETTINGS_MODULE": "config.settings"}
+           "DJANGO_SETTINGS_MODULE": "config.settings", **CONNECTIONS[connections]}
     env.pop("BENCH_DATABASE", None)
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
@@ -248,6 +256,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: config/gunicorn.py's)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: config/gunicorn.py's)")
     parser.add_argument("--port", type=int, default=8500, help="first port to try, up to 8599 (default 8500)")
+    parser.add_argument("--connections", choices=sorted(CONNECTIONS), default="pool",
+                        help="database connections of the workers (default: pool, as in production)")
     parser.add_argument("--smoke", action="store_true", help="1 s per row, 2 clients, 2 workers: checks it runs")
     args = parser.parse_args()
     seconds = 1 if args.smoke else args.seconds
@@ -257,7 +267,7 @@ def main() -> None:
     with bench_database():
         fixtures = Fixtures(SMOKE_ROWS if args.smoke else ROWS)
         connection.close()  # nothing of this process's connection may be shared with the forked clients
-        server = start_gunicorn(free_port(args.port), workers, args.threads)
+        server = start_gunicorn(free_port(args.port), workers, args.threads, args.connections)
         port = int(server.args[server.args.index("--bind") + 1].rsplit(":", 1)[1])
         rows = []
         try:
@@ -278,8 +288,8 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
             connection.close()
-    print(f"\nThrough gunicorn (config/gunicorn.py, workers={workers or 'default'}, threads={args.threads or 'default'})"
-          f" next to pgbench sending the same statements, {seconds} s per row")
+    print(f"\nThrough gunicorn (config/gunicorn.py, workers={workers or 'default'}, threads={args.threads or 'default'},"
+          f" connections: {args.connections}) next to pgbench sending the same statements, {seconds} s per row")
     header = (f"{'request':<14}{'clients':>8}{'http/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'raw/s':>9}{'p50 ms':>9}"
               f"{'p99 ms':>9}{'ratio':>7}{'p99/raw':>9}{'cpu ms':>8}")
     print(header)
