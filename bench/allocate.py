@@ -4,7 +4,7 @@ statements in raw SQL (pgbench) at the same client counts; `idseq.services.alloc
 `POST /api/v1/patients/` through DRF in process (token auth, permissions, validation, serialisation) next to
 `register_patient` alone, one client (target: the API at most 1.5x the service, a ratio of at least 67 %).
 
-    .venv/bin/python bench/allocate.py [--seconds 10] [--smoke]
+    .venv/bin/python bench/allocate.py [--seconds 10] [--smoke] [--million]
 
 django-sequences is a test dependency (requirements.txt, "# Tests"); bench/settings.py installs its app.
 """
@@ -67,10 +67,23 @@ def take_django_sequences():
         get_next_value("bench-sequences")
 
 
+def flat_cost(seconds: int) -> None:
+    """register_patient at one client with an empty table, then again after loading a million patients."""
+    from bench.search import load
+
+    empty = run_threads(register, 1, seconds)
+    load(1_000_000)
+    full = run_threads(register, 1, seconds)
+    print_table(f"register_patient at 1,000,000 patients next to an empty table, {seconds} s per row",
+                [("register_patient", 1, full, empty)], versus="empty")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="seconds per configuration (default 10)")
     parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
+    parser.add_argument("--million", action="store_true",
+                        help="only: register_patient before and after loading 1,000,000 patients (flat cost)")
     args = parser.parse_args()
     seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
     with bench_database():
@@ -81,6 +94,8 @@ def main() -> None:
         register()  # the MRN counter row exists before timing starts
         take_allocate()
         take_django_sequences()
+        if args.million:
+            return flat_cost(seconds)
         script = RAW_SQL.format(key=RAW_KEY, sequence=Sequence.objects.get(key="mrn").pk)
         with CaptureQueriesContext(connection) as captured:
             register()
