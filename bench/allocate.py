@@ -70,9 +70,14 @@ def take_django_sequences():
 def flat_cost(seconds: int) -> None:
     """register_patient at one client with an empty table, then again after loading a million patients."""
     from bench.search import load
+    from idseq.formats import GROUPED_FIRST
+    from idseq.models import Counter
+    from patients.models import Patient
 
     empty = run_threads(register, 1, seconds)
+    Patient.objects.all().delete()  # the loaded patients take the MRNs from the first one on
     load(1_000_000)
+    Counter.objects.filter(key="mrn").update(last_value=GROUPED_FIRST + 1_000_000)  # new MRNs after the loaded
     full = run_threads(register, 1, seconds)
     print_table(f"register_patient at 1,000,000 patients next to an empty table, {seconds} s per row",
                 [("register_patient", 1, full, empty)], versus="empty")
