@@ -65,9 +65,13 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
     The desk row is locked first, so two clicks at one desk run one after the other; the visit is taken with
     `SELECT ... FOR UPDATE SKIP LOCKED`, so two desks calling at once get different visits without waiting on each
     other. Nothing is completed automatically (seed 003).
+    Args:
+        desk: the desk calling; only its pk is read (the row is read again under its lock), so the API passes
+            `Desk(pk=...)` without loading it first.
     Returns:
         the visit, now "called", with `desk` set.
     Raises:
+        NotFound: no desk with that pk (404).
         ActionNotAllowed: the desk is inactive (409).
         DeskBusy: the desk still has a visit called or in consultation: complete it or mark it no-show first (409).
         NobodyWaiting: no visit is waiting in the desk's queues today (409).
