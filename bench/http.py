@@ -48,7 +48,7 @@ from queues.models import Queue  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 30_000  # patients, and waiting visits and desks per queue run: more than one run gets through
-SMOKE_ROWS = 300
+SMOKE_ROWS = 600
 RAW_KEY = "bench-raw"
 
 
