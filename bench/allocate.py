@@ -1,47 +1,125 @@
-"""Registrations per second and p50/p99 latency of `register_patient` at 1, 4 and 16 clients, next to the same work
-in raw SQL (pgbench: `UPDATE counter ... RETURNING` and the same inserts per transaction) at the same client counts.
+"""Registrations per second and p50/p99 latency of `register_patient` at 1, 4 and 16 clients, next to the same
+statements in raw SQL (pgbench) at the same client counts; `idseq.services.allocate()` next to django-sequences'
+`get_next_value` (each value in its own transaction, threads with their own connections); and the API's own cost:
+`POST /api/v1/patients/` through DRF in process (token auth, permissions, validation, serialisation) next to
+`register_patient` alone, one client (target: the API at most 1.5x the service, a ratio of at least 67 %).
 
-    .venv/bin/python bench/allocate.py [--seconds 10]
+    .venv/bin/python bench/allocate.py [--seconds 10] [--smoke] [--million]
+
+django-sequences is a test dependency (requirements.txt, "# Tests"); bench/settings.py installs its app.
 """
 
-import argparse
+from common import bench_database, check_same_statements, pgbench, print_table, run_threads  # first: fixes the path
 
-from common import bench_database, pgbench, print_table, run_threads
+import argparse  # noqa: E402
 
-from patients.services import register_patient
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from sequences import get_next_value  # noqa: E402
 
-# The same statements register_patient sends (sequence lookup, counter under its lock, ledger row, patient row,
-# history row), without the ORM. Raw numbers are written 'R<n>' so they never meet the service's MRNs.
+from idseq.models import Sequence  # noqa: E402
+from idseq.services import allocate  # noqa: E402
+from patients.services import register_patient  # noqa: E402
+
+RAW_KEY = "bench-raw"
+# The statements register_patient sends (sequence, counter locked then advanced, ledger row, patient row: its
+# history row is written by the insert trigger in both cases), without the ORM. Raw MRNs are 'R<n>' so they never
+# meet the service's.
 RAW_SQL = """\
 BEGIN;
-SELECT id AS seq FROM idseq_sequence WHERE key = 'mrn' \\gset
-UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now() WHERE key = 'bench-raw' RETURNING last_value AS n \\gset
+SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
+  WHERE key = 'mrn' LIMIT 1;
+SELECT last_value + 1 AS n FROM idseq_counter WHERE key = '{key}' LIMIT 1 FOR UPDATE \\gset
+UPDATE idseq_counter SET last_value = :n, updated_at = now() WHERE key = '{key}';
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, purpose, void_reason)
-  VALUES (:seq, '', :n, 'R' || :n, now(), 'patient registration', '');
+  VALUES ({sequence}, '', :n, 'R' || :n, now(), 'patient registration', '');
 INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address, is_active, created_at,
-  is_offline_entry) VALUES ('R' || :n, 'Bench Patient', '', '', '', '', '', '', true, now(), false) RETURNING id AS pid \\gset
-INSERT INTO patients_historicalpatient (id, mrn, full_name, father_name, sex, phone, cnic, email, address, is_active,
-  created_at, is_offline_entry, history_date, history_type)
-  VALUES (:pid, 'R' || :n, 'Bench Patient', '', '', '', '', '', '', true, now(), false, now(), '+');
+  is_offline_entry) VALUES ('R' || :n, 'Bench Patient', '', '', '', '', '', '', true, now(), false) RETURNING id;
 COMMIT;
 """
+
+
+def register():
+    register_patient(full_name="Bench Patient")
+
+
+def api_client():
+    """A DRF client of a reception user with a token: the request path of `POST /api/v1/patients/`, in process."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user, _ = User.objects.get_or_create(username="bench-api")
+    user.groups.add(Group.objects.get(name="reception"))
+    client = APIClient(SERVER_NAME="127.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return lambda: client.post("/api/v1/patients/", {"full_name": "Bench Patient"}, format="json")
+
+
+def take_allocate():
+    with transaction.atomic():
+        allocate("bench-allocate")
+
+
+def take_django_sequences():
+    with transaction.atomic():
+        get_next_value("bench-sequences")
+
+
+def flat_cost(seconds: int) -> None:
+    """register_patient at one client with an empty table, then again after loading a million patients."""
+    from bench.search import load
+    from idseq.formats import GROUPED_FIRST
+    from idseq.models import Counter
+    from patients.models import Patient
+
+    empty = run_threads(register, 1, seconds)
+    Patient.objects.all().delete()  # the loaded patients take the MRNs from the first one on
+    load(1_000_000)
+    Counter.objects.filter(key="mrn").update(last_value=GROUPED_FIRST + 1_000_000)  # new MRNs after the loaded
+    full = run_threads(register, 1, seconds)
+    print_table(f"register_patient at 1,000,000 patients next to an empty table, {seconds} s per row",
+                [("register_patient", 1, full, empty)], versus="empty")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="seconds per configuration (default 10)")
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
+    parser.add_argument("--million", action="store_true",
+                        help="only: register_patient before and after loading 1,000,000 patients (flat cost)")
+    args = parser.parse_args()
+    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
     with bench_database():
-        from django.db import connection
-
+        call_command("migrate", "sequences", verbosity=0)  # django-sequences' table (smoke: the test database)
         with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES ('bench-raw', 0, now())")
-        rows = []
-        for clients in (1, 4, 16):
-            ours = run_threads(lambda: register_patient(full_name="Bench Patient"), clients, seconds)
-            raw = pgbench(RAW_SQL, clients, seconds)
-            rows.append(("register_patient", clients, ours, raw))
+            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())"
+                           " ON CONFLICT (key) DO NOTHING", [RAW_KEY])
+        register()  # the MRN counter row exists before timing starts
+        take_allocate()
+        take_django_sequences()
+        if args.million:
+            return flat_cost(seconds)
+        script = RAW_SQL.format(key=RAW_KEY, sequence=Sequence.objects.get(key="mrn").pk)
+        with CaptureQueriesContext(connection) as captured:
+            register()
+        check_same_statements("register_patient", script, [q["sql"] for q in captured.captured_queries])
+        rows, versus = [], []
+        for clients in client_counts:
+            rows.append(("register_patient", clients, run_threads(register, clients, seconds),
+                         pgbench(script, clients, seconds)))
+        for clients in client_counts:
+            versus.append(("allocate()", clients, run_threads(take_allocate, clients, seconds),
+                           run_threads(take_django_sequences, clients, seconds)))
+        api_post = api_client()
+        api_post()
+        overhead = [("POST /api/v1/patients/", 1, run_threads(api_post, 1, seconds), run_threads(register, 1, seconds))]
         print_table(f"MRN allocation + patient insert, {seconds} s per row", rows)
+        print_table(f"The API's own overhead: the request in process next to register_patient, {seconds} s", overhead,
+                    versus="service")
+        print_table(f"allocate() next to django-sequences' get_next_value(), {seconds} s per row", versus,
+                    versus="dj-seq")
 
 
 if __name__ == "__main__":

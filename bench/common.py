@@ -1,7 +1,13 @@
 """Shared benchmark plumbing: a throw-away database, timed thread runs, pgbench for the raw-SQL ceiling, tables.
 
 Each bench script runs standalone (`.venv/bin/python bench/<name>.py`) against a fresh `test_<db>` database created
-and migrated like the test suite's, and dropped at the end, so it never touches real data.
+and migrated like the test suite's, and dropped at the end, so it never touches real data. With `--smoke` it runs for
+a few seconds on small data: tests/test_bench.py runs every bench that way against the test suite's database (named
+in BENCH_DATABASE, used as it is), so no bench rots unnoticed.
+
+Raw ceilings send exactly the statements the code path sends: `check_same_statements` compares a pgbench script
+with the statements captured from one call of the code path (verb and tables of each), and fails the bench when they
+differ.
 """
 
 import contextlib
@@ -14,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -21,10 +28,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 # would shadow the standard library's `queue` for everything imported from here on: swap it for the project root.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"  # the project's settings plus django-sequences
+# Smoke runs of the test suite: the database it prepared (migrated; the test flushes it afterwards).
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "")
 
 import django  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+if BENCH_DATABASE:
+    settings.DATABASES["default"]["NAME"] = BENCH_DATABASE
 django.setup()
 
 from django.db import connection  # noqa: E402
@@ -32,7 +44,11 @@ from django.db import connection  # noqa: E402
 
 @contextlib.contextmanager
 def bench_database():
-    """Create and migrate a throw-away database (as the test suite does), yield, then drop it."""
+    """Create and migrate a throw-away database (as the test suite does), yield, then drop it; with BENCH_DATABASE
+    (smoke runs in the test suite) use that database as it is."""
+    if BENCH_DATABASE:
+        yield
+        return
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
@@ -84,8 +100,15 @@ def run_threads(work, clients: int, seconds: float) -> Result:
     return Result(latencies, time.perf_counter() - started)
 
 
+# Smoke runs (`--smoke`) give pgbench a number of transactions instead of a duration: a fast machine would otherwise
+# run out of the few rows (waiting visits, desks) a smoke run prepares.
+SMOKE_TRANSACTIONS = 20 if "--smoke" in sys.argv else None
+
+
 def pgbench(script: str, clients: int, seconds: int) -> Result:
-    """Run the pgbench `script` (SQL text) against the current database; latencies from its per-transaction log."""
+    """Run the pgbench `script` (SQL text) against the current database; latencies from its per-transaction log.
+
+    `seconds` long, or SMOKE_TRANSACTIONS per client in a smoke run."""
     binary = shutil.which("pgbench") or str(_pgserver_bin() / "pgbench")
     params = connection.get_connection_params()
     env = {
@@ -99,14 +122,17 @@ def pgbench(script: str, clients: int, seconds: int) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         script_path = Path(tmp) / "script.sql"
         script_path.write_text(script)
-        command = [binary, "-n", "-f", str(script_path), "-c", str(clients), "-j", str(min(clients, 4)),
-                   "-T", str(seconds), "-l", f"--log-prefix={tmp}/log"]
+        length = ["-t", str(SMOKE_TRANSACTIONS)] if SMOKE_TRANSACTIONS else ["-T", str(seconds)]
+        command = [binary, "-n", "-f", str(script_path), "-c", str(clients), "-j", str(min(clients, 4)), *length,
+                   "-l", f"--log-prefix={tmp}/log"]
+        started = time.perf_counter()
         run = subprocess.run(command, env=env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
         if run.returncode:
             raise RuntimeError(f"pgbench failed:\n{run.stderr}")
         output = run.stdout
         latencies = [int(line.split()[2]) / 1e6 for log in Path(tmp).glob("log*") for line in log.open()]
-    duration = float(re.search(r"duration: (\d+)", output).group(1))
+    duration = elapsed if SMOKE_TRANSACTIONS else float(re.search(r"duration: (\d+)", output).group(1))
     return Result(latencies, duration)
 
 
@@ -116,12 +142,72 @@ def _pgserver_bin() -> Path:
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
 
-def print_table(title: str, rows: list[tuple[str, int, Result, Result]]) -> None:
-    """Print one line per (label, clients, ours, raw SQL) with the ratio of our rate to the raw-SQL rate."""
+def print_table(title: str, rows: list[tuple[str, int, Result, Result]], versus: str = "raw") -> None:
+    """Print one line per (label, clients, ours, other) with the ratio of our rate to the other's (by default the
+    raw-SQL ceiling)."""
     print(f"\n{title}")
-    header = f"{'what':<28}{'clients':>8}{'ours/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'raw/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}"
+    header = (f"{'what':<28}{'clients':>8}{'ours/s':>10}{'p50 ms':>9}{'p99 ms':>9}{versus + '/s':>10}{'p50 ms':>9}"
+              f"{'p99 ms':>9}{'ratio':>8}")
     print(header)
     print("-" * len(header))
     for label, clients, ours, raw in rows:
         print(f"{label:<28}{clients:>8}{ours.rate:>10.0f}{ours.p50:>9.2f}{ours.p99:>9.2f}"
               f"{raw.rate:>10.0f}{raw.p50:>9.2f}{raw.p99:>9.2f}{ours.rate / raw.rate:>7.0%}")
+
+
+def database_url() -> str:
+    """The URL of the database in use, for a subprocess that reads DATABASE_URL (e.g. gunicorn)."""
+    params = connection.settings_dict
+    host = urllib.parse.quote(params.get("HOST") or "", safe="")  # a socket directory is a path
+    password = f":{urllib.parse.quote(params['PASSWORD'], safe='')}" if params.get("PASSWORD") else ""
+    port = f":{params['PORT']}" if params.get("PORT") else ""
+    return f"postgres://{urllib.parse.quote(params.get('USER') or '', safe='')}{password}@{host}{port}/{params['NAME']}"
+
+
+_TABLES = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
+
+
+def statement_shapes(statements: list[str]) -> list[str]:
+    """Each SQL statement as its verb and the tables it names, e.g. `UPDATE idseq_counter`, for comparisons."""
+    shapes = []
+    for sql in statements:
+        verb = sql.split(None, 1)[0].rstrip(";").upper()
+        tables = sorted({t.lower() for t in _TABLES.findall(sql)} - {"unnest", "generate_series"})
+        shapes.append(" ".join([verb, *tables]))
+    return shapes
+
+
+def script_statements(script: str) -> list[str]:
+    """The SQL statements of a pgbench script (meta-commands such as `\\set` left out)."""
+    statements, current = [], []
+    for line in script.splitlines():
+        if line.startswith("\\") or not line.strip():
+            continue
+        current.append(line)
+        if line.rstrip().endswith((";", "\\gset")):
+            statements.append(" ".join(current))
+            current = []
+    return statements
+
+
+def check_same_statements(label: str, script: str, captured: list[str]) -> None:
+    """Fail unless the pgbench `script` sends the statements (verb and tables, in order) of the code path,
+    `captured` (CaptureQueriesContext of one call). The script's own row pickers (`SELECT nextval('bench_...')`, which
+    choose the patient or desk a transaction uses) are no statements of the code path and are left out."""
+    raw = statement_shapes([sql for sql in script_statements(script) if "nextval('bench_" not in sql])
+    ours = statement_shapes(captured)
+    if raw != ours:
+        raise SystemExit(f"{label}: the raw ceiling does not send the code path's statements\n"
+                         f"  code path: {ours}\n  raw SQL:   {raw}")
+    print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
+
+
+def with_variables(script: str, **variables) -> str:
+    """A pgbench script with `variables` filled in: numbers as `\\set name value` lines, strings written into each
+    `:'name'` (pgbench has no quoted variables)."""
+    for name, value in variables.items():
+        if isinstance(value, int):
+            script = f"\\set {name} {value}\n" + script
+        else:
+            script = script.replace(f":'{name}'", f"'{value}'")
+    return script

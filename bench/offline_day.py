@@ -7,7 +7,7 @@ before printing (1 incident caught, none reaching the server), and the utilisati
 the sync and replay times next to a raw-SQL ceiling (psycopg: per registration, the lease check and an
 `INSERT ... ON CONFLICT (client_uuid) DO NOTHING` in its own transaction, the same threads and passes).
 
-    .venv/bin/python bench/offline_day.py [--terminals 4] [--patients 300] [--replays 2]
+    .venv/bin/python bench/offline_day.py [--terminals 4] [--patients 300] [--replays 2] [--smoke]
 
 `offline_day()` is also run, smaller, by tests/terminals/test_offline_day.py against the test server.
 """
@@ -208,7 +208,10 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=4)
     parser.add_argument("--patients", type=int, default=300, help="registrations per terminal (default 300)")
     parser.add_argument("--replays", type=int, default=2, help="times each outbox is sent again (default 2)")
+    parser.add_argument("--smoke", action="store_true", help="2 terminals x 10 patients, 1 replay: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.terminals, args.patients, args.replays = 2, 10, 1
     from django.conf import settings
 
     settings.DEBUG = False  # no query log in the server threads

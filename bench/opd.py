@@ -1,7 +1,7 @@
 """OPD token bookings per second and p50/p99 latency of `tokens.services.book_token` at 1, 4 and 16 clients, all on
 one slot and spread over 20 slots, next to the same statements in raw SQL (pgbench) at the same client counts.
 
-    .venv/bin/python bench/opd.py [--seconds 3]
+    .venv/bin/python bench/opd.py [--seconds 3] [--smoke]
 
 Every booking gets a token (capacity is far above the load), so this times the token path: lock the slot, check
 double booking and the waiting list, take the slot's next number from idseq, insert the token, count the place.
@@ -12,9 +12,10 @@ import datetime
 import itertools
 import random
 
-from common import bench_database, pgbench, print_table, run_threads
+from common import bench_database, check_same_statements, pgbench, print_table, run_threads
 
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patients.models import Patient
@@ -31,7 +32,9 @@ SELECT nextval('bench_patient') AS p \\gset
 BEGIN;
 SELECT id, current_capacity, emergency_overflow FROM tokens_slot WHERE id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid FOR UPDATE;
 SELECT id FROM tokens_token WHERE patient_id = :p AND doctor_id = '{doctor}' AND day = '{day}' AND status = 'CONFIRMED' LIMIT 1;
-SELECT 1 FROM tokens_waitinglistentry WHERE slot_id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid AND patient_id = :p LIMIT 1;
+SELECT w.id FROM tokens_waitinglistentry w INNER JOIN tokens_slot s ON (w.slot_id = s.id)
+  WHERE w.slot_id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid AND w.patient_id = :p
+  ORDER BY s.start_time, w.created_at LIMIT 1;
 SELECT last_value FROM idseq_counter WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') FOR UPDATE;
 UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now() WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') RETURNING last_value AS n \\gset
 INSERT INTO tokens_token (id, slot_id, patient_id, doctor_id, day, token_number, category, priority, status, created_at, updated_at)
@@ -82,23 +85,34 @@ def raw(slots: list[Slot], first_patient: int) -> str:
     return RAW_SQL.format(slots=len(slots), prefix=str(slot.pk)[:24], doctor=slot.doctor_id, day=slot.day)
 
 
+def check_statements(slots: list[Slot], patient_id: int) -> None:
+    """The raw script sends what one booking sends (bench/common.py)."""
+    with CaptureQueriesContext(connection) as captured:
+        ours(slots, patient_id)()
+    check_same_statements("book_token", raw(slots, patient_id), [q["sql"] for q in captured.captured_queries])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=3, help="seconds per configuration (default 3)")
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
+    args = parser.parse_args()
+    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
+    patients = 2_000 if args.smoke else PATIENTS
     with bench_database():
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address,"
-                " is_active, created_at) SELECT 'B' || n, 'Bench Patient', '', '', '', '', '', '', true, now()"
-                " FROM generate_series(1, %s) n RETURNING id",
-                [PATIENTS],
+                " is_active, created_at, is_offline_entry) SELECT 'B' || n, 'Bench Patient', '', '', '', '', '', '',"
+                " true, now(), false FROM generate_series(1, %s) n RETURNING id",
+                [patients],
             )
             first_patient = min(row[0] for row in cursor.fetchall())
-            cursor.execute("CREATE SEQUENCE bench_patient")
+            cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_patient")
+        check_statements(make_slots(1), first_patient + patients - 1)
         rows = []
         for slot_count in (1, 20):
-            for clients in (1, 4, 16):
+            for clients in client_counts:
                 # A new doctor for each run, so the same patients may book again.
                 ours_rate = run_threads(ours(make_slots(slot_count), first_patient), clients, seconds)
                 raw_rate = pgbench(raw(make_slots(slot_count), first_patient), clients, seconds)

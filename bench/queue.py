@@ -2,13 +2,21 @@
 statements in raw SQL (pgbench) at the same client counts, then call-next with a board notifier that sleeps 2 s,
 to show that notifications never hold up a desk.
 
-    .venv/bin/python bench/queue.py [--seconds 2]
+    .venv/bin/python bench/queue.py [--seconds 2] [--smoke]
 
 Requests go through Django's test client in-process (URL routing, auth, DRF, services, on_commit), so the figures
 are the server's own time without a network or a WSGI server. Runs in a throw-away database (bench/common.py).
 """
 
-from common import Result, bench_database, pgbench, print_table, run_threads  # first: fixes the path
+from common import (  # first: fixes the path
+    Result,
+    bench_database,
+    check_same_statements,
+    pgbench,
+    print_table,
+    run_threads,
+    with_variables,
+)
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
@@ -19,7 +27,7 @@ import time  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
@@ -28,31 +36,57 @@ from queues.models import Desk, Queue, Visit  # noqa: E402
 
 CLIENTS = (1, 4, 16)
 ROWS = 12_000  # patients, and waiting visits and desks per call-next run: more than any run gets through
+SMOKE_ROWS = 600
 NOTIFIER_SLEEP = 2.0  # seconds
 # Each API call-next uses a fresh desk, so no desk has to be freed between calls (desks never wait on each other).
+# The statements of the API calls (bench/common.py checks them against one captured call): issue reads the patient
+# and the queue, takes the token under the counter lock, inserts the visit, then reads position and estimate in one
+# query; call-next locks the desk with its queue ids, takes the first waiting visit (SKIP LOCKED), calls it.
 RAW_ISSUE = """\
 SELECT :p0 + nextval('bench_seq') AS pid \\gset
+SELECT id, mrn, is_active FROM patients_patient WHERE id = :pid LIMIT 21;
+SELECT id, code, name, is_active FROM queues_queue WHERE id = :q LIMIT 21;
 BEGIN;
-INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (:'key', 0, now()) ON CONFLICT (key) DO NOTHING;
-SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' FOR UPDATE \\gset
+SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' LIMIT 1 FOR UPDATE \\gset
 UPDATE idseq_counter SET last_value = :n, updated_at = now() WHERE key = :'key';
-SELECT id FROM queues_visit WHERE patient_id = :pid AND queue_id = :q AND visit_date = :'day'
-  AND status IN ('waiting', 'called', 'in_consultation', 'no_show') LIMIT 1;
 INSERT INTO queues_visit (patient_id, queue_id, visit_date, token_number, priority, status, queued_at, issued_at,
-  updated_at) VALUES (:pid, :q, :'day', :n, 'medium', 'waiting', now(), now(), now());
+  updated_at) VALUES (:pid, :q, :'day', :n, 'medium', 'waiting', now(), now(), now()) RETURNING id AS vid \\gset
 COMMIT;
+SELECT (SELECT count(U0.id) FROM queues_desk U0 INNER JOIN queues_desk_queues U1 ON (U0.id = U1.desk_id)
+    WHERE U1.queue_id = :q AND U0.is_active LIMIT 1),
+  (SELECT count(U0.id) FROM queues_visit U0 WHERE U0.queue_id = :q AND U0.visit_date = :'day'
+    AND U0.status = 'completed' LIMIT 1),
+  (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM (U0.completed_at - U0.started_at)))
+    FROM queues_visit U0 WHERE U0.queue_id = :q AND U0.visit_date = :'day' AND U0.status = 'completed' LIMIT 1),
+  (SELECT count(U0.id) FROM queues_visit U0 WHERE U0.queue_id = :q AND U0.visit_date = :'day'
+    AND U0.status = 'waiting' AND (priority_rank, queued_at, token_number) < (SELECT priority_rank, queued_at,
+    token_number FROM queues_visit WHERE id = :vid) LIMIT 1)
+  FROM queues_queue WHERE id = :q LIMIT 21;
 """
 RAW_CALL_NEXT = """\
 SELECT :d0 + nextval('bench_seq') AS desk \\gset
 BEGIN;
-SELECT id FROM queues_desk WHERE id = :desk FOR UPDATE;
-SELECT id FROM queues_visit WHERE desk_id = :desk AND status IN ('called', 'in_consultation') LIMIT 1;
-SELECT queue_id FROM queues_desk_queues WHERE desk_id = :desk;
-SELECT id AS vid FROM queues_visit WHERE queue_id = :q AND visit_date = :'day' AND status = 'waiting'
-  ORDER BY priority_rank, queued_at, token_number LIMIT 1 FOR UPDATE SKIP LOCKED \\gset
+SELECT d.id, d.name, d.is_active, ARRAY(SELECT U0.queue_id FROM queues_desk_queues U0 WHERE U0.desk_id = d.id)
+  FROM queues_desk d WHERE d.id = :desk ORDER BY d.name LIMIT 1 FOR UPDATE OF d;
+SELECT v.id AS vid, q.code, p.mrn, u.username FROM queues_visit v INNER JOIN queues_queue q ON (v.queue_id = q.id)
+  INNER JOIN patients_patient p ON (v.patient_id = p.id) LEFT OUTER JOIN auth_user u ON (v.issued_by_id = u.id)
+  WHERE v.queue_id IN (:q) AND v.visit_date = :'day' AND v.status = 'waiting'
+  ORDER BY v.priority_rank, v.queued_at, v.token_number LIMIT 1 FOR UPDATE OF v SKIP LOCKED \\gset
 UPDATE queues_visit SET status = 'called', desk_id = :desk, called_at = now(), updated_at = now() WHERE id = :vid;
 COMMIT;
 """
+
+
+def make_line(queue: Queue, patient_ids: list[int], day) -> list[int]:
+    """Each patient waiting in `queue` on `day` (tokens 1..n), and as many desks serving it; returns the desk ids."""
+    now = timezone.now()
+    Visit.objects.bulk_create(
+        Visit(patient_id=pid, queue=queue, visit_date=day, token_number=i + 1, queued_at=now)
+        for i, pid in enumerate(patient_ids)
+    )
+    desks = Desk.objects.bulk_create(Desk(name=f"{queue.code}-{i}") for i in range(len(patient_ids)))
+    Desk.queues.through.objects.bulk_create(Desk.queues.through(desk=d, queue=queue) for d in desks)
+    return [d.pk for d in desks]
 
 
 def sleepy_notifier(queue_ids):
@@ -63,13 +97,13 @@ def sleepy_notifier(queue_ids):
 class Bench:
     """Fixtures: a reception user, ROWS patients, and per run a fresh queue (tokens from 1) with its desks."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, rows: int = ROWS):
         self.seconds = seconds
         self.today = timezone.localdate()
         self.user = User.objects.create_user("bench")
         self.user.groups.add(Group.objects.get(name="reception"))
-        Patient.objects.bulk_create(Patient(mrn=f"B{i:07d}", full_name=f"Bench {i}") for i in range(ROWS))
-        self.patient_ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
+        Patient.objects.bulk_create(Patient(mrn=f"B{i:07d}", full_name=f"Bench {i}") for i in range(rows))
+        self.patient_ids = list(Patient.objects.filter(mrn__startswith="B").order_by("pk").values_list("pk", flat=True))
         self.serial = itertools.count(1)
 
     def queue(self, *, line: bool) -> tuple[Queue, list[int]]:
@@ -78,14 +112,7 @@ class Bench:
         queue = Queue.objects.create(name=f"Bench {n}", code=f"B{n}")
         if not line:
             return queue, []
-        now = timezone.now()
-        Visit.objects.bulk_create(
-            Visit(patient_id=pid, queue=queue, visit_date=self.today, token_number=i + 1, queued_at=now)
-            for i, pid in enumerate(self.patient_ids)
-        )
-        desks = Desk.objects.bulk_create(Desk(name=f"{queue.code}-{i}") for i in range(ROWS))
-        Desk.queues.through.objects.bulk_create(Desk.queues.through(desk=d, queue=queue) for d in desks)
-        return queue, [d.pk for d in desks]
+        return queue, make_line(queue, self.patient_ids, self.today)
 
     def api_run(self, clients: int, request) -> Result:
         """Time `request(api_client)` in a loop from `clients` threads, each with its own logged-in client."""
@@ -107,8 +134,25 @@ class Bench:
             "/api/v1/visits/", {"patient": next(patients), "queue": queue.pk}, format="json"))
         raw_queue, _ = self.queue(line=False)
         key = f"visit-token:{raw_queue.code}:{self.today.isoformat()}"
+        with connection.cursor() as cursor:  # the counter row, as the code path's first token of the day makes it
+            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())", [key])
         raw = self.raw(RAW_ISSUE, clients, p0=self.patient_ids[0] - 1, q=raw_queue.pk, key=key)
         return ours, raw
+
+    def check_statements(self) -> None:
+        """Each raw script sends the statements of one API call (bench/common.py)."""
+        queue, desks = self.queue(line=True)
+        api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
+        api.force_authenticate(self.user)
+        api.post(f"/api/v1/desks/{desks[0]}/call-next/")  # the user's permissions are cached from here on
+        with CaptureQueriesContext(connection) as captured:
+            api.post(f"/api/v1/desks/{desks[1]}/call-next/")
+        check_same_statements("call-next", RAW_CALL_NEXT, [q["sql"] for q in captured.captured_queries])
+        spare = Queue.objects.create(name="Bench spare", code="BSPARE")
+        api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json")
+        with CaptureQueriesContext(connection) as captured:
+            api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json")
+        check_same_statements("issue", RAW_ISSUE, [q["sql"] for q in captured.captured_queries])
 
     def call_next(self, clients: int) -> Result:
         _, desks = self.queue(line=True)
@@ -125,26 +169,25 @@ class Bench:
         with connection.cursor() as cursor:
             cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        for name, value in {**variables, "day": self.today.isoformat()}.items():
-            if isinstance(value, int):
-                script = f"\\set {name} {value}\n" + script
-            else:
-                script = script.replace(f":'{name}'", f"'{value}'")
+        script = with_variables(script, **variables, day=self.today.isoformat())
         return pgbench(script, clients, max(1, round(self.seconds)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per configuration (default 2)")
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
+    args = parser.parse_args()
+    seconds, client_counts = (1.0, (1, 4)) if args.smoke else (args.seconds, CLIENTS)
     # One "Visit created" line per token would time the console, not the queue.
     logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
     with bench_database():
-        bench = Bench(seconds)
+        bench = Bench(seconds, SMOKE_ROWS if args.smoke else ROWS)
+        bench.check_statements()
         issue_rows, call_rows, notifier_rows = [], [], []
-        for clients in CLIENTS:
+        for clients in client_counts:
             issue_rows.append(("issue (POST visits/)", clients, *bench.issue(clients)))
-        for clients in CLIENTS:
+        for clients in client_counts:
             raw = bench.call_next_raw(clients)
             call_rows.append(("call-next", clients, bench.call_next(clients), raw))
             with override_settings(QUEUE_BOARD_NOTIFIERS=[f"{__name__}.sleepy_notifier"]):

@@ -2,17 +2,21 @@
 database:
 
 - `next_ids(key, 10000)` including its 10,000 ledger rows (target: under 1 s), against one transaction of the
-  sequence lookup, the counter `UPDATE ... RETURNING` and an `INSERT ... SELECT` of 10,000 ledger rows;
-- single `next_id` p50/p99 at 1, 4 and 16 clients, each call its own transaction, against the same three
+  sequence lookup, the counter locked (`SELECT ... FOR UPDATE`) and advanced, and an `INSERT ... SELECT` of 10,000
+  ledger rows;
+- single `next_id` p50/p99 at 1, 4 and 16 clients, each call its own transaction, against the same four
   statements for one row.
 
-    .venv/bin/python bench/sequence.py [--seconds 2]
+    .venv/bin/python bench/sequence.py [--seconds 2] [--smoke]
 """
 
 import argparse
 import time
 
-from common import Result, bench_database, pgbench, print_table, run_threads
+from common import Result, bench_database, check_same_statements, pgbench, print_table, run_threads
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from idseq import services
 from idseq.models import Sequence
@@ -20,14 +24,14 @@ from idseq.models import Sequence
 BLOCK = 10_000
 RAW_KEY = "BENCHRAW"
 
-# The work of one issue(), in SQL: look the sequence up, advance its counter, write the ledger rows.
+# The work of one issue(), in SQL: look the sequence up, lock its counter, advance it, write the ledger rows.
 RAW_SQL = """\
 BEGIN;
-SELECT id AS sid FROM idseq_sequence WHERE key = 'BENCHRAW' \\gset
-UPDATE idseq_counter SET last_value = last_value + {count}, updated_at = now() WHERE key = 'BENCHRAW'
-  RETURNING last_value AS n \\gset
+SELECT id AS sid FROM idseq_sequence WHERE key = 'BENCHRAW' LIMIT 1 \\gset
+SELECT last_value AS last FROM idseq_counter WHERE key = 'BENCHRAW' LIMIT 1 FOR UPDATE \\gset
+UPDATE idseq_counter SET last_value = :last + {count}, updated_at = now() WHERE key = 'BENCHRAW';
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, purpose, void_reason)
-  SELECT :sid, '', v, 'BENCHRAW-' || v, now(), '', '' FROM generate_series(:n - {count} + 1, :n) AS v;
+  SELECT :sid, '', v, 'BENCHRAW-' || v, now(), '', '' FROM generate_series(:last + 1, :last + {count}) AS v;
 COMMIT;
 """
 
@@ -46,17 +50,22 @@ def blocks(seconds: float) -> Result:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=2, help="seconds per configuration (default 2)")
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
+    args = parser.parse_args()
+    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
     with bench_database():
         services.next_id("BENCH")
         services.next_id(RAW_KEY)  # both sequences and counters exist before timing starts
         assert Sequence.objects.filter(key=RAW_KEY).exists()
+        with CaptureQueriesContext(connection) as captured:
+            services.next_id("BENCH")
+        check_same_statements("next_id", RAW_SQL, [q["sql"] for q in captured.captured_queries])
         print_table(
             f"next_ids(key, {BLOCK:,}) with ledger rows, {seconds} s (target p50 < 1000 ms)",
             [(f"next_ids({BLOCK:,})", 1, blocks(seconds), pgbench(RAW_SQL.format(count=BLOCK), 1, seconds))],
         )
         rows = []
-        for clients in (1, 4, 16):
+        for clients in client_counts:
             ours = run_threads(lambda: services.next_id("BENCH"), clients, seconds)
             rows.append(("next_id", clients, ours, pgbench(RAW_SQL.format(count=1), clients, seconds)))
         print_table(f"single next_id, one transaction each, {seconds} s per row", rows)

@@ -147,16 +147,36 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 
 # Bounded waits (issue 11, core/busy.py), in seconds. Every transaction that takes a number waits at most
 # TOKENLINE_LOCK_TIMEOUT for the counter row, then answers 503 "numbering is busy" with Retry-After, nothing taken.
+# Every connection starts with that lock_timeout (sent in its startup packet, so no extra round trip per number), so
+# no lock wait of any statement is unbounded; core.busy sets it again only when the setting changed since.
 TOKENLINE_LOCK_TIMEOUT = env.float("TOKENLINE_LOCK_TIMEOUT", default=2.0)
+TOKENLINE_SESSION_LOCK_TIMEOUT_MS = max(1, round(TOKENLINE_LOCK_TIMEOUT * 1000))
+_session = [f"-c lock_timeout={TOKENLINE_SESSION_LOCK_TIMEOUT_MS}"]
 # Web processes (gunicorn config.wsgi and `bin/dev.py serve`, which set TOKENLINE_PROCESS=web) run every statement
-# with this limit (0: none), sent in the connection's startup packet, so no extra round trip. Management commands
-# (imports, exports, migrations) legitimately run long statements and get none.
+# with this limit (0: none), also in the startup packet. Management commands (imports, exports, migrations)
+# legitimately run long statements and get none.
 TOKENLINE_STATEMENT_TIMEOUT = env.float("TOKENLINE_STATEMENT_TIMEOUT", default=10.0)
 if os.environ.get("TOKENLINE_PROCESS") == "web" and TOKENLINE_STATEMENT_TIMEOUT > 0:
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["options"] = (
-        f"{_options.get('options', '')} -c statement_timeout={round(TOKENLINE_STATEMENT_TIMEOUT * 1000)}".strip()
-    )
+    _session.append(f"-c statement_timeout={round(TOKENLINE_STATEMENT_TIMEOUT * 1000)}")
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = " ".join([_options.get("options", ""), *_session]).strip()
+
+# Connections (issue #13). With DB_POOL_SIZE > 0 each process keeps a psycopg pool of that many connections, opened
+# once and lent to one request at a time (config/gunicorn.py sets it to gunicorn's threads per worker: one per
+# request a worker serves at once). Without (development, tests) each thread has its own connection, kept for
+# CONN_MAX_AGE seconds (0: closed after each request). The two are exclusive. Either way a connection is checked
+# before it is reused, so one that PostgreSQL dropped (restart, failover) is replaced instead of failing a request.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DB_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_SIZE,
+        "max_size": DB_POOL_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # seconds a request waits for a connection, then 503
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -175,7 +195,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 REST_FRAMEWORK = {
     # Token first, so a request without credentials gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",  # token, user and permissions in one query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.RolePermissions"],

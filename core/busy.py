@@ -65,8 +65,9 @@ def _cause(exc: BaseException | None, types) -> BaseException | None:
 def bounded_lock_wait(what: str, *, error: type[Busy] = Busy):
     """Run a locking statement with the wait limited to `TOKENLINE_LOCK_TIMEOUT` seconds.
 
-    Issues `SET LOCAL lock_timeout` (it lasts until the current transaction ends, so the rest of the transaction's
-    lock waits are bounded too; a rolled-back savepoint undoes it) and turns a lock or statement timeout raised
+    Every connection starts with `lock_timeout` = `TOKENLINE_LOCK_TIMEOUT` (config/settings.py); when the setting
+    changed since (a test), this issues `SET LOCAL lock_timeout` (it lasts until the current transaction ends; a
+    rolled-back savepoint undoes it) and turns a lock or statement timeout raised
     inside into `error` with a message naming nothing internal, after logging a WARNING that names `what` (e.g. the
     counter key). Must run inside `transaction.atomic()`: SET LOCAL outside a transaction does nothing.
 
@@ -76,8 +77,9 @@ def bounded_lock_wait(what: str, *, error: type[Busy] = Busy):
     Raises:
         `error` (503) on a timeout; other database errors pass through unchanged.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout_ms()}ms"])
+    if lock_timeout_ms() != settings.TOKENLINE_SESSION_LOCK_TIMEOUT_MS:  # else the connection started with it
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout_ms()}ms"])
     try:
         yield
     except OperationalError as exc:

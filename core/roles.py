@@ -20,6 +20,7 @@ PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens", "notificat
 ROLE_PERMISSIONS = {
     "reception": [
         "patients.view_patient",
+        "patients.view_register",  # the whole register, not only its own registrations
         "patients.add_patient",
         "patients.change_patient",
         "patients.carry_over_mrn",  # register under a number issued before Tokenline
@@ -42,23 +43,23 @@ ROLE_PERMISSIONS = {
         "terminals.view_terminallease",
         "terminals.add_terminallease",
     ],
-    "fhir_reader": ["patients.view_patient"],
+    "fhir_reader": ["patients.view_patient", "patients.view_register"],
     "ops": ["view:" + app for app in PROJECT_APPS] + ["patients.add_importjob"],  # the CSV import page
     "admin": [*PROJECT_APPS, "auth", "authtoken"],
 }
 
 
 # Device credentials (a lab terminal's key) see only the patients they registered, never the register: a stolen
-# workstation key must not read every patient's CNIC, phone and address (issue 11). Applied where patients are
-# read (patients.selectors.visible_patients), for the API and the pages alike.
-OWN_PATIENTS_ONLY_ROLES = ("lab_terminal",)
+# workstation key must not read every patient's CNIC, phone and address (issue 11). Reading the whole register is a
+# permission of the roles that need it (a lab terminal's role lacks it), so the check is answered from the
+# permissions loaded with the user, with no query of its own. Applied where patients are read
+# (patients.selectors.visible_patients), for the API and the pages alike.
+REGISTER_PERMISSION = "patients.view_register"
 
 
 def sees_own_patients_only(user) -> bool:
-    """True for a user in one of OWN_PATIENTS_ONLY_ROLES (and not a superuser)."""
-    if user.is_superuser:
-        return False
-    return user.groups.filter(name__in=OWN_PATIENTS_ONLY_ROLES).exists()
+    """True for a user without REGISTER_PERMISSION (a lab terminal's key); superusers have every permission."""
+    return not user.has_perm(REGISTER_PERMISSION)
 
 
 def sync_roles(apps=None) -> None:

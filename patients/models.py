@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from patients.history_trigger import ChangesHistory
 from patients.search import Fold, phone_key
 from patients.validators import validate_cnic, validate_dob, validate_phone, validate_visible_text
 
@@ -62,12 +62,16 @@ class Patient(models.Model):
     father_name_folded = models.GeneratedField(
         expression=Fold("father_name"), output_field=models.TextField(), db_persist=True
     )
-    # Who corrected which demographic and when (issue #5); services set `_history_user`.
-    history = HistoricalRecords(excluded_fields=["created_by", "full_name_folded", "father_name_folded"])
+    # Who corrected which demographic and when (issue #5); services set `_history_user`. The row of the insert
+    # itself is written by a database trigger (patients/history_trigger.py, issue #13).
+    history = ChangesHistory(excluded_fields=["created_by", "full_name_folded", "father_name_folded"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("carry_over_mrn", "Can register a patient under a number issued before Tokenline")]
+        permissions = [
+            ("carry_over_mrn", "Can register a patient under a number issued before Tokenline"),
+            ("view_register", "Can read and search the whole patient register (not only own registrations)"),
+        ]
         constraints = [
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from idseq.services import advance_past, issue
 from patients.exceptions import DuplicatePatient, MrnTaken
+from patients.history_trigger import history_user_for_inserts
 from patients.models import Patient
 from patients.mrn import SCHEMES, active_scheme, parse_mrn, scheme_formats
 
@@ -103,8 +104,7 @@ def save_new_patient(
             if issued.replayed:
                 return Patient.objects.get(mrn=issued.ids[0])
             patient.mrn = issued.ids[0]
-        patient._history_user = patient.created_by
-        patient.save(force_insert=True)
+        patient.save(force_insert=True)  # its history row is written by the insert trigger
     return patient
 
 
@@ -159,8 +159,6 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     rows then go in, all or none, in a second transaction that holds no counter. If that fails, the counter stays
     past the numbers (never back), which only means they are never issued to anyone else; the import can be rerun.
     """
-    from simple_history.utils import bulk_create_with_history
-
     existing = set()
     mrns = [patient.mrn for patient in patients]
     for start in range(0, len(mrns), 10_000):
@@ -169,18 +167,20 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     with transaction.atomic():
         _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
     with _unique_violations_as_domain_errors(), transaction.atomic():
-        bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
+        with history_user_for_inserts(imported_by):  # the history rows come from the insert trigger
+            Patient.objects.bulk_create(new, batch_size=batch_size)
     return new
 
 
 def _validate(patient: Patient, *, dob_not_after: date | None = None) -> None:
     # Field rules only. Uniqueness and constraints are left to the database: the guard must hold under concurrency
     # (see _unique_violations_as_domain_errors), and checking them here would cost a query per registration for nothing.
+    # created_by is the system's (the logged-in user): checking it exists would cost a query per registration.
     if dob_not_after is None:
-        patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
+        patient.full_clean(exclude=["mrn", "created_by"], validate_unique=False, validate_constraints=False)
         return
     # The date of birth against another day than today: the field's own "not in the future" rule is replaced.
-    patient.full_clean(exclude=["mrn", "dob"], validate_unique=False, validate_constraints=False)
+    patient.full_clean(exclude=["mrn", "created_by", "dob"], validate_unique=False, validate_constraints=False)
     if patient.dob is not None and patient.dob > dob_not_after:
         raise ValidationError({"dob": [f"Date of birth cannot be after the registration date ({dob_not_after})."]})
 

@@ -172,11 +172,13 @@ class DeskViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
 
     queryset = Desk.objects.prefetch_related("queues")
     serializer_class = DeskSerializer
+    lookup_value_regex = r"\d+"
 
     @extend_schema(request=None, responses={200: VisitOut})
     @action(detail=True, methods=["post"], url_path="call-next", permission_classes=[CanRunDesks])
     def call_next(self, request, pk=None):
-        visit = services.call_next(desk=get_object_or_404(Desk, pk=pk), called_by=request.user)
+        # The service reads the desk under its lock (404 when it is gone): no query here to load it first.
+        visit = services.call_next(desk=Desk(pk=int(pk)), called_by=request.user)
         return show_visit(visit)
 
 

@@ -10,14 +10,14 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db.models import Aggregate, Count, F, FloatField, Max, Min, Q, QuerySet
-from django.db.models.expressions import Window
+from django.db.models import Aggregate, BooleanField, Count, F, FloatField, Func, Max, Min, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL, Window
 from django.db.models.functions import Extract, RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from core import boards
-from queues.models import Queue, Visit
+from queues.models import Desk, Queue, Visit
 
 S = Visit.Status
 
@@ -62,27 +62,75 @@ def waiting_line(*, queue_ids: Iterable[int], visit_date: datetime.date) -> Quer
 def service_minutes(*, queue: Queue, visit_date: datetime.date) -> float:
     """Minutes one consultation takes in `queue`: the median of `started_at`..`completed_at` of its visits completed
     on `visit_date`, or `queue.default_service_minutes` while fewer than MEDIAN_MIN_VISITS are completed."""
-    stats = Visit.objects.filter(queue=queue, visit_date=visit_date, status=S.COMPLETED).aggregate(
-        done=Count("pk"), median_seconds=Median(Extract(F("completed_at") - F("started_at"), "epoch"))
-    )
+    return _minutes_per_visit(queue, _line_stats(queue.pk, visit_date))
+
+
+def _minutes_per_visit(queue: Queue, stats: dict) -> float:
     if stats["done"] < MEDIAN_MIN_VISITS:
         return float(queue.default_service_minutes)
     return stats["median_seconds"] / 60
+
+
+class _Scalar(Subquery):
+    """`(SELECT <aggregate> FROM ... WHERE ...)` as one column of an outer query (no GROUP BY)."""
+
+    def __init__(self, queryset: QuerySet, aggregate: Func):
+        super().__init__(queryset.order_by().annotate(value=aggregate).values("value")[:1])
+
+
+def _count() -> Func:
+    return Func(F("pk"), function="COUNT")
+
+
+def _line_stats(queue_id: int, visit_date: datetime.date, *, ahead_of: Visit | None = None) -> dict:
+    """One query for what a queue's estimates need on `visit_date`: `active_desks` (active, serving it), `done` and
+    `median_seconds` (completed consultations), and with `ahead_of` (a waiting visit) `ahead`: the waiting visits
+    before it in call order, counted on the waiting-line index instead of numbering the whole line."""
+    visits = Visit.objects.filter(queue_id=queue_id, visit_date=visit_date)
+    completed = visits.filter(status=S.COMPLETED)
+    columns = {
+        "active_desks": _Scalar(Desk.objects.filter(queues=queue_id, is_active=True), _count()),
+        "done": _Scalar(completed, _count()),
+        "median_seconds": _Scalar(
+            completed,
+            Func(Extract(F("completed_at") - F("started_at"), "epoch"), function=Median.function,
+                 template=Median.template, output_field=FloatField()),
+        ),
+    }
+    if ahead_of is not None:
+        # Row comparison in CALL_ORDER with the visit's row as stored: a range of the waiting-line index.
+        before = RawSQL(
+            f"({', '.join(Visit.CALL_ORDER)}) < (SELECT {', '.join(Visit.CALL_ORDER)}"
+            f" FROM {Visit._meta.db_table} WHERE id = %s)",
+            [ahead_of.pk],
+            output_field=BooleanField(),
+        )
+        columns["ahead"] = _Scalar(visits.filter(before, status=S.WAITING), _count())
+    return Queue.objects.filter(pk=queue_id).values(**columns).get()
 
 
 def with_positions(visits: Iterable[Visit]) -> list[Visit]:
     """Set `position` and `estimated_wait_minutes` on each visit: numbers for waiting visits, None for the rest.
 
     The estimate (issue #7) is service minutes (see `service_minutes`) times the visits ahead, divided by the active
-    desks serving the queue (at least one), rounded up to whole minutes. One line query per queue and day.
+    desks serving the queue (at least one), rounded up to whole minutes. One query per queue and day: a lone
+    waiting visit (the answer to issuing a token) counts the visits ahead of it; several number the line once more.
     """
     visits = list(visits)
-    lines = {(v.queue_id, v.visit_date): v.queue for v in visits if v.status == S.WAITING}
+    waiting: dict[tuple[int, datetime.date], list[Visit]] = {}
+    for visit in visits:
+        if visit.status == S.WAITING:
+            waiting.setdefault((visit.queue_id, visit.visit_date), []).append(visit)
     positions, per_visit_minutes = {}, {}
-    for (queue_id, visit_date), queue in lines.items():
-        positions.update(waiting_line(queue_ids=[queue_id], visit_date=visit_date).values_list("pk", "position"))
-        desks = queue.desks.filter(is_active=True).count() or 1
-        per_visit_minutes[queue_id, visit_date] = service_minutes(queue=queue, visit_date=visit_date) / desks
+    for (queue_id, visit_date), line_visits in waiting.items():
+        lone = line_visits[0] if len(line_visits) == 1 else None
+        stats = _line_stats(queue_id, visit_date, ahead_of=lone)
+        if lone is not None:
+            positions[lone.pk] = stats["ahead"] + 1
+        else:
+            positions.update(waiting_line(queue_ids=[queue_id], visit_date=visit_date).values_list("pk", "position"))
+        minutes = _minutes_per_visit(line_visits[0].queue, stats)
+        per_visit_minutes[queue_id, visit_date] = minutes / (stats["active_desks"] or 1)
     for visit in visits:
         visit.position = positions.get(visit.pk)
         visit.estimated_wait_minutes = (

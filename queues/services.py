@@ -6,14 +6,18 @@ rows another desk holds (`SKIP LOCKED`) so desks never wait on each other. Logs 
 commit. No function rewrites other visits: positions are derived (see `selectors.waiting_line`).
 """
 
+import contextlib
 import datetime
 import logging
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from idseq.exceptions import IdempotencyConflict
+from core.errors import NotFound
 from idseq.services import allocate
 from queues import notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
@@ -22,6 +26,9 @@ from queues.models import Desk, Queue, Visit
 logger = logging.getLogger("tokenline.queues")
 
 S = Visit.Status
+# The partial unique indexes (queues/models.py) whose violations services turn into domain errors.
+DESK_BUSY_CONSTRAINT = "queues_visit_one_at_desk"
+OPEN_VISIT_CONSTRAINT = "queues_visit_one_open_per_patient"
 
 
 def token_counter_key(queue: Queue, visit_date: datetime.date) -> str:
@@ -65,7 +72,7 @@ def issue_visit(
         raise ValidationError("An Idempotency-Key has 1 to 255 characters.")
     _check_can_join(patient, queue, priority)
     try:
-        with transaction.atomic():
+        with _open_visit_clash_as_domain_error(patient, queue), transaction.atomic():
             return _new_visit(patient=patient, queue=queue, priority=priority, issued_by=issued_by,
                               idempotency_key=idempotency_key, request_hash=fingerprint)
     except _Replayed as replay:  # the rollback returned the token taken
@@ -101,41 +108,70 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
     The desk row is locked first, so two clicks at one desk run one after the other; the visit is taken with
     `SELECT ... FOR UPDATE SKIP LOCKED`, so two desks calling at once get different visits without waiting on each
     other. Nothing is completed automatically (seed 003).
+    Args:
+        desk: the desk calling; only its pk is read (the row is read again under its lock), so the API passes
+            `Desk(pk=...)` without loading it first.
     Returns:
         the visit, now "called", with `desk` set.
     Raises:
+        NotFound: no desk with that pk (404).
         ActionNotAllowed: the desk is inactive (409).
         DeskBusy: the desk still has a visit called or in consultation: complete it or mark it no-show first (409).
         NobodyWaiting: no visit is waiting in the desk's queues today (409).
     """
-    with transaction.atomic():
-        desk = Desk.objects.select_for_update().get(pk=desk.pk)
-        if not desk.is_active:
-            raise ActionNotAllowed(f"Desk {desk.name} is inactive.")
-        current = Visit.objects.select_related("queue").filter(desk=desk, status__in=Visit.AT_DESK_STATUSES).first()
-        if current is not None:
-            raise DeskBusy(
-                f"Desk {desk.name} still has {current.token} {current.get_status_display().lower()}: "
-                "complete or mark no-show first."
-            )
-        # The desk's queue ids first: then the line query walks the waiting-line index in call order (LIMIT 1)
-        # instead of sorting the whole line through a join.
-        queue_ids = list(desk.queues.values_list("pk", flat=True))
-        visit = (
-            Visit.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("queue", "patient")
-            .filter(queue_id__in=queue_ids, visit_date=timezone.localdate(), status=S.WAITING)
-            .order_by(*Visit.CALL_ORDER)
-            .first()
-        )
-        if visit is None:
-            raise NobodyWaiting(f"Nobody is waiting for desk {desk.name} today.")
-        visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, desk, timezone.now(), called_by
-        visit.announced_at = visit.called_at
-        visit.save()
-        signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
-        _announce(visit.queue_id)
+    try:
+        with transaction.atomic():
+            visit = _call_next(desk, called_by)
+    except IntegrityError as exc:
+        # The desk already has a patient: the partial unique index on visits at a desk (queues_visit_one_at_desk)
+        # refused the second. Checked by the index rather than a query on every call; named after the rollback.
+        if _violated_constraint(exc) != DESK_BUSY_CONSTRAINT:
+            raise
+        desk = Desk.objects.get(pk=desk.pk)
+        raise _desk_busy(desk) or DeskBusy(f"Desk {desk.name} already has a patient.") from None
     return visit
+
+
+def _call_next(desk: Desk, called_by) -> Visit:
+    # The desk row, locked, with the ids of its queues (one statement); then the line query walks the waiting-line
+    # index in call order (LIMIT 1) instead of sorting the whole line through a join.
+    locked = (
+        Desk.objects.select_for_update(of=("self",))
+        .annotate(queue_ids=ArraySubquery(Desk.queues.through.objects.filter(desk=OuterRef("pk")).values("queue")))
+        .filter(pk=desk.pk)
+        .first()
+    )
+    if locked is None:
+        raise NotFound(f"Desk {desk.pk} does not exist.")
+    if not locked.is_active:
+        raise ActionNotAllowed(f"Desk {locked.name} is inactive.")
+    visit = (
+        Visit.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("queue", "patient", "issued_by")
+        .filter(queue_id__in=locked.queue_ids, visit_date=timezone.localdate(), status=S.WAITING)
+        .order_by(*Visit.CALL_ORDER)
+        .first()
+    )
+    if visit is None:
+        busy = _desk_busy(locked)
+        raise busy or NobodyWaiting(f"Nobody is waiting for desk {locked.name} today.")
+    visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, locked, timezone.now(), called_by
+    visit.announced_at = visit.called_at
+    visit.save()
+    signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
+    _announce(visit.queue_id)
+    return visit
+
+
+def _desk_busy(desk: Desk) -> DeskBusy | None:
+    """The error for a desk that still has a visit called or in consultation, or None when it has none."""
+    current = Visit.objects.select_related("queue").filter(desk=desk, status__in=Visit.AT_DESK_STATUSES).first()
+    if current is None:
+        return None
+    return DeskBusy(
+        f"Desk {desk.name} still has {current.token} {current.get_status_display().lower()}: "
+        "complete or mark no-show first."
+    )
 
 
 def call_again(*, visit: Visit, called_by=None) -> Visit:
@@ -210,7 +246,7 @@ def transfer_visit(*, visit: Visit, to_queue: Queue, transferred_by=None) -> Vis
     if to_queue.pk == visit.queue_id:
         raise ActionNotAllowed(f"Visit {visit.token} is already in {to_queue.name}.")
     _check_can_join(visit.patient, to_queue, visit.priority)
-    with transaction.atomic():
+    with _open_visit_clash_as_domain_error(visit.patient, to_queue), transaction.atomic():
         original = _step(
             visit, "transfer", (S.WAITING, S.CALLED, S.IN_CONSULTATION),
             status=S.TRANSFERRED, transferred_at=timezone.now(), transferred_by=transferred_by,
@@ -245,16 +281,8 @@ def _new_visit(
     visit_date = timezone.localdate()
     (number,) = allocate(token_counter_key(queue, visit_date))
     _check_replay(issued_by, idempotency_key, request_hash)
-    # Checked while holding the counter lock: any other visit of this patient in this queue today has committed
-    # before we got the lock, so this read sees it. (The partial unique index is the database's last word.)
-    existing = Visit.objects.select_related("queue").filter(
-        patient=patient, queue=queue, visit_date=visit_date, status__in=Visit.OPEN_STATUSES
-    ).first()
-    if existing is not None:
-        raise OpenVisitExists(
-            f"Patient {patient.mrn} already holds token {existing.token} "
-            f"({existing.get_status_display().lower()}) in {queue.name} today."
-        )
+    # One open visit per patient, queue and day: the partial unique index queues_visit_one_open_per_patient refuses
+    # a second (see _open_visit_clash_as_domain_error), so the hot path needs no query to check it.
     visit = Visit.objects.create(
         patient=patient,
         queue=queue,
@@ -275,6 +303,28 @@ def _new_visit(
     )
     _announce(queue.pk)
     return visit
+
+
+@contextlib.contextmanager
+def _open_visit_clash_as_domain_error(patient, queue: Queue):
+    """Around the `transaction.atomic()` that inserts a visit: a violation of the one-open-visit index becomes
+    OpenVisitExists naming the patient's open token, read after the rollback (which returned the token taken)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if _violated_constraint(exc) != OPEN_VISIT_CONSTRAINT:
+            raise
+        existing = Visit.objects.select_related("queue").filter(
+            patient=patient, queue=queue, visit_date=timezone.localdate(), status__in=Visit.OPEN_STATUSES
+        ).first()
+        held = f"token {existing.token} ({existing.get_status_display().lower()})" if existing else "an open visit"
+        raise OpenVisitExists(f"Patient {patient.mrn} already holds {held} in {queue.name} today.") from None
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint or unique index an IntegrityError violated (PostgreSQL's diagnostics)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return diag and diag.constraint_name
 
 
 def _step(visit: Visit, action: str, allowed: tuple[str, ...], **changes) -> Visit:

@@ -146,3 +146,21 @@ def test_a_number_typed_in_full_comes_before_longer_numbers_it_starts(api, peopl
     terminal = Patient.objects.create(mrn="710000", full_name="Offline Patient")
     Patient.objects.create(mrn="7100001", full_name="Newer Offline Patient")
     assert found(api, mrn_prefix="710000")[0] == terminal.full_name.split()[0]
+
+
+def test_a_name_search_ranks_at_most_count_cap_candidates_taken_after_every_filter(api, monkeypatch):
+    # Issue #13: a common word of a name would otherwise score every one of its thousands of matches.
+    from patients import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    for i in range(4):
+        register_patient(full_name=f"Ali Khan {i}")
+    gone = [register_patient(full_name=f"Old Khan {i}") for i in range(2)]
+    for patient in gone:
+        patient.is_active = False
+        patient.save(update_fields=["is_active"])
+    assert len(api.get("/api/v1/patients/", {"name": "khan"}).json()["results"]) == 3
+    found = api.get("/api/v1/patients/", {"name": "khan", "is_active": "false"}).json()["results"]
+    assert sorted(p["mrn"] for p in found) == sorted(p.mrn for p in gone)
+    found = api.get("/api/v1/patients/", {"q": "khan", "is_active": "false"}).json()["results"]
+    assert sorted(p["mrn"] for p in found) == sorted(p.mrn for p in gone)
