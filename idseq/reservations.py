@@ -147,7 +147,7 @@ def claim(
     Raises:
         UnknownSequence (404); IdseqError (400) for a value outside the format;
         ReservedValue (409): a value lies in a reservation (of a terminal, the pool, an earlier claim), naming it;
-        AlreadyIssued (409): a value at or below the counter was issued (its ledger row exists).
+        AlreadyIssued (409): a value at or below the counter was voided.
     """
     sequence = _sequence(key)
     id_format = sequence.id_format
@@ -159,22 +159,27 @@ def claim(
         _refuse_reserved(sequence, scope, ordered)
         low = ordered[: bisect.bisect_right(ordered, counter.last_value)]
         for start in range(0, len(low), 10_000):
-            taken = (
-                IssuedNumber.objects.filter(sequence=sequence, scope=scope, value__in=low[start : start + 10_000])
+            voided = (
+                IssuedNumber.objects.filter(sequence=sequence, scope=scope, value__in=low[start : start + 10_000],
+                                            voided_at__isnull=False)
                 .values_list("formatted", flat=True)
                 .first()
             )
-            if taken is not None:
-                raise AlreadyIssued(f"{taken} was issued before; a number is never issued twice.")
+            if voided is not None:
+                raise AlreadyIssued(f"{voided} was voided; a number is never issued twice.")
         high = ordered[len(low):]
-        now = timezone.now()
-        for _, run in groupby(enumerate(high), key=lambda pair: pair[1] - pair[0]):
-            run = [value for _, value in run]
-            reservation = reserve(key, run[0], run[-1], owner=owner, reason=reason, scope=scope,
-                                  created_by=issued_by, issued=True)
-            _record(sequence, scope, run, [id_format.render(value, scope) for value in run], at=now,
+        if high:
+            # No value of `high` is reserved (checked above), so neither is any run of them: one INSERT for all.
+            runs = [[value for _, value in run] for _, run in groupby(enumerate(high), key=lambda p: p[1] - p[0])]
+            Reservation.objects.bulk_create(
+                Reservation(sequence=sequence, scope=scope, first_value=run[0], last_value=run[-1],
+                            next_value=run[-1] + 1, issued=len(run), owner=owner[:100], reason=reason[:200],
+                            created_by=issued_by)
+                for run in runs
+            )
+            _record(sequence, scope, high, [id_format.render(value, scope) for value in high], at=timezone.now(),
                     issued_by=issued_by, purpose=purpose, claim=None)
-            Reservation.objects.filter(pk=reservation.pk).update(issued=len(run))
+            _note_reservation(counter, high[0])
     return [id_format.render(value, scope) for value in values]
 
 

@@ -33,7 +33,7 @@ from idseq.exceptions import (
     SequenceInactive,
     UnknownSequence,
 )
-from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, Period, scope_of
+from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, scope_of
 from idseq.models import Counter, IdempotencyKey, IssuedNumber, Reservation, Sequence, UnrecordedRange
 
 MAX_BLOCK = 10_000  # the most ids one next_ids() call may take (issue #4)
@@ -140,48 +140,6 @@ def _lock_counter(key: str, start: int) -> Counter:
             )
         counter = Counter.objects.select_for_update().get(key=key)
     return counter
-
-
-def advance_past(key: str, value: int, *, scope: str = "", start: int = 1, moved_by=None) -> int:
-    """Make sure counter `key` never hands out `value`: its last value becomes at least `value`, never less.
-
-    For numbers issued outside Tokenline that arrive with their records (an earlier system's MRNs, imported or
-    converted by a data migration): they keep their number and the next `allocate()`/`issue()` continues after the
-    highest of them. When `key` is a sequence (e.g. "mrn", or "mrn-dated" with the `scope` of the id's day), its
-    counter is used and the values passed over get an UnrecordedRange ("issued before the ledger existed"), so
-    `idseq_check` stays clean.
-    Args:
-        key: a sequence key, or a bare counter's key (created race-free at `start - 1` when missing).
-        value: a value that is taken.
-        scope: the sequence period the value belongs to (`IdFormat.parse` gives it); "" for one that never resets.
-        start: as in `allocate()`, for a bare counter.
-        moved_by: the user, kept on the UnrecordedRange.
-    Returns:
-        the counter's last value afterwards.
-    Raises:
-        NotInTransaction: outside `transaction.atomic()`: the move must commit with the rows that carry the numbers.
-        ValueError: `scope` is given for a sequence that never resets or missing for one that does.
-    """
-    if not connection.in_atomic_block:
-        raise NotInTransaction("advance_past() must run inside transaction.atomic()")
-    sequence = Sequence.objects.filter(key=key).first()
-    if sequence is not None and (sequence.reset == Period.NEVER) == bool(scope):
-        raise ValueError(f"Sequence {key!r} (reset {sequence.reset}) cannot take scope {scope!r}.")
-    counter = _locked_counter(sequence, scope) if sequence else _lock_counter(key, start)
-    if value <= counter.last_value:
-        return counter.last_value
-    if sequence is not None and max(counter.last_value + 1, sequence.start_value) <= value:
-        UnrecordedRange.objects.create(
-            sequence=sequence,
-            scope=scope,
-            first_value=max(counter.last_value + 1, sequence.start_value),
-            last_value=value,
-            reason=UnrecordedRange.Reasons.BEFORE_LEDGER,
-            created_by=moved_by,
-        )
-    counter.last_value = value
-    counter.save(update_fields=["last_value", "updated_at"])
-    return value
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.db.models import Case, FloatField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from patients.models import Patient
-from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix
+from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix, mrn_value
 from patients.search import PHONE_KEY_DIGITS, fold_text, phone_key
 
 NEWEST_FIRST = ("-created_at", "-id")
@@ -34,7 +34,8 @@ class Search:
 
 
 def by_mrn(patients: QuerySet, text: str) -> QuerySet:
-    """Patients whose MRN is `text`, written with or without dashes, or in the old `xx-xx-xxx` format.
+    """Patients whose MRN is `text`, written with or without dashes, in the old `xx-xx-xxx` format, or as plain
+    digits the way offline slips print it (`710000` finds `007-10-000`: the `mrn_value` alias, issue #12).
 
     Raises:
         Unparsable: when `text` is no MRN of any scheme.
@@ -42,7 +43,8 @@ def by_mrn(patients: QuerySet, text: str) -> QuerySet:
     mrn = lenient_mrn(text)
     if mrn is None:
         raise Unparsable(f"{text.strip()} is not an MRN; write it as xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}.")
-    return patients.filter(mrn=mrn)
+    value = mrn_value(mrn)
+    return patients.filter(Q(mrn=mrn) | Q(mrn_value=value)) if value is not None else patients.filter(mrn=mrn)
 
 
 def by_mrn_prefix(patients: QuerySet, text: str) -> QuerySet:

@@ -2,18 +2,25 @@
 
 import contextlib
 import re
+from collections import defaultdict
+from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 
-from idseq.services import advance_past, issue
+from idseq.exceptions import AlreadyIssued, ReservedValue
+from idseq.reservations import claim
+from idseq.services import issue
 from patients.exceptions import DuplicatePatient, MrnTaken
-from patients.models import Patient
-from patients.mrn import SCHEMES, active_scheme, parse_mrn, scheme_formats
+from patients.models import MRN_VALUE_UNIQUE, Patient
+from patients.mrn import SCHEMES, active_scheme, mrn_value, parse_mrn, scheme_formats
 
 MRN_COUNTER = SCHEMES["grouped"]  # the grouped idseq Sequence (and its counter key) of MRNs
 # The partial unique index on active CNICs (patients/models.py).
 ACTIVE_CNIC_CONSTRAINT = "patients_patient_active_cnic_unique"
 MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
+# The owners of the reservations that carried-over and imported numbers become (idseq.reservations.claim).
+CARRIED_OVER = "carried over"
+IMPORTED = "import"
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's.
 DEMOGRAPHIC_FIELDS = ("full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address")
@@ -64,32 +71,62 @@ def register_patient(
 
 
 def save_new_patient(
-    patient: Patient, *, carried_mrn: str = "", idempotency_key: str | None = None, fingerprint: str = ""
+    patient: Patient,
+    *,
+    carried_mrn: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    numbering: Callable[[], str] | None = None,
 ) -> Patient:
     """Validate an unsaved patient, issue its MRN and insert it, in one transaction.
 
     The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
-    form never holds the lock. A `carried_mrn` (a number decided elsewhere: a paper card or earlier system, or a lab
-    terminal's range, see terminals.services) is kept as it is and takes no online number; when it is a number of
-    either MRN scheme its sequence moves past it, so it is never issued again. With an `idempotency_key` (the API's
-    Idempotency-Key header), a retry of the same request returns the patient the first one registered instead of
-    registering again. Raises as `register_patient`.
+    form never holds the lock. A `carried_mrn` (a paper card or earlier system's number, already validated) never
+    moves the counter (issue #12): above it, it becomes a single reserved value the counter steps over; at or below
+    it, it must be neither issued nor reserved; either way it is recorded in the ledger. `numbering` is called
+    inside the transaction for an MRN decided and recorded elsewhere (a lab terminal's reserved number, see
+    terminals.services) and returns it. With an `idempotency_key` (the API's Idempotency-Key header), a retry of the
+    same request returns the patient the first one registered instead of registering again. Raises as
+    `register_patient`, and idseq's ReservedValue (409, naming the owner) for a number inside someone's reservation.
     """
     _validate(patient)
-    with _unique_violations_as_domain_errors(), transaction.atomic():
-        if carried_mrn:
-            _advance_counter_past([carried_mrn])
-            patient.mrn = carried_mrn
-        else:
-            issued = issue(SCHEMES[active_scheme()], purpose="patient registration", issued_by=patient.created_by,
-                           idempotency_key=idempotency_key, fingerprint=fingerprint)
-            if issued.replayed:
-                return Patient.objects.get(mrn=issued.ids[0])
-            patient.mrn = issued.ids[0]
-        patient._history_user = patient.created_by
-        patient.save(force_insert=True)
+    try:
+        with _unique_violations_as_domain_errors(), transaction.atomic():
+            if numbering is not None:
+                patient.mrn = numbering()
+            elif carried_mrn:
+                patient.mrn = _carry_over(carried_mrn, by=patient.created_by)
+            else:
+                issued = issue(SCHEMES[active_scheme()], purpose="patient registration",
+                               issued_by=patient.created_by, idempotency_key=idempotency_key, fingerprint=fingerprint)
+                if issued.replayed:
+                    return Patient.objects.get(mrn=issued.ids[0])
+                patient.mrn = issued.ids[0]
+            patient._history_user = patient.created_by
+            patient.save(force_insert=True)
+    except (AlreadyIssued, ReservedValue) as exc:
+        raise _holder_of(patient.mrn or carried_mrn) or exc from None
     return patient
+
+
+def _carry_over(mrn: str, *, by) -> str:
+    """Record a number issued before Tokenline in its sequence's ledger without moving the counter; returns it."""
+    holder = _holder_of(mrn)
+    if holder is not None:
+        raise holder
+    key, value, scope = parse_mrn(mrn)
+    claim(key, [value], scope=scope, owner=CARRIED_OVER, reason="a number issued before Tokenline (paper card)",
+          issued_by=by, purpose="carried over")
+    return mrn
+
+
+def _holder_of(mrn: str) -> MrnTaken | None:
+    """MrnTaken naming the patient who holds `mrn` (however written), or None when nobody does."""
+    value = mrn_value(mrn) if mrn else None
+    holder = Patient.objects.filter(mrn_value=value).first() if value is not None else None
+    holder = holder or Patient.objects.filter(mrn=mrn).first()
+    return MrnTaken(mrn=holder.mrn) if holder else None
 
 
 def update_patient(patient: Patient, *, changed_by=None, **changes) -> Patient:
@@ -124,18 +161,20 @@ def deactivate_patient(patient: Patient, *, changed_by=None) -> Patient:
 def import_patients(*, patients: list[Patient], imported_by=None, batch_size: int = 2000) -> list[Patient]:
     """Insert patients that arrive with their numbers (an earlier system's records), all or none.
 
-    Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The MRN
-    counter moves past the highest grouped number imported, in the same transaction, and never moves back.
+    Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The numbers
+    never move a counter (issue #12): those above it are reserved in blocks of consecutive values (owner "import")
+    and recorded in the ledger, in the same transaction; those below must be free, as for a carried-over number.
     Args:
         patients: unsaved, validated Patients with `mrn` set (see patients.csv_io.read_patients).
-        imported_by: the user recorded in each patient's history.
+        imported_by: the user recorded in each patient's history and the ledger.
         batch_size: rows per INSERT.
     Returns:
         the patients inserted (those whose MRN was new).
     Raises:
         DuplicatePatient: a row's CNIC belongs to an active patient registered meanwhile; nothing is imported.
         MrnTaken: a row's MRN was registered meanwhile; nothing is imported.
-    The counter row stays locked while the rows are inserted: registrations at the desks wait for the import.
+        idseq's ReservedValue / AlreadyIssued (409): a row's number is a terminal's, the pool's, or was issued.
+    The counter rows stay locked while the rows are inserted: registrations at the desks wait for the import.
     """
     from simple_history.utils import bulk_create_with_history
 
@@ -145,29 +184,29 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
         existing.update(Patient.objects.filter(mrn__in=mrns[start : start + 10_000]).values_list("mrn", flat=True))
     new = [patient for patient in patients if patient.mrn not in existing]
     with _unique_violations_as_domain_errors(), transaction.atomic():
-        _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
+        _claim_all([patient.mrn for patient in new], by=imported_by)
         bulk_create_with_history(new, Patient, batch_size=batch_size, default_user=imported_by)
     return new
+
+
+def _claim_all(mrns: list[str], *, by) -> None:
+    """Record imported MRNs in their sequences' ledgers (idseq.reservations.claim), one call per sequence period."""
+    values: dict[tuple[str, str], list[int]] = defaultdict(list)
+    formats = scheme_formats()
+    for mrn in mrns:
+        parsed = parse_mrn(mrn, formats)
+        if parsed:
+            key, value, scope = parsed
+            values[key, scope].append(value)
+    for (key, scope), numbers in sorted(values.items()):  # a fixed order: two imports lock counters alike
+        claim(key, numbers, scope=scope, owner=IMPORTED, reason=f"{len(numbers)} imported patient(s)", issued_by=by,
+              purpose="import")
 
 
 def _validate(patient: Patient) -> None:
     # Field rules only. Uniqueness and constraints are left to the database: the guard must hold under concurrency
     # (see _unique_violations_as_domain_errors), and checking them here would cost a query per registration for nothing.
     patient.full_clean(exclude=["mrn"], validate_unique=False, validate_constraints=False)
-
-
-def _advance_counter_past(mrns: list[str], moved_by=None) -> None:
-    """Move each MRN scheme's sequence (per day for dated numbers) past the highest of `mrns` it could issue;
-    numbers of no scheme (a terminal's `710000`) move nothing."""
-    highest: dict[tuple[str, str], int] = {}
-    formats = scheme_formats()
-    for mrn in mrns:
-        parsed = parse_mrn(mrn, formats)
-        if parsed:
-            key, value, scope = parsed
-            highest[key, scope] = max(value, highest.get((key, scope), 0))
-    for (key, scope), value in sorted(highest.items()):  # a fixed order: two imports lock counters alike
-        advance_past(key, value, scope=scope, moved_by=moved_by)
 
 
 @contextlib.contextmanager
@@ -199,4 +238,6 @@ def _domain_error(exc: IntegrityError) -> Exception:
         return DuplicatePatient(cnic=cnic, mrn=holder.mrn if holder else "")
     if diag.constraint_name == MRN_UNIQUE_INDEX:
         return MrnTaken(mrn=match.group(2))
+    if diag.constraint_name == MRN_VALUE_UNIQUE:
+        return _holder_of(match.group(2)) or exc
     return exc

@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -30,6 +30,22 @@ def api(reception):
     """An API client of a reception user, authenticated with `Authorization: Token ...`."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reception).key}")
+    return client
+
+
+@pytest.fixture
+def carrier(db):
+    """A receptionist an admin allowed to carry over numbers issued before Tokenline (issue #12)."""
+    user = make_user("carrier", "reception")
+    user.user_permissions.add(Permission.objects.get(codename="carry_over_mrn"))
+    return user
+
+
+@pytest.fixture
+def carrier_api(carrier):
+    """An API client of `carrier`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=carrier).key}")
     return client
 
 

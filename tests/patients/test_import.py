@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from idseq.formats import format_grouped, parse_grouped
+from idseq.models import Counter
 from patients.csv_io import COLUMNS
 from patients.models import Patient
 from patients.services import register_patient
@@ -16,13 +17,13 @@ from patients.services import register_patient
 HEADER = ",".join(COLUMNS)
 
 
-def generated_csv(rows: int, seed: int = 5) -> tuple[str, set[str]]:
+def generated_csv(rows: int, seed: int = 5, first: int = 100_001) -> tuple[str, set[str]]:
     """A CSV of `rows` patients with distinct numbers, every tenth in the old xx-xx-xxx format.
 
     Returns the text and the MRNs the import must keep (old numbers converted).
     """
     rng = random.Random(seed)
-    values = rng.sample(range(100_001, 9_999_999), rows)
+    values = rng.sample(range(first, 9_999_999), rows)
     out, expected = io.StringIO(), set()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -49,19 +50,21 @@ def run(path, *args):
 
 
 @pytest.mark.django_db
-def test_ten_thousand_rows_import_with_their_numbers_and_the_next_registration_comes_after_them(tmp_path):
-    text, expected = generated_csv(10_000)
+def test_ten_thousand_rows_import_with_their_numbers_and_registration_steps_over_them_skipping_nothing(tmp_path):
+    text, expected = generated_csv(10_000, first=100_003)
     path = write(tmp_path, text)
     out, _ = run(path)
     assert "Imported 10000 patient(s)" in out
     assert set(Patient.objects.values_list("mrn", flat=True)) == expected
-    highest = max(parse_grouped(mrn) for mrn in expected)
-    assert register_patient(full_name="After the import").mrn == format_grouped(highest + 1)
-    call_command("idseq_check", stdout=io.StringIO())  # the numbers passed are accounted for in the ledger
+    imported = {parse_grouped(mrn) for mrn in expected}
+    assert Counter.objects.get(key="mrn").last_value == 100_000  # no number was skipped (issue #12)
+    free = [value for value in range(100_001, 100_010) if value not in imported][:2]
+    assert [register_patient(full_name="After the import").mrn for _ in free] == [format_grouped(v) for v in free]
+    call_command("idseq_check", stdout=io.StringIO())  # the imported numbers are reserved and in the ledger
 
     out, _ = run(path)
     assert "Imported 0 patient(s); 10000 already registered" in out
-    assert Patient.objects.count() == 10_001
+    assert Patient.objects.count() == 10_002
 
 
 @pytest.mark.django_db

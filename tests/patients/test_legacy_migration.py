@@ -46,7 +46,7 @@ def add_patients(apps, mrns):
 
 def test_forward_prepends_a_zero_and_moves_the_counter_past_the_highest_number(at_0004):
     add_patients(at_0004, LEGACY_NUMBERS)
-    migrate(AFTER)
+    migrate()  # through AFTER, to the models the services use
     assert sorted(Patient.objects.values_list("mrn", flat=True)) == sorted(LEGACY_NUMBERS.values())
     assert Counter.objects.get(key=MRN_COUNTER).last_value == 9_999_999
     assert register_patient(full_name="Next").mrn == "100-00-000"
@@ -67,9 +67,7 @@ def test_backward_strips_the_zero_again(at_0004):
 
 
 def test_backward_refuses_while_a_number_is_100_00_000_or_above(at_0004):
-    migrate(AFTER)
-    Patient.objects.create(mrn="001-00-001", full_name="Old enough")
-    Patient.objects.create(mrn="100-00-000", full_name="Too new")
+    add_patients(migrate(AFTER), ["001-00-001", "100-00-000"])
     with pytest.raises(IrreversibleError, match=r"1 patient\(s\) have numbers from 100-00-000 up .*100-00-000"):
         migrate(BEFORE)
     assert set(Patient.objects.values_list("mrn", flat=True)) == {"001-00-001", "100-00-000"}
@@ -77,7 +75,7 @@ def test_backward_refuses_while_a_number_is_100_00_000_or_above(at_0004):
 
 def test_the_numbers_passed_are_recorded_so_the_ledger_check_stays_clean(at_0004):
     add_patients(at_0004, LEGACY_NUMBERS)
-    migrate(AFTER)
+    migrate()
     call_command("idseq_check")
     assert register_patient(full_name="Next").mrn == "100-00-000"
     call_command("idseq_check")
