@@ -44,7 +44,7 @@ def reserve(
         )
     with transaction.atomic():
         counter = _locked_counter(sequence, scope)
-        if first <= counter.last_value:
+        if first <= counter.last_value and last >= sequence.start_value:  # values below the start are never issued
             raise ReservationOverlap(
                 f"{first}-{last} reaches into the numbers of {sequence.key!r} already issued (up to "
                 f"{counter.last_value}); start above {counter.last_value}.",
@@ -216,10 +216,13 @@ def reserve_free(
         return reserve(key, candidate, end, owner=owner, reason=reason, scope=scope, created_by=created_by)
 
 
-def carve(reservation: Reservation, size: int, *, owner: str, reason: str, created_by=None) -> Reservation | None:
+def carve(
+    reservation: Reservation, size: int, *, owner: str, reason: str, created_by=None, issued: bool = False
+) -> Reservation | None:
     """Move the first `size` values of `reservation` (the offline pool) to a new reservation of `owner` (a lab
     terminal's range) and return it; None when fewer than `size` are left. The source shrinks (and goes once
-    empty), so the two never overlap. Locks the counter, then the source row, until the caller commits."""
+    empty), so the two never overlap. `issued` as for `reserve`. Locks the counter, then the source row, until the
+    caller commits."""
     with transaction.atomic():
         _locked_counter(reservation.sequence, reservation.scope)
         source = Reservation.objects.select_for_update().filter(pk=reservation.pk).first()
@@ -233,5 +236,6 @@ def carve(reservation: Reservation, size: int, *, owner: str, reason: str, creat
             source.save(update_fields=["first_value", "next_value"])
         return Reservation.objects.create(
             sequence=source.sequence, scope=source.scope, first_value=first, last_value=first + size - 1,
-            next_value=first, owner=owner[:100], reason=reason[:200], created_by=created_by,
+            next_value=first + size if issued else first, owner=owner[:100], reason=reason[:200],
+            created_by=created_by,
         )

@@ -133,7 +133,7 @@ def issued_numbers(
 
 # What covers each sequence period's values up to its counter, as ranges lo..hi: ledger rows outside reservations,
 # unrecorded ranges, and reservations at or below the counter (those above it are the future: the counter will step
-# over them). Ledger rows inside a reservation are counted against its `issued` instead (_RESERVATION_COUNTS).
+# over them; those below the start value lie outside what it issues). Ledger rows inside a reservation are counted against its `issued` instead (_RESERVATION_COUNTS).
 _PIECES = f"""
     SELECT sequence_id, scope, value AS lo, value AS hi FROM {IssuedNumber._meta.db_table} i
     WHERE NOT EXISTS (
@@ -145,7 +145,8 @@ _PIECES = f"""
     UNION ALL
     SELECT r.sequence_id, r.scope, r.first_value, r.last_value FROM {Reservation._meta.db_table} r
     JOIN {Counter._meta.db_table} c ON c.sequence_id = r.sequence_id AND c.scope = r.scope
-    WHERE r.first_value <= c.last_value
+    JOIN {Sequence._meta.db_table} s ON s.id = r.sequence_id
+    WHERE r.first_value <= c.last_value AND r.last_value >= s.start_value
 """
 
 # Reservations whose ledger rows are not as many as the values issued from them: a row was deleted (or written

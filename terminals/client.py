@@ -7,10 +7,11 @@ SQLite file: the blocks it leased and an outbox of registrations, each with the 
     client = TerminalClient("https://tokenline.example", key="<the terminal's API key>", terminal="LAB1-PC",
                             path="/var/lib/lab/tokenline.sqlite3")
     client.lease(500)                                   # while online: reserve 500 numbers
-    mrn = client.register(full_name="Jane Doe", sex="F")  # offline: "710000", printed at once, never changes
+    mrn = client.register(full_name="Jane Doe", sex="F")  # offline: "007-10-000", printed at once, never changes
     report = client.sync()                              # back online: send the outbox; safe to repeat
 
-The server stores each registration under exactly the MRN the terminal printed; a replay (a retried request, a
+The server stores each registration under exactly the MRN the terminal printed (written as the hospital's MRN
+scheme writes it: grouped `007-10-000` by default, plain `710000` with `scheme="dated"`, issue #12); a replay (a retried request, a
 restored outbox) answers "already synced" with the same record. Not thread-safe: one client per thread.
 """
 
@@ -73,8 +74,9 @@ class TerminalClient:
     """
 
     def __init__(self, base_url: str, *, key: str, terminal: str, path: str, timeout: float = 30,
-                 retries: int = 4, backoff: float = 0.5):
+                 retries: int = 4, backoff: float = 0.5, scheme: str = "grouped"):
         self.base_url = base_url.rstrip("/")
+        self.scheme = scheme
         self.key, self.terminal, self.timeout, self.retries, self.backoff = key, terminal, timeout, retries, backoff
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA)
@@ -103,13 +105,22 @@ class TerminalClient:
                 raise LeaseExhausted(f"Terminal {self.terminal} has no leased number left; lease while online.")
             start, number = row
             self.db.execute("UPDATE lease SET next = next + 1 WHERE start = ?", (start,))
+            mrn = self.written(number)
             self.db.execute("INSERT INTO outbox (client_uuid, mrn, payload) VALUES (?, ?, ?)",
-                            (str(uuid.uuid4()), str(number), json.dumps(demographics)))
+                            (str(uuid.uuid4()), mrn, json.dumps(demographics)))
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-        return str(number)
+        return mrn
+
+    def written(self, number: int) -> str:
+        """How the hospital writes MRN `number` (the server's patients.mrn.written_mrn): `007-10-000` in the grouped
+        scheme, `710000` in the dated one."""
+        if self.scheme != "grouped":
+            return str(number)
+        digits = f"{number:08d}"
+        return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
 
     def outbox(self, status: str | None = None) -> list[dict]:
         """The local registrations (optionally only those with `status`), oldest first."""

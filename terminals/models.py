@@ -81,13 +81,20 @@ class NumberBlock(models.Model):
 
 
 class TerminalRange(NumberBlock):
-    """A block of MRNs reserved for one terminal, `start`..`end` inclusive, shown as plain digits ("710000").
+    """A block of MRNs reserved for one terminal, `start`..`end` inclusive: values of the `mrn` sequence (issue #12),
+    written grouped (`007-10-000`) in the grouped scheme and as plain digits (`710000`, seed 001) in the dated one.
 
     `current` is the last number handed out from it (registered or leased), 0 while none is (as in seed 001).
     A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
     """
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
+    # The values of the `mrn` sequence this range holds (issue #12): online numbering steps over them, nobody but
+    # this terminal may issue them, and each one synced is a ledger row (issued through idseq.reservations).
+    reservation = models.OneToOneField(
+        "idseq.Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="terminal_range",
+        editable=False,
+    )
     current = models.BigIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     from_pool = models.BooleanField(
