@@ -39,10 +39,12 @@ def test_the_counter_steps_over_a_reserved_range_and_no_free_value(seq):
 
 
 def test_seven_hundred_and_ten_thousand_follows_seven_hundred_and_nine_thousand_nine_hundred_ninety_nine():
-    reservations.reserve("mrn", 710_000, 719_999, owner="LAB1-PC", reason="offline range")
+    # Seed 001's ranges 710000-749999 are reserved by migration (terminals 0003).
+    assert Reservation.objects.filter(owner="LAB1-PC", first_value=710_000, last_value=719_999).exists()
     with transaction.atomic():
+        services.next_id("mrn")  # the counter exists from here on
         Counter.objects.filter(key="mrn").update(last_value=709_998)
-        assert services.next_ids("mrn", 2) == ["007-09-999", "007-20-000"]
+        assert services.next_ids("mrn", 2) == ["007-09-999", "007-50-000"]  # past LAB1-PC ... RECEP-2
 
 
 def test_the_counter_remembers_the_next_reservation_and_reads_none_on_the_common_path(seq, django_assert_num_queries):
@@ -73,7 +75,7 @@ def test_a_reservation_never_covers_issued_values(seq):
     take("R", 5)
     with pytest.raises(ReservationOverlap, match="already issued \\(up to 5\\)"):
         reservations.reserve("R", 5, 10, owner="LAB1-PC", reason="offline range")
-    assert not Reservation.objects.exists()
+    assert not Reservation.objects.filter(sequence=seq).exists()
 
 
 def test_an_owner_issues_its_handed_out_values_into_the_ledger_once(seq):
@@ -86,7 +88,7 @@ def test_an_owner_issues_its_handed_out_values_into_the_ledger_once(seq):
         reservations.issue_reserved("R", 102, owner="LAB2-PC")
     with pytest.raises(NotReserved):
         reservations.issue_reserved("R", 150, owner="LAB1-PC")  # never handed out
-    assert Reservation.objects.get().issued == 1
+    assert Reservation.objects.get(sequence=seq).issued == 1
     call_command("idseq_check")
 
 
@@ -102,17 +104,19 @@ def test_claimed_numbers_above_the_counter_are_reserved_in_runs_and_recorded_wit
     assert reservations.claim("R", [500, 501, 502, 900], owner="import", reason="CSV") == [
         "R-000500", "R-000501", "R-000502", "R-000900",
     ]
-    assert list(Reservation.objects.values_list("first_value", "last_value", "issued")) == [(500, 502, 3), (900, 900, 1)]
+    assert list(Reservation.objects.filter(sequence=seq).values_list("first_value", "last_value", "issued")) == [(500, 502, 3), (900, 900, 1)]
     assert Counter.objects.get(key="R").last_value == 3
     assert take("R") == ["R-000004"]
     call_command("idseq_check")
 
 
-def test_a_claimed_number_issued_or_reserved_already_is_refused(seq):
+def test_a_claimed_number_voided_or_reserved_already_is_refused(seq):
     take("R", 3)
+    services.void_id("R", "R-000002", reason="record removed")
     reservations.reserve("R", 100, 199, owner="LAB1-PC", reason="offline range")
-    with pytest.raises(AlreadyIssued, match="R-000002"):
+    with pytest.raises(AlreadyIssued, match="R-000002 was voided"):
         reservations.claim("R", [2], owner="carried over", reason="paper card")
+    assert reservations.claim("R", [3], owner="restore", reason="export") == ["R-000003"]  # no record holds it
     with pytest.raises(ReservedValue, match="R-000150 is reserved for LAB1-PC"):
         reservations.claim("R", [150], owner="carried over", reason="paper card")
 

@@ -12,7 +12,6 @@ from rest_framework.test import APIClient
 
 from idseq.formats import GROUPED_FIRST, format_grouped
 from idseq.models import Counter
-from idseq.reservations import reserve
 from patients.models import Patient
 from patients.services import register_patient
 from tests.conftest import make_user
@@ -59,7 +58,7 @@ def test_a_carried_over_number_below_the_counter_already_issued_is_409_naming_it
 
 
 def test_a_carried_over_number_in_a_terminals_range_is_409_naming_the_terminal(carrier_api):
-    reserve("mrn", 710_000, 719_999, owner="LAB1-PC", reason="offline range")
+    # Seed 001's LAB1-PC range 710000-719999 is a reservation of the mrn sequence (terminals migration 0003).
     response = carrier_api.post("/api/v1/patients/", {"full_name": "Other", "mrn": "007-10-042"}, format="json")
     assert response.status_code == 409 and "reserved for LAB1-PC" in response.json()["detail"]
     assert response.json()["owner"] == "LAB1-PC" and not Patient.objects.exists()
