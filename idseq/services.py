@@ -352,7 +352,14 @@ def _locked_counter(sequence: Sequence, scope: str) -> Counter:
     counter = _lock_counter(sequence.counter_key(scope), sequence.start_value)
     if (counter.sequence_id, counter.scope) != (sequence.pk, scope):  # new, or left unlinked (e.g. by a migration)
         counter.sequence, counter.scope = sequence, scope
-        counter.save(update_fields=["sequence", "scope"])
+        # Reservations made before the counter existed (a terminal's range on a fresh install) must be known to it.
+        counter.reserved_from = (
+            Reservation.objects.filter(sequence=sequence, scope=scope, last_value__gt=counter.last_value)
+            .order_by("first_value")
+            .values_list("first_value", flat=True)
+            .first()
+        )
+        counter.save(update_fields=["sequence", "scope", "reserved_from"])
     return counter
 
 

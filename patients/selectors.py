@@ -72,9 +72,12 @@ def _mrn_prefix_condition(text: str) -> Q:
     if not text:
         raise Unparsable("Type the first digits of an MRN.")
     grouped = mrn_prefix(text)
+    condition = Q(mrn__startswith=text)
     if grouped and grouped != text:  # `0012` may start `001-23-456` or a number stored without dashes
-        return Q(mrn__startswith=grouped) | Q(mrn__startswith=text)
-    return Q(mrn__startswith=text)
+        condition |= Q(mrn__startswith=grouped)
+    if text.isdigit() and len(text) <= 8:  # a slip's plain `710000` is the patient now written `007-10-000`
+        condition |= Q(mrn_value=int(text))
+    return condition
 
 
 def by_name(patients: QuerySet, text: str, field: str = "full_name") -> QuerySet:
