@@ -143,9 +143,10 @@ def revoke_terminal_key(*, terminal: LabTerminal) -> bool:
 def check_range_placement(*, start: int, end: int) -> None:
     """Raise ValidationError unless start..end (inclusive) may become a terminal range.
 
-    Rules: 1 <= start <= end; no overlap with another range (message names its terminal); above the online MRN
-    counter's last value; no number already held by a patient, however written. `add_range` then reserves the
-    values in idseq, which also refuses any other owner's reservation (a carried-over number, the pool).
+    Rules: 1 <= start <= end; no overlap with another range (message names its terminal) or with another
+    reservation of the MRN sequence (a carried-over or imported number, the pool: names its owner); above the
+    online MRN counter's last value; no number already held by a patient, however written. `add_range` then
+    reserves the values in idseq under the counter lock, which checks the same again.
     """
     if not 1 <= start <= end:
         raise ValidationError("A range needs 1 <= start <= end.")
@@ -153,6 +154,14 @@ def check_range_placement(*, start: int, end: int) -> None:
     if other is not None:
         raise ValidationError(
             f"{start}-{end} overlaps range {other} of terminal {other.terminal.code}.", code="overlap"
+        )
+    reserved = Reservation.objects.filter(
+        sequence__key=MRN_COUNTER, scope="", first_value__lte=end, last_value__gte=start
+    ).order_by("first_value").first()
+    if reserved is not None:  # a carried-over or imported number, or the pool
+        raise ValidationError(
+            f"{start}-{end} overlaps {reserved.first_value}-{reserved.last_value}, reserved for {reserved.owner}.",
+            code="reserved",
         )
     online_last = online_mrn_last()
     if start <= online_last:

@@ -6,6 +6,7 @@ keeps serving terminals after an import of high numbers."""
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db.models import Count
 
@@ -70,3 +71,11 @@ def test_a_million_registrations_step_over_every_reservation_and_the_pool_outliv
     values = Patient.objects.values("mrn_value").annotate(n=Count("id")).filter(n__gt=1)
     assert not values.exists() and not Patient.objects.filter(mrn_value__isnull=True).exists()
     call_command("idseq_check", stdout=io.StringIO())
+
+
+def test_a_new_range_over_a_carried_over_number_is_refused_naming_its_owner(db):
+    register_patient(full_name="Paper card", mrn="009-50-000")
+    terminal = LabTerminal.objects.create(code="LAB3-PC", name="Lab 3")
+    with pytest.raises(ValidationError, match="950000-950000, reserved for carried over"):
+        services.add_range(terminal=terminal, start=940_000, end=959_999)
+    assert services.add_range(terminal=terminal, start=960_000, end=969_999).reservation.owner == "LAB3-PC"
