@@ -11,10 +11,10 @@ from idseq.models import Counter, UnrecordedRange
 
 
 def migrate_idseq_to(name: str | None) -> None:
-    """Migrate idseq to migration `name`, or to its latest with None."""
+    """Migrate idseq to migration `name`, or every app to its latest with None (going back also unapplies the
+    other apps' migrations that depend on idseq's; they must come back too)."""
     executor = MigrationExecutor(connection)
-    target = ("idseq", name) if name else executor.loader.graph.leaf_nodes("idseq")[0]
-    executor.migrate([target])
+    executor.migrate([("idseq", name)] if name else executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
