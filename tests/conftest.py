@@ -16,7 +16,7 @@ import urllib.request
 
 import psycopg
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -64,6 +64,20 @@ def token_client(user: User) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+@pytest.fixture
+def carrier(db):
+    """A receptionist an admin allowed to carry over numbers issued before Tokenline (issue #12)."""
+    user = make_user("carrier", "reception")
+    user.user_permissions.add(Permission.objects.get(codename="carry_over_mrn"))
+    return user
+
+
+@pytest.fixture
+def carrier_api(carrier):
+    """An API client of `carrier`."""
+    return token_client(carrier)
 
 
 @pytest.fixture
