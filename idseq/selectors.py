@@ -276,17 +276,26 @@ def ledger_problems(limit: int = 200) -> list[str]:
 
 
 def issued_totals() -> dict[str, int]:
-    """Numbers each sequence has issued over all its periods, from its counters (cheap at any ledger size): what
-    the counters handed out, less the values a forward reset passed over (never issued). Numbers issued before the
-    ledger existed count as issued. Returns {sequence key: count}, every sequence included (0 when none)."""
+    """Numbers each sequence has issued over all its periods, from its counters and reservations (cheap at any
+    ledger size): what the counters handed out, less the values a forward reset passed over (never issued) and the
+    reserved values they stepped over (issue #12), plus the values issued from reservations (a terminal's synced
+    numbers, carried-over and imported ones). Numbers issued before the ledger existed count as issued. Returns
+    {sequence key: count}, every sequence included (0 when none)."""
+    counter, reservation = Counter._meta.db_table, Reservation._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT s.key,
-                   coalesce((SELECT sum(greatest(c.last_value - s.start_value + 1, 0)) FROM {Counter._meta.db_table} c
+                   coalesce((SELECT sum(greatest(c.last_value - s.start_value + 1, 0)) FROM {counter} c
                              WHERE c.sequence_id = s.id), 0)
                    - coalesce((SELECT sum(u.last_value - u.first_value + 1) FROM {UnrecordedRange._meta.db_table} u
                                WHERE u.sequence_id = s.id AND u.reason = %s), 0)
+                   - coalesce((SELECT sum(greatest(least(r.last_value, c.last_value)
+                                                   - greatest(r.first_value, s.start_value) + 1, 0))
+                               FROM {reservation} r JOIN {counter} c
+                                 ON c.sequence_id = r.sequence_id AND c.scope = r.scope
+                               WHERE r.sequence_id = s.id), 0)
+                   + coalesce((SELECT sum(r.issued) FROM {reservation} r WHERE r.sequence_id = s.id), 0)
             FROM {Sequence._meta.db_table} s ORDER BY s.key
             """,
             [UnrecordedRange.Reasons.RESET],
