@@ -59,6 +59,17 @@ def api(reception):
     return token_client(reception)
 
 
+def migrate(*targets):
+    """Migrate to `targets` ((app, migration) pairs; default: every app's latest); returns the app registry of
+    that state (for tests of data migrations)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    targets = list(targets) or executor.loader.graph.leaf_nodes()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
 def token_client(user: User) -> APIClient:
     """An API client of `user`, authenticated with `Authorization: Token ...`."""
     client = APIClient()

@@ -5,27 +5,19 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from idseq.models import IssuedNumber, Reservation
 from patients.models import Patient
 from patients.selectors import search_patients
+from tests.conftest import migrate
 from tests.terminals.conftest import seed_migration
 
 BEFORE = [("patients", "0005_convert_legacy_mrns"), ("terminals", "0002_seed_terminals")]
 
 
-def migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def before(transactional_db):
-    apps = migrate(BEFORE)
+    apps = migrate(*BEFORE)
     yield apps
     migrate()
 
@@ -45,7 +37,7 @@ def test_plain_offline_mrns_become_grouped_and_findable_as_printed_and_go_back(b
     assert sorted(IssuedNumber.objects.values_list("formatted", flat=True)) == ["007-10-000", "007-10-001"]
     call_command("idseq_check", stdout=io.StringIO())
 
-    migrate(BEFORE)
+    migrate(*BEFORE)
     assert sorted(Patient_.objects.values_list("mrn", flat=True)) == ["710000", "710001"]
     assert not Reservation.objects.filter(owner="LAB1-PC").exists()
 
