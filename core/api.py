@@ -118,12 +118,11 @@ ERROR_RESPONSES = {
     "429": "Too many requests; retry after `Retry-After` seconds.",
     "503": "The database is not answering or the numbering is busy; retry (with the same Idempotency-Key).",
 }
+# Only `detail` is common to every error body; the other keys are per-field messages (400) or extra fields of a
+# domain error (e.g. `mrn`), so a field named like anything else (a lease's `request_id`) stays valid.
 ERROR_SCHEMA = {
     "type": "object",
-    "properties": {
-        "detail": {"type": "string"},
-        "request_id": {"type": "string"},
-    },
+    "properties": {"detail": {"type": "string"}},
     "additionalProperties": True,
 }
 

@@ -123,7 +123,9 @@ class LeaseView(APIView):
                   "leases": devices.lease_states(lease.terminal, device_id=contact.device_id)}
         return Response(answer, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: dict})
     def get(self, request, code):
+        """The terminal's own leases with what it used of each (for `recover` after losing its disk)."""
         terminal = services.terminal_for(code=code, user=request.user)
         devices.record_contact(terminal=terminal, contact=devices.parse_contact(request.headers))
         return Response({"terminal": terminal.code, "leases": devices.lease_states(terminal)})
