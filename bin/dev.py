@@ -76,9 +76,13 @@ def serve(args: list[str]) -> None:
     children = (server, worker)
 
     def stop(*_) -> None:
-        for child in children:
+        # One after the other (worker first): each child's embedded-PostgreSQL client tidies a shared pid file on
+        # exit, and two at once race on it.
+        for child in reversed(children):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)  # runserver and its reloader child both
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=15)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
