@@ -150,9 +150,10 @@ def _all_at_once(calls: list) -> list:
 
 
 RAW_INSERT = """
-INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address, is_active, created_at,
-                              origin_terminal_id, is_offline_entry, synced_at, client_uuid)
-VALUES (%s, %s, '', %s, %s, '', '', '', true, now(), %s, true, now(), %s)
+INSERT INTO patients_patient (mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, email, address,
+                              is_active, notify_opt_out, notify_language, created_at, created_by_id,
+                              origin_terminal_id, is_offline_entry, synced_at, registered_at, client_uuid)
+VALUES (%s, %s, '', NULL, false, %s, %s, '', '', '', true, false, 'ur', now(), NULL, %s, true, now(), now(), %s)
 ON CONFLICT (client_uuid) WHERE client_uuid IS NOT NULL DO NOTHING
 """
 

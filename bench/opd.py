@@ -102,9 +102,10 @@ def main() -> None:
     with bench_database():
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address,"
-                " is_active, created_at, is_offline_entry) SELECT 'B' || n, 'Bench Patient', '', '', '', '', '', '',"
-                " true, now(), false FROM generate_series(1, %s) n RETURNING id",
+                "INSERT INTO patients_patient (mrn, full_name, father_name, dob_estimated, sex, phone, cnic, email,"
+                " address, is_active, notify_opt_out, notify_language, created_at, is_offline_entry)"
+                " SELECT 'B' || n, 'Bench Patient', '', false, '', '', '', '', '', true, false, 'ur', now(), false"
+                " FROM generate_series(1, %s) n RETURNING id",
                 [patients],
             )
             first_patient = min(row[0] for row in cursor.fetchall())
