@@ -173,7 +173,7 @@ def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]
         with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as raw:
             for item in renamed[pk]:
                 with raw.transaction(), raw.cursor() as cursor:
-                    number = int(item["mrn"][1:])
+                    number = int(item["mrn"][1:].replace("-", ""))  # printed grouped (issue #12) or plain
                     cursor.execute('SELECT 1 FROM terminals_terminallease WHERE terminal_id = %s AND start <= %s'
                                    ' AND "end" >= %s', (pk, number, number))
                     cursor.fetchone()

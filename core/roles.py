@@ -6,7 +6,8 @@
 - fhir_reader: another system (lab, hospital information system) reading patients through /fhir/ (issue 16).
 - admin: manages everything through the admin (members must also be staff to log in there); for idseq that means
   creating sequences (add_sequence), resetting them (idseq.reset_sequence), voiding numbers and taking ids over
-  the API (idseq.issue_number).
+  the API (idseq.issue_number). Carrying over a number issued before Tokenline (`patients.carry_over_mrn`) is the
+  admin's unless an admin gives it to a user: it reserves a value of the MRN sequence (issue #12).
 
 Reception and lab terminals get no idseq permission on purpose: every number they need (MRN, token) is issued by
 the service that saves the record carrying it, in the same transaction. A bare id from `POST sequences/{key}/next/`
@@ -23,7 +24,6 @@ ROLE_PERMISSIONS = {
         "patients.view_register",  # the whole register, not only its own registrations
         "patients.add_patient",
         "patients.change_patient",
-        "patients.carry_over_mrn",  # register under a number issued before Tokenline
         # OPD tokens: book (POST tokens/, emergency/, no_show/, complete/), cancel (DELETE), see doctors and slots.
         "tokens.view_doctor",
         "tokens.view_slot",

@@ -23,12 +23,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class UsageOut(serializers.Serializer):
-    """selectors.Usage: capacity of the format, issued, percent used, 30-day rate, forecast and level."""
+    """selectors.Usage: capacity of the format, issued, reserved, percent used, 30-day rate, forecast and level."""
 
     scope = serializers.CharField()
     next_id = serializers.CharField(allow_null=True)
     capacity = serializers.IntegerField()
     issued = serializers.IntegerField()
+    reserved = serializers.IntegerField(help_text="Values reserved above the counter; counted as used.")
     percent_used = serializers.FloatField()
     rate_per_day = serializers.FloatField()
     days_to_exhaustion = serializers.FloatField(allow_null=True)

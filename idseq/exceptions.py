@@ -66,3 +66,29 @@ class NumberingBusy(Busy, IdseqError):
 
 class NotInTransaction(RuntimeError):
     """`allocate()` was called outside `transaction.atomic()`, so the number could be lost or issued twice."""
+
+
+class ReservationOverlap(IdseqError):
+    """Values asked for overlap another owner's reservation or values already issued; the message and the API
+    body's `owner` name the other owner."""
+
+    status_code = 400
+
+
+class ReservedValue(IdseqError):
+    """A value lies in a reservation of another owner (a lab terminal's range, the offline pool): only its owner
+    may issue it. The message and the API body's `owner` name that owner."""
+
+    status_code = 409
+
+
+class AlreadyIssued(IdseqError):
+    """The value was issued before (its ledger row exists, maybe voided): a number is never issued twice."""
+
+    status_code = 409
+
+
+class NotReserved(IdseqError):
+    """A value an owner wants to issue lies in none of its reservations."""
+
+    status_code = 422

@@ -1,6 +1,8 @@
 import re
 
 from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import BigIntegerRangeField, RangeBoundary, RangeOperators
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -10,6 +12,7 @@ from idseq.formats import PREFIX_PATTERN, PREFIX_RE, IdFormat, Kind, Period
 
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"  # no ":" or "@": those belong to ad-hoc counter keys and scopes
 KEY_RE = re.compile(KEY_PATTERN.replace("$", r"\Z"))  # `$` would let a trailing newline through
+SCOPE_LENGTH = 64  # a period (`2024-11-03`) or a caller's scope (`<queue code>:<day>`, `<slot id>`)
 
 
 class Sequence(models.Model):
@@ -121,8 +124,13 @@ class Counter(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     sequence = models.ForeignKey(Sequence, null=True, blank=True, on_delete=models.PROTECT, related_name="counters")
     scope = models.CharField(
-        max_length=10, blank=True, default="", db_default="", help_text="`` never, `2024-11-03`, `2024`."
+        max_length=SCOPE_LENGTH, blank=True, default="", db_default="",
+        help_text="`` never, `2024-11-03`, `2024`, or a caller's scope such as `GEN:2024-11-03`.",
     )
+    # The first value of the lowest reservation above `last_value` (None: none), kept under the counter lock by
+    # every reservation made, so allocation looks at reservations only when it reaches one (services._advance).
+    # A hint that may be too low (a reservation deleted), never too high.
+    reserved_from = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -173,7 +181,7 @@ class IssuedNumber(models.Model):
     never deleted or renumbered; a number whose record went away is voided with a reason and never reissued."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="issued")
-    scope = models.CharField(max_length=10, blank=True, default="")
+    scope = models.CharField(max_length=SCOPE_LENGTH, blank=True, default="")
     value = models.BigIntegerField()
     formatted = models.CharField("id", max_length=64)
     issued_at = models.DateTimeField()
@@ -221,7 +229,7 @@ class UnrecordedRange(models.Model):
         BEFORE_LEDGER = "before_ledger", "issued before the ledger existed"
 
     sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="unrecorded")
-    scope = models.CharField(max_length=10, blank=True, default="")
+    scope = models.CharField(max_length=SCOPE_LENGTH, blank=True, default="")
     first_value = models.BigIntegerField()
     last_value = models.BigIntegerField()
     reason = models.CharField(max_length=20, choices=Reasons.choices)
@@ -240,3 +248,72 @@ class UnrecordedRange(models.Model):
 
     def __str__(self):
         return f"{self.sequence_id} {self.scope} {self.first_value}..{self.last_value} ({self.reason})"
+
+
+class Int8Range(models.Func):
+    """`int8range(first, last, '[]')`: the closed interval first..last, both ends included."""
+
+    function = "INT8RANGE"
+    output_field = BigIntegerRangeField()
+
+
+def closed_range(first: str = "first_value", last: str = "last_value") -> Int8Range:
+    """The closed int8range of two bigint columns, for exclusion constraints on value ranges."""
+    return Int8Range(first, last, RangeBoundary(inclusive_lower=True, inclusive_upper=True))
+
+
+class Reservation(models.Model):
+    """Values `first_value`..`last_value` of one sequence period set aside for an owner (a lab terminal's range, the
+    offline pool, a block of imported MRNs, a carried-over paper-card number): the counter steps over them and
+    nobody else may issue them (issue #12).
+
+    Values of a reservation are issued by its owner only (`services.take_reserved` hands them out in order,
+    `services.issue_reserved` records one in the ledger); `issued` counts its ledger rows, so `idseq_check` notices
+    one that went missing. Made under the counter's row lock (`services.reserve`), never over an issued value.
+    """
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="reservations")
+    scope = models.CharField(max_length=SCOPE_LENGTH, blank=True, default="")
+    first_value = models.BigIntegerField()
+    last_value = models.BigIntegerField()
+    next_value = models.BigIntegerField(help_text="The next value `take_reserved` hands out; last_value + 1: none.")
+    issued = models.PositiveIntegerField(default=0, help_text="Ledger rows issued from this reservation.")
+    owner = models.CharField(max_length=100, help_text="Who may issue these values, e.g. LAB1-PC, carried over.")
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["sequence", "scope", "first_value"]
+        constraints = [
+            # A real, positive interval: the overlap constraint and the counter's skipping rely on it.
+            models.CheckConstraint(
+                condition=Q(first_value__gte=1, first_value__lte=F("last_value")),
+                name="idseq_reservation_first_le_last",
+            ),
+            # The cursor stays inside the reservation (last_value + 1 once all are handed out).
+            models.CheckConstraint(
+                condition=Q(next_value__gte=F("first_value"), next_value__lte=F("last_value") + 1),
+                name="idseq_reservation_next_inside",
+            ),
+            # No value reserved for two owners: two terminals would print the same MRN offline (btree_gist).
+            ExclusionConstraint(
+                name="idseq_reservation_no_overlap",
+                expressions=[
+                    ("sequence", RangeOperators.EQUAL),
+                    ("scope", RangeOperators.EQUAL),
+                    (closed_range(), RangeOperators.OVERLAPS),
+                ],
+                violation_error_message="These values overlap another reservation.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.first_value}-{self.last_value} ({self.owner})"
+
+    @property
+    def total(self) -> int:
+        """How many values the reservation holds."""
+        return self.last_value - self.first_value + 1

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from idseq.formats import Period, scope_of
-from idseq.models import Counter, IssuedNumber, Sequence, UnrecordedRange
+from idseq.models import Counter, IssuedNumber, Reservation, Sequence, UnrecordedRange
 
 WARNING_PERCENT = 80  # issue #4: warn at 80 % of a format's capacity...
 CRITICAL_PERCENT = 90  # ...and raise the alarm at 90 %
@@ -22,7 +22,9 @@ class Usage:
 
     capacity: ids its format can show per period; issued: ids taken in the period; percent_used: 0-100;
     rate_per_day: ids issued per day over the last 30 days; days_to_exhaustion: at that rate, None when the
-    sequence resets or nothing was issued; level: ok, warning (>= 80 %) or critical (>= 90 %).
+    sequence resets or nothing was issued; level: ok, warning (>= 80 %) or critical (>= 90 %). reserved: values
+    reserved above the counter (lab terminals' ranges, the offline pool, carried-over numbers; issue #12), which
+    percent_used and days_to_exhaustion count as used.
     """
 
     key: str
@@ -35,18 +37,22 @@ class Usage:
     rate_per_day: float
     days_to_exhaustion: float | None
     level: str
+    reserved: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def sequence_usage(sequences=None) -> list[Usage]:
-    """Usage and forecast of `sequences` (a queryset or list; all by default), in three queries."""
+    """Usage and forecast of `sequences` (a queryset or list; all by default), in four queries."""
     sequences = list(Sequence.objects.all() if sequences is None else sequences)
     today = timezone.localdate()
     scopes = {sequence.pk: scope_of(sequence.reset, today) for sequence in sequences}
     keys = [sequence.counter_key(scopes[sequence.pk]) for sequence in sequences]
     last_values = dict(Counter.objects.filter(key__in=keys).values_list("key", "last_value"))
+    reservations = list(Reservation.objects.filter(sequence__in=sequences).values_list(
+        "sequence_id", "scope", "first_value", "last_value"
+    ))
     since = timezone.now() - datetime.timedelta(days=RATE_DAYS)
     recent = dict(
         IssuedNumber.objects.filter(sequence__in=sequences, issued_at__gte=since)
@@ -61,21 +67,28 @@ def sequence_usage(sequences=None) -> list[Usage]:
         capacity = id_format.last_value - sequence.start_value + 1
         last = last_values.get(sequence.counter_key(scope), sequence.start_value - 1)
         issued = last - sequence.start_value + 1
+        reserved = sum(
+            high - max(low, last + 1) + 1
+            for sid, period, low, high in reservations
+            if sid == sequence.pk and period == scope and high > last
+        )
+        used = issued + reserved
         rate = recent.get(sequence.pk, 0) / RATE_DAYS
-        percent = round(100 * issued / capacity, 2)
+        percent = round(100 * used / capacity, 2)
         never_resets = sequence.reset == Period.NEVER
         rows.append(
             Usage(
                 key=sequence.key,
                 kind=sequence.kind,
                 scope=scope,
-                next_id=id_format.render(last + 1, scope) if issued < capacity else None,
+                next_id=id_format.render(last + 1, scope) if used < capacity else None,
                 capacity=capacity,
                 issued=issued,
                 percent_used=percent,
                 rate_per_day=round(rate, 2),
-                days_to_exhaustion=round((capacity - issued) / rate, 1) if never_resets and rate else None,
+                days_to_exhaustion=round((capacity - used) / rate, 1) if never_resets and rate else None,
                 level="critical" if percent >= CRITICAL_PERCENT else "warning" if percent >= WARNING_PERCENT else "ok",
+                reserved=reserved,
             )
         )
     return rows
@@ -118,11 +131,33 @@ def issued_numbers(
     return numbers.order_by("scope", "value")
 
 
-# Every ledger value and unrecorded range of each sequence period, as ranges lo..hi.
+# What covers each sequence period's values up to its counter, as ranges lo..hi: ledger rows outside reservations,
+# unrecorded ranges, and reservations at or below the counter (those above it are the future: the counter will step
+# over them; those below the start value lie outside what it issues). Ledger rows inside a reservation are counted
+# against its `issued` instead (_RESERVATION_COUNTS).
 _PIECES = f"""
-    SELECT sequence_id, scope, value AS lo, value AS hi FROM {IssuedNumber._meta.db_table}
+    SELECT sequence_id, scope, value AS lo, value AS hi FROM {IssuedNumber._meta.db_table} i
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {Reservation._meta.db_table} r WHERE r.sequence_id = i.sequence_id AND r.scope = i.scope
+        AND int8range(r.first_value, r.last_value, '[]') @> i.value
+    )
     UNION ALL
     SELECT sequence_id, scope, first_value, last_value FROM {UnrecordedRange._meta.db_table}
+    UNION ALL
+    SELECT r.sequence_id, r.scope, r.first_value, r.last_value FROM {Reservation._meta.db_table} r
+    JOIN {Counter._meta.db_table} c ON c.sequence_id = r.sequence_id AND c.scope = r.scope
+    JOIN {Sequence._meta.db_table} s ON s.id = r.sequence_id
+    WHERE r.first_value <= c.last_value AND r.last_value >= s.start_value
+"""
+
+# Reservations whose ledger rows are not as many as the values issued from them: a row was deleted (or written
+# around idseq).
+_RESERVATION_COUNTS = f"""
+    SELECT r.sequence_id, r.scope, r.first_value, r.last_value, r.owner, r.issued, count(i.id)
+    FROM {Reservation._meta.db_table} r
+    LEFT JOIN {IssuedNumber._meta.db_table} i ON i.sequence_id = r.sequence_id AND i.scope = r.scope
+        AND i.value BETWEEN r.first_value AND r.last_value
+    GROUP BY r.id HAVING count(i.id) <> r.issued ORDER BY r.sequence_id, r.scope, r.first_value
 """
 
 
@@ -165,8 +200,9 @@ def lagging_counters() -> list[PeriodState]:
 
 
 def ledger_problems(limit: int = 200) -> list[str]:
-    """Check that, for every sequence and period, the ledger (voided numbers included) and the unrecorded ranges
-    hold exactly start..counter, each value once. Returns one line per problem found (at most `limit`), naming the
+    """Check that, for every sequence and period, the ledger (voided numbers included), the reservations and the
+    unrecorded ranges hold exactly start..counter, each value once, and that every reservation has a ledger row
+    for each value issued from it. Returns one line per problem found (at most `limit`), naming the
     sequence, period and ids; an empty list means clean. Used by `manage.py idseq_check`."""
     sequences = {sequence.pk: sequence for sequence in Sequence.objects.all()}
     problems = []
@@ -230,21 +266,36 @@ def ledger_problems(limit: int = 200) -> list[str]:
                 problems.append(
                     f"{name(sid, scope)}: {ids(sid, scope, lo, min(hi, prev_hi))} recorded more than once."
                 )
+        cursor.execute(_RESERVATION_COUNTS + " LIMIT %s", [limit])
+        for sid, scope, first, last, owner, issued, recorded in cursor.fetchall():
+            problems.append(
+                f"{name(sid, scope)}: {issued} number(s) were issued from {ids(sid, scope, first, last)}, reserved "
+                f"for {owner}, but the ledger holds {recorded} of them."
+            )
     return problems[:limit]
 
 
 def issued_totals() -> dict[str, int]:
-    """Numbers each sequence has issued over all its periods, from its counters (cheap at any ledger size): what
-    the counters handed out, less the values a forward reset passed over (never issued). Numbers issued before the
-    ledger existed count as issued. Returns {sequence key: count}, every sequence included (0 when none)."""
+    """Numbers each sequence has issued over all its periods, from its counters and reservations (cheap at any
+    ledger size): what the counters handed out, less the values a forward reset passed over (never issued) and the
+    reserved values they stepped over (issue #12), plus the values issued from reservations (a terminal's synced
+    numbers, carried-over and imported ones). Numbers issued before the ledger existed count as issued. Returns
+    {sequence key: count}, every sequence included (0 when none)."""
+    counter, reservation = Counter._meta.db_table, Reservation._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT s.key,
-                   coalesce((SELECT sum(greatest(c.last_value - s.start_value + 1, 0)) FROM {Counter._meta.db_table} c
+                   coalesce((SELECT sum(greatest(c.last_value - s.start_value + 1, 0)) FROM {counter} c
                              WHERE c.sequence_id = s.id), 0)
                    - coalesce((SELECT sum(u.last_value - u.first_value + 1) FROM {UnrecordedRange._meta.db_table} u
                                WHERE u.sequence_id = s.id AND u.reason = %s), 0)
+                   - coalesce((SELECT sum(greatest(least(r.last_value, c.last_value)
+                                                   - greatest(r.first_value, s.start_value) + 1, 0))
+                               FROM {reservation} r JOIN {counter} c
+                                 ON c.sequence_id = r.sequence_id AND c.scope = r.scope
+                               WHERE r.sequence_id = s.id), 0)
+                   + coalesce((SELECT sum(r.issued) FROM {reservation} r WHERE r.sequence_id = s.id), 0)
             FROM {Sequence._meta.db_table} s ORDER BY s.key
             """,
             [UnrecordedRange.Reasons.RESET],

@@ -38,8 +38,8 @@ from idseq.exceptions import (
     SequenceInactive,
     UnknownSequence,
 )
-from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, Period, scope_of
-from idseq.models import Counter, IdempotencyKey, IssuedNumber, Sequence, UnrecordedRange
+from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, scope_of
+from idseq.models import Counter, IdempotencyKey, IssuedNumber, Reservation, Sequence, UnrecordedRange
 from idseq.signals import timed_lock
 
 MAX_BLOCK = 10_000  # the most ids one next_ids() call may take (issue #4)
@@ -60,7 +60,8 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
         count: how many values to reserve, at least 1.
         start: the first value a new counter hands out (ignored once the counter exists).
     Returns:
-        `range(first, first + count)`.
+        `range(first, first + count)`; on a sequence's counter whose values straddle a reservation (issue #12),
+        the `count` free values in order as a list, the reserved ones stepped over.
     Raises:
         NotInTransaction: when called outside `transaction.atomic()`; the caller must own the transaction so the
             row lock lasts until the values are saved and a failure returns them.
@@ -83,17 +84,52 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
     return values
 
 
-def _advance(counter: Counter, count: int, *, limit: int | None = None) -> range | None:
-    """Advance a counter locked by `_lock_counter`/`_locked_counter` by `count`; the lock lasts until commit.
+def _advance(counter: Counter, count: int, *, limit: int | None = None) -> range | list[int] | None:
+    """Advance a counter locked by `_lock_counter`/`_locked_counter` by `count` free values; the lock lasts until
+    commit.
 
-    Returns the values taken, or None (nothing written) when they would pass `limit`.
+    Reserved values (idseq.models.Reservation) are stepped over, free ones never: the counter at 709,999 with
+    710,000-719,999 reserved hands out 720,000 next. On the common path (no reservation within reach, known from
+    `counter.reserved_from`) this reads nothing. Returns the values taken (a range, or a list when they straddle a
+    reservation), or None (nothing written) when they would pass `limit`.
     """
-    if limit is not None and counter.last_value + count > limit:
-        return None
     first = counter.last_value + 1
-    counter.last_value += count
-    counter.save(update_fields=["last_value", "updated_at"])
-    return range(first, first + count)
+    if counter.reserved_from is None or first + count - 1 < counter.reserved_from:
+        if limit is not None and first + count - 1 > limit:
+            return None
+        values, reserved_from = range(first, first + count), counter.reserved_from
+    else:
+        values, reserved_from = _free_values(counter, first, count)
+        if limit is not None and values[-1] > limit:
+            return None
+    counter.last_value = values[-1]
+    counter.reserved_from = reserved_from
+    counter.save(update_fields=["last_value", "reserved_from", "updated_at"])
+    return values
+
+
+def _free_values(counter: Counter, first: int, count: int) -> tuple[range | list[int], int | None]:
+    """`count` unreserved values of the counter's sequence period from `first` on, and the first value of the
+    next reservation above the last of them (None: none). One indexed query, walking reservations in order."""
+    reservations = (
+        Reservation.objects.filter(sequence_id=counter.sequence_id, scope=counter.scope, last_value__gte=first)
+        .order_by("first_value")
+        .values_list("first_value", "last_value")
+    )
+    values: list[int] = []
+    value = first
+    for reserved_first, reserved_last in reservations.iterator(chunk_size=100):
+        values.extend(range(value, min(value + count - len(values), reserved_first)))
+        if len(values) == count:
+            return _compact(values), reserved_first
+        value = max(value, reserved_last + 1)
+    values.extend(range(value, value + count - len(values)))
+    return _compact(values), None
+
+
+def _compact(values: list[int]) -> range | list[int]:
+    """`values` as a range when they are consecutive (allocate()'s usual answer), else unchanged."""
+    return range(values[0], values[-1] + 1) if values[-1] - values[0] + 1 == len(values) else values
 
 
 @timed_lock  # tells listeners (monitoring) how long the lock took, and of lock timeouts
@@ -119,48 +155,6 @@ def _lock_counter(key: str, start: int) -> Counter:
                 )
             counter = Counter.objects.select_for_update().get(key=key)
     return counter
-
-
-def advance_past(key: str, value: int, *, scope: str = "", start: int = 1, moved_by=None) -> int:
-    """Make sure counter `key` never hands out `value`: its last value becomes at least `value`, never less.
-
-    For numbers issued outside Tokenline that arrive with their records (an earlier system's MRNs, imported or
-    converted by a data migration): they keep their number and the next `allocate()`/`issue()` continues after the
-    highest of them. When `key` is a sequence (e.g. "mrn", or "mrn-dated" with the `scope` of the id's day), its
-    counter is used and the values passed over get an UnrecordedRange ("issued before the ledger existed"), so
-    `idseq_check` stays clean.
-    Args:
-        key: a sequence key, or a bare counter's key (created race-free at `start - 1` when missing).
-        value: a value that is taken.
-        scope: the sequence period the value belongs to (`IdFormat.parse` gives it); "" for one that never resets.
-        start: as in `allocate()`, for a bare counter.
-        moved_by: the user, kept on the UnrecordedRange.
-    Returns:
-        the counter's last value afterwards.
-    Raises:
-        NotInTransaction: outside `transaction.atomic()`: the move must commit with the rows that carry the numbers.
-        ValueError: `scope` is given for a sequence that never resets or missing for one that does.
-    """
-    if not connection.in_atomic_block:
-        raise NotInTransaction("advance_past() must run inside transaction.atomic()")
-    sequence = Sequence.objects.filter(key=key).first()
-    if sequence is not None and (sequence.reset == Period.NEVER) == bool(scope):
-        raise ValueError(f"Sequence {key!r} (reset {sequence.reset}) cannot take scope {scope!r}.")
-    counter = _locked_counter(sequence, scope) if sequence else _lock_counter(key, start)
-    if value <= counter.last_value:
-        return counter.last_value
-    if sequence is not None and max(counter.last_value + 1, sequence.start_value) <= value:
-        UnrecordedRange.objects.create(
-            sequence=sequence,
-            scope=scope,
-            first_value=max(counter.last_value + 1, sequence.start_value),
-            last_value=value,
-            reason=UnrecordedRange.Reasons.BEFORE_LEDGER,
-            created_by=moved_by,
-        )
-    counter.last_value = value
-    counter.save(update_fields=["last_value", "updated_at"])
-    return value
 
 
 @dataclass(frozen=True)
@@ -395,7 +389,14 @@ def _locked_counter(sequence: Sequence, scope: str) -> Counter:
     counter = _lock_counter(sequence.counter_key(scope), sequence.start_value)
     if (counter.sequence_id, counter.scope) != (sequence.pk, scope):  # new, or left unlinked (e.g. by a migration)
         counter.sequence, counter.scope = sequence, scope
-        counter.save(update_fields=["sequence", "scope"])
+        # Reservations made before the counter existed (a terminal's range on a fresh install) must be known to it.
+        counter.reserved_from = (
+            Reservation.objects.filter(sequence=sequence, scope=scope, last_value__gt=counter.last_value)
+            .order_by("first_value")
+            .values_list("first_value", flat=True)
+            .first()
+        )
+        counter.save(update_fields=["sequence", "scope", "reserved_from"])
     return counter
 
 

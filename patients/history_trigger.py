@@ -12,7 +12,7 @@ row), so a field added to Patient later is copied without touching the trigger; 
   a correction saved later always sorts after it, whatever the database server's clock says;
 - history_user: the patient's `created_by`, else the user set with `history_user_for_inserts()` (imports);
 - history_type `+`, history_change_reason NULL, history_id from the table's own sequence.
-Created by migration patients/0006.
+Created by migration patients/0011.
 """
 
 import contextlib

@@ -4,8 +4,11 @@ from django.db import models
 from django.utils import timezone
 
 from patients.history_trigger import ChangesHistory
-from patients.search import Fold, phone_key
+from patients.search import Fold, mrn_value_of, phone_key
 from patients.validators import validate_cnic, validate_dob, validate_phone, validate_visible_text
+
+
+MRN_VALUE_UNIQUE = "patients_patient_mrn_value_unique"
 
 
 class Patient(models.Model):
@@ -62,9 +65,14 @@ class Patient(models.Model):
     father_name_folded = models.GeneratedField(
         expression=Fold("father_name"), output_field=models.TextField(), db_persist=True
     )
+    # The MRN's value in the `mrn` sequence's number space, computed by PostgreSQL (issue #12): `007-10-042`, and a
+    # slip's plain `710042`, are 710042; NULL for dated `PAT-...` numbers. Unique (below), so a number belongs to one
+    # patient however it is written, and search finds a plain-digit slip's number by it (patients/selectors.py).
+    mrn_value = models.GeneratedField(expression=mrn_value_of("mrn"), output_field=models.BigIntegerField(),
+                                      db_persist=True)
     # Who corrected which demographic and when (issue #5); services set `_history_user`. The row of the insert
     # itself is written by a database trigger (patients/history_trigger.py, issue #13).
-    history = ChangesHistory(excluded_fields=["created_by", "full_name_folded", "father_name_folded"])
+    history = ChangesHistory(excluded_fields=["created_by", "full_name_folded", "father_name_folded", "mrn_value"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -73,6 +81,9 @@ class Patient(models.Model):
             ("view_register", "Can read and search the whole patient register (not only own registrations)"),
         ]
         constraints = [
+            # One patient per MRN value, whichever way it is written (grouped `007-10-000` or plain `710000`).
+            # (NULLs, the dated numbers, never clash in a unique index.)
+            models.UniqueConstraint(fields=["mrn_value"], name=MRN_VALUE_UNIQUE),
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),
             # Only a date of birth can be an estimate.

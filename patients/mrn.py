@@ -16,7 +16,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from idseq.exceptions import InvalidId
-from idseq.formats import GROUPED_PATTERN, LEGACY_PATTERN, IdFormat, convert_legacy, is_legacy, scope_of
+from idseq.formats import (
+    GROUPED_PATTERN,
+    LEGACY_PATTERN,
+    IdFormat,
+    convert_legacy,
+    format_grouped,
+    is_legacy,
+    scope_of,
+)
 from idseq.models import Sequence
 
 SCHEMES = {"grouped": "mrn", "dated": "mrn-dated"}  # scheme -> the idseq sequence that issues its MRNs
@@ -60,6 +68,23 @@ def parse_mrn(mrn: str, formats: dict[str, IdFormat] | None = None) -> tuple[str
     return None
 
 
+def mrn_value(mrn: str) -> int | None:
+    """The value of `mrn` in the `mrn` sequence's number space (issue #12): `007-10-042` and a terminal's plain
+    `710042` are both 710042; None for a dated `PAT-...` number, which lives in its own sequence."""
+    if _GROUPED_RE.fullmatch(mrn):
+        return int(mrn.replace("-", ""))
+    if re.fullmatch(r"\d{1,8}", mrn, re.ASCII):
+        return int(mrn)
+    return None
+
+
+def written_mrn(value: int) -> str:
+    """How an MRN value of the `mrn` sequence is written for a patient (issue #12): grouped like every other MRN
+    (`007-10-000`) in the grouped scheme; plain digits (`710000`), as seed 001 prints offline numbers, in the dated
+    scheme."""
+    return format_grouped(value) if active_scheme() == "grouped" else str(value)
+
+
 def validate_mrn(value: str) -> None:
     """Accept an MRN in the format of either scheme (`001-23-456`, `PAT-20241103-0001`).
 
@@ -96,7 +121,7 @@ def lenient_mrn(text: str) -> str | None:
 
     Accepts `001-23-456`, `00123456`, the old `01-23-456` (converted) and numbers of the other schemes as stored:
     `PAT-20241103-0001` (seed 001, compared upper-cased) and six-digit terminal offline numbers such as `710000`
-    (seed 001).
+    (seed 001), as the active scheme writes them (`007-10-000` when grouped).
     """
     text = text.strip().upper()
     if _GROUPED_RE.fullmatch(text):
@@ -105,7 +130,9 @@ def lenient_mrn(text: str) -> str | None:
         return group_digits(text)
     if is_legacy(text):
         return convert_legacy(text)
-    if re.fullmatch(r"PAT-\d{8}-\d{4,}|\d{6}", text, re.ASCII):
+    if re.fullmatch(r"\d{6}", text, re.ASCII):
+        return written_mrn(int(text))
+    if re.fullmatch(r"PAT-\d{8}-\d{4,}", text, re.ASCII):
         return text
     return None
 

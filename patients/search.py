@@ -5,8 +5,8 @@ The indexes (patients/models.py) are built on these exact expressions (the names
 query repeats the expression, so selectors must build their conditions from here too.
 """
 
-from django.db.models import CharField, F, Func, TextField, Value
-from django.db.models.functions import Reverse, Right
+from django.db.models import BigIntegerField, Case, CharField, F, Func, TextField, Value, When
+from django.db.models.functions import Cast, NullIf, Reverse, Right
 
 # `patients_fold(text)`: lower case without accents (`Zoë` -> `zoe`): decomposed (Unicode NFD) and stripped of the
 # combining marks. Built from PostgreSQL's own IMMUTABLE normalize(), so an index can use it, and needing no
@@ -27,6 +27,21 @@ class Fold(Func):
 
     function = "patients_fold"
     output_field = TextField()
+
+
+def mrn_value_of(field: str) -> Case:
+    """The value of an MRN column in the `mrn` sequence's number space: grouped `007-10-042` and plain `710042`
+    are 710042, anything else (dated `PAT-...`) NULL. patients.mrn.mrn_value is the same rule in Python.
+
+    The digits are cast only after removing everything else (never an error, even where PostgreSQL folds the
+    expression for constants before looking at the condition, as model validation's query makes it do)."""
+    digits = Func(F(field), Value("[^0-9]"), Value(""), Value("g"), function="regexp_replace", output_field=TextField())
+    return Case(
+        When(**{f"{field}__regex": r"^([0-9]{3}-[0-9]{2}-[0-9]{3}|[0-9]{1,8})$"},
+             then=Cast(NullIf(digits, Value("")), BigIntegerField())),
+        default=None,
+        output_field=BigIntegerField(),
+    )
 
 
 def fold_text(text: str):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from core.roles import sees_own_patients_only
 from patients.models import Patient
-from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix
+from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix, mrn_value
 from patients.pagination import COUNT_CAP
 from patients.search import PHONE_KEY_DIGITS, fold_text, phone_key
 
@@ -36,7 +36,8 @@ class Search:
 
 
 def by_mrn(patients: QuerySet, text: str) -> QuerySet:
-    """Patients whose MRN is `text`, written with or without dashes, or in the old `xx-xx-xxx` format.
+    """Patients whose MRN is `text`, written with or without dashes, in the old `xx-xx-xxx` format, or as plain
+    digits the way offline slips print it (`710000` finds `007-10-000`: the `mrn_value` alias, issue #12).
 
     Raises:
         Unparsable: when `text` is no MRN of any scheme.
@@ -44,7 +45,8 @@ def by_mrn(patients: QuerySet, text: str) -> QuerySet:
     mrn = lenient_mrn(text)
     if mrn is None:
         raise Unparsable(f"{text.strip()} is not an MRN; write it as xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}.")
-    return patients.filter(mrn=mrn)
+    value = mrn_value(mrn)
+    return patients.filter(Q(mrn=mrn) | Q(mrn_value=value)) if value is not None else patients.filter(mrn=mrn)
 
 
 def by_mrn_prefix(patients: QuerySet, text: str) -> QuerySet:
@@ -72,9 +74,12 @@ def _mrn_prefix_condition(text: str) -> Q:
     if not text:
         raise Unparsable("Type the first digits of an MRN.")
     grouped = mrn_prefix(text)
+    condition = Q(mrn__startswith=text)
     if grouped and grouped != text:  # `0012` may start `001-23-456` or a number stored without dashes
-        return Q(mrn__startswith=grouped) | Q(mrn__startswith=text)
-    return Q(mrn__startswith=text)
+        condition |= Q(mrn__startswith=grouped)
+    if text.isdigit() and len(text) <= 8:  # a slip's plain `710000` is the patient now written `007-10-000`
+        condition |= Q(mrn_value=int(text))
+    return condition
 
 
 def by_name(patients: QuerySet, text: str, field: str = "full_name") -> QuerySet:

@@ -2,21 +2,28 @@
 
 import contextlib
 import re
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from idseq.services import advance_past, issue
+from idseq.exceptions import AlreadyIssued, ReservedValue
+from idseq.reservations import claim, record_claimed
+from idseq.services import issue
 from patients.exceptions import DuplicatePatient, MrnTaken
 from patients.history_trigger import history_user_for_inserts
-from patients.models import Patient
-from patients.mrn import SCHEMES, active_scheme, parse_mrn, scheme_formats
+from patients.models import MRN_VALUE_UNIQUE, Patient
+from patients.mrn import SCHEMES, active_scheme, mrn_value, parse_mrn, scheme_formats
 
 MRN_COUNTER = SCHEMES["grouped"]  # the grouped idseq Sequence (and its counter key) of MRNs
 # The partial unique index on active CNICs (patients/models.py).
 ACTIVE_CNIC_CONSTRAINT = "patients_patient_active_cnic_unique"
 MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
+# The owners of the reservations that carried-over and imported numbers become (idseq.reservations.claim).
+CARRIED_OVER = "carried over"
+IMPORTED = "import"
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's. The last two are
 # the patient's wishes about text messages (issue 16), asked with the demographics.
@@ -79,33 +86,64 @@ def register_patient(
 
 
 def save_new_patient(
-    patient: Patient, *, carried_mrn: str = "", idempotency_key: str | None = None, fingerprint: str = "",
+    patient: Patient,
+    *,
+    carried_mrn: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
     dob_not_after: date | None = None,
+    numbering: Callable[[], str] | None = None,
 ) -> Patient:
     """Validate an unsaved patient, issue its MRN and insert it, in one transaction.
 
     The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
-    form never holds the lock. A `carried_mrn` (a number decided elsewhere: a paper card or earlier system, or a lab
-    terminal's range, see terminals.services) is kept as it is and takes no online number; when it is a number of
-    either MRN scheme its sequence moves past it, so it is never issued again. With an `idempotency_key` (the API's
-    Idempotency-Key header), a retry of the same request returns the patient the first one registered instead of
-    registering again. `dob_not_after` is the latest date of birth accepted instead of the hospital's today (a lab
-    terminal's registration date, issue #14). Raises as `register_patient`.
+    form never holds the lock. A `carried_mrn` (a paper card or earlier system's number, already validated) never
+    moves the counter (issue #12): above it, it becomes a single reserved value the counter steps over; at or below
+    it, it must be neither issued nor reserved; either way it is recorded in the ledger. `numbering` is called
+    inside the transaction for an MRN decided and recorded elsewhere (a lab terminal's reserved number, see
+    terminals.services) and returns it. With an `idempotency_key` (the API's Idempotency-Key header), a retry of the
+    same request returns the patient the first one registered instead of registering again. `dob_not_after` is the
+    latest date of birth accepted instead of the hospital's today (a lab terminal's registration date, issue #14).
+    Raises as `register_patient`, and idseq's ReservedValue (409, naming the owner) for a number inside someone's
+    reservation.
     """
     _validate(patient, dob_not_after=dob_not_after)
-    with _unique_violations_as_domain_errors(), transaction.atomic():
-        if carried_mrn:
-            _advance_counter_past([carried_mrn])
-            patient.mrn = carried_mrn
-        else:
-            issued = issue(SCHEMES[active_scheme()], purpose="patient registration", issued_by=patient.created_by,
-                           idempotency_key=idempotency_key, fingerprint=fingerprint)
-            if issued.replayed:
-                return Patient.objects.get(mrn=issued.ids[0])
-            patient.mrn = issued.ids[0]
-        patient.save(force_insert=True)  # its history row is written by the insert trigger
+    try:
+        with _unique_violations_as_domain_errors(), transaction.atomic():
+            if numbering is not None:
+                patient.mrn = numbering()
+            elif carried_mrn:
+                patient.mrn = _carry_over(carried_mrn, by=patient.created_by)
+            else:
+                issued = issue(SCHEMES[active_scheme()], purpose="patient registration",
+                               issued_by=patient.created_by, idempotency_key=idempotency_key, fingerprint=fingerprint)
+                if issued.replayed:
+                    return Patient.objects.get(mrn=issued.ids[0])
+                patient.mrn = issued.ids[0]
+            patient.save(force_insert=True)  # its history row is written by the insert trigger
+    except (AlreadyIssued, ReservedValue) as exc:
+        raise _holder_of(patient.mrn or carried_mrn) or exc from None
     return patient
+
+
+def _carry_over(mrn: str, *, by) -> str:
+    """Record a number issued before Tokenline in its sequence's ledger without moving the counter; returns it."""
+    holder = _holder_of(mrn)
+    if holder is not None:
+        raise holder
+    key, value, scope = parse_mrn(mrn)
+    claim(key, [value], scope=scope, owner=CARRIED_OVER, reason="a number issued before Tokenline (paper card)",
+          issued_by=by, purpose="carried over")
+    return mrn
+
+
+def _holder_of(mrn: str) -> MrnTaken | None:
+    """MrnTaken naming the patient who holds `mrn` (however written), or None when nobody does."""
+    value = mrn_value(mrn) if mrn else None
+    holder = Patient.objects.filter(mrn_value=value).first() if value is not None else None
+    holder = holder or Patient.objects.filter(mrn=mrn).first()
+    return MrnTaken(mrn=holder.mrn) if holder else None
 
 
 def update_patient(patient: Patient, *, changed_by=None, **changes) -> Patient:
@@ -143,21 +181,23 @@ def deactivate_patient(patient: Patient, *, changed_by=None) -> Patient:
 def import_patients(*, patients: list[Patient], imported_by=None, batch_size: int = 2000) -> list[Patient]:
     """Insert patients that arrive with their numbers (an earlier system's records), all or none.
 
-    Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The MRN
-    counter moves past the highest grouped number imported, and never moves back.
+    Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The numbers
+    never move a counter (issue #12): those above it are reserved in blocks of consecutive values (owner "import"),
+    those below must be free, as for a carried-over number; each is recorded in the ledger with its row.
     Args:
         patients: unsaved, validated Patients with `mrn` set (see patients.csv_io.read_patients).
-        imported_by: the user recorded in each patient's history.
+        imported_by: the user recorded in each patient's history and the ledger.
         batch_size: rows per INSERT.
     Returns:
         the patients inserted (those whose MRN was new).
     Raises:
         DuplicatePatient: a row's CNIC belongs to an active patient registered meanwhile; nothing is imported.
         MrnTaken: a row's MRN was registered meanwhile; nothing is imported.
-    Numbers first, rows after (issue 11): the MRN counter moves past the imported numbers in a transaction of its
-    own that commits at once, so the desks wait for the counter row only milliseconds, never for the import; the
-    rows then go in, all or none, in a second transaction that holds no counter. If that fails, the counter stays
-    past the numbers (never back), which only means they are never issued to anyone else; the import can be rerun.
+        idseq's ReservedValue / AlreadyIssued (409): a row's number is a terminal's, the pool's, or was issued.
+    Numbers first, rows after (issue 11): the numbers are reserved in a transaction of its own that commits at once,
+    so the desks wait for the counter row only milliseconds, never for the import; the rows then go in with their
+    ledger rows, all or none, in a second transaction that holds no counter. If that fails, the reservations stay
+    (owner "import"), which only means those numbers are never issued to anyone else; the import can be rerun.
     """
     existing = set()
     mrns = [patient.mrn for patient in patients]
@@ -165,11 +205,28 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
         existing.update(Patient.objects.filter(mrn__in=mrns[start : start + 10_000]).values_list("mrn", flat=True))
     new = [patient for patient in patients if patient.mrn not in existing]
     with transaction.atomic():
-        _advance_counter_past([patient.mrn for patient in new], moved_by=imported_by)
+        claimed = _claim_all([patient.mrn for patient in new])
     with _unique_violations_as_domain_errors(), transaction.atomic():
+        for (key, scope), values in claimed.items():
+            record_claimed(key, values, scope=scope, owner=IMPORTED, issued_by=imported_by, purpose="import")
         with history_user_for_inserts(imported_by):  # the history rows come from the insert trigger
             Patient.objects.bulk_create(new, batch_size=batch_size)
     return new
+
+
+def _claim_all(mrns: list[str]) -> dict[tuple[str, str], list[int]]:
+    """Reserve imported MRNs in their sequences (idseq.reservations.claim, recorded in the ledger later with their
+    rows), one call per sequence period; return the values claimed per (sequence key, scope)."""
+    values: dict[tuple[str, str], list[int]] = defaultdict(list)
+    formats = scheme_formats()
+    for mrn in mrns:
+        parsed = parse_mrn(mrn, formats)
+        if parsed:
+            key, value, scope = parsed
+            values[key, scope].append(value)
+    for (key, scope), numbers in sorted(values.items()):  # a fixed order: two imports lock counters alike
+        claim(key, numbers, scope=scope, owner=IMPORTED, reason=f"{len(numbers)} imported patient(s)", record=False)
+    return dict(sorted(values.items()))
 
 
 def _validate(patient: Patient, *, dob_not_after: date | None = None) -> None:
@@ -183,20 +240,6 @@ def _validate(patient: Patient, *, dob_not_after: date | None = None) -> None:
     patient.full_clean(exclude=["mrn", "created_by", "dob"], validate_unique=False, validate_constraints=False)
     if patient.dob is not None and patient.dob > dob_not_after:
         raise ValidationError({"dob": [f"Date of birth cannot be after the registration date ({dob_not_after})."]})
-
-
-def _advance_counter_past(mrns: list[str], moved_by=None) -> None:
-    """Move each MRN scheme's sequence (per day for dated numbers) past the highest of `mrns` it could issue;
-    numbers of no scheme (a terminal's `710000`) move nothing."""
-    highest: dict[tuple[str, str], int] = {}
-    formats = scheme_formats()
-    for mrn in mrns:
-        parsed = parse_mrn(mrn, formats)
-        if parsed:
-            key, value, scope = parsed
-            highest[key, scope] = max(value, highest.get((key, scope), 0))
-    for (key, scope), value in sorted(highest.items()):  # a fixed order: two imports lock counters alike
-        advance_past(key, value, scope=scope, moved_by=moved_by)
 
 
 @contextlib.contextmanager
@@ -228,4 +271,6 @@ def _domain_error(exc: IntegrityError) -> Exception:
         return DuplicatePatient(cnic=cnic, mrn=holder.mrn if holder else "")
     if diag.constraint_name == MRN_UNIQUE_INDEX:
         return MrnTaken(mrn=match.group(2))
+    if diag.constraint_name == MRN_VALUE_UNIQUE:
+        return _holder_of(match.group(2)) or exc
     return exc

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import DomainError
@@ -28,7 +28,10 @@ def register(request):
 
     A CNIC already registered shows that patient as a link; a namesake without CNIC needs a confirmation tick.
     """
-    form = PatientForm(request.POST or None, carry_over=request.user.has_perm("patients.carry_over_mrn"))
+    carry_over = request.user.has_perm("patients.carry_over_mrn")
+    if request.POST.get("mrn") and not carry_over:  # issue #12: an admin grants carrying over numbers
+        raise PermissionDenied("Your role may not register a patient under an existing MRN.")
+    form = PatientForm(request.POST or None, carry_over=carry_over)
     existing = None
     if request.method == "POST" and form.is_valid():
         try:

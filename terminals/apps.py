@@ -8,7 +8,17 @@ class TerminalsConfig(AppConfig):
     name = "terminals"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         checks.register(check_offline_pool)
+        post_migrate.connect(reserve_offline_pool, sender=self, dispatch_uid="terminals-offline-pool")
+
+
+def reserve_offline_pool(**kwargs) -> None:
+    """After every migrate, reserve the offline pool in the MRN sequence before online numbering can reach it."""
+    from terminals.services import pool_reservations
+
+    pool_reservations()
 
 
 def check_offline_pool(app_configs=None, **kwargs) -> list:

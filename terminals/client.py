@@ -8,8 +8,12 @@ again harmless. Its device identity lives elsewhere (see `device_identity`), so 
     client = TerminalClient("https://tokenline.example", key="<the terminal's API key>", terminal="LAB1-PC",
                             path="/var/lib/lab/tokenline.sqlite3")
     client.lease(500)                                     # while online: reserve 500 numbers for this machine
-    mrn = client.register(full_name="Jane Doe", sex="F")  # offline: "710000", printed at once, never changes
+    mrn = client.register(full_name="Jane Doe", sex="F")  # offline: "007-10-000", printed at once, never changes
     report = client.sync()                                # back online: send the outbox; safe to repeat
+
+Numbers are printed and stored as the hospital's MRN scheme writes them (issue #12): grouped `007-10-000` by
+default, plain `710000` with `scheme="dated"` (command line: `--scheme`, or TOKENLINE_MRN_SCHEME as on the server).
+The server stores each registration under exactly the MRN the terminal printed.
 
 Guarantees (README, "Lab terminals: offline MRNs"):
 - a number is printed once: it comes from a lease bound to this machine's identity; an outbox opened on another
@@ -155,8 +159,10 @@ class TerminalClient:
     """
 
     def __init__(self, base_url: str, *, key: str, terminal: str, path: str, timeout: float = 30,
-                 retries: int = 4, backoff: float = 0.5, device_dir: str | None = None, clock=_now):
+                 retries: int = 4, backoff: float = 0.5, device_dir: str | None = None, clock=_now,
+                 scheme: str = "grouped"):
         self.base_url = base_url.rstrip("/")
+        self.scheme = scheme
         self.key, self.terminal, self.timeout, self.retries, self.backoff = key, terminal, timeout, retries, backoff
         self.device_id, self.clock = device_identity(device_dir), clock
         # The last number printed per lease, kept next to the identity (outside the outbox): an outbox restored from
@@ -252,15 +258,24 @@ class TerminalClient:
                 raise self._why_no_number()
             start, number = row
             self.db.execute("UPDATE lease SET next = next + 1 WHERE start = ?", (start,))
+            mrn = self.written(number)
             self.db.execute("INSERT INTO outbox (client_uuid, mrn, payload, registered_at, device_id) "
-                            "VALUES (?, ?, ?, ?, ?)", (str(uuid.uuid4()), str(number), json.dumps(demographics),
+                            "VALUES (?, ?, ?, ?, ?)", (str(uuid.uuid4()), mrn, json.dumps(demographics),
                                                        self.clock().isoformat(), self.device_id))
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
         self._write_printed({**printed, start: number})
-        return str(number)
+        return mrn
+
+    def written(self, number: int) -> str:
+        """How the hospital writes MRN `number` (the server's patients.mrn.written_mrn): `007-10-000` in the grouped
+        scheme, `710000` in the dated one."""
+        if self.scheme != "grouped":
+            return str(number)
+        digits = f"{number:08d}"
+        return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
 
     def _printed(self) -> dict[int, int]:
         """The journal: {lease start: the last number printed from it on this machine}."""
@@ -472,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outbox", default=os.environ.get("TOKENLINE_OUTBOX", "tokenline-outbox.sqlite3"))
     parser.add_argument("--device-dir", default=os.environ.get("TOKENLINE_DEVICE_DIR"))
     parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--scheme", choices=["grouped", "dated"],
+                        default=os.environ.get("TOKENLINE_MRN_SCHEME", "grouped"),
+                        help="how the hospital writes MRNs: grouped 007-10-000 (default) or, dated, plain 710000")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("lease", help="lease numbers while online").add_argument("count", type=int)
     register = commands.add_parser("register", help="register a patient offline; prints the MRN")
@@ -489,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.server and args.key and args.terminal):
         parser.error("--server, --key and --terminal (or TOKENLINE_URL, _KEY, _TERMINAL) are required")
     client = TerminalClient(args.server, key=args.key, terminal=args.terminal, path=args.outbox,
-                            timeout=args.timeout, device_dir=args.device_dir)
+                            timeout=args.timeout, device_dir=args.device_dir, scheme=args.scheme)
     try:
         return COMMANDS[args.command](client, args)
     except ServerUnreachable as exc:

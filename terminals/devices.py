@@ -16,14 +16,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.errors import DomainError
 from patients.models import Patient
 from terminals.models import LabTerminal, TerminalLease
-from terminals.values import mrn_value_sql
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -131,7 +130,7 @@ def with_marks(leases):
     """`leases` (a TerminalLease queryset) annotated with `synced` (registrations stored from each lease) and
     `high_water` (the highest number stored from it, or None), by value (plain or grouped MRNs alike)."""
     stored = Patient.objects.filter(origin_terminal=OuterRef("terminal"), is_offline_entry=True).annotate(
-        number=mrn_value_sql()
+        number=F("mrn_value")  # the number however it is written (Patient.mrn_value, issue #12)
     ).filter(number__gte=OuterRef("start"), number__lte=OuterRef("end")).order_by()
     return leases.annotate(
         synced=Coalesce(Subquery(stored.values("origin_terminal").annotate(n=Count("pk")).values("n")), 0,

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from patients.models import Patient
+from patients.mrn import mrn_value
 from patients.services import DEMOGRAPHIC_FIELDS, save_new_patient
 from terminals.models import LabTerminal, OfflineIncident
 
@@ -47,7 +48,9 @@ def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str 
 
     Raises Patient.DoesNotExist if no record holds the MRN (the caller saw a unique violation, so one does).
     """
-    kept = Patient.objects.select_related("origin_terminal").get(mrn=refused.mrn)
+    value = mrn_value(refused.mrn)  # the kept record may write the number otherwise (`710000`, `007-10-000`)
+    kept = Patient.objects.select_related("origin_terminal").get(
+        **({"mrn_value": value} if value is not None else {"mrn": refused.mrn}))
     try:
         with transaction.atomic():
             incident, created = OfflineIncident.objects.get_or_create(

@@ -6,19 +6,10 @@ database keeps ranges and leases from ever overlapping.
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import BigIntegerRangeField, RangeBoundary, RangeOperators
+from django.contrib.postgres.fields import RangeOperators
 from django.db import models
 
-
-class Int8Range(models.Func):
-    """`int8range(start, end, '[]')`: the closed interval start..end, both ends included."""
-
-    function = "INT8RANGE"
-    output_field = BigIntegerRangeField()
-
-
-def closed_range(start: str = "start", end: str = "end") -> Int8Range:
-    return Int8Range(start, end, RangeBoundary(inclusive_lower=True, inclusive_upper=True))
+from idseq.models import Int8Range, closed_range  # noqa: F401  (Int8Range: named by migration 0001)
 
 
 class LabTerminal(models.Model):
@@ -87,7 +78,7 @@ class NumberBlock(models.Model):
             # No number in two blocks: two terminals would print the same MRN offline.
             ExclusionConstraint(
                 name="%(app_label)s_%(class)s_no_overlap",
-                expressions=[(closed_range(), RangeOperators.OVERLAPS)],
+                expressions=[(closed_range("start", "end"), RangeOperators.OVERLAPS)],
                 violation_error_message="These numbers overlap another block.",
             ),
         ]
@@ -102,13 +93,20 @@ class NumberBlock(models.Model):
 
 
 class TerminalRange(NumberBlock):
-    """A block of MRNs reserved for one terminal, `start`..`end` inclusive, shown as plain digits ("710000").
+    """A block of MRNs reserved for one terminal, `start`..`end` inclusive: values of the `mrn` sequence (issue #12),
+    written grouped (`007-10-000`) in the grouped scheme and as plain digits (`710000`, seed 001) in the dated one.
 
     `current` is the last number handed out from it (registered or leased), 0 while none is (as in seed 001).
     A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
     """
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
+    # The values of the `mrn` sequence this range holds (issue #12): online numbering steps over them, nobody but
+    # this terminal may issue them, and each one synced is a ledger row (issued through idseq.reservations).
+    reservation = models.OneToOneField(
+        "idseq.Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="terminal_range",
+        editable=False,
+    )
     current = models.BigIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     from_pool = models.BooleanField(

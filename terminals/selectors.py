@@ -83,8 +83,8 @@ def unsynced_leased() -> dict[str, int]:
                    - (SELECT count(*) FROM {patient} p
                       WHERE p.origin_terminal_id = t.id AND p.is_offline_entry AND EXISTS (
                           SELECT 1 FROM {lease} l WHERE l.terminal_id = t.id
-                          -- offline MRNs are plain digits; CASE keeps the cast away from any other MRN
-                          AND CASE WHEN p.mrn ~ '^[0-9]{{1,18}}$' THEN p.mrn::bigint END BETWEEN l.start AND l."end"))
+                          -- the number however it is written (grouped or plain): Patient.mrn_value
+                          AND p.mrn_value BETWEEN l.start AND l."end"))
             FROM {LabTerminal._meta.db_table} t ORDER BY t.code
             """
         )

@@ -12,11 +12,11 @@ terminal are distinct and consecutive, and a failed request returns them. Differ
 other. Accepting a leased number needs no lock: the number was decided at lease time; the unique MRN and
 client_uuid constraints settle races between replays.
 
-Where ranges may lie: never overlapping (an exclusion constraint), and never inside the online MRN space in use,
-i.e. a new range starts above the online counter's last value and contains no number already stored as an MRN
-string (`check_range_placement`). Online MRNs are written grouped (`007-10-000`) and offline ones as plain digits
-(`710000`), so even when the online counter later passes a range the two MRN strings can never be equal; the
-utilisation report shows how far the online counter is from the lowest active range.
+Where numbers come from (issue #12): offline MRNs are values of the `mrn` idseq sequence, written like every other
+MRN (`007-10-000` in the grouped scheme, plain `710000` in the dated one, patients.mrn.written_mrn). Each range is an
+idseq reservation of its values for the terminal (`add_range`), so online numbering steps over it and no one else
+can issue them; the pool (TOKENLINE_OFFLINE_POOL) is a reservation too, from which ranges are carved whatever the
+online counter or imports do. A number a terminal registers is recorded in idseq's ledger, issued by the terminal.
 """
 
 import logging
@@ -27,23 +27,24 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Q, When
-from django.db.models.functions import Cast
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 
 from core.busy import bounded_lock_wait
 from core.errors import DomainError
-from idseq.models import Counter
+from idseq.exceptions import AlreadyIssued, ReservationOverlap
+from idseq.models import Counter, Reservation
+from idseq.reservations import carve, issue_reserved, reserve, reserve_free
 from patients.exceptions import MrnTaken
 from patients.models import Patient
+from patients.mrn import mrn_value, written_mrn
 from patients.services import MRN_COUNTER, save_new_patient
 from terminals import devices, incidents
 from terminals.incidents import MRN_IN_USE, Collision
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
-from terminals.values import mrn_value
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -54,6 +55,7 @@ CRITICAL_PERCENT = 90  # seed 001: "alert when terminal reaches 90 %"; also when
 
 # Seed 001's error messages, byte for byte (MRN_IN_USE is terminals.incidents').
 CODE_REQUIRED = "origin_terminal_code is required when offline=True"
+POOL_OWNER = "offline pool"  # the owner of the pool's reservation in idseq
 
 
 class TerminalNotFound(DomainError):
@@ -144,9 +146,10 @@ def revoke_terminal_key(*, terminal: LabTerminal) -> bool:
 def check_range_placement(*, start: int, end: int) -> None:
     """Raise ValidationError unless start..end (inclusive) may become a terminal range.
 
-    Rules: 1 <= start <= end; no overlap with another range (message names its terminal); above the online MRN
-    counter's last value; no number already stored as an MRN string. The exclusion constraint repeats the overlap
-    rule in the database.
+    Rules: 1 <= start <= end; no overlap with another range (message names its terminal) or with another
+    reservation of the MRN sequence (a carried-over or imported number, the pool: names its owner); above the
+    online MRN counter's last value; no number already held by a patient, however written. `add_range` then
+    reserves the values in idseq under the counter lock, which checks the same again.
     """
     if not 1 <= start <= end:
         raise ValidationError("A range needs 1 <= start <= end.")
@@ -155,13 +158,21 @@ def check_range_placement(*, start: int, end: int) -> None:
         raise ValidationError(
             f"{start}-{end} overlaps range {other} of terminal {other.terminal.code}.", code="overlap"
         )
+    reserved = Reservation.objects.filter(
+        sequence__key=MRN_COUNTER, scope="", first_value__lte=end, last_value__gte=start
+    ).order_by("first_value").first()
+    if reserved is not None:  # a carried-over or imported number, or the pool
+        raise ValidationError(
+            f"{start}-{end} overlaps {reserved.first_value}-{reserved.last_value}, reserved for {reserved.owner}.",
+            code="reserved",
+        )
     online_last = online_mrn_last()
     if start <= online_last:
         raise ValidationError(
             f"{start}-{end} reaches into the online MRNs in use (up to {online_last}); start above {online_last}.",
             code="online",
         )
-    taken = _numeric_mrns().filter(number__range=(start, end)).values_list("mrn", flat=True).first()
+    taken = Patient.objects.filter(mrn_value__range=(start, end)).values_list("mrn", flat=True).first()
     if taken is not None:
         raise ValidationError(f"{start}-{end} contains MRN {taken}, already registered.", code="taken")
 
@@ -171,18 +182,25 @@ def online_mrn_last() -> int:
     return Counter.objects.filter(key=MRN_COUNTER).values_list("last_value", flat=True).first() or 0
 
 
-def _numeric_mrns():
-    """Patients whose MRN is plain digits, annotated with its value as `number` (other MRNs get NULL)."""
-    return Patient.objects.annotate(
-        number=Case(When(mrn__regex=r"^[0-9]{1,18}$", then=Cast("mrn", BigIntegerField())), default=None)
-    )
-
-
 def add_range(*, terminal: LabTerminal, start: int, end: int, created_by=None) -> TerminalRange:
-    """Reserve start..end (inclusive) for `terminal`. Raises ValidationError as `check_range_placement`."""
+    """Reserve start..end (inclusive) for `terminal`: an idseq reservation of the `mrn` sequence and the range
+    that carries it, in one transaction. Raises ValidationError as `check_range_placement`, or naming the owner of
+    another reservation the values overlap."""
     check_range_placement(start=start, end=end)
     with transaction.atomic():
-        return TerminalRange.objects.create(terminal=terminal, start=start, end=end, created_by=created_by)
+        try:
+            reservation = _reserve_for(terminal, start, end, created_by=created_by)
+        except ReservationOverlap as exc:
+            raise ValidationError(str(exc), code="reserved") from None
+        return TerminalRange.objects.create(
+            terminal=terminal, start=start, end=end, created_by=created_by, reservation=reservation
+        )
+
+
+def _reserve_for(terminal: LabTerminal, start: int, end: int, *, created_by=None) -> Reservation:
+    # Handed out to the terminal as a whole (issued=True): which of them it uses is its own range's `current`.
+    return reserve(MRN_COUNTER, start, end, owner=terminal.code, reason="offline range", created_by=created_by,
+                   issued=True)
 
 
 def switch_range(*, block: TerminalRange, is_active: bool, by=None) -> TerminalRange:
@@ -254,48 +272,39 @@ def offline_pool() -> tuple[int, int] | None:
     return int(first), int(last)
 
 
-def _extend_from_pool(terminal: LabTerminal) -> TerminalRange | None:
-    """Give the locked `terminal` the pool's next free block of its latest range's size; None when impossible.
-
-    Two terminals extending at once may pick the same block: the exclusion constraint makes the second wait for
-    the first and fail, in a savepoint, and it then looks again past the first's new range.
-    """
+def pool_reservations() -> list[Reservation]:
+    """The pool's idseq reservations, lowest first: every free run of TOKENLINE_OFFLINE_POOL above the online
+    counter, reserved (owner "offline pool") when first seen, on each extension and after every migrate, so online
+    numbering and imports step over them. Empty without a pool or once all of it went to terminals."""
     pool = offline_pool()
+    if pool is None:
+        return []
+    while reserve_free(MRN_COUNTER, *pool, owner=POOL_OWNER, reason="TOKENLINE_OFFLINE_POOL") is not None:
+        pass
+    return list(Reservation.objects.filter(sequence__key=MRN_COUNTER, scope="", owner=POOL_OWNER)
+                .order_by("first_value"))
+
+
+def _extend_from_pool(terminal: LabTerminal) -> TerminalRange | None:
+    """Give the locked `terminal` the pool's next block of its latest range's size; None when impossible.
+
+    The block is carved out of the pool's reservation under the MRN counter's lock, so two terminals extending at
+    once get different blocks, and neither the online counter nor an import can take pool values meanwhile.
+    """
     latest = terminal.ranges.order_by("-created_at", "-pk").first()
-    if pool is None or latest is None:
+    if latest is None:
         return None
-    for _attempt in range(3):
-        start = _next_free_block(pool, latest.total)
-        if start is None:
+    with transaction.atomic():
+        pools = [pool for pool in pool_reservations() if pool.total >= latest.total]
+        reservation = pools and carve(pools[0], latest.total, owner=terminal.code,
+                                      reason="offline range from the pool", issued=True)
+        if not reservation:
             return None
-        try:
-            with transaction.atomic():
-                block = TerminalRange.objects.create(
-                    terminal=terminal, start=start, end=start + latest.total - 1, from_pool=True
-                )
-        except IntegrityError:
-            continue
-        message = f"Terminal {terminal.code} got range {block} from the offline pool"
-        transaction.on_commit(lambda: logger.warning(message))
-        return block
-    return None
-
-
-def _next_free_block(pool: tuple[int, int], size: int) -> int | None:
-    """The lowest start of `size` free numbers in `pool` that `check_range_placement` accepts, or None."""
-    first, last = pool
-    candidate = max(first, online_mrn_last() + 1)
-    for taken in TerminalRange.objects.filter(end__gte=candidate, start__lte=last).order_by("start"):
-        if taken.start > candidate + size - 1:
-            break
-        candidate = max(candidate, taken.end + 1)
-    if candidate + size - 1 > last:
-        return None
-    try:
-        check_range_placement(start=candidate, end=candidate + size - 1)
-    except ValidationError:
-        return None
-    return candidate
+        block = TerminalRange.objects.create(terminal=terminal, start=reservation.first_value,
+                                             end=reservation.last_value, from_pool=True, reservation=reservation)
+    message = f"Terminal {terminal.code} got range {block} from the offline pool"
+    transaction.on_commit(lambda: logger.warning(message))
+    return block
 
 
 # --- leases and registrations -----------------------------------------------------------------------------------
@@ -340,7 +349,8 @@ def register_offline(
 
     Args:
         terminal_code: the terminal's code; `user` must be its API identity.
-        mrn: the number the terminal printed from one of its leases, stored unchanged ("710042"); None to take the
+        mrn: the number the terminal printed from one of its leases, as `710042` or `007-10-042`; stored as the MRN
+            scheme writes it (`007-10-042` grouped, `710042` dated) and recorded in idseq's ledger; None to take the
             next number of the terminal's active range, as seed 001's server does.
         client_uuid: the terminal's id for this registration; a registration already stored with it is returned
             instead of creating a second one.
@@ -381,17 +391,20 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
     )
     # Issue #14: the terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
     dob_not_after = timezone.localdate(registered_at) + timedelta(days=1) if registered_at else None
+    value = None
     if mrn is not None:
-        devices.check_device(terminal=terminal, lease=_check_leased(terminal, mrn), device_id=device_id, mrn=mrn)
+        lease, value = _check_leased(terminal, mrn)
+        devices.check_device(terminal=terminal, lease=lease, device_id=device_id, mrn=mrn)
     try:
-        if mrn is None:
+        if value is None:
             # Seed 001: the terminal range's next number, taken in the same transaction as the insert. Validation
             # runs under the terminal's lock here, which only that terminal's own requests wait for.
             with transaction.atomic():
-                save_new_patient(patient, carried_mrn=str(_take_numbers(terminal.pk, 1)[2].start),
+                number = _take_numbers(terminal.pk, 1)[2].start
+                save_new_patient(patient, numbering=lambda: _issue(terminal, number, user),
                                  dob_not_after=dob_not_after)
         else:
-            save_new_patient(patient, carried_mrn=mrn, dob_not_after=dob_not_after)
+            save_new_patient(patient, numbering=lambda: _issue(terminal, value, user), dob_not_after=dob_not_after)
     except Exception as exc:
         # A unique violation: a replay of this registration committed first (copies sent in parallel), or the MRN
         # belongs to another record (MrnTaken). Anything else goes up unchanged.
@@ -400,11 +413,22 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             return Registration(existing, created=False)
         if isinstance(exc, MrnTaken):
             if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
+                patient.mrn = mrn  # as the terminal printed it (the incident lists the slip for reprint)
                 raise Collision(incidents.record_collision(terminal=terminal, refused=patient,
                                                            device_id=device_id)) from None
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
+
+
+def _issue(terminal: LabTerminal, value: int, user) -> str:
+    """Record the terminal's number `value` in idseq's ledger (issued by the terminal) and return the MRN as the
+    scheme writes it (`007-10-042`, or `710042` in the dated scheme)."""
+    try:
+        issue_reserved(MRN_COUNTER, value, owner=terminal.code, issued_by=user, purpose="offline registration")
+    except AlreadyIssued:  # another record has it (or a replay of this one committed first: _register decides)
+        raise MrnTaken(mrn=written_mrn(value)) from None
+    return written_mrn(value)
 
 
 def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | None) -> Patient | None:
@@ -414,23 +438,27 @@ def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | No
         return None
     if patient.origin_terminal_id != terminal.pk:
         raise DomainError(f"client_uuid {client_uuid} was synced by another terminal.")
-    if mrn is not None and patient.mrn != mrn and not incidents.renumbered_by_incident(client_uuid=client_uuid,
-                                                                                       patient=patient):
+    if (
+        mrn is not None
+        and patient.mrn != mrn
+        and patient.mrn_value != mrn_value(mrn)
+        and not incidents.renumbered_by_incident(client_uuid=client_uuid, patient=patient)
+    ):
         raise DomainError(f"client_uuid {client_uuid} was already synced with MRN {patient.mrn}, not {mrn}.")
     return patient
 
 
-def _check_leased(terminal: LabTerminal, mrn: str) -> TerminalLease:
-    """The lease of `terminal` holding `mrn` (only its `device_id` loaded); NotLeased unless `mrn` is plain digits
-    inside one of them."""
-    number = mrn_value(mrn)
-    if number is None or str(number) != mrn:  # offline numbers are written as plain digits, one writing per number
+def _check_leased(terminal: LabTerminal, mrn: str) -> tuple[TerminalLease, int]:
+    """The lease of `terminal` holding `mrn` (only its `device_id` loaded) and the MRN's value (`710042` or
+    `007-10-042`: terminals may send either, patients.mrn.mrn_value); NotLeased unless it lies inside one."""
+    value = mrn_value(mrn) if mrn.isascii() else None
+    if value is None or (mrn.isdigit() and mrn != str(value)):  # `0710042` is no number a terminal prints
         raise NotLeased(f"MRN {mrn!r} is not a number of terminal {terminal.code}'s leases.")
-    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=number, end__gte=number).only(
+    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=value, end__gte=value).only(
         "device_id").first()
     if lease is None:
         raise NotLeased(f"MRN {mrn} lies outside every lease of terminal {terminal.code}.")
-    return lease
+    return lease, value
 
 
 def sync_registrations(*, terminal_code: str, user, registrations: list, device_id: str = "") -> list:

@@ -16,7 +16,7 @@ import urllib.request
 
 import psycopg
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
@@ -60,11 +60,36 @@ def api(reception):
     return token_client(reception)
 
 
+def migrate(*targets):
+    """Migrate to `targets` ((app, migration) pairs; default: every app's latest); returns the app registry of
+    that state (for tests of data migrations)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    targets = list(targets) or executor.loader.graph.leaf_nodes()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
 def token_client(user: User) -> APIClient:
     """An API client of `user`, authenticated with `Authorization: Token ...`."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+@pytest.fixture
+def carrier(db):
+    """A receptionist an admin allowed to carry over numbers issued before Tokenline (issue #12)."""
+    user = make_user("carrier", "reception")
+    user.user_permissions.add(Permission.objects.get(codename="carry_over_mrn"))
+    return user
+
+
+@pytest.fixture
+def carrier_api(carrier):
+    """An API client of `carrier`."""
+    return token_client(carrier)
 
 
 @pytest.fixture

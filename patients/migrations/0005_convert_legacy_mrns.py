@@ -27,7 +27,7 @@ def to_grouped(apps, schema_editor):
     highest = Patient.objects.filter(mrn__regex=GROUPED_PATTERN).aggregate(highest=Max("mrn"))["highest"]
     if highest is None:
         return
-    # What idseq.services.advance_past does (live code is not used in migrations): lock the `mrn` sequence's
+    # What idseq.services.advance_past did when this was written (live code is not used in migrations): lock the `mrn` sequence's
     # counter, only ever move it up, and record the values passed as issued before the ledger existed, so that
     # idseq_check stays clean.
     Sequence = apps.get_model("idseq", "Sequence")

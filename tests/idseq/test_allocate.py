@@ -4,8 +4,8 @@ from django.db import transaction
 
 from idseq.exceptions import NotInTransaction, SequenceExhausted
 from idseq.formats import GROUPED_FIRST, GROUPED_LAST
-from idseq.models import Counter, IssuedNumber, UnrecordedRange
-from idseq.services import advance_past, allocate, next_id
+from idseq.models import Counter, IssuedNumber
+from idseq.services import allocate, next_id
 from tests.conftest import run_in_threads
 
 
@@ -70,36 +70,3 @@ def test_allocating_from_a_sequences_counter_records_the_values_in_its_ledger():
         with pytest.raises(SequenceExhausted):
             allocate("mrn")
         assert Counter.objects.get(key="mrn").last_value == GROUPED_LAST
-
-
-@pytest.mark.django_db
-def test_advance_past_moves_the_counter_up_to_a_taken_value_but_never_back():
-    with transaction.atomic():
-        assert advance_past("imported", 500, start=100) == 500
-        assert advance_past("imported", 300) == 500
-        assert allocate("imported")[0] == 501
-
-
-@pytest.mark.django_db
-def test_advance_past_creates_a_missing_counter_at_start_when_the_value_is_below_it():
-    with transaction.atomic():
-        assert advance_past("fresh", 5, start=100) == 99
-        assert allocate("fresh")[0] == 100
-
-
-@pytest.mark.django_db(transaction=True)
-def test_advance_past_refuses_to_run_outside_a_transaction():
-    with pytest.raises(NotInTransaction):
-        advance_past("x", 1)
-
-
-@pytest.mark.django_db
-def test_advance_past_on_a_sequence_records_the_values_passed_so_the_ledger_check_stays_clean():
-    assert next_id("mrn") == "001-00-001"
-    with transaction.atomic():
-        assert advance_past("mrn", GROUPED_FIRST + 500) == GROUPED_FIRST + 500
-        assert advance_past("mrn", GROUPED_FIRST + 10) == GROUPED_FIRST + 500
-    (passed,) = UnrecordedRange.objects.all()
-    assert (passed.first_value, passed.last_value) == (GROUPED_FIRST + 1, GROUPED_FIRST + 500)
-    call_command("idseq_check")
-    assert next_id("mrn") == "001-00-502"

@@ -11,8 +11,8 @@ from idseq.models import Counter, UnrecordedRange
 
 
 def migrate_idseq_to(name: str | None) -> None:
-    """Migrate idseq to migration `name`, or every app to its latest with None: going back also unapplied the
-    migrations that depend on idseq's (patients.0005), and the tests after this one expect them applied."""
+    """Migrate idseq to migration `name`, or every app to its latest with None (going back also unapplies the
+    other apps' migrations that depend on idseq's; they must come back too, as the tests after this one expect)."""
     executor = MigrationExecutor(connection)
     executor.migrate([("idseq", name)] if name else executor.loader.graph.leaf_nodes())
 

@@ -10,3 +10,11 @@ def desk(reception):
     client = Client()
     assert client.login(username="desk1", password="pw-desk1")
     return client
+
+
+@pytest.fixture
+def carrier_desk(carrier):
+    """A browser-like client logged in as `carrier`, who may carry over numbers."""
+    client = Client()
+    assert client.login(username="carrier", password="pw-carrier")
+    return client

@@ -19,14 +19,15 @@ pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chrom
 
 
 @pytest.fixture
-def open_page(live_server, reception):
-    """`open_page(path)`: a browser page logged in as the receptionist (session cookie from the test client).
+def open_page(live_server, carrier):
+    """`open_page(path)`: a browser page logged in as a receptionist who may carry numbers over (session cookie
+    from the test client).
 
     Call it after the test's own database work: Playwright's sync API runs an event loop in this thread, and ORM
     calls made while it runs would get a connection of their own that outlives the test.
     """
     client = Client()
-    client.force_login(reception)
+    client.force_login(carrier)
     session = client.cookies["sessionid"].value
     with contextlib.ExitStack() as stack:
 

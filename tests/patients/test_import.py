@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from idseq.formats import format_grouped, parse_grouped
+from idseq.models import Counter
 from patients.csv_io import COLUMNS
 from patients.models import Patient
 from patients.services import register_patient
@@ -16,13 +17,13 @@ from patients.services import register_patient
 HEADER = ",".join(COLUMNS)
 
 
-def generated_csv(rows: int, seed: int = 5) -> tuple[str, set[str]]:
+def generated_csv(rows: int, seed: int = 5, first: int = 100_001) -> tuple[str, set[str]]:
     """A CSV of `rows` patients with distinct numbers, every tenth in the old xx-xx-xxx format.
 
     Returns the text and the MRNs the import must keep (old numbers converted).
     """
     rng = random.Random(seed)
-    values = rng.sample(range(100_001, 9_999_999), rows)
+    values = rng.sample(range(first, 700_000), rows)  # below seed 001's terminal ranges (reserved, issue #12)
     out, expected = io.StringIO(), set()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -49,19 +50,21 @@ def run(path, *args):
 
 
 @pytest.mark.django_db
-def test_ten_thousand_rows_import_with_their_numbers_and_the_next_registration_comes_after_them(tmp_path):
-    text, expected = generated_csv(10_000)
+def test_ten_thousand_rows_import_with_their_numbers_and_registration_steps_over_them_skipping_nothing(tmp_path):
+    text, expected = generated_csv(10_000, first=100_003)
     path = write(tmp_path, text)
     out, _ = run(path)
     assert "Imported 10000 patient(s)" in out
     assert set(Patient.objects.values_list("mrn", flat=True)) == expected
-    highest = max(parse_grouped(mrn) for mrn in expected)
-    assert register_patient(full_name="After the import").mrn == format_grouped(highest + 1)
-    call_command("idseq_check", stdout=io.StringIO())  # the numbers passed are accounted for in the ledger
+    imported = {parse_grouped(mrn) for mrn in expected}
+    assert Counter.objects.get(key="mrn").last_value == 100_000  # no number was skipped (issue #12)
+    free = [value for value in range(100_001, 100_010) if value not in imported][:2]
+    assert [register_patient(full_name="After the import").mrn for _ in free] == [format_grouped(v) for v in free]
+    call_command("idseq_check", stdout=io.StringIO())  # the imported numbers are reserved and in the ledger
 
     out, _ = run(path)
     assert "Imported 0 patient(s); 10000 already registered" in out
-    assert Patient.objects.count() == 10_001
+    assert Patient.objects.count() == 10_002
 
 
 @pytest.mark.django_db
@@ -142,3 +145,35 @@ def test_export_writes_what_import_reads(tmp_path):
     Patient.objects.all().delete()
     run(exported)
     assert list(Patient.objects.order_by("mrn").values("mrn", "full_name", "cnic", "address", "created_at")) == before
+
+
+@pytest.mark.django_db
+def test_an_import_whose_rows_fail_keeps_its_numbers_reserved_and_can_be_rerun():
+    """Numbers first, rows after (issue 11) with reservations (issue #12): the numbers are reserved in a short
+    transaction of their own; when the rows then fail, the reservation stays and a rerun takes it up again."""
+    from idseq.models import IssuedNumber, Reservation
+    from patients.exceptions import DuplicatePatient
+    from patients.services import import_patients
+
+    register_patient(full_name="Holds The CNIC", cnic="12345-1234567-1")
+    values = (5_000_001, 5_000_002)
+
+    def rows(cnic):
+        return [Patient(mrn=format_grouped(values[0]), full_name="First", cnic=cnic),
+                Patient(mrn=format_grouped(values[1]), full_name="Second")]
+
+    with pytest.raises(DuplicatePatient):
+        import_patients(patients=rows("12345-1234567-1"))
+    assert not Patient.objects.filter(full_name__in=["First", "Second"]).exists()
+    (block,) = Reservation.objects.filter(owner="import")
+    assert (block.first_value, block.last_value, block.issued) == (*values, 0)
+    assert not IssuedNumber.objects.filter(value__in=values).exists()
+    call_command("idseq_check", stdout=io.StringIO())  # reserved, none issued yet: consistent
+
+    assert len(import_patients(patients=rows(""))) == 2
+    (block,) = Reservation.objects.filter(owner="import")
+    assert block.issued == 2
+    assert sorted(IssuedNumber.objects.filter(value__in=values).values_list("formatted", flat=True)) == [
+        format_grouped(value) for value in values]
+    assert Counter.objects.get(key="mrn").last_value == 100_001  # never moved by the import
+    call_command("idseq_check", stdout=io.StringIO())

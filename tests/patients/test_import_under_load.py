@@ -9,7 +9,7 @@ from django.db import connections
 from django.utils import timezone
 
 from idseq.formats import format_grouped, parse_grouped
-from idseq.models import Counter, UnrecordedRange
+from idseq.models import Counter, Reservation, UnrecordedRange
 from patients.models import Patient
 from patients.services import import_patients, register_patient
 from tests.conftest import run_in_threads
@@ -52,15 +52,15 @@ def test_a_100k_import_runs_while_8_desks_register_and_no_desk_waits_more_than_2
     assert importer.exitcode == 0 and not errors, errors[:3]
     imported, import_seconds = results.get(timeout=5)
     counter = Counter.objects.get(key="mrn")
-    (passed,) = UnrecordedRange.objects.filter(sequence__key="mrn")  # the import's block, and below it
+    (block,) = Reservation.objects.filter(sequence__key="mrn", owner="import")  # the import's numbers (issue #12)
     desk_values = sorted(parse_grouped(mrn) for mrn in mrns)
     with capsys.disabled():
         print(f"\nimport of {imported:,} rows: {import_seconds:.1f} s; {len(waits)} desk registrations meanwhile, "
               f"longest {max(waits) * 1000:.0f} ms, p50 {sorted(waits)[len(waits) // 2] * 1000:.0f} ms")
     assert imported == len(IMPORTED) == Patient.objects.filter(full_name__startswith="Imported").count()
     assert len(waits) >= DESKS and max(waits) < 2.0
-    assert passed.first_value > first and passed.last_value == IMPORTED[-1]
-    # unique and gapless: the desks' numbers are all of first..last but for the block the import passed over
-    expected = [*range(first + 1, passed.first_value), *range(passed.last_value + 1, counter.last_value + 1)]
-    assert desk_values == expected
+    assert (block.first_value, block.last_value, block.issued) == (IMPORTED[0], IMPORTED[-1], len(IMPORTED))
+    # unique and gapless, nothing skipped: the import never moved the counter, nothing is unrecorded
+    assert desk_values == list(range(first + 1, counter.last_value + 1))
+    assert not UnrecordedRange.objects.filter(sequence__key="mrn").exists()
     call_command("idseq_check", verbosity=0)

@@ -2,13 +2,12 @@
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.migrations.exceptions import IrreversibleError
-from django.db.migrations.executor import MigrationExecutor
 
 from idseq.models import Counter
 from patients.models import Patient
 from patients.services import MRN_COUNTER, register_patient
+from tests.conftest import migrate
 
 BEFORE = ("patients", "0004_search_history_duplicates")
 # Going forward means to every app's latest migration (0005 and those after it): the tests then use today's models.
@@ -21,14 +20,6 @@ LEGACY_NUMBERS = {
     "42-07-300": "042-07-300",
     "99-99-999": "099-99-999",
 }
-
-
-def migrate(*targets):
-    """Migrate to `targets` (default: every app's latest); returns the app registry of that state."""
-    executor = MigrationExecutor(connection)
-    targets = list(targets) or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.fixture

@@ -35,9 +35,10 @@ def test_the_dated_scheme_issues_pat_numbers_and_switching_keeps_both_findable(a
 
 @pytest.mark.django_db
 @override_settings(TOKENLINE_MRN_SCHEME="dated")
-def test_a_carried_over_dated_number_moves_that_days_counter_past_it():
-    register_patient(full_name="Old card", mrn=f"PAT-{today()}-0005")
-    assert register_patient(full_name="Next").mrn == f"PAT-{today()}-0006"
+def test_a_carried_over_dated_number_is_stepped_over_by_that_days_counter_without_skipping_any():
+    register_patient(full_name="Old card", mrn=f"PAT-{today()}-0002")
+    numbers = [register_patient(full_name="Next").mrn for _ in range(3)]
+    assert numbers == [f"PAT-{today()}-0001", f"PAT-{today()}-0003", f"PAT-{today()}-0004"]
     call_command("idseq_check")
 
 

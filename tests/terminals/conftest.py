@@ -21,6 +21,7 @@ PATIENT = {
 
 
 seed_migration = import_module("terminals.migrations.0002_seed_terminals")
+reservation_migration = import_module("terminals.migrations.0005_range_reservations")
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def seed_terminals(db) -> None:
     """The four terminals of seed 001's table. The migration creates them, but transactional tests empty every
     table afterwards, so each test that needs them makes sure they are there."""
     seed_migration.create_terminals(apps, None)
+    reservation_migration.reserve_ranges(apps, None)
 
 
 def terminal_client(code: str) -> APIClient:

@@ -23,12 +23,12 @@ def test_offline_registration_takes_the_terminals_next_number_as_in_seed_001(lab
     response = lab1.post(url, {**OFFLINE, "cnic": "54321-7654321-1"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["mrn"] == "710000"
+    assert body["mrn"] == "007-10-000"  # grouped like every MRN (issue #12)
     assert body["is_offline_entry"] is True
     assert body["origin_terminal"] == LabTerminal.objects.get(code="LAB1-PC").pk
     assert body["synced_at"] is not None
     assert body["full_name"] == "Jane Doe" and body["cnic"] == "54321-7654321-1"
-    assert lab1.post(url, OFFLINE, format="json").json()["mrn"] == "710001"
+    assert lab1.post(url, OFFLINE, format="json").json()["mrn"] == "007-10-001"
     assert lab1_range().current == 710001
 
 
@@ -95,7 +95,7 @@ def test_a_lease_carves_consecutive_blocks_from_the_range(lab1):
     assert first.status_code == 201, first.content
     assert {k: first.json()[k] for k in ("terminal", "start", "end", "count")} == {
         "terminal": "LAB1-PC", "start": 710000, "end": 710499, "count": 500}
-    assert lab1.post("/api/patients/", OFFLINE, format="json").json()["mrn"] == "710500"
+    assert lab1.post("/api/patients/", OFFLINE, format="json").json()["mrn"] == "007-10-500"
     assert (lease(lab1, 10).json()["start"], lab1_range().current) == (710501, 710510)
 
 
@@ -119,7 +119,7 @@ def test_a_leased_number_is_stored_exactly_as_printed_and_a_replay_returns_the_s
     key = str(uuid.uuid4())
     first = lab1.post("/api/v1/patients/", {**OFFLINE, "mrn": "710042", "client_uuid": key}, format="json")
     assert first.status_code == 201, first.content
-    assert (first.json()["mrn"], first.json()["client_uuid"]) == ("710042", key)
+    assert (first.json()["mrn"], first.json()["client_uuid"]) == ("007-10-042", key)  # sent plain, stored grouped
     again = lab1.post("/api/v1/patients/", {**OFFLINE, "mrn": "710042", "client_uuid": key}, format="json")
     assert again.status_code == 200
     assert again.json() == first.json()
@@ -158,7 +158,7 @@ def test_a_client_uuid_replayed_with_another_number_gets_409(lab1):
     lab1.post("/api/v1/patients/", {**OFFLINE, "mrn": "710001", "client_uuid": key}, format="json")
     response = lab1.post("/api/v1/patients/", {**OFFLINE, "mrn": "710002", "client_uuid": key}, format="json")
     assert response.status_code == 409
-    assert "710001" in response.json()["detail"]
+    assert "007-10-001" in response.json()["detail"]
 
 
 def test_a_terminals_key_cannot_lease_or_register_for_another_terminal(lab1, lab2):
@@ -210,7 +210,7 @@ def test_a_sync_batch_answers_per_item_and_one_bad_item_drops_no_other(lab1):
     assert body["results"][2]["errors"] == {"cnic": ["Enter the CNIC as 12345-1234567-1."]}
     assert body["results"][3]["errors"]["detail"].startswith("Registration number already exists.")
     assert body["results"][5]["errors"] == {"client_uuid": ["This field is required."]}
-    assert sorted(Patient.objects.values_list("mrn", flat=True)) == ["710000", "710002"]
+    assert sorted(Patient.objects.values_list("mrn", flat=True)) == ["007-10-000", "007-10-002"]
     replay = sync(lab1, items).json()
     assert [r["result"] for r in replay["results"]][:1] + [replay["results"][4]["result"]] == [
         "already_synced", "already_synced"]
@@ -223,17 +223,17 @@ def test_a_fault_on_one_sync_item_is_reported_for_it_alone(lab1, monkeypatch):
 
     lease(lab1, 10)
     save = patient_services.save_new_patient
+    items = [{**PATIENT, "mrn": str(n), "client_uuid": str(uuid.uuid4())} for n in (710000, 710001, 710002)]
 
     def flaky(patient, **options):
-        if options.get("carried_mrn") == "710001":
+        if str(patient.client_uuid) == items[1]["client_uuid"]:
             raise RuntimeError("disk hiccup")
         return save(patient, **options)
 
     monkeypatch.setattr("terminals.services.save_new_patient", flaky)
-    items = [{**PATIENT, "mrn": str(n), "client_uuid": str(uuid.uuid4())} for n in (710000, 710001, 710002)]
     body = sync(lab1, items).json()
     assert [r["status"] for r in body["results"]] == [201, 500, 201]
-    assert sorted(Patient.objects.values_list("mrn", flat=True)) == ["710000", "710002"]
+    assert sorted(Patient.objects.values_list("mrn", flat=True)) == ["007-10-000", "007-10-002"]
 
 
 @pytest.mark.parametrize(

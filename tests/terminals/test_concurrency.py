@@ -1,21 +1,24 @@
 """Terminals under load: one terminal's numbers stay distinct and consecutive; replays never duplicate."""
 
-import threading
+import io
 import uuid
 
 import pytest
 from django.apps import apps
-from django.db import connection, transaction
+from django.core.management import call_command
 
+from idseq.formats import format_grouped
 from patients.models import Patient
+from patients.services import register_patient
 from terminals import services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from tests.conftest import run_in_threads
-from tests.terminals.conftest import PATIENT, seed_migration
+from tests.terminals.conftest import PATIENT, reservation_migration, seed_migration
 
 
 def lab1():
     seed_migration.create_terminals(apps, None)
+    reservation_migration.reserve_ranges(apps, None)
     terminal = LabTerminal.objects.get(code="LAB1-PC")
     services.issue_terminal_key(terminal=terminal)
     terminal.refresh_from_db()
@@ -32,7 +35,7 @@ def test_8_threads_registering_offline_on_one_terminal_get_distinct_consecutive_
 
     batches, errors = run_in_threads(register, 8)
     assert not errors
-    assert sorted(mrn for batch in batches for mrn in batch) == [str(n) for n in range(710000, 710040)]
+    assert sorted(mrn for batch in batches for mrn in batch) == [format_grouped(n) for n in range(710000, 710040)]
     assert TerminalRange.objects.get(terminal=terminal).current == 710039
 
 
@@ -66,31 +69,31 @@ def test_8_parallel_copies_of_one_sync_create_one_record_and_all_get_it():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_terminal_extending_from_the_pool_while_another_takes_the_same_block_gets_the_next_one(settings):
-    settings.TOKENLINE_OFFLINE_POOL = "800000-899999"
-    terminal = lab1()
-    TerminalRange.objects.filter(terminal=terminal).update(current=718998)  # 89.99 % used
-    inserted, finish = threading.Event(), threading.Event()
+def test_terminals_extending_from_the_pool_at_once_get_distinct_blocks_while_desks_register(settings):
+    """Issue #12: pool blocks are carved from the pool's reservation under the MRN counter's lock, so two
+    terminals never get one block and online registrations racing them never take a pool value."""
+    settings.TOKENLINE_OFFLINE_POOL = "100012-299999"
+    lab1()
+    for code, current in (("LAB1-PC", 718998), ("LAB2-PC", 728998)):  # 89.99 % used
+        TerminalRange.objects.filter(terminal__code=code).update(current=current)
+    services.issue_terminal_key(terminal=LabTerminal.objects.get(code="LAB2-PC"))
+    users = {code: LabTerminal.objects.get(code=code).user for code in ("LAB1-PC", "LAB2-PC")}
+    register_patient(full_name="First")  # 001-00-001
+    services.pool_reservations()  # what every migrate does
 
-    def other_terminal_extends():
-        # Another transaction takes 800000-809999 and commits only after LAB1-PC has tried the same block.
-        try:
-            with transaction.atomic():
-                TerminalRange.objects.create(terminal=LabTerminal.objects.get(code="LAB2-PC"), start=800000,
-                                             end=809999, from_pool=True)
-                inserted.set()
-                finish.wait(timeout=1)
-        finally:
-            connection.close()
+    def work(i):
+        if i < 2:
+            code = ("LAB1-PC", "LAB2-PC")[i]
+            return services.lease_block(terminal_code=code, user=users[code], count=2)
+        return register_patient(full_name=f"Desk {i}").mrn
 
-    other = threading.Thread(target=other_terminal_extends)
-    other.start()
-    inserted.wait(timeout=5)
-    threading.Timer(0.3, finish.set).start()  # LAB1-PC's insert waits on the constraint until then
-    lease = services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=2)
-    other.join()
-    assert (lease.start, lease.end) == (718999, 719000)
-    assert list(terminal.ranges.filter(from_pool=True).values_list("start", "end")) == [(810000, 819999)]
+    results, errors = run_in_threads(work, 14)
+    assert not errors
+    blocks = sorted(TerminalRange.objects.filter(from_pool=True).values_list("start", "end"))
+    assert blocks == [(100012, 110011), (110012, 120011)]
+    online = sorted(mrn for mrn in results if isinstance(mrn, str))
+    assert online == [format_grouped(v) for v in (*range(100_002, 100_012), 300_000, 300_001)]
+    call_command("idseq_check", stdout=io.StringIO())
 
 
 @pytest.mark.django_db(transaction=True)

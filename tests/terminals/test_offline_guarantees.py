@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from idseq.formats import format_grouped
 from patients.models import Patient
 from terminals import selectors, services
 from terminals.models import LabTerminal, OfflineIncident, TerminalLease
@@ -68,6 +69,11 @@ def admin() -> Client:
     return client
 
 
+def printed(value: int) -> str:
+    """MRN `value` as the client prints it and the server stores it: grouped, as every MRN (issue #12)."""
+    return format_grouped(value)
+
+
 def stored() -> list[str]:
     return sorted(Patient.objects.values_list("mrn", flat=True))
 
@@ -77,19 +83,19 @@ def test_a_copied_outbox_refuses_to_number_on_the_second_machine(machine_a, mach
     (machine_a.outbox.parent).mkdir()
     (machine_b.outbox.parent).mkdir()
     assert machine_a.ok("lease", "5").startswith("Leased 710000-710004")
-    assert [machine_a.register("A1"), machine_a.register("A2")] == ["710000", "710001"]
+    assert [machine_a.register("A1"), machine_a.register("A2")] == [printed(710000), printed(710001)]
     shutil.copy(machine_a.outbox, machine_b.outbox)
 
     status, _out, err = machine_b.run("register", "--name", "B1")
     assert status == 1
     assert err.strip() == "This outbox belongs to LAB1-PC's machine; lease a new block."
     assert machine_b.ok("lease", "5").startswith("Leased 710005-710009")
-    assert machine_b.register("B1") == "710005"
+    assert machine_b.register("B1") == printed(710005)
     # The copy leaves A's registrations to A, and never numbers from A's lease.
     assert "created 1, already synced 0, needs attention 0, left to another machine 2" in machine_b.ok("sync")
     assert "created 2," in machine_a.ok("sync")
-    assert machine_a.register("A3") == "710002"
-    assert stored() == ["710000", "710001", "710005"]
+    assert machine_a.register("A3") == printed(710002)
+    assert stored() == [printed(710000), printed(710001), printed(710005)]
     assert dict(TerminalLease.objects.values_list("start", "device_id")).keys() == {710000, 710005}
     assert len(set(TerminalLease.objects.values_list("device_id", flat=True))) == 2
 
@@ -114,7 +120,7 @@ def test_a_restored_backup_stops_before_reprinting(machine_a, tmp_path):
     machine_a.ok("sync")
     backup = tmp_path / "backup.sqlite3"
     shutil.copy(machine_a.outbox, backup)
-    assert [machine_a.register(f"Q{i}") for i in range(3)] == ["710003", "710004", "710005"]
+    assert [machine_a.register(f"Q{i}") for i in range(3)] == [printed(n) for n in range(710003, 710006)]
     machine_a.ok("sync")
     shutil.copy(backup, machine_a.outbox)  # the outbox is restored from yesterday's backup
     stopped = ("Lease 710000-710009 stopped: numbers up to 710005 were already printed, and this outbox would print "
@@ -130,9 +136,9 @@ def test_a_restored_backup_stops_before_reprinting(machine_a, tmp_path):
     status, _out, err = machine_a.run("register", "--name", "Would be a duplicate")
     assert status == 1 and stopped in err
     assert machine_a.ok("lease", "5").startswith("Leased 710010-710014")
-    assert machine_a.register("After the restore") == "710010"
+    assert machine_a.register("After the restore") == printed(710010)
     machine_a.ok("sync")
-    assert stored() == [str(n) for n in range(710000, 710006)] + ["710010"]
+    assert stored() == [printed(n) for n in range(710000, 710006)] + [printed(710010)]
     assert not OfflineIncident.objects.exists()
 
 
@@ -143,25 +149,25 @@ def test_a_forced_collision_opens_one_incident_seen_in_the_admin_and_metrics_and
     machine_a.ok("lease", "10")
     backup = tmp_path / "backup.sqlite3"
     shutil.copy(machine_a.outbox, backup)
-    assert machine_a.register("Kept Patient") == "710000"
+    assert machine_a.register("Kept Patient") == printed(710000)
     machine_a.ok("sync")
     # The whole disk restored (outbox and journal), and used before any contact: 710000 is printed twice.
     shutil.copy(backup, machine_a.outbox)
     (machine_a.device_dir / "printed-LAB1-PC.json").unlink()
-    assert machine_a.register("Second Patient", "--phone", "0300-7654321") == "710000"
+    assert machine_a.register("Second Patient", "--phone", "0300-7654321") == printed(710000)
 
     out = machine_a.ok("sync")
     assert "needs attention 1" in out
     assert OfflineIncident.objects.count() == 1 and selectors.open_incident_count() == 1
     assert "tokenline_offline_incidents_open 1.0" in admin.get("/metrics").content.decode()
     incident = OfflineIncident.objects.get()
-    assert (incident.mrn, incident.kept.full_name) == ("710000", "Kept Patient")
+    assert (incident.mrn, incident.kept.full_name) == (printed(710000), "Kept Patient")
     assert machine_a.ok("sync", "--replay").count("needs attention 1") == 1
     assert OfflineIncident.objects.count() == 1  # sent again: the same incident
-    assert "710000 Second Patient: mrn: Registration number already exists" in machine_a.ok("fix")
+    assert f"{printed(710000)} Second Patient: mrn: Registration number already exists" in machine_a.ok("fix")
 
     page = admin.get("/admin/terminals/offlineincident/").content.decode()
-    assert "710000" in page and "Kept Patient" in page and ">open<" in page
+    assert printed(710000) in page and "Kept Patient" in page and ">open<" in page
     listed = admin.get("/admin/terminals/labterminal/").content.decode()
     assert "?terminal__id__exact=" in listed
     listing = call_command_output("offline_incidents")
@@ -173,8 +179,8 @@ def test_a_forced_collision_opens_one_incident_seen_in_the_admin_and_metrics_and
     new_mrn = incident.new_patient.mrn
     page = admin.get("/admin/terminals/offlineincident/?open=no").content.decode()
     assert f"new MRN {new_mrn}" in page and "reprint the slip" in page
-    machine_a.ok("fix", "710000")  # no change: send it again to learn its new number
-    assert f"REPRINT: the slip printed as 710000 now has MRN {new_mrn}" in machine_a.ok("sync")
+    machine_a.ok("fix", printed(710000))  # no change: send it again to learn its new number
+    assert f"REPRINT: the slip printed as {printed(710000)} now has MRN {new_mrn}" in machine_a.ok("sync")
 
 
 def call_command_output(*args) -> str:
@@ -190,14 +196,14 @@ def test_a_refused_record_is_fixed_and_resent(machine_a):
     machine_a.outbox.parent.mkdir()
     machine_a.ok("lease", "3")
     future = (date.today() + timedelta(days=5)).isoformat()
-    assert machine_a.register("Born Later", "--dob", future) == "710000"
+    assert machine_a.register("Born Later", "--dob", future) == printed(710000)
     assert "needs attention 1" in machine_a.ok("sync")
     listing = machine_a.ok("fix")
-    assert listing.startswith("710000 Born Later: dob: Date of birth cannot be after the registration date")
-    machine_a.ok("fix", "710000", "dob=1990-01-01")
+    assert listing.startswith(f"{printed(710000)} Born Later: dob: Date of birth cannot be after the registration date")
+    machine_a.ok("fix", printed(710000), "dob=1990-01-01")
     assert "created 1," in machine_a.ok("sync")
     patient = Patient.objects.get()
-    assert (patient.mrn, patient.dob, patient.registered_at is not None) == ("710000", date(1990, 1, 1), True)
+    assert (patient.mrn, patient.dob, patient.registered_at is not None) == (printed(710000), date(1990, 1, 1), True)
     assert machine_a.ok("fix") == ""
 
 
@@ -294,9 +300,9 @@ def test_recover_continues_from_the_right_number_after_deleting_the_outbox(machi
         (machine_a.device_dir / "printed-LAB1-PC.json").unlink()
 
     assert f"restored lease 710000-710009, continuing at {continues_at}" in machine_a.ok("recover")
-    assert machine_a.register("After the outbox was lost") == str(continues_at)
+    assert machine_a.register("After the outbox was lost") == printed(continues_at)
     machine_a.ok("sync")
-    assert stored() == ["710000", "710001", "710002", "710003", str(continues_at)]
+    assert stored() == [printed(n) for n in (710000, 710001, 710002, 710003, continues_at)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -325,7 +331,7 @@ def test_a_skewed_clock_is_accepted_and_flagged_and_the_ops_view_shows_each_term
     ahead.sync()
     ahead.register(full_name="Waiting")
     ahead.check()
-    patient = Patient.objects.get(mrn="710000")
+    patient = Patient.objects.get(mrn=printed(710000))
     assert patient.registered_at - patient.synced_at > timedelta(minutes=50)  # stored as the terminal said
     assert selectors.skewed_terminal_count() == 1
 

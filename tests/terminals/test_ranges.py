@@ -85,7 +85,7 @@ def test_numbers_continue_in_the_next_active_range_when_one_is_full(lab1):
     TerminalRange.objects.filter(start=710000).update(current=719999)
     user = terminal.user
     numbers = [services.register_offline(terminal_code="LAB1-PC", user=user, **PATIENT).patient.mrn for _ in range(2)]
-    assert numbers == ["900000", "900001"]
+    assert numbers == ["009-00-000", "009-00-001"]
     TerminalRange.objects.filter(start=900000).update(current=900009)
     with pytest.raises(services.RangeExhausted, match=r"exhausted its offline MRN range \(900000-900009\)"):
         services.register_offline(terminal_code="LAB1-PC", user=user, **PATIENT)

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from idseq.selectors import sequence_usage
 
 COLUMNS = [
-    ("key", 12), ("kind", 13), ("scope", 10), ("next_id", 20), ("capacity", 15), ("issued", 12),
+    ("key", 12), ("kind", 13), ("scope", 10), ("next_id", 20), ("capacity", 15), ("issued", 12), ("reserved", 10),
     ("percent_used", 8), ("rate_per_day", 10), ("days_to_exhaustion", 12), ("level", 8),
 ]
 
