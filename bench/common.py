@@ -231,6 +231,16 @@ def make_throttle_row() -> str:
     return cache.make_key(RAW_THROTTLE_KEY)
 
 
+def throttle_steady() -> None:
+    """Wait for the next whole second, before the request that warms a code path whose statements are captured next.
+
+    The user throttle's history stays in the database cache one throttle window (1 s in bench/settings.py), its
+    expiry cut to the whole second: a request made just after a whole second leaves it there until the next one, so
+    the captured request (made at once) finds it, as every request of a timed run but about one a second does.
+    Otherwise the captured one may find it expired and send the other statements (DELETE, then INSERT)."""
+    time.sleep(1 - time.time() % 1 + 0.02)
+
+
 def with_variables(script: str, **variables) -> str:
     """A pgbench script with `variables` filled in: numbers as `\\set name value` lines, strings written into each
     `:'name'` (pgbench has no quoted variables)."""

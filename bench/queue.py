@@ -15,6 +15,7 @@ from common import (  # first: fixes the path
     check_same_statements,
     make_throttle_row,
     pgbench,
+    throttle_steady,
     print_table,
     run_threads,
     with_variables,
@@ -54,7 +55,7 @@ SELECT id, mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, em
 SELECT id, name, code, is_active, default_service_minutes FROM queues_queue WHERE id = :q LIMIT 21;
 BEGIN;
 SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' LIMIT 1 FOR UPDATE \\gset
-UPDATE idseq_counter SET last_value = :n, updated_at = now() WHERE key = :'key';
+UPDATE idseq_counter SET last_value = :n, updated_at = now(), reserved_from = reserved_from WHERE key = :'key';
 INSERT INTO queues_visit (patient_id, queue_id, visit_date, token_number, priority, status, queued_at, desk_id,
   transferred_from_id, issued_at, called_at, announced_at, started_at, completed_at, no_show_at, recalled_at,
   cancelled_at, transferred_at, updated_at, idempotency_key, request_hash, issued_by_id, called_by_id, started_by_id,
@@ -156,11 +157,13 @@ class Bench:
         queue, desks = self.queue(line=True)
         api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
         api.force_authenticate(self.user)
+        throttle_steady()
         api.post(f"/api/v1/desks/{desks[0]}/call-next/")  # the user's permissions are cached from here on
         with CaptureQueriesContext(connection) as captured:
             api.post(f"/api/v1/desks/{desks[1]}/call-next/")
         check_same_statements("call-next", RAW_CALL_NEXT, [q["sql"] for q in captured.captured_queries])
         spare = Queue.objects.create(name="Bench spare", code="BSPARE")
+        throttle_steady()
         api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json")
         with CaptureQueriesContext(connection) as captured:
             api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json")
