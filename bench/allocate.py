@@ -31,11 +31,14 @@ BEGIN;
 SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
   WHERE key = 'mrn' LIMIT 1;
 SELECT last_value + 1 AS n FROM idseq_counter WHERE key = '{key}' LIMIT 1 FOR UPDATE \\gset
-UPDATE idseq_counter SET last_value = :n, updated_at = now() WHERE key = '{key}';
+UPDATE idseq_counter SET last_value = :n, updated_at = now(), reserved_from = reserved_from WHERE key = '{key}';
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, purpose, void_reason)
   VALUES ({sequence}, '', :n, 'R' || :n, now(), 'patient registration', '');
-INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address, is_active, created_at,
-  is_offline_entry) VALUES ('R' || :n, 'Bench Patient', '', '', '', '', '', '', true, now(), false) RETURNING id;
+INSERT INTO patients_patient (mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, email, address,
+  is_active, notify_opt_out, notify_language, created_at, created_by_id, origin_terminal_id, is_offline_entry,
+  synced_at, registered_at, client_uuid)
+  VALUES ('R' || :n, 'Bench Patient', '', NULL, false, '', '', '', '', '', true, false, 'ur', now(), NULL, NULL, false,
+  NULL, NULL, NULL) RETURNING id, dob_estimated, full_name_folded, father_name_folded, mrn_value;
 COMMIT;
 """
 

@@ -28,7 +28,12 @@ BENCH_DIR = Path(__file__).resolve().parent
 # would shadow the standard library's `queue` for everything imported from here on: swap it for the project root.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"  # the project's settings plus django-sequences
+# A bench run as a script (`bench/<name>.py`) uses bench/settings.py: the project's settings plus django-sequences.
+# Imported by another program (tests/terminals/test_offline_day.py imports bench/offline_day.py in pytest's process)
+# it leaves that program's settings and environment alone: subprocesses the program starts later (gunicorn in
+# tests/monitoring) must not inherit bench.settings, whose extra app has tables the test database lacks.
+if Path(sys.argv[0] or ".").resolve().parent == BENCH_DIR:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 # Smoke runs of the test suite: the database it prepared (migrated; the test flushes it afterwards).
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "")
 
@@ -200,6 +205,40 @@ def check_same_statements(label: str, script: str, captured: list[str]) -> None:
         raise SystemExit(f"{label}: the raw ceiling does not send the code path's statements\n"
                          f"  code path: {ours}\n  raw SQL:   {raw}")
     print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
+
+
+# The API's user throttle (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES "user", counted in the database cache): the
+# statements of `cache.get` of the user's request history, then `cache.set` of the new one (count the rows for
+# culling, then in a transaction read the key and update it). The raw twin writes the row's value back unchanged;
+# its key, `:'throttle'`, is made by `make_throttle_row`.
+RAW_THROTTLE = """\
+SELECT cache_key, value, expires FROM tokenline_cache WHERE cache_key IN (:'throttle');
+SELECT COUNT(*) FROM tokenline_cache;
+BEGIN;
+SELECT cache_key, expires FROM tokenline_cache WHERE cache_key = :'throttle';
+UPDATE tokenline_cache SET value = value, expires = now() + interval '1 minute' WHERE cache_key = :'throttle';
+COMMIT;
+"""
+RAW_THROTTLE_KEY = "bench-raw-throttle"
+
+
+def make_throttle_row() -> str:
+    """The raw ceilings' throttle row (a copy of any throttle history, as the code path's first request makes it);
+    returns its key, for `:'throttle'`."""
+    from django.core.cache import cache
+
+    cache.set(RAW_THROTTLE_KEY, [time.time()], 60)
+    return cache.make_key(RAW_THROTTLE_KEY)
+
+
+def throttle_steady() -> None:
+    """Wait for the next whole second, before the request that warms a code path whose statements are captured next.
+
+    The user throttle's history stays in the database cache one throttle window (1 s in bench/settings.py), its
+    expiry cut to the whole second: a request made just after a whole second leaves it there until the next one, so
+    the captured request (made at once) finds it, as every request of a timed run but about one a second does.
+    Otherwise the captured one may find it expired and send the other statements (DELETE, then INSERT)."""
+    time.sleep(1 - time.time() % 1 + 0.02)
 
 
 def with_variables(script: str, **variables) -> str:

@@ -12,11 +12,14 @@ Runs in a throw-away database (bench/common.py); gunicorn is stopped at the end.
 """
 
 from common import (  # first: fixes the path
+    RAW_THROTTLE,
     Result,
     bench_database,
     check_same_statements,
     database_url,
+    make_throttle_row,
     pgbench,
+    throttle_steady,
     with_variables,
 )
 
@@ -154,10 +157,16 @@ CONNECTIONS = {  # --connections: the production pool, or what came before it, f
 
 
 def start_gunicorn(port: int, workers: int | None, threads: int | None, connections: str) -> subprocess.Popen:
-    """gunicorn as in production (config/gunicorn.py), bound to 127.0.0.1:`port`, on this run's database."""
+    """gunicorn as in production (config/gunicorn.py), bound to 127.0.0.1:`port`, on this run's database.
+
+    Plain HTTP (SECURE=false: no redirect to HTTPS, which the bench's clients do not speak), and the user throttle
+    of bench/settings.py (counted as in production, never refusing the bench's single user)."""
+    from django.conf import settings
+
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-           "DJANGO_SETTINGS_MODULE": "config.settings", **CONNECTIONS[connections]}
+           "DJANGO_SETTINGS_MODULE": "config.settings", "SECURE": "false",
+           "THROTTLE_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"], **CONNECTIONS[connections]}
     env.pop("BENCH_DATABASE", None)
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
@@ -189,7 +198,7 @@ class Fixtures:
         self.serial, self.today = 0, timezone.localdate()
         user = User.objects.create_user("bench-http")
         user.groups.add(Group.objects.get(name="reception"))
-        self.token = Token.objects.create(user=user).key
+        self.token, self.user_id = Token.objects.create(user=user).key, user.pk
         Patient.objects.bulk_create(Patient(mrn=f"H{i:07d}", full_name=f"Bench {i}") for i in range(rows))
         self.patient_ids = list(Patient.objects.filter(mrn__startswith="H").order_by("pk").values_list("pk", flat=True))
         with connection.cursor() as cursor:
@@ -209,7 +218,7 @@ class Fixtures:
 
     def registrations(self) -> tuple[list, str, dict]:
         body = json.dumps({"full_name": "Bench Patient"}).encode()
-        script = RAW_REGISTRATION.format(key=RAW_KEY, sequence=Sequence.objects.get(key="mrn").pk)
+        script = RAW_THROTTLE + RAW_REGISTRATION.format(key=RAW_KEY, sequence=Sequence.objects.get(key="mrn").pk)
         return [("/api/v1/patients/", body)] * 1_000_000, script, {}
 
     def issues(self) -> tuple[list, str, dict]:
@@ -218,7 +227,7 @@ class Fixtures:
         requests = [("/api/v1/visits/", json.dumps({"patient": pid, "queue": queue.pk}).encode())
                     for pid in self.patient_ids]
         key = f"visit-token:{raw_queue.code}:{self.today.isoformat()}"
-        return requests, RAW_ISSUE, {"p0": self.patient_ids[0] - 1, "q": raw_queue.pk, "key": key}
+        return requests, RAW_ISSUE, {"p0": self.patient_ids[0] - 1, "q": raw_queue.pk, "key": key, "uid": self.user_id}
 
     def call_nexts(self) -> tuple[list, str, dict]:
         _, desks = self.queue(line=True)
@@ -230,14 +239,16 @@ class Fixtures:
         """pgbench: the token lookup the API makes, then `script`, with `variables`."""
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        script = with_variables(f"{auth_sql};\n{script}", **variables, day=self.today.isoformat())
+        script = with_variables(f"{auth_sql};\n{script}", **variables, day=self.today.isoformat(),
+                                throttle=make_throttle_row())
         return pgbench(script, clients, seconds)
 
     def check(self, name: str, requests: list, script: str, variables: dict) -> str:
         """Send one request in process; check the raw script sends its statements; return its token lookup SQL."""
         path, body = requests.pop()  # used here, so not again by the clients
         client = Client(HTTP_AUTHORIZATION=f"Token {self.token}", SERVER_NAME="127.0.0.1")
-        client.post(path, body, content_type="application/json")  # warm: content types, counters
+        throttle_steady()
+        client.post(path, body, content_type="application/json")  # warm: content types, counters, throttle
         path, body = requests.pop()
         with CaptureQueriesContext(connection) as captured:
             response = client.post(path, body, content_type="application/json")
@@ -277,8 +288,11 @@ def main() -> None:
                     requests, script, variables = make()
                     auth_sql = fixtures.check(name, requests, script, variables)
                     connection.close()
-                    drive(port, fixtures.token, requests, clients, 0.3 if args.smoke else 1)  # warm every worker
-                    del requests[: len(requests) // 10]  # (issue, call-next: rows the warm-up may have used)
+                    # Warm every worker on the last tenth of the requests, kept apart: an issue or call-next is
+                    # refused when sent twice (the patient already waits, the desk already has a visit called).
+                    warm = requests[-max(1, len(requests) // 10):]
+                    del requests[-len(warm):]
+                    drive(port, fixtures.token, warm, clients, 0.3 if args.smoke else 1)
                     cpu_before = worker_cpu_seconds(server.pid)
                     ours = drive(port, fixtures.token, requests, clients, seconds)
                     cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)

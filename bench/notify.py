@@ -3,12 +3,12 @@ with SMS and webhook on, both pointing at a local gateway that never answers, an
 stuck on it. The outbox rows are written in the call's transaction; delivery happens elsewhere, so the second set of
 figures should match the first within noise.
 
-    .venv/bin/python bench/notify.py [--seconds 2]
+    .venv/bin/python bench/notify.py [--seconds 2] [--smoke]
 
 Uses bench/queue.py's fixtures (a fresh queue per run, one free desk per call) in a throw-away database.
 """
 
-from common import Result, bench_database  # first: fixes the path
+from common import Result, bench_database, print_table  # first: fixes the path
 
 import argparse  # noqa: E402
 import http.server  # noqa: E402
@@ -23,7 +23,7 @@ from urllib.parse import urlencode  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
-from bench.queue import CLIENTS, Bench  # noqa: E402
+from bench.queue import CLIENTS, ROWS, SMOKE_ROWS, Bench  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 from patients.models import Patient  # noqa: E402
 
@@ -57,7 +57,9 @@ def start_worker(env: dict) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per configuration (default 2)")
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
+    args = parser.parse_args()
+    seconds, client_counts = (1.0, (1, 4)) if args.smoke else (args.seconds, CLIENTS)
     logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
     gateway = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hang)
     gateway.daemon_threads = True
@@ -65,14 +67,14 @@ def main() -> None:
     url = f"http://127.0.0.1:{gateway.server_address[1]}"
     notify = {"NOTIFY_SMS_URL": url + "/send?to={phone}&text={message}", "NOTIFY_WEBHOOK_URL": url + "/hook"}
     with bench_database():
-        bench = Bench(seconds)
+        bench = Bench(seconds, SMOKE_ROWS if args.smoke else ROWS)
         Patient.objects.update(phone="0300-1234567")
         worker = start_worker(notify)
         plain: list[Result] = []
         notified: list[Result] = []
         try:
             bench.call_next(1)  # warm-up (plans, caches), not reported
-            for clients in CLIENTS:  # alternating, so that the machine's load drifts alike on both
+            for clients in client_counts:  # alternating, so that the machine's load drifts alike on both
                 plain.append(bench.call_next(clients))
                 with override_settings(**notify):
                     notified.append(bench.call_next(clients))
@@ -81,11 +83,10 @@ def main() -> None:
         finally:
             worker.kill()
             worker.wait()
-    print(f"\nCall next (each call on a free desk), {seconds:g} s per row; with notifications: SMS and webhook to a "
-          "gateway that never answers, a worker stuck on it")
-    print(f"{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}   {'with: calls/s':>14}{'p50 ms':>9}{'p99 ms':>9}")
-    for clients, a, b in zip(CLIENTS, plain, notified):
-        print(f"{clients:>8}{a.rate:>10.0f}{a.p50:>9.2f}{a.p99:>9.2f}   {b.rate:>14.0f}{b.p50:>9.2f}{b.p99:>9.2f}")
+    print_table(f"Call next (each call on a free desk), {seconds:g} s per row: with notifications (SMS and webhook to "
+                "a gateway that never answers, a worker stuck on it) next to without",
+                [("call-next, notifying", clients, b, a) for clients, a, b in zip(client_counts, plain, notified)],
+                versus="plain")
     print(f"{rows} outbox rows written, {pending} not delivered (the gateway never answers)")
 
 

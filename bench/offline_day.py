@@ -4,8 +4,9 @@ is also copied to a second machine (another device identity), which tries to num
 
 Checks 0 renumbered (every printed MRN equals the stored one), 0 duplicates, 0 lost, the copied outbox refused
 before printing (1 incident caught, none reaching the server), and the utilisation %; prints
-the sync and replay times next to a raw-SQL ceiling (psycopg: per registration, the lease check and an
-`INSERT ... ON CONFLICT (client_uuid) DO NOTHING` in its own transaction, the same threads and passes).
+the sync and replay times next to a raw-SQL ceiling (psycopg, the same threads and passes: per registration, in its
+own transaction, the code path's statements: the look-up by client_uuid (a replay stops there), the lease check,
+the number recorded in idseq's ledger under its reservation's lock (issue #12), and the patient insert).
 
     .venv/bin/python bench/offline_day.py [--terminals 4] [--patients 300] [--replays 2] [--smoke]
 
@@ -150,20 +151,30 @@ def _all_at_once(calls: list) -> list:
 
 
 RAW_INSERT = """
-INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address, is_active, created_at,
-                              origin_terminal_id, is_offline_entry, synced_at, client_uuid)
-VALUES (%s, %s, '', %s, %s, '', '', '', true, now(), %s, true, now(), %s)
+INSERT INTO patients_patient (mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, email, address,
+                              is_active, notify_opt_out, notify_language, created_at, created_by_id,
+                              origin_terminal_id, is_offline_entry, synced_at, registered_at, client_uuid)
+VALUES (%s, %s, '', NULL, false, %s, %s, '', '', '', true, false, 'ur', now(), NULL, %s, true, now(), now(), %s)
 ON CONFLICT (client_uuid) WHERE client_uuid IS NOT NULL DO NOTHING
 """
 
 
+RAW_SCOPE = "bench-raw"  # the raw ledger rows' period: apart from the values the server recorded
+
+
 def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]:
-    """The same registrations through psycopg directly, one thread per terminal: per item, the lease check and the
-    insert in one transaction; `passes` times (the first inserts, the others are replays). Seconds per pass.
-    MRNs get an "R" prefix and fresh uuids so they do not collide with the rows the server stored."""
+    """The same registrations through psycopg directly, one thread per terminal: per item, in one transaction, the
+    statements of terminals.services._register (look-up by client_uuid, lease check, idseq.reservations.
+    issue_reserved: reservation lock, ledger check and row, reservation count; patient insert); `passes` times (the
+    first inserts, the others are replays, which stop after the look-up). Seconds per pass. MRNs get an "R" prefix,
+    fresh uuids and ledger rows in RAW_SCOPE so they do not collide with the rows the server stored."""
     import psycopg
     from django.db import connection
 
+    from idseq.models import Sequence
+    from patients.services import MRN_COUNTER
+
+    sequence = Sequence.objects.get(key=MRN_COUNTER).pk
     params = connection.get_connection_params()
     renamed = {pk: [{**item, "mrn": "R" + item["mrn"], "client_uuid": uuid.uuid4()} for item in items]
                for pk, items in outboxes.items()}
@@ -172,10 +183,26 @@ def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]
         with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as raw:
             for item in renamed[pk]:
                 with raw.transaction(), raw.cursor() as cursor:
+                    cursor.execute("SELECT id, origin_terminal_id, mrn FROM patients_patient WHERE client_uuid = %s"
+                                   " LIMIT 1", (item["client_uuid"],))
+                    if cursor.fetchone():  # a replay: the stored registration is the answer
+                        continue
                     number = int(item["mrn"][1:].replace("-", ""))  # printed grouped (issue #12) or plain
-                    cursor.execute('SELECT 1 FROM terminals_terminallease WHERE terminal_id = %s AND start <= %s'
-                                   ' AND "end" >= %s', (pk, number, number))
+                    cursor.execute('SELECT device_id FROM terminals_terminallease WHERE terminal_id = %s'
+                                   ' AND start <= %s AND "end" >= %s LIMIT 1', (pk, number, number))
                     cursor.fetchone()
+                    cursor.execute("SELECT id, owner, next_value FROM idseq_reservation WHERE sequence_id = %s"
+                                   " AND scope = '' AND first_value <= %s AND last_value >= %s LIMIT 1 FOR UPDATE",
+                                   (sequence, number, number))
+                    reservation = cursor.fetchone()[0]
+                    cursor.execute("SELECT 1 FROM idseq_issuednumber WHERE sequence_id = %s AND scope = %s"
+                                   " AND value = %s LIMIT 1", (sequence, RAW_SCOPE, number))
+                    cursor.fetchone()
+                    cursor.execute("INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at,"
+                                   " issued_by_id, purpose, idempotency_key_id, voided_at, void_reason) VALUES"
+                                   " (%s, %s, %s, %s, now(), NULL, 'offline registration', NULL, NULL, '')",
+                                   (sequence, RAW_SCOPE, number, item["mrn"]))
+                    cursor.execute("UPDATE idseq_reservation SET issued = issued + 1 WHERE id = %s", (reservation,))
                     p = item["payload"]
                     cursor.execute(RAW_INSERT, (item["mrn"], p["full_name"], p["sex"], p["phone"], pk,
                                                 item["client_uuid"]))

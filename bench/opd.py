@@ -36,7 +36,7 @@ SELECT w.id FROM tokens_waitinglistentry w INNER JOIN tokens_slot s ON (w.slot_i
   WHERE w.slot_id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid AND w.patient_id = :p
   ORDER BY s.start_time, w.created_at LIMIT 1;
 SELECT last_value FROM idseq_counter WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') FOR UPDATE;
-UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now() WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') RETURNING last_value AS n \\gset
+UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now(), reserved_from = reserved_from WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') RETURNING last_value AS n \\gset
 INSERT INTO tokens_token (id, slot_id, patient_id, doctor_id, day, token_number, category, priority, status, created_at, updated_at)
   VALUES (gen_random_uuid(), ('{prefix}' || lpad(:s::text, 12, '0'))::uuid, :p, '{doctor}', '{day}', :n, 'ONLINE', 4, 'CONFIRMED', now(), now());
 UPDATE tokens_slot SET current_capacity = current_capacity + 1 WHERE id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid;
@@ -102,9 +102,10 @@ def main() -> None:
     with bench_database():
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO patients_patient (mrn, full_name, father_name, sex, phone, cnic, email, address,"
-                " is_active, created_at, is_offline_entry) SELECT 'B' || n, 'Bench Patient', '', '', '', '', '', '',"
-                " true, now(), false FROM generate_series(1, %s) n RETURNING id",
+                "INSERT INTO patients_patient (mrn, full_name, father_name, dob_estimated, sex, phone, cnic, email,"
+                " address, is_active, notify_opt_out, notify_language, created_at, is_offline_entry)"
+                " SELECT 'B' || n, 'Bench Patient', '', false, '', '', '', '', '', true, false, 'ur', now(), false"
+                " FROM generate_series(1, %s) n RETURNING id",
                 [patients],
             )
             first_patient = min(row[0] for row in cursor.fetchall())

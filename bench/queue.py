@@ -9,10 +9,13 @@ are the server's own time without a network or a WSGI server. Runs in a throw-aw
 """
 
 from common import (  # first: fixes the path
+    RAW_THROTTLE,
     Result,
     bench_database,
     check_same_statements,
+    make_throttle_row,
     pgbench,
+    throttle_steady,
     print_table,
     run_threads,
     with_variables,
@@ -41,16 +44,25 @@ NOTIFIER_SLEEP = 2.0  # seconds
 # Each API call-next uses a fresh desk, so no desk has to be freed between calls (desks never wait on each other).
 # The statements of the API calls (bench/common.py checks them against one captured call): issue reads the patient
 # and the queue, takes the token under the counter lock, inserts the visit, then reads position and estimate in one
-# query; call-next locks the desk with its queue ids, takes the first waiting visit (SKIP LOCKED), calls it.
+# query; call-next locks the desk with its queue ids, takes the first waiting visit (SKIP LOCKED), calls it. Both
+# start with the API's user throttle (bench/common.py: RAW_THROTTLE).
 RAW_ISSUE = """\
 SELECT :p0 + nextval('bench_seq') AS pid \\gset
-SELECT id, mrn, is_active FROM patients_patient WHERE id = :pid LIMIT 21;
-SELECT id, code, name, is_active FROM queues_queue WHERE id = :q LIMIT 21;
+""" + RAW_THROTTLE + """\
+SELECT id, mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, email, address, is_active,
+  notify_opt_out, notify_language, created_at, created_by_id, origin_terminal_id, is_offline_entry, synced_at,
+  registered_at, client_uuid, full_name_folded, father_name_folded FROM patients_patient WHERE id = :pid LIMIT 21;
+SELECT id, name, code, is_active, default_service_minutes FROM queues_queue WHERE id = :q LIMIT 21;
 BEGIN;
 SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' LIMIT 1 FOR UPDATE \\gset
-UPDATE idseq_counter SET last_value = :n, updated_at = now() WHERE key = :'key';
-INSERT INTO queues_visit (patient_id, queue_id, visit_date, token_number, priority, status, queued_at, issued_at,
-  updated_at) VALUES (:pid, :q, :'day', :n, 'medium', 'waiting', now(), now(), now()) RETURNING id AS vid \\gset
+UPDATE idseq_counter SET last_value = :n, updated_at = now(), reserved_from = reserved_from WHERE key = :'key';
+INSERT INTO queues_visit (patient_id, queue_id, visit_date, token_number, priority, status, queued_at, desk_id,
+  transferred_from_id, issued_at, called_at, announced_at, started_at, completed_at, no_show_at, recalled_at,
+  cancelled_at, transferred_at, updated_at, idempotency_key, request_hash, issued_by_id, called_by_id, started_by_id,
+  completed_by_id, no_show_by_id, recalled_by_id, cancelled_by_id, transferred_by_id)
+  VALUES (:pid, :q, :'day', :n, 'medium', 'waiting', now(), NULL, NULL, now(), NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, now(), '', '800c91e34adca5356f35e81b0bbb555aa08b5a93e8c4cc9942c22bc7fdf1dc5d', :uid, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL) RETURNING id AS vid, priority_rank \\gset
 COMMIT;
 SELECT (SELECT count(U0.id) FROM queues_desk U0 INNER JOIN queues_desk_queues U1 ON (U0.id = U1.desk_id)
     WHERE U1.queue_id = :q AND U0.is_active LIMIT 1),
@@ -65,6 +77,7 @@ SELECT (SELECT count(U0.id) FROM queues_desk U0 INNER JOIN queues_desk_queues U1
 """
 RAW_CALL_NEXT = """\
 SELECT :d0 + nextval('bench_seq') AS desk \\gset
+""" + RAW_THROTTLE + """\
 BEGIN;
 SELECT d.id, d.name, d.is_active, ARRAY(SELECT U0.queue_id FROM queues_desk_queues U0 WHERE U0.desk_id = d.id)
   FROM queues_desk d WHERE d.id = :desk ORDER BY d.name LIMIT 1 FOR UPDATE OF d;
@@ -136,7 +149,7 @@ class Bench:
         key = f"visit-token:{raw_queue.code}:{self.today.isoformat()}"
         with connection.cursor() as cursor:  # the counter row, as the code path's first token of the day makes it
             cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())", [key])
-        raw = self.raw(RAW_ISSUE, clients, p0=self.patient_ids[0] - 1, q=raw_queue.pk, key=key)
+        raw = self.raw(RAW_ISSUE, clients, p0=self.patient_ids[0] - 1, q=raw_queue.pk, key=key, uid=self.user.pk)
         return ours, raw
 
     def check_statements(self) -> None:
@@ -144,11 +157,13 @@ class Bench:
         queue, desks = self.queue(line=True)
         api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
         api.force_authenticate(self.user)
+        throttle_steady()
         api.post(f"/api/v1/desks/{desks[0]}/call-next/")  # the user's permissions are cached from here on
         with CaptureQueriesContext(connection) as captured:
             api.post(f"/api/v1/desks/{desks[1]}/call-next/")
         check_same_statements("call-next", RAW_CALL_NEXT, [q["sql"] for q in captured.captured_queries])
         spare = Queue.objects.create(name="Bench spare", code="BSPARE")
+        throttle_steady()
         api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json")
         with CaptureQueriesContext(connection) as captured:
             api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json")
@@ -169,7 +184,7 @@ class Bench:
         with connection.cursor() as cursor:
             cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        script = with_variables(script, **variables, day=self.today.isoformat())
+        script = with_variables(script, **variables, day=self.today.isoformat(), throttle=make_throttle_row())
         return pgbench(script, clients, max(1, round(self.seconds)))
 
 

@@ -33,8 +33,8 @@ from idseq.formats import GROUPED_FIRST, format_grouped  # noqa: E402
 from patients.models import Patient  # noqa: E402
 
 ACCENTED = ["Zoë", "José", "Hélène", "Amélie", "Renée", "Noémie", "Chloé", "Inés"]
-COLUMNS = ["mrn", "full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address", "is_active",
-           "created_at", "is_offline_entry"]
+COLUMNS = ["mrn", "full_name", "father_name", "dob", "dob_estimated", "sex", "phone", "cnic", "email", "address",
+           "is_active", "notify_opt_out", "notify_language", "created_at", "is_offline_entry"]
 YEARS_OF_REGISTRATIONS = 5
 HISTORY_TRIGGER = "patients_patient_history_insert"  # patients/history_trigger.py
 
@@ -65,12 +65,15 @@ def generate(count: int, rng: random.Random):
             f"{first} {rng.choice(last_names)}",
             f"{rng.choice(first_names)} {rng.choice(last_names)}",
             datetime.date(1935, 1, 1) + datetime.timedelta(days=rng.randint(0, 32_000)),
+            False,
             rng.choice("MF"),
             phone,
             f"{cnic[:5]}-{cnic[5:12]}-{cnic[12]}" if cnic else "",
             "",
             f"House {rng.randint(1, 400)}, Lahore",
             rng.random() > 0.05,
+            False,
+            "ur",
             start + step * i,
             False,
         )
@@ -114,30 +117,34 @@ def load(count: int) -> list[tuple]:
 def search_kinds(rows: list[tuple], rng: random.Random) -> dict:
     """Search kind -> function returning the query parameters of one search, drawn from the loaded rows."""
     pick = lambda: rng.choice(rows)  # noqa: E731
-    active = [row for row in rows if row[9]]
+    mrn, name, father, dob, phone, cnic, is_active, created_at = (
+        COLUMNS.index(column) for column in
+        ("mrn", "full_name", "father_name", "dob", "phone", "cnic", "is_active", "created_at"))
+    active = [row for row in rows if row[is_active]]
 
     def digits(text):
         return "".join(ch for ch in text if ch.isdigit())
 
     return {
-        "MRN exact": lambda: {"q": pick()[0]},
-        "MRN without dashes": lambda: {"q": digits(pick()[0])},
-        "MRN old format": lambda: {"q": pick()[0][1:]},
-        "MRN prefix (5 digits)": lambda: {"q": pick()[0][:7]},
-        "name, full": lambda: {"q": pick()[1].lower()},
-        "name, first + start of last": lambda: {"q": (lambda n: n[: n.index(" ") + 3])(pick()[1])},
-        "name, last name alone": lambda: {"name": pick()[1].split()[-1]},
+        "MRN exact": lambda: {"q": pick()[mrn]},
+        "MRN without dashes": lambda: {"q": digits(pick()[mrn])},
+        "MRN old format": lambda: {"q": pick()[mrn][1:]},
+        "MRN prefix (5 digits)": lambda: {"q": pick()[mrn][:7]},
+        "name, full": lambda: {"q": pick()[name].lower()},
+        "name, first + start of last": lambda: {"q": (lambda n: n[: n.index(" ") + 3])(pick()[name])},
+        "name, last name alone": lambda: {"name": pick()[name].split()[-1]},
         "name, accents ignored": lambda: {"q": rng.choice(["zoe", "jose", "helene", "amelie", "renee"])},
-        "father's name": lambda: {"father_name": pick()[2]},
-        "phone, other formatting": lambda: {"phone": "0" + digits(pick()[5])[-10:]},
-        "phone, last 7 digits": lambda: {"q": digits(pick()[5])[-7:]},
-        "CNIC without dashes": lambda: {"q": digits(rng.choice([r for r in rows if r[6]])[6])},
-        "date of birth": lambda: {"dob": pick()[3].isoformat()},
+        "father's name": lambda: {"father_name": pick()[father]},
+        "phone, other formatting": lambda: {"phone": "0" + digits(pick()[phone])[-10:]},
+        "phone, last 7 digits": lambda: {"q": digits(pick()[phone])[-7:]},
+        "CNIC without dashes": lambda: {"q": digits(rng.choice([r for r in rows if r[cnic]])[cnic])},
+        "date of birth": lambda: {"dob": pick()[dob].isoformat()},
         "registered in a week": lambda: (lambda d: {"registered_from": d.isoformat(),
                                                     "registered_to": (d + datetime.timedelta(days=6)).isoformat()})(
-            timezone.localdate(pick()[10])),
-        "inactive": lambda: {"is_active": "false", "registered_to": timezone.localdate(pick()[10]).isoformat()},
-        "name + active": lambda: {"name": rng.choice(active)[1], "is_active": "true"},
+            timezone.localdate(pick()[created_at])),
+        "inactive": lambda: {"is_active": "false",
+                             "registered_to": timezone.localdate(pick()[created_at]).isoformat()},
+        "name + active": lambda: {"name": rng.choice(active)[name], "is_active": "true"},
     }
 
 

@@ -29,7 +29,8 @@ RAW_SQL = """\
 BEGIN;
 SELECT id AS sid FROM idseq_sequence WHERE key = 'BENCHRAW' LIMIT 1 \\gset
 SELECT last_value AS last FROM idseq_counter WHERE key = 'BENCHRAW' LIMIT 1 FOR UPDATE \\gset
-UPDATE idseq_counter SET last_value = :last + {count}, updated_at = now() WHERE key = 'BENCHRAW';
+UPDATE idseq_counter SET last_value = :last + {count}, updated_at = now(), reserved_from = reserved_from
+  WHERE key = 'BENCHRAW';
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, purpose, void_reason)
   SELECT :sid, '', v, 'BENCHRAW-' || v, now(), '', '' FROM generate_series(:last + 1, :last + {count}) AS v;
 COMMIT;
