@@ -2,6 +2,7 @@
 standing in for the outside world (an SMS gateway, a webhook endpoint)."""
 
 import contextlib
+import http.client
 import http.server
 import json
 import os
@@ -216,7 +217,7 @@ def run_in_threads(target, count: int) -> tuple[list, list]:
 def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
     """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too.
 
-    Raises OSError when no HTTP answer comes back (refused, reset)."""
+    Raises OSError when no whole HTTP answer comes back (refused, reset, or cut off mid-body by a killed worker)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -232,6 +233,8 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
             return exc.code, json.loads(content)
         except ValueError:  # not our API's JSON, e.g. gunicorn's own error page
             return exc.code, {"detail": content.decode(errors="replace")}
+    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the worker died while answering
+        raise OSError(f"incomplete answer: {exc!r}") from exc
 
 
 def raw_connection(**kwargs) -> psycopg.Connection:
