@@ -9,7 +9,7 @@ from patients.models import Patient
 from terminals import services
 from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
 from tests.conftest import make_user
-from tests.terminals.conftest import PATIENT, lab1_user, terminal_client
+from tests.terminals.conftest import PATIENT, hand_out_up_to, lab1_user, terminal_client
 
 OFFLINE = {**PATIENT, "offline": True, "origin_terminal_code": "LAB1-PC"}
 
@@ -40,7 +40,7 @@ def test_without_offline_the_online_scheme_is_unchanged(lab1):
 
 
 def test_an_exhausted_range_gets_seed_001s_message_and_takes_nothing(lab1):
-    TerminalRange.objects.filter(terminal__code="LAB1-PC").update(current=719999)
+    hand_out_up_to(719999, terminal__code="LAB1-PC")
     response = lab1.post("/api/patients/", OFFLINE, format="json")
     assert response.status_code == 409
     assert response.content == (
@@ -109,7 +109,7 @@ def test_a_count_outside_1_to_10000_gets_400_and_leases_nothing(lab1, count):
 
 
 def test_a_lease_is_cut_at_the_end_of_the_range_and_then_the_range_is_exhausted(lab1):
-    TerminalRange.objects.filter(terminal__code="LAB1-PC").update(current=719900)
+    hand_out_up_to(719900, terminal__code="LAB1-PC")
     assert (lease(lab1, 500).json()["start"], lease(lab1, 500).status_code) == (719901, 409)
     assert TerminalLease.objects.get().end == 719999
 

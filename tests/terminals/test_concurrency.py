@@ -4,7 +4,6 @@ import io
 import uuid
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 
 from idseq.formats import format_grouped
@@ -13,12 +12,11 @@ from patients.services import register_patient
 from terminals import services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from tests.conftest import run_in_threads
-from tests.terminals.conftest import PATIENT, reservation_migration, seed_migration
+from tests.terminals.conftest import PATIENT, create_seed_terminals, hand_out_up_to
 
 
 def lab1():
-    seed_migration.create_terminals(apps, None)
-    reservation_migration.reserve_ranges(apps, None)
+    create_seed_terminals()
     terminal = LabTerminal.objects.get(code="LAB1-PC")
     services.issue_terminal_key(terminal=terminal)
     terminal.refresh_from_db()
@@ -75,7 +73,7 @@ def test_terminals_extending_from_the_pool_at_once_get_distinct_blocks_while_des
     settings.TOKENLINE_OFFLINE_POOL = "100012-299999"
     lab1()
     for code, current in (("LAB1-PC", 718998), ("LAB2-PC", 728998)):  # 89.99 % used
-        TerminalRange.objects.filter(terminal__code=code).update(current=current)
+        hand_out_up_to(current, terminal__code=code)
     services.issue_terminal_key(terminal=LabTerminal.objects.get(code="LAB2-PC"))
     users = {code: LabTerminal.objects.get(code=code).user for code in ("LAB1-PC", "LAB2-PC")}
     register_patient(full_name="First")  # 001-00-001
