@@ -1,8 +1,11 @@
 """Offline registration over the API: seed 001's behaviour and messages, leases, sync, keys, utilisation."""
 
+import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from patients.models import Patient
@@ -216,6 +219,16 @@ def test_a_sync_batch_answers_per_item_and_one_bad_item_drops_no_other(lab1):
         "already_synced", "already_synced"]
     assert replay["results"][0]["patient"] == body["results"][0]["patient"]
     assert Patient.objects.count() == 2
+
+
+def test_a_replayed_batch_looks_its_client_uuids_up_in_one_query(lab1):
+    lease(lab1, 20)
+    items = [{**PATIENT, "mrn": str(710000 + i), "client_uuid": str(uuid.uuid4())} for i in range(20)]
+    assert sync(lab1, items).json()["created"] == 20
+    with CaptureQueriesContext(connection) as queries:
+        assert sync(lab1, items).json()["already_synced"] == 20
+    lookups = [q["sql"] for q in queries if re.search(r'"client_uuid" (=|IN) ', q["sql"])]
+    assert len(lookups) == 1 and '"client_uuid" IN ' in lookups[0]
 
 
 def test_a_fault_on_one_sync_item_is_reported_for_it_alone(lab1, monkeypatch):

@@ -49,6 +49,19 @@ def test_8_threads_leasing_at_once_get_disjoint_consecutive_blocks():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_8_leases_racing_for_a_ranges_last_10_numbers_get_2_blocks_and_6_exhausted():
+    """The terminal's row lock makes choosing a range with room and taking from it one step: without it, takers
+    that all saw room would find the reservation used up (the reservation's own lock keeps numbers distinct)."""
+    terminal = lab1()
+    hand_out_up_to(719989, terminal=terminal)
+    leases, errors = run_in_threads(
+        lambda i: services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=5), 8
+    )
+    assert sorted((lease.start, lease.end) for lease in leases) == [(719990, 719994), (719995, 719999)]
+    assert [type(error) for error in errors] == [services.RangeExhausted] * 6
+
+
+@pytest.mark.django_db(transaction=True)
 def test_8_parallel_copies_of_one_sync_create_one_record_and_all_get_it():
     terminal = lab1()
     services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=10)
