@@ -4,9 +4,10 @@ is also copied to a second machine (another device identity), which tries to num
 
 Checks 0 renumbered (every printed MRN equals the stored one), 0 duplicates, 0 lost, the copied outbox refused
 before printing (1 incident caught, none reaching the server), and the utilisation %; prints
-the sync and replay times next to a raw-SQL ceiling (psycopg, the same threads and passes: per registration, in its
-own transaction, the code path's statements: the look-up by client_uuid (a replay stops there), the lease check,
-the number recorded in idseq's ledger under its reservation's lock (issue #12), and the patient insert).
+the sync and replay times next to a raw-SQL ceiling (psycopg, the same threads and passes: per batch of 50, the
+client's, the look-up of its client_uuids (a replay stops there); then per registration, in its own transaction, the
+code path's statements: the lease check, the number recorded in idseq's ledger under its reservation's lock
+(issue #12), and the patient insert).
 
     .venv/bin/python bench/offline_day.py [--terminals 4] [--patients 300] [--replays 2] [--smoke]
 
@@ -159,14 +160,16 @@ ON CONFLICT (client_uuid) WHERE client_uuid IS NOT NULL DO NOTHING
 """
 
 
+BATCH = 50  # the client's sync batch (terminals.client.TerminalClient.batch_size)
 RAW_SCOPE = "bench-raw"  # the raw ledger rows' period: apart from the values the server recorded
 
 
 def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]:
-    """The same registrations through psycopg directly, one thread per terminal: per item, in one transaction, the
-    statements of terminals.services._register (look-up by client_uuid, lease check, idseq.reservations.
-    issue_reserved: reservation lock, ledger check and row, reservation count; patient insert); `passes` times (the
-    first inserts, the others are replays, which stop after the look-up). Seconds per pass. MRNs get an "R" prefix,
+    """The same registrations through psycopg directly, one thread per terminal: per batch of BATCH items, the
+    look-up of their client_uuids (terminals.services.sync_registrations), then per item not found, in one
+    transaction, the statements of terminals.services._register (lease check, idseq.reservations.issue_reserved:
+    reservation lock, ledger check and row, reservation count; patient insert); `passes` times (the first inserts,
+    the others are replays, which stop after the look-up). Seconds per pass. MRNs get an "R" prefix,
     fresh uuids and ledger rows in RAW_SCOPE so they do not collide with the rows the server stored."""
     import psycopg
     from django.db import connection
@@ -179,33 +182,40 @@ def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]
     renamed = {pk: [{**item, "mrn": "R" + item["mrn"], "client_uuid": uuid.uuid4()} for item in items]
                for pk, items in outboxes.items()}
 
+    def register_raw(raw, pk: int, item: dict):
+        with raw.transaction(), raw.cursor() as cursor:
+            number = int(item["mrn"][1:].replace("-", ""))  # printed grouped (issue #12) or plain
+            cursor.execute('SELECT device_id FROM terminals_terminallease WHERE terminal_id = %s'
+                           ' AND start <= %s AND "end" >= %s LIMIT 1', (pk, number, number))
+            cursor.fetchone()
+            cursor.execute("SELECT id, owner, next_value FROM idseq_reservation WHERE sequence_id = %s"
+                           " AND scope = '' AND first_value <= %s AND last_value >= %s LIMIT 1 FOR UPDATE",
+                           (sequence, number, number))
+            reservation = cursor.fetchone()[0]
+            cursor.execute("SELECT 1 FROM idseq_issuednumber WHERE sequence_id = %s AND scope = %s"
+                           " AND value = %s LIMIT 1", (sequence, RAW_SCOPE, number))
+            cursor.fetchone()
+            cursor.execute("INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at,"
+                           " issued_by_id, purpose, idempotency_key_id, voided_at, void_reason) VALUES"
+                           " (%s, %s, %s, %s, now(), NULL, 'offline registration', NULL, NULL, '')",
+                           (sequence, RAW_SCOPE, number, item["mrn"]))
+            cursor.execute("UPDATE idseq_reservation SET issued = issued + 1 WHERE id = %s", (reservation,))
+            p = item["payload"]
+            cursor.execute(RAW_INSERT, (item["mrn"], p["full_name"], p["sex"], p["phone"], pk,
+                                        item["client_uuid"]))
+
     def one_terminal(pk: int):
         with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as raw:
-            for item in renamed[pk]:
+            items = renamed[pk]
+            for start in range(0, len(items), BATCH):
+                batch = items[start:start + BATCH]
                 with raw.transaction(), raw.cursor() as cursor:
-                    cursor.execute("SELECT id, origin_terminal_id, mrn FROM patients_patient WHERE client_uuid = %s"
-                                   " LIMIT 1", (item["client_uuid"],))
-                    if cursor.fetchone():  # a replay: the stored registration is the answer
-                        continue
-                    number = int(item["mrn"][1:].replace("-", ""))  # printed grouped (issue #12) or plain
-                    cursor.execute('SELECT device_id FROM terminals_terminallease WHERE terminal_id = %s'
-                                   ' AND start <= %s AND "end" >= %s LIMIT 1', (pk, number, number))
-                    cursor.fetchone()
-                    cursor.execute("SELECT id, owner, next_value FROM idseq_reservation WHERE sequence_id = %s"
-                                   " AND scope = '' AND first_value <= %s AND last_value >= %s LIMIT 1 FOR UPDATE",
-                                   (sequence, number, number))
-                    reservation = cursor.fetchone()[0]
-                    cursor.execute("SELECT 1 FROM idseq_issuednumber WHERE sequence_id = %s AND scope = %s"
-                                   " AND value = %s LIMIT 1", (sequence, RAW_SCOPE, number))
-                    cursor.fetchone()
-                    cursor.execute("INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at,"
-                                   " issued_by_id, purpose, idempotency_key_id, voided_at, void_reason) VALUES"
-                                   " (%s, %s, %s, %s, now(), NULL, 'offline registration', NULL, NULL, '')",
-                                   (sequence, RAW_SCOPE, number, item["mrn"]))
-                    cursor.execute("UPDATE idseq_reservation SET issued = issued + 1 WHERE id = %s", (reservation,))
-                    p = item["payload"]
-                    cursor.execute(RAW_INSERT, (item["mrn"], p["full_name"], p["sex"], p["phone"], pk,
-                                                item["client_uuid"]))
+                    cursor.execute("SELECT client_uuid FROM patients_patient WHERE client_uuid = ANY(%s)",
+                                   ([item["client_uuid"] for item in batch],))
+                    stored = {row[0] for row in cursor.fetchall()}
+                for item in batch:
+                    if item["client_uuid"] not in stored:  # a replay: the stored registration is the answer
+                        register_raw(raw, pk, item)
 
     seconds = []
     for _ in range(passes):

@@ -51,7 +51,8 @@ class TerminalRangeInline(admin.TabularInline):
                        "switched_at"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("created_by", "switched_by")  # not a query per row
+        # Not a query per row (the reservation holds the range's cursor: `current`, used).
+        return super().get_queryset(request).select_related("created_by", "switched_by", "reservation")
 
     @admin.display(description="used / total")
     def used_of_total(self, obj):
@@ -99,7 +100,7 @@ class LabTerminalAdmin(admin.ModelAdmin):
     actions = ["issue_key", "revoke_key"]
 
     def get_queryset(self, request):
-        active = TerminalRange.objects.filter(is_active=True).order_by("start")
+        active = TerminalRange.objects.filter(is_active=True).select_related("reservation").order_by("start")
         return super().get_queryset(request).select_related("user__auth_token").prefetch_related(
             Prefetch("ranges", queryset=active, to_attr="active_ranges")
         ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True)))

@@ -1,7 +1,8 @@
 """Lab terminals and their offline MRN ranges and leased blocks (seed 001, issue #6).
 
-Numbers of a terminal are handed out by `terminals.services` only, under a row lock on the LabTerminal row; the
-database keeps ranges and leases from ever overlapping.
+Numbers of a terminal are handed out by `terminals.services` only, under a row lock on the LabTerminal row, from
+its ranges' idseq reservations (the cursor lives there, issue #12); the database keeps ranges and leases from ever
+overlapping.
 """
 
 from django.conf import settings
@@ -96,18 +97,19 @@ class TerminalRange(NumberBlock):
     """A block of MRNs reserved for one terminal, `start`..`end` inclusive: values of the `mrn` sequence (issue #12),
     written grouped (`007-10-000`) in the grouped scheme and as plain digits (`710000`, seed 001) in the dated one.
 
-    `current` is the last number handed out from it (registered or leased), 0 while none is (as in seed 001).
-    A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
+    Its numbers are handed out (registered or leased) from its idseq reservation, whose cursor `next_value` is the
+    one record of how far the range is used (`terminals.services._take_numbers`); `current` shows it as seed 001
+    does. A terminal keeps its old ranges: history is never deleted, a range is only deactivated.
     """
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
     # The values of the `mrn` sequence this range holds (issue #12): online numbering steps over them, nobody but
-    # this terminal may issue them, and each one synced is a ledger row (issued through idseq.reservations).
+    # this terminal may issue them, each one synced is a ledger row (issued through idseq.reservations), and its
+    # `next_value` is the range's cursor (idseq.reservations.take_reserved hands the numbers out).
     reservation = models.OneToOneField(
         "idseq.Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="terminal_range",
         editable=False,
     )
-    current = models.BigIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     from_pool = models.BooleanField(
         default=False, help_text="Added automatically from TOKENLINE_OFFLINE_POOL when the terminal passed 90 %."
@@ -118,15 +120,14 @@ class TerminalRange(NumberBlock):
     )
     switched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    class Meta(NumberBlock.Meta):
-        constraints = [
-            *NumberBlock.Meta.constraints,
-            # `current` is 0 (nothing handed out) or a number of the range: a number outside would be issued twice.
-            models.CheckConstraint(
-                condition=models.Q(current=0) | models.Q(current__gte=models.F("start"), current__lte=models.F("end")),
-                name="terminals_range_current_inside",
-            ),
-        ]
+    @property
+    def current(self) -> int:
+        """The last number handed out (registered or leased), 0 while none is: seed 001's `offline_current`, read
+        from the reservation's cursor (`next_value` - 1). Load ranges with `select_related("reservation")`."""
+        reservation = self.reservation
+        if reservation is None or reservation.next_value <= self.start:
+            return 0
+        return reservation.next_value - 1
 
     @property
     def used(self) -> int:

@@ -44,7 +44,8 @@ def utilisation() -> dict:
     terminals = LabTerminal.objects.annotate(
         registered=Count("patients", filter=Q(patients__is_offline_entry=True))
     ).prefetch_related(
-        Prefetch("ranges", queryset=TerminalRange.objects.filter(is_active=True).order_by("start"))
+        Prefetch("ranges", queryset=TerminalRange.objects.filter(is_active=True).select_related("reservation")
+                 .order_by("start"))
     ).order_by("code")
     rows = []
     for terminal in terminals:
@@ -94,7 +95,7 @@ def unsynced_leased() -> dict[str, int]:
 def lease_reply(lease: TerminalLease) -> dict:
     """What a terminal learns with a lease (issue #14): {"granted" (numbers in the lease), "requested", "short"
     (fewer granted than asked: the range ended), and its active ranges' "remaining", "percent", "level"}."""
-    shown = figures(list(lease.terminal.ranges.filter(is_active=True)))
+    shown = figures(list(lease.terminal.ranges.filter(is_active=True).select_related("reservation")))
     requested = lease.requested or lease.total
     return {"granted": lease.total, "requested": requested, "short": lease.total < requested,
             "remaining": shown["remaining"], "percent": shown["percent"], "level": shown["level"]}

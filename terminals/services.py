@@ -7,7 +7,8 @@ Two ways to register offline, both ending in `patients.services.save_new_patient
   and on sync the server stores exactly the number it printed (`register_offline` with `mrn` and `client_uuid`).
 
 Locking: a terminal's ranges and leases change only while its LabTerminal row is locked (`select_for_update`), and
-`current` moves in the same transaction as the patient (or lease) that carries the numbers, so numbers of one
+its numbers are taken from the range's idseq reservation (`take_reserved`, which locks the reservation row and moves
+its cursor `next_value`) in the same transaction as the patient (or lease) that carries them, so numbers of one
 terminal are distinct and consecutive, and a failed request returns them. Different terminals never wait on each
 other. Accepting a leased number needs no lock: the number was decided at lease time; the unique MRN and
 client_uuid constraints settle races between replays.
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
@@ -37,7 +38,7 @@ from core.busy import bounded_lock_wait
 from core.errors import DomainError
 from idseq.exceptions import AlreadyIssued, ReservationOverlap
 from idseq.models import Counter, Reservation
-from idseq.reservations import carve, issue_reserved, reserve, reserve_free
+from idseq.reservations import carve, issue_reserved, reserve, reserve_free, take_reserved
 from patients.exceptions import MrnTaken
 from patients.models import Patient
 from patients.mrn import mrn_value, written_mrn
@@ -189,18 +190,13 @@ def add_range(*, terminal: LabTerminal, start: int, end: int, created_by=None) -
     check_range_placement(start=start, end=end)
     with transaction.atomic():
         try:
-            reservation = _reserve_for(terminal, start, end, created_by=created_by)
+            reservation = reserve(MRN_COUNTER, start, end, owner=terminal.code, reason="offline range",
+                                  created_by=created_by)
         except ReservationOverlap as exc:
             raise ValidationError(str(exc), code="reserved") from None
         return TerminalRange.objects.create(
             terminal=terminal, start=start, end=end, created_by=created_by, reservation=reservation
         )
-
-
-def _reserve_for(terminal: LabTerminal, start: int, end: int, *, created_by=None) -> Reservation:
-    # Handed out to the terminal as a whole (issued=True): which of them it uses is its own range's `current`.
-    return reserve(MRN_COUNTER, start, end, owner=terminal.code, reason="offline range", created_by=created_by,
-                   issued=True)
 
 
 def switch_range(*, block: TerminalRange, is_active: bool, by=None) -> TerminalRange:
@@ -215,42 +211,45 @@ def switch_range(*, block: TerminalRange, is_active: bool, by=None) -> TerminalR
 
 
 def _take_numbers(terminal_id: int, count: int) -> tuple[LabTerminal, TerminalRange, range]:
-    """Hand out up to `count` consecutive numbers of a terminal's first active range with room.
+    """Hand out up to `count` consecutive numbers of a terminal's first active range with room, from the range's
+    idseq reservation (`take_reserved`: its cursor `next_value` is the one record of what was handed out).
 
     Must run inside the caller's transaction, which commits the numbers with the rows that carry them. Locks the
-    terminal row until then. Fewer than `count` come back when the range ends first: numbers never span ranges.
+    terminal row (which range, whether to extend from the pool), then the range's reservation row, until then;
+    each wait is bounded (503 after TOKENLINE_LOCK_TIMEOUT, as idseq's counters). Fewer than `count` come back when
+    the range ends first: numbers never span ranges.
     Raises RangeExhausted when no active range (nor the pool) has a number left.
     """
-    with bounded_lock_wait(f"terminal {terminal_id}"):  # 503 after TOKENLINE_LOCK_TIMEOUT, as idseq's counters
+    with bounded_lock_wait(f"terminal {terminal_id}"):
         terminal = LabTerminal.objects.select_for_update().get(pk=terminal_id)
     block = _range_with_room(terminal) or _extend_from_pool(terminal)
     if block is None:
         raise RangeExhausted(terminal, terminal.ranges.filter(is_active=True).order_by("start").last())
     before = block.percent_used
-    first = block.current + 1 if block.current else block.start
-    block.current = min(first + count - 1, block.end)
-    block.save(update_fields=["current"])
+    with bounded_lock_wait(f"terminal {terminal.code} range {block}"):
+        numbers = take_reserved(block.reservation, count)  # moves block.reservation.next_value too
     _log_crossings(terminal, block, before)
     # Passing 90 % with less than a tenth of a range free in all its ranges: extend from the pool, if there is one.
     if block.percent_used >= CRITICAL_PERCENT and offline_pool() and _free_numbers(terminal) * 10 < block.total:
         _extend_from_pool(terminal)
-    return terminal, block, range(first, block.current + 1)
+    return terminal, block, numbers
 
 
 def _range_with_room(terminal: LabTerminal) -> TerminalRange | None:
     return (
-        terminal.ranges.filter(Q(current=0) | Q(current__lt=F("end")), is_active=True).order_by("start").first()
+        terminal.ranges.filter(is_active=True, reservation__next_value__lte=F("reservation__last_value"))
+        .select_related("reservation").order_by("start").first()
     )
 
 
 def _free_numbers(terminal: LabTerminal) -> int:
-    return sum(r.remaining for r in terminal.ranges.filter(is_active=True))
+    return sum(r.remaining for r in terminal.ranges.filter(is_active=True).select_related("reservation"))
 
 
 def _log_crossings(terminal: LabTerminal, block: TerminalRange, before: float) -> None:
     """Log once when a range passes 80 % (warning) and 90 % (critical), after the numbers commit.
 
-    `current` only moves up, so each threshold is crossed by exactly one allocation."""
+    The reservation's cursor only moves up, so each threshold is crossed by exactly one allocation."""
     for threshold, level in ((WARNING_PERCENT, logging.WARNING), (CRITICAL_PERCENT, logging.CRITICAL)):
         if before < threshold <= block.percent_used:
             message = (f"Terminal {terminal.code} range {block} passed {threshold} %: "
@@ -297,7 +296,7 @@ def _extend_from_pool(terminal: LabTerminal) -> TerminalRange | None:
     with transaction.atomic():
         pools = [pool for pool in pool_reservations() if pool.total >= latest.total]
         reservation = pools and carve(pools[0], latest.total, owner=terminal.code,
-                                      reason="offline range from the pool", issued=True)
+                                      reason="offline range from the pool")
         if not reservation:
             return None
         block = TerminalRange.objects.create(terminal=terminal, start=reservation.first_value,
@@ -374,10 +373,12 @@ def register_offline(
 
 
 def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid.UUID | None, device_id: str = "",
-              registered_at: datetime | None = None, **demographics) -> Registration:
-    """`register_offline` for a terminal already checked by `terminal_for`."""
+              registered_at: datetime | None = None, stored: dict[uuid.UUID, Patient] | None = None,
+              **demographics) -> Registration:
+    """`register_offline` for a terminal already checked by `terminal_for`. `stored`: the patients a sync batch's
+    client_uuids were already stored with, looked up once for the batch (None: look this one up)."""
     if client_uuid is not None:
-        existing = _already_synced(terminal, client_uuid, mrn)
+        existing = _already_synced(terminal, client_uuid, mrn, stored=stored)
         if existing is not None:
             return Registration(existing, created=False)
     patient = Patient(
@@ -431,9 +432,14 @@ def _issue(terminal: LabTerminal, value: int, user) -> str:
     return written_mrn(value)
 
 
-def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | None) -> Patient | None:
-    """The patient stored with `client_uuid`, if it is this same registration; DomainError (409) when it is another."""
-    patient = Patient.objects.filter(client_uuid=client_uuid).first()
+def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | None, *,
+                    stored: dict[uuid.UUID, Patient] | None = None) -> Patient | None:
+    """The patient stored with `client_uuid` (found in `stored` when given, else looked up), if it is this same
+    registration; DomainError (409) when it is another."""
+    if stored is None:
+        patient = Patient.objects.filter(client_uuid=client_uuid).first()
+    else:
+        patient = stored.get(client_uuid)
     if patient is None:
         return None
     if patient.origin_terminal_id != terminal.pk:
@@ -466,7 +472,8 @@ def sync_registrations(*, terminal_code: str, user, registrations: list, device_
 
     Args:
         registrations: up to 1,000 items; each a dict of `register_offline` arguments (with `mrn` and
-            `client_uuid`), or an exception already raised for it (e.g. it failed validation).
+            `client_uuid`, a uuid.UUID), or an exception already raised for it (e.g. it failed validation). The
+            patients already stored with their client_uuids (a replay) are looked up in one query for the batch.
         device_id: the sending machine's identity, as for `register_offline`.
     Returns: one entry per item, in order: a Registration, or the exception that item raised (nothing was written
         for it; the other items are unaffected).
@@ -477,14 +484,20 @@ def sync_registrations(*, terminal_code: str, user, registrations: list, device_
             f"A sync carries at most {SYNC_BATCH_MAX:,} registrations (got {len(registrations)}).", status_code=400
         )
     terminal = terminal_for(code=terminal_code, user=user)
+    uuids = [item["client_uuid"] for item in registrations if isinstance(item, dict) and item.get("client_uuid")]
+    # One query for the batch, not one per item; a copy committed since is still caught by _register's unique check.
+    stored = {patient.client_uuid: patient for patient in Patient.objects.filter(client_uuid__in=uuids)}
     outcomes = []
     for item in registrations:
         if isinstance(item, Exception):
             outcomes.append(item)
             continue
         try:
-            outcomes.append(_register(terminal, user=user, device_id=device_id,
-                                      **{"mrn": None, "client_uuid": None, **item}))
+            registration = _register(terminal, user=user, device_id=device_id, stored=stored,
+                                     **{"mrn": None, "client_uuid": None, **item})
         except Exception as exc:  # one item's failure never drops the others; nothing was written for it
             outcomes.append(exc)
+            continue
+        stored.setdefault(registration.patient.client_uuid, registration.patient)  # the same item again in it
+        outcomes.append(registration)
     return outcomes

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from core.dates import validate_query_day
 from core.errors import NotFound
 from patients.models import Patient
+from patients.selectors import Unparsable, by_mrn
 from tokens import reports, selectors, services
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
 
@@ -117,12 +118,21 @@ class PatientRefIn(serializers.Serializer):
         return attrs
 
     def patient(self) -> Patient:
-        """The patient named; NotFound (404) if none."""
-        lookup = {"pk": self.validated_data["patient_id"]} if "patient_id" in self.validated_data else {
-            "mrn": self.validated_data["mrn"]}
-        patient = Patient.objects.filter(**lookup).first()
+        """The patient named: by id, or by MRN written any way (`001-00-001`, `00100001`, the old `01-00-001`, an
+        offline slip's `710000`: patients.selectors.by_mrn). NotFound (404) if none; ValidationError (400, naming
+        the pattern) for an MRN of no scheme."""
+        if "patient_id" in self.validated_data:
+            named, patients = f"id {self.validated_data['patient_id']}", Patient.objects.filter(
+                pk=self.validated_data["patient_id"])
+        else:
+            named = f"MRN {self.validated_data['mrn']}"
+            try:
+                patients = by_mrn(Patient.objects.all(), self.validated_data["mrn"])
+            except Unparsable as exc:
+                raise serializers.ValidationError({"mrn": [str(exc)]}) from None
+        patient = patients.first()
         if patient is None:
-            raise NotFound(f"No patient with {'id' if 'pk' in lookup else 'MRN'} {next(iter(lookup.values()))}.")
+            raise NotFound(f"No patient with {named}.")
         return patient
 
 

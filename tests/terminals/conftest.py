@@ -6,8 +6,11 @@ import pytest
 from django.apps import apps
 from rest_framework.test import APIClient
 
+from django.db.models import F
+
+from idseq.models import Reservation
 from terminals import services
-from terminals.models import LabTerminal
+from terminals.models import LabTerminal, TerminalRange
 
 # Seed 001's offline example, without its CNIC: tests register this many times, and one CNIC is one patient.
 PATIENT = {
@@ -24,12 +27,27 @@ seed_migration = import_module("terminals.migrations.0002_seed_terminals")
 reservation_migration = import_module("terminals.migrations.0005_range_reservations")
 
 
+def create_seed_terminals() -> None:
+    """The four terminals of seed 001's table with their ranges reserved in idseq and nothing handed out, as the
+    migrations leave them. They create them, but transactional tests empty every table afterwards."""
+    seed_migration.create_terminals(apps, None)
+    unreserved = list(TerminalRange.objects.filter(reservation__isnull=True).values_list("pk", flat=True))
+    reservation_migration.reserve_ranges(apps, None)
+    # 0005 reserved them as handed out whole (the cursor was the range's own then); 0006 put the cursor first.
+    Reservation.objects.filter(terminal_range__in=unreserved).update(next_value=F("first_value"))
+
+
+def hand_out_up_to(current: int, **range_filter) -> None:
+    """Make the ranges matching `range_filter` look as if their numbers up to `current` were handed out (seed
+    001's `offline_current`): their reservations' cursor moves to `current` + 1."""
+    ranges = TerminalRange.objects.filter(**range_filter)
+    Reservation.objects.filter(terminal_range__in=ranges).update(next_value=current + 1)
+
+
 @pytest.fixture
 def seed_terminals(db) -> None:
-    """The four terminals of seed 001's table. The migration creates them, but transactional tests empty every
-    table afterwards, so each test that needs them makes sure they are there."""
-    seed_migration.create_terminals(apps, None)
-    reservation_migration.reserve_ranges(apps, None)
+    """The four terminals of seed 001's table (`create_seed_terminals`), for each test that needs them."""
+    create_seed_terminals()
 
 
 def terminal_client(code: str) -> APIClient:

@@ -7,6 +7,7 @@ from rest_framework.authtoken.models import Token
 from terminals import services
 from terminals.models import LabTerminal, TerminalRange
 from tests.conftest import make_user
+from tests.terminals.conftest import hand_out_up_to
 
 
 @pytest.fixture
@@ -33,8 +34,8 @@ def inline_form(terminal: LabTerminal, new: list[tuple[int, int]]) -> dict:
 
 
 def test_the_list_shows_ranges_current_use_and_highlights_80_and_90_percent(admin_client):
-    TerminalRange.objects.filter(terminal__code="LAB1-PC").update(current=718499)  # 85 %
-    TerminalRange.objects.filter(terminal__code="LAB2-PC").update(current=729499)  # 95 %
+    hand_out_up_to(718499, terminal__code="LAB1-PC")  # 85 %
+    hand_out_up_to(729499, terminal__code="LAB2-PC")  # 95 %
     html = admin_client.get("/admin/terminals/labterminal/").content.decode()
     assert "710000-719999" in html and "718499" in html and "8,500 / 10,000" in html and "1,500" in html
     assert '<span style="background:#fde68a">85.0 %</span>' in html

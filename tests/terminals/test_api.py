@@ -1,15 +1,18 @@
 """Offline registration over the API: seed 001's behaviour and messages, leases, sync, keys, utilisation."""
 
+import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from patients.models import Patient
 from terminals import services
 from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
 from tests.conftest import make_user
-from tests.terminals.conftest import PATIENT, lab1_user, terminal_client
+from tests.terminals.conftest import PATIENT, hand_out_up_to, lab1_user, terminal_client
 
 OFFLINE = {**PATIENT, "offline": True, "origin_terminal_code": "LAB1-PC"}
 
@@ -40,7 +43,7 @@ def test_without_offline_the_online_scheme_is_unchanged(lab1):
 
 
 def test_an_exhausted_range_gets_seed_001s_message_and_takes_nothing(lab1):
-    TerminalRange.objects.filter(terminal__code="LAB1-PC").update(current=719999)
+    hand_out_up_to(719999, terminal__code="LAB1-PC")
     response = lab1.post("/api/patients/", OFFLINE, format="json")
     assert response.status_code == 409
     assert response.content == (
@@ -109,7 +112,7 @@ def test_a_count_outside_1_to_10000_gets_400_and_leases_nothing(lab1, count):
 
 
 def test_a_lease_is_cut_at_the_end_of_the_range_and_then_the_range_is_exhausted(lab1):
-    TerminalRange.objects.filter(terminal__code="LAB1-PC").update(current=719900)
+    hand_out_up_to(719900, terminal__code="LAB1-PC")
     assert (lease(lab1, 500).json()["start"], lease(lab1, 500).status_code) == (719901, 409)
     assert TerminalLease.objects.get().end == 719999
 
@@ -216,6 +219,16 @@ def test_a_sync_batch_answers_per_item_and_one_bad_item_drops_no_other(lab1):
         "already_synced", "already_synced"]
     assert replay["results"][0]["patient"] == body["results"][0]["patient"]
     assert Patient.objects.count() == 2
+
+
+def test_a_replayed_batch_looks_its_client_uuids_up_in_one_query(lab1):
+    lease(lab1, 20)
+    items = [{**PATIENT, "mrn": str(710000 + i), "client_uuid": str(uuid.uuid4())} for i in range(20)]
+    assert sync(lab1, items).json()["created"] == 20
+    with CaptureQueriesContext(connection) as queries:
+        assert sync(lab1, items).json()["already_synced"] == 20
+    lookups = [q["sql"] for q in queries if re.search(r'"client_uuid" (=|IN) ', q["sql"])]
+    assert len(lookups) == 1 and '"client_uuid" IN ' in lookups[0]
 
 
 def test_a_fault_on_one_sync_item_is_reported_for_it_alone(lab1, monkeypatch):

@@ -4,7 +4,6 @@ import io
 import uuid
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 
 from idseq.formats import format_grouped
@@ -13,12 +12,11 @@ from patients.services import register_patient
 from terminals import services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 from tests.conftest import run_in_threads
-from tests.terminals.conftest import PATIENT, reservation_migration, seed_migration
+from tests.terminals.conftest import PATIENT, create_seed_terminals, hand_out_up_to
 
 
 def lab1():
-    seed_migration.create_terminals(apps, None)
-    reservation_migration.reserve_ranges(apps, None)
+    create_seed_terminals()
     terminal = LabTerminal.objects.get(code="LAB1-PC")
     services.issue_terminal_key(terminal=terminal)
     terminal.refresh_from_db()
@@ -51,6 +49,19 @@ def test_8_threads_leasing_at_once_get_disjoint_consecutive_blocks():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_8_leases_racing_for_a_ranges_last_10_numbers_get_2_blocks_and_6_exhausted():
+    """The terminal's row lock makes choosing a range with room and taking from it one step: without it, takers
+    that all saw room would find the reservation used up (the reservation's own lock keeps numbers distinct)."""
+    terminal = lab1()
+    hand_out_up_to(719989, terminal=terminal)
+    leases, errors = run_in_threads(
+        lambda i: services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=5), 8
+    )
+    assert sorted((lease.start, lease.end) for lease in leases) == [(719990, 719994), (719995, 719999)]
+    assert [type(error) for error in errors] == [services.RangeExhausted] * 6
+
+
+@pytest.mark.django_db(transaction=True)
 def test_8_parallel_copies_of_one_sync_create_one_record_and_all_get_it():
     terminal = lab1()
     services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=10)
@@ -75,7 +86,7 @@ def test_terminals_extending_from_the_pool_at_once_get_distinct_blocks_while_des
     settings.TOKENLINE_OFFLINE_POOL = "100012-299999"
     lab1()
     for code, current in (("LAB1-PC", 718998), ("LAB2-PC", 728998)):  # 89.99 % used
-        TerminalRange.objects.filter(terminal__code=code).update(current=current)
+        hand_out_up_to(current, terminal__code=code)
     services.issue_terminal_key(terminal=LabTerminal.objects.get(code="LAB2-PC"))
     users = {code: LabTerminal.objects.get(code=code).user for code in ("LAB1-PC", "LAB2-PC")}
     register_patient(full_name="First")  # 001-00-001

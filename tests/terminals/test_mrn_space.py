@@ -17,7 +17,7 @@ from patients.models import Patient
 from patients.services import import_patients, register_patient
 from terminals import services
 from terminals.models import LabTerminal, TerminalRange
-from tests.terminals.conftest import PATIENT
+from tests.terminals.conftest import PATIENT, hand_out_up_to
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_a_million_registrations_step_over_every_reservation_and_the_pool_outliv
     assert online(1) == [1_100_001]
 
     # LAB1-PC passes 90 %: the pool still has blocks, whatever the counter and the import did.
-    TerminalRange.objects.filter(terminal=terminal).update(current=718_999)
+    hand_out_up_to(718_999, terminal=terminal)
     services.lease_block(terminal_code="LAB1-PC", user=terminal.user, count=1)
     added = terminal.ranges.get(from_pool=True)
     assert (added.start, added.end) == (800_000, 809_999)

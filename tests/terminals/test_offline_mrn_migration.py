@@ -1,5 +1,6 @@
-"""Migrations patients 0006 and terminals 0003 (issue #12): plain-digit offline MRNs become grouped, stay findable
-as printed, their ranges become reservations with the synced numbers in the ledger; and all of it goes back."""
+"""Migrations patients 0006 and terminals 0005-0006 (issue #12): plain-digit offline MRNs become grouped, stay
+findable as printed, their ranges become reservations with the synced numbers in the ledger and the range's cursor
+(`current`) in the reservation; and all of it goes back."""
 
 import io
 
@@ -9,6 +10,7 @@ from django.core.management import call_command
 from idseq.models import IssuedNumber, Reservation
 from patients.models import Patient
 from patients.selectors import search_patients
+from terminals.models import TerminalRange
 from tests.conftest import migrate
 from tests.terminals.conftest import seed_migration
 
@@ -34,12 +36,15 @@ def test_plain_offline_mrns_become_grouped_and_findable_as_printed_and_go_back(b
     assert [p.mrn for p in search_patients("710000").patients] == ["007-10-000"]
     reservation = Reservation.objects.get(owner="LAB1-PC")
     assert (reservation.first_value, reservation.last_value, reservation.issued) == (710000, 719999, 2)
+    assert (reservation.next_value, TerminalRange.objects.get(start=710000).current) == (710002, 710001)
+    assert Reservation.objects.get(owner="LAB2-PC").next_value == 720000  # nothing handed out
     assert sorted(IssuedNumber.objects.values_list("formatted", flat=True)) == ["007-10-000", "007-10-001"]
     call_command("idseq_check", stdout=io.StringIO())
 
     migrate(*BEFORE)
     assert sorted(Patient_.objects.values_list("mrn", flat=True)) == ["710000", "710001"]
     assert not Reservation.objects.filter(owner="LAB1-PC").exists()
+    assert terminal.ranges.get(start=710000).current == 710001
 
 
 def test_an_offline_number_also_held_online_stops_the_migration_naming_both(before):

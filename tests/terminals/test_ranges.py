@@ -14,23 +14,23 @@ from patients.services import register_patient
 from terminals import services
 from terminals.apps import check_offline_pool
 from terminals.models import LabTerminal, TerminalRange
-from tests.terminals.conftest import PATIENT, seed_migration
+from tests.terminals.conftest import PATIENT, hand_out_up_to, seed_migration
 
 
 def insert_range(terminal: LabTerminal, start: int, end: int) -> None:
     with connection.cursor() as cursor, transaction.atomic():
         cursor.execute(
-            "INSERT INTO terminals_terminalrange (terminal_id, start, \"end\", current, is_active, from_pool,"
-            " created_at) VALUES (%s, %s, %s, 0, true, false, now())",
+            "INSERT INTO terminals_terminalrange (terminal_id, start, \"end\", is_active, from_pool, created_at)"
+            " VALUES (%s, %s, %s, true, false, now())",
             [terminal.pk, start, end],
         )
 
 
 def test_the_migration_creates_the_four_terminals_of_seed_001(seed_terminals):
     seed_migration.create_terminals(apps, None)  # running it again changes nothing
-    rows = TerminalRange.objects.order_by("start").values_list("terminal__code", "terminal__name", "start", "end",
-                                                                 "current")
-    assert list(rows) == [
+    rows = [(r.terminal.code, r.terminal.name, r.start, r.end, r.current)
+            for r in TerminalRange.objects.select_related("terminal", "reservation").order_by("start")]
+    assert rows == [
         ("LAB1-PC", "Lab 1 Workstation", 710000, 719999, 0),
         ("LAB2-PC", "Lab 2 Workstation", 720000, 729999, 0),
         ("RECEP-1", "Reception Desk 1", 730000, 739999, 0),
@@ -50,8 +50,9 @@ def test_the_database_accepts_adjacent_ranges_and_rejects_reversed_ones(seed_ter
     insert_range(extra, 750000, 759999)
     with pytest.raises(IntegrityError, match="terminals_terminalrange_start_le_end"):
         insert_range(extra, 770000, 760000)
-    with pytest.raises(IntegrityError, match="terminals_range_current_inside"):
-        TerminalRange.objects.filter(start=750000).update(current=760000)
+    # The cursor (the reservation's) stays inside the range: a number past its end would belong to another.
+    with pytest.raises(IntegrityError, match="idseq_reservation_next_inside"), transaction.atomic():
+        hand_out_up_to(720000, start=710000)
 
 
 def test_a_new_range_naming_the_terminal_it_overlaps_is_refused(seed_terminals):
@@ -82,11 +83,11 @@ def test_a_new_range_may_not_contain_a_number_already_stored_as_an_mrn(db):
 def test_numbers_continue_in_the_next_active_range_when_one_is_full(lab1):
     terminal = LabTerminal.objects.get(code="LAB1-PC")
     services.add_range(terminal=terminal, start=900000, end=900009)
-    TerminalRange.objects.filter(start=710000).update(current=719999)
+    hand_out_up_to(719999, start=710000)
     user = terminal.user
     numbers = [services.register_offline(terminal_code="LAB1-PC", user=user, **PATIENT).patient.mrn for _ in range(2)]
     assert numbers == ["009-00-000", "009-00-001"]
-    TerminalRange.objects.filter(start=900000).update(current=900009)
+    hand_out_up_to(900009, start=900000)
     with pytest.raises(services.RangeExhausted, match=r"exhausted its offline MRN range \(900000-900009\)"):
         services.register_offline(terminal_code="LAB1-PC", user=user, **PATIENT)
 

@@ -149,10 +149,20 @@ def booking_cases():
         ("malformed slot", 400, "slot_id"),
         ("unknown patient", 404, "patient"),
         ("unknown mrn", 404, "MRN"),
+        ("malformed mrn", 400, "xxx-xx-xxx"),
         ("no patient", 400, "patient_id"),
         ("double booking", 409, "already holds token 1"),
         ("already waiting", 409, "waiting list"),
     ]
+
+
+def test_a_booking_finds_the_patient_by_an_mrn_typed_without_dashes(api, doctor):
+    slot = make_slot(doctor, at(9))
+    (patient,) = make_patients(1)
+    body = {"slot_id": str(slot.pk), "mrn": patient.mrn.replace("-", ""), "category": "WALKIN"}
+    response = api.post("/api/v1/tokens/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["patient"] == patient.pk
 
 
 @pytest.mark.parametrize("case, status, text", booking_cases())
@@ -173,8 +183,8 @@ def test_bad_bookings_are_refused_and_take_no_number(api, doctor, case, status, 
         body["slot_id"] = "42"
     elif case == "unknown patient":
         body["patient_id"] = 987654
-    elif case == "unknown mrn":
-        body = {**body, "mrn": "999-99-999"}
+    elif case in ("unknown mrn", "malformed mrn"):
+        body = {**body, "mrn": "999-99-999" if case == "unknown mrn" else "12-34"}
         del body["patient_id"]
     elif case == "no patient":
         del body["patient_id"]
