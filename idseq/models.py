@@ -267,8 +267,8 @@ class Reservation(models.Model):
     offline pool, a block of imported MRNs, a carried-over paper-card number): the counter steps over them and
     nobody else may issue them (issue #12).
 
-    Values of a reservation are issued by its owner only (`services.take_reserved` hands them out in order,
-    `services.issue_reserved` records one in the ledger); `issued` counts its ledger rows, so `idseq_check` notices
+    Values of a reservation are issued by its owner only (`reservations.take_reserved` hands them out in order,
+    `reservations.issue_reserved` records one in the ledger); `issued` counts its ledger rows, so `idseq_check` notices
     one that went missing. Made under the counter's row lock (`services.reserve`), never over an issued value.
     """
 

@@ -22,13 +22,12 @@ from idseq.services import _locked_counter, _record, _sequence
 
 
 def reserve(
-    key: str, first: int, last: int, *, owner: str, reason: str, scope: str = "", created_by=None, issued: bool = False
+    key: str, first: int, last: int, *, owner: str, reason: str, scope: str = "", created_by=None
 ) -> Reservation:
     """Reserve values `first`..`last` (inclusive) of sequence `key` in period `scope` for `owner`.
 
     Runs in the caller's transaction (a savepoint inside it), so the reservation commits with the row that made it
-    (a terminal's range, an imported patient). With `issued`, the values count as handed out at once (`next_value`
-    past the end): for numbers the caller records in the ledger itself (`claim`).
+    (a terminal's range, an imported patient). Its owner hands the values out with `take_reserved`.
     Returns: the saved Reservation.
     Raises:
         UnknownSequence: no sequence `key` (404).
@@ -55,7 +54,7 @@ def reserve(
             with transaction.atomic():
                 reservation = Reservation.objects.create(
                     sequence=sequence, scope=scope, first_value=first, last_value=last,
-                    next_value=last + 1 if issued else first, owner=owner[:100], reason=reason[:200],
+                    next_value=first, owner=owner[:100], reason=reason[:200],
                     created_by=created_by,
                 )
         except IntegrityError:  # the exclusion constraint: only possible if someone bypassed the counter lock
@@ -269,11 +268,11 @@ def reserve_free(
 
 
 def carve(
-    reservation: Reservation, size: int, *, owner: str, reason: str, created_by=None, issued: bool = False
+    reservation: Reservation, size: int, *, owner: str, reason: str, created_by=None
 ) -> Reservation | None:
     """Move the first `size` values of `reservation` (the offline pool) to a new reservation of `owner` (a lab
     terminal's range) and return it; None when fewer than `size` are left. The source shrinks (and goes once
-    empty), so the two never overlap. `issued` as for `reserve`. Locks the counter, then the source row, until the
+    empty), so the two never overlap; none of its values is handed out yet. Locks the counter, then the source row, until the
     caller commits."""
     with transaction.atomic():
         _locked_counter(reservation.sequence, reservation.scope)
@@ -288,6 +287,6 @@ def carve(
             source.save(update_fields=["first_value", "next_value"])
         return Reservation.objects.create(
             sequence=source.sequence, scope=source.scope, first_value=first, last_value=first + size - 1,
-            next_value=first + size if issued else first, owner=owner[:100], reason=reason[:200],
+            next_value=first, owner=owner[:100], reason=reason[:200],
             created_by=created_by,
         )
