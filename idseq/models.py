@@ -269,7 +269,7 @@ class Reservation(models.Model):
 
     Values of a reservation are issued by its owner only (`reservations.take_reserved` hands them out in order,
     `reservations.issue_reserved` records one in the ledger); `issued` counts its ledger rows, so `idseq_check` notices
-    one that went missing. Made under the counter's row lock (`services.reserve`), never over an issued value.
+    one that went missing. Made under the counter's row lock (`reservations.reserve`), never over an issued value.
     """
 
     sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="reservations")
