@@ -128,6 +128,32 @@ class Patient(models.Model):
         return f"{self.mrn} {self.full_name}"
 
 
+class NameWord(models.Model):
+    """One whole word of a patient's folded full name, with how close a search for that word alone finds the name
+    (issue #13; patients/name_words.py). Written by PostgreSQL triggers only, never by Python.
+
+    `closeness` is 1 / the number of distinct trigrams of the folded full name: pg_trgm's similarity between a name
+    and one of its own whole words `w` is trigrams(w) / trigrams(name), so among the patients sharing a word the
+    ones with the highest closeness are the closest matches. The primary key is the search's index: the patients
+    with a word, closest first and newest (highest id) first among equals, read backwards from one btree.
+    """
+
+    pk = models.CompositePrimaryKey("word", "closeness", "patient")
+    # Collation "C": byte order, so building and searching the index compares bytes, not the locale's rules.
+    word = models.TextField(db_collation="C")
+    closeness = models.FloatField()
+    # No foreign key constraint or index of its own: the triggers that write these rows also delete them with the
+    # patient, and a constraint would add a check per word to every registration.
+    patient = models.ForeignKey(Patient, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                                related_name="name_words")
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return self.word
+
+
 class ImportJob(models.Model):
     """A CSV of patients uploaded on the import page (issue 15): checked on upload, then imported in the
     background (patients.tasks.run_import) while the page shows its progress and, at the end, its report."""

@@ -13,11 +13,13 @@ COUNT_CAP = 1000
 
 
 class CappedPaginator(Paginator):
-    """A Django paginator whose `count` is min(matches, COUNT_CAP), counted with `LIMIT COUNT_CAP`."""
+    """A Django paginator of a queryset whose `count` is min(matches, COUNT_CAP), counted with `LIMIT COUNT_CAP`."""
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[:COUNT_CAP].count()
+        # Unordered: which COUNT_CAP rows are counted does not change the count, and a name search's ordering
+        # would score every one of them first.
+        return self.object_list.order_by()[:COUNT_CAP].count()
 
     @property
     def capped(self) -> bool:

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db.models import Case, FloatField, Q, QuerySet, Value, When
+from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models.lookups import Contains
+from django.db.models.sql.where import AND
 from django.utils import timezone
 
 from core.roles import sees_own_patients_only
-from patients.models import Patient
+from patients.models import NameWord, Patient
 from patients.mrn import GROUPED_EXAMPLE, lenient_mrn, mrn_prefix, mrn_value
 from patients.pagination import COUNT_CAP
 from patients.search import PHONE_KEY_DIGITS, fold_text, phone_key
@@ -82,14 +84,23 @@ def _mrn_prefix_condition(text: str) -> Q:
     return condition
 
 
+class NameContains(Contains):
+    """`<field>_folded LIKE '%<folded text>%'`: the condition of a name search, marked so that `ordered` finds it
+    among a search's conditions. `word`: the text when it is one word of the full name (no space), else None."""
+
+    def __init__(self, field: str, text: str):
+        super().__init__(F(f"{field}_folded"), fold_text(text))
+        self.word = text if field == "full_name" and text and " " not in text else None
+
+
 def by_name(patients: QuerySet, text: str, field: str = "full_name") -> QuerySet:
     """Patients whose `field` (full_name or father_name) contains `text`, ignoring case and accents.
 
     Annotates `relevance` (trigram similarity, 0..1) so the closest names come first.
     """
-    folded = fold_text(text.strip())
+    text = text.strip()
     column = f"{field}_folded"  # stored by PostgreSQL (Patient.full_name_folded), trigram-indexed
-    return patients.filter(**{f"{column}__contains": folded}).annotate(relevance=TrigramSimilarity(column, folded))
+    return patients.filter(NameContains(field, text)).annotate(relevance=TrigramSimilarity(column, fold_text(text)))
 
 
 def by_phone(patients: QuerySet, text: str) -> QuerySet:
@@ -148,21 +159,61 @@ def _start_of(day: date) -> datetime:
 
 
 def ordered(patients: QuerySet) -> QuerySet:
-    """Relevance first when a search annotated it, then newest first.
+    """Relevance first when a search annotated it, then newest first. Apply it last, after every filter.
 
-    A name search ranks at most COUNT_CAP candidates (issue #13): one common word of a name (a frequent surname)
-    matches thousands of patients at a million, and scoring every match reads each of their rows (74-230 ms). So the
-    ranking takes the first COUNT_CAP matches the trigram index yields, with every other filter applied, and puts
-    the closest of those first. Below COUNT_CAP matches nothing changes; above it the count says `count_capped`
-    and the desk types more of the name (a second word brings the matches far below the cap). Apply it last, after
-    every filter.
+    A name search ranks at most COUNT_CAP candidates (issue #13), taken after every other filter: one common word
+    of a name (a frequent surname) matches thousands of patients at a million, and scoring every match reads each
+    of their rows (74-230 ms). Below COUNT_CAP matches nothing changes; above it the count says `count_capped` and
+    the desk types more of the name. See `_candidates` for which matches are ranked.
     """
     relevance = patients.query.annotations.get("relevance")
     if relevance is None:
         return patients.order_by(*NEWEST_FIRST)
     if isinstance(relevance, TrigramSimilarity):
-        patients = patients.filter(pk__in=patients.order_by().values("pk")[:COUNT_CAP])
+        others = _without_name_conditions(patients)
+        patients = others.filter(pk__in=_candidates(patients, others))
     return patients.order_by("-relevance", *NEWEST_FIRST)
+
+
+def _candidates(patients: QuerySet, others: QuerySet) -> QuerySet:
+    """The primary keys of at most COUNT_CAP matches of the name search `patients`.
+
+    One whole word of the full name (`khan`): the patients with that word, closest first, read in that order from
+    patients_nameword's index (patients/name_words.py), then, when they are fewer than COUNT_CAP, the other matches
+    (`khan` inside a longer word: `khanum`). Anything else (several words, part of a word, a father's name): the
+    first COUNT_CAP matches the trigram index yields.
+
+    `others` is `patients` without the name's `LIKE`: a whole word implies it, and left in, PostgreSQL (which
+    cannot estimate `LIKE '%word%'`) would rather read every match than walk the word's index.
+    """
+    names = _name_conditions(patients)
+    word = names[0].word if len(names) == 1 else None
+    if word is None:
+        return patients.order_by().values("pk")[:COUNT_CAP]
+    folded = fold_text(word)
+    if others.query.where:  # other conditions: each patient checked, in the index's order
+        whole = others.filter(name_words__word=folded).order_by("-name_words__closeness", "-pk").values("pk")
+    else:  # none: the index alone
+        whole = NameWord.objects.filter(word=folded).order_by("-closeness", "-patient").values("patient")
+    within = patients.exclude(name_words__word=folded).order_by().values("pk")
+    return whole[:COUNT_CAP].union(within[:COUNT_CAP], all=True)[:COUNT_CAP]
+
+
+def _name_conditions(patients: QuerySet) -> list[NameContains]:
+    """The NameContains conditions that `patients` must meet (those ANDed at the top of its WHERE)."""
+    where = patients.query.where
+    if where.connector != AND or where.negated:
+        return []
+    return [condition for condition in where.children if isinstance(condition, NameContains)]
+
+
+def _without_name_conditions(patients: QuerySet) -> QuerySet:
+    """`patients` without the conditions `_name_conditions` finds (a copy; its other conditions and annotations
+    kept)."""
+    names = _name_conditions(patients)
+    others = patients.all()
+    others.query.where.children = [condition for condition in others.query.where.children if condition not in names]
+    return others
 
 
 def search_patients(query: str, patients: QuerySet | None = None, *, order: bool = True) -> Search:
