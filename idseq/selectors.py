@@ -226,9 +226,10 @@ def lagging_counters() -> list[PeriodState]:
 
 
 def ledger_problems(limit: int = 200) -> list[str]:
-    """Check that, for every sequence and period, the ledger (voided numbers included), the reservations and the
-    unrecorded ranges hold exactly start..counter, each value once, and that every reservation has a ledger row
-    for each value issued from it. Returns one line per problem found (at most `limit`), naming the
+    """Check that, for every sequence and period or caller's scope, the ledger (voided numbers included), the
+    reservations and the unrecorded ranges hold exactly start..counter, each value once, and that every reservation
+    has a ledger row for each value issued from it. Set-based: four queries however many scopes (thousands of
+    slots), the Python loop only words what they found. Returns one line per problem found (at most `limit`), naming the
     sequence, period and ids; an empty list means clean. Used by `manage.py idseq_check`."""
     sequences = {sequence.pk: sequence for sequence in Sequence.objects.all()}
     problems = []
