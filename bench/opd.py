@@ -43,7 +43,8 @@ UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now(), reserv
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, issued_by_id, purpose,
   idempotency_key_id, voided_at, void_reason)
   VALUES ({sequence}, '{prefix}' || lpad(:s::text, 12, '0'), :n,
-  'SLOT-{prefix}' || lpad(:s::text, 12, '0') || '-' || lpad(:n::text, 4, '0'), now(), NULL, 'OPD token', NULL, NULL, '');
+  'SLOT-{prefix}' || lpad(:s::text, 12, '0') || '-' || lpad(:n::text, 4, '0'), now(), NULL, 'OPD token', NULL, NULL,
+  '');
 INSERT INTO tokens_token (id, slot_id, patient_id, doctor_id, day, token_number, category, priority, status, created_at, updated_at)
   VALUES (gen_random_uuid(), ('{prefix}' || lpad(:s::text, 12, '0'))::uuid, :p, '{doctor}', '{day}', :n, 'ONLINE', 4, 'CONFIRMED', now(), now());
 UPDATE tokens_slot SET current_capacity = current_capacity + 1 WHERE id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid;
@@ -68,7 +69,9 @@ def make_slots(count: int) -> list[Slot]:
     )
     sequence = Sequence.objects.get(key=services.TOKEN_SEQUENCE)
     scopes = [services.token_scope(slot) for slot in slots]
-    Counter.objects.bulk_create(Counter(key=sequence.counter_key(scope), sequence=sequence, scope=scope) for scope in scopes)
+    Counter.objects.bulk_create(
+        Counter(key=sequence.counter_key(scope), sequence=sequence, scope=scope) for scope in scopes
+    )
     return slots
 
 

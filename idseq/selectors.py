@@ -18,7 +18,8 @@ LEVELS = ("ok", "warning", "critical")
 
 @dataclass(frozen=True)
 class Usage:
-    """How full one sequence is, in its current period (today for daily, this year for yearly, ever for never).
+    """How full one sequence is, in its current period (today for daily, this year for yearly, ever for never; for
+    scoped, its fullest scope of today, see `sequence_usage`).
 
     capacity: ids its format can show per period; issued: ids taken in the period; percent_used: 0-100;
     rate_per_day: ids issued per day over the last 30 days; days_to_exhaustion: at that rate, None when the
@@ -229,8 +230,8 @@ def ledger_problems(limit: int = 200) -> list[str]:
     """Check that, for every sequence and period or caller's scope, the ledger (voided numbers included), the
     reservations and the unrecorded ranges hold exactly start..counter, each value once, and that every reservation
     has a ledger row for each value issued from it. Set-based: four queries however many scopes (thousands of
-    slots), the Python loop only words what they found. Returns one line per problem found (at most `limit`), naming the
-    sequence, period and ids; an empty list means clean. Used by `manage.py idseq_check`."""
+    slots), the Python loop only words what they found. Returns one line per problem found (at most `limit`),
+    naming the sequence, period and ids; an empty list means clean. Used by `manage.py idseq_check`."""
     sequences = {sequence.pk: sequence for sequence in Sequence.objects.all()}
     problems = []
 

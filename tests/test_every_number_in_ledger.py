@@ -64,7 +64,8 @@ def delete(formatted: str) -> None:
 
 def test_every_number_has_its_ledger_row(issued):
     for key in ("visit-token", "slot-token", "mrn"):
-        assert set(issued[key]) <= set(IssuedNumber.objects.filter(sequence__key=key).values_list("formatted", flat=True))
+        recorded = IssuedNumber.objects.filter(sequence__key=key).values_list("formatted", flat=True)
+        assert set(issued[key]) <= set(recorded)
 
 
 def test_deleting_a_visit_tokens_ledger_row_fails_the_check_naming_it(issued):
