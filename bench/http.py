@@ -44,7 +44,7 @@ from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.allocate import RAW_SQL as RAW_REGISTRATION  # noqa: E402
-from bench.queue import RAW_CALL_NEXT, RAW_ISSUE, make_line  # noqa: E402
+from bench.queue import RAW_CALL_NEXT, RAW_ISSUE, make_line, make_token_counter  # noqa: E402
 from idseq.models import Sequence  # noqa: E402
 from patients.models import Patient  # noqa: E402
 from queues.models import Queue  # noqa: E402
@@ -196,6 +196,7 @@ class Fixtures:
 
     def __init__(self, rows: int):
         self.serial, self.today = 0, timezone.localdate()
+        self.counters: dict[int, dict] = {}  # queue id -> its token counter (bench.queue.make_token_counter)
         user = User.objects.create_user("bench-http")
         user.groups.add(Group.objects.get(name="reception"))
         self.token, self.user_id = Token.objects.create(user=user).key, user.pk
@@ -209,9 +210,7 @@ class Fixtures:
     def queue(self, *, line: bool) -> tuple[Queue, list[int]]:
         self.serial += 1
         queue = Queue.objects.create(name=f"HTTP bench {self.serial}", code=f"H{self.serial}")
-        with connection.cursor() as cursor:  # today's token counter, as the first token of the day makes it
-            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())",
-                           [f"visit-token:{queue.code}:{self.today.isoformat()}"])
+        self.counters[queue.pk] = make_token_counter(queue, self.today)  # as the first token of the day makes it
         if not line:
             return queue, []
         return queue, make_line(queue, self.patient_ids, self.today)
@@ -226,8 +225,8 @@ class Fixtures:
         raw_queue, _ = self.queue(line=False)
         requests = [("/api/v1/visits/", json.dumps({"patient": pid, "queue": queue.pk}).encode())
                     for pid in self.patient_ids]
-        key = f"visit-token:{raw_queue.code}:{self.today.isoformat()}"
-        return requests, RAW_ISSUE, {"p0": self.patient_ids[0] - 1, "q": raw_queue.pk, "key": key, "uid": self.user_id}
+        return requests, RAW_ISSUE, {"p0": self.patient_ids[0] - 1, "q": raw_queue.pk, "uid": self.user_id,
+                                     **self.counters[raw_queue.pk]}
 
     def call_nexts(self) -> tuple[list, str, dict]:
         _, desks = self.queue(line=True)

@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from idseq.models import Counter, Sequence
 from patients.models import Patient
 from tokens import services
 from tokens.models import Category, Slot
@@ -35,8 +36,15 @@ SELECT id FROM tokens_token WHERE patient_id = :p AND doctor_id = '{doctor}' AND
 SELECT w.id FROM tokens_waitinglistentry w INNER JOIN tokens_slot s ON (w.slot_id = s.id)
   WHERE w.slot_id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid AND w.patient_id = :p
   ORDER BY s.start_time, w.created_at LIMIT 1;
-SELECT last_value FROM idseq_counter WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') FOR UPDATE;
-UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now(), reserved_from = reserved_from WHERE key = 'slot-token:{prefix}' || lpad(:s::text, 12, '0') RETURNING last_value AS n \\gset
+SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
+  WHERE key = 'slot-token' LIMIT 1;
+SELECT last_value FROM idseq_counter WHERE key = 'slot-token@{prefix}' || lpad(:s::text, 12, '0') FOR UPDATE;
+UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now(), reserved_from = reserved_from WHERE key = 'slot-token@{prefix}' || lpad(:s::text, 12, '0') RETURNING last_value AS n \\gset
+INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, issued_by_id, purpose,
+  idempotency_key_id, voided_at, void_reason)
+  VALUES ({sequence}, '{prefix}' || lpad(:s::text, 12, '0'), :n,
+  'SLOT-{prefix}' || lpad(:s::text, 12, '0') || '-' || lpad(:n::text, 4, '0'), now(), NULL, 'OPD token', NULL, NULL,
+  '');
 INSERT INTO tokens_token (id, slot_id, patient_id, doctor_id, day, token_number, category, priority, status, created_at, updated_at)
   VALUES (gen_random_uuid(), ('{prefix}' || lpad(:s::text, 12, '0'))::uuid, :p, '{doctor}', '{day}', :n, 'ONLINE', 4, 'CONFIRMED', now(), now());
 UPDATE tokens_slot SET current_capacity = current_capacity + 1 WHERE id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid;
@@ -59,10 +67,11 @@ def make_slots(count: int) -> list[Slot]:
              max_capacity=CAPACITY)
         for n in range(1, count + 1)
     )
-    with connection.cursor() as cursor:
-        for slot in slots:
-            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())",
-                           [services.token_counter_key(slot)])
+    sequence = Sequence.objects.get(key=services.TOKEN_SEQUENCE)
+    scopes = [services.token_scope(slot) for slot in slots]
+    Counter.objects.bulk_create(
+        Counter(key=sequence.counter_key(scope), sequence=sequence, scope=scope) for scope in scopes
+    )
     return slots
 
 
@@ -82,7 +91,8 @@ def raw(slots: list[Slot], first_patient: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER SEQUENCE bench_patient RESTART WITH {first_patient}")
     slot = slots[0]
-    return RAW_SQL.format(slots=len(slots), prefix=str(slot.pk)[:24], doctor=slot.doctor_id, day=slot.day)
+    return RAW_SQL.format(slots=len(slots), prefix=str(slot.pk)[:24], doctor=slot.doctor_id, day=slot.day,
+                          sequence=Sequence.objects.get(key=services.TOKEN_SEQUENCE).pk)
 
 
 def check_statements(slots: list[Slot], patient_id: int) -> None:

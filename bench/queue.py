@@ -34,8 +34,10 @@ from django.test.utils import CaptureQueriesContext, override_settings  # noqa: 
 from django.utils import timezone  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from idseq.models import Counter, Sequence  # noqa: E402
 from patients.models import Patient  # noqa: E402
 from queues.models import Desk, Queue, Visit  # noqa: E402
+from queues.services import TOKEN_SEQUENCE, token_scope  # noqa: E402
 
 CLIENTS = (1, 4, 16)
 ROWS = 12_000  # patients, and waiting visits and desks per call-next run: more than any run gets through
@@ -54,8 +56,14 @@ SELECT id, mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, em
   registered_at, client_uuid, full_name_folded, father_name_folded FROM patients_patient WHERE id = :pid LIMIT 21;
 SELECT id, name, code, is_active, default_service_minutes FROM queues_queue WHERE id = :q LIMIT 21;
 BEGIN;
+SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
+  WHERE key = 'visit-token' LIMIT 1;
 SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' LIMIT 1 FOR UPDATE \\gset
 UPDATE idseq_counter SET last_value = :n, updated_at = now(), reserved_from = reserved_from WHERE key = :'key';
+INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, issued_by_id, purpose,
+  idempotency_key_id, voided_at, void_reason)
+  VALUES (:sid, :'scope', :n, 'VT-' || :'scope' || '-' || lpad(:n::text, 4, '0'), now(), :uid, 'visit token', NULL,
+  NULL, '');
 INSERT INTO queues_visit (patient_id, queue_id, visit_date, token_number, priority, status, queued_at, desk_id,
   transferred_from_id, issued_at, called_at, announced_at, started_at, completed_at, no_show_at, recalled_at,
   cancelled_at, transferred_at, updated_at, idempotency_key, request_hash, issued_by_id, called_by_id, started_by_id,
@@ -102,6 +110,15 @@ def make_line(queue: Queue, patient_ids: list[int], day) -> list[int]:
     return [d.pk for d in desks]
 
 
+def make_token_counter(queue: Queue, day) -> dict:
+    """`queue`'s token counter of `day`, as the code path's first token of the day makes it (linked to the
+    `visit-token` sequence), and the variables RAW_ISSUE needs for it: key, scope, sid (the sequence's id)."""
+    sequence = Sequence.objects.get(key=TOKEN_SEQUENCE)
+    scope = token_scope(queue, day)
+    Counter.objects.create(key=sequence.counter_key(scope), sequence=sequence, scope=scope)
+    return {"key": sequence.counter_key(scope), "scope": scope, "sid": sequence.pk}
+
+
 def sleepy_notifier(queue_ids):
     """A board notifier as slow as seed 003's blocking WebSocket broadcast."""
     time.sleep(NOTIFIER_SLEEP)
@@ -146,10 +163,8 @@ class Bench:
         ours = self.api_run(clients, lambda api: api.post(
             "/api/v1/visits/", {"patient": next(patients), "queue": queue.pk}, format="json"))
         raw_queue, _ = self.queue(line=False)
-        key = f"visit-token:{raw_queue.code}:{self.today.isoformat()}"
-        with connection.cursor() as cursor:  # the counter row, as the code path's first token of the day makes it
-            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())", [key])
-        raw = self.raw(RAW_ISSUE, clients, p0=self.patient_ids[0] - 1, q=raw_queue.pk, key=key, uid=self.user.pk)
+        counter = make_token_counter(raw_queue, self.today)
+        raw = self.raw(RAW_ISSUE, clients, p0=self.patient_ids[0] - 1, q=raw_queue.pk, uid=self.user.pk, **counter)
         return ours, raw
 
     def check_statements(self) -> None:

@@ -7,6 +7,8 @@ kind can show, and `format_x(parse_x(text)) == text` for every text `parse_x` ac
 - letter_number (seed 004): `AAA0001 ... AAA9999, AAB0001 ... ZZZ9999, AAAA0001 ...` up to five letters.
 - dated (seed 001): the scope period then the number, `20241103-0001` (daily) or `2024-0001` (yearly).
 - plain: the number zero-padded, `000123`.
+- scoped (a plain sequence counted per caller's scope, e.g. one counter per queue and day): the scope then the
+  number, `GEN-20261202-0017`; the number is what follows the last `-`, so any scope reads back unchanged.
 
 `IdFormat` puts a kind together with a sequence's prefix (`INV-AAA0001`, `PAT-20241103-0001`) and optional Luhn
 mod-10 check digit, and is what the services use.
@@ -38,12 +40,20 @@ class Kind:
     PLAIN = "plain"
 
 
+# A caller's scope (`GEN-20261202`, a slot's UUID): shown inside the id, so letters, digits and `_ . -` only, starting
+# and ending with a letter or digit; 50 characters at most, so that a prefixed id fits the ledger's 64.
+SCOPE_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,48}[A-Za-z0-9])?$"
+_SCOPE_RE = re.compile(SCOPE_PATTERN.replace("$", r"\Z"), re.ASCII)  # `$` would let a trailing newline through
+
+
 class Period:
-    """When a sequence starts again at its start value: never, each day or each year (hospital's TIME_ZONE)."""
+    """When a sequence starts again at its start value: never, each day or each year (hospital's TIME_ZONE), or in
+    every scope its caller names (`scoped`: one counter per queue and day, per slot, ...)."""
 
     NEVER = "never"
     DAILY = "daily"
     YEARLY = "yearly"
+    SCOPED = "scoped"
 
 
 def format_grouped(n: int) -> str:
@@ -208,9 +218,51 @@ def parse_dated(text: str, digits: int = 4) -> tuple[int, str]:
     return int(match[2]), period
 
 
+def check_scope(scope: str) -> str:
+    """Return `scope` when it can be a caller's scope (SCOPE_PATTERN), e.g. `GEN-20261202`.
+
+    Raises:
+        ValueError: for anything else (empty, too long, other characters, a `-` at either end).
+    """
+    if not isinstance(scope, str) or not _SCOPE_RE.fullmatch(scope):
+        raise ValueError(f"{scope!r} is not a scope matching {SCOPE_PATTERN}")
+    return scope
+
+
+def format_scoped(n: int, scope: str, digits: int = 4) -> str:
+    """Return value `n` of the caller's scope `scope` as `<scope>-<N...>`: 17, `GEN-20261202` ->
+    `GEN-20261202-0017`.
+
+    Raises:
+        SequenceExhausted: when `n` needs more than `digits` digits, naming the scope.
+        ValueError: when `scope` does not match SCOPE_PATTERN, or `n` is negative.
+    """
+    check_scope(scope)
+    if n >= 10**digits:
+        raise SequenceExhausted(f"No {digits}-digit number is left in {scope} (value {n}).")
+    return f"{scope}-{format_plain(n, digits)}"
+
+
+def parse_scoped(text: str, digits: int = 4) -> tuple[int, str]:
+    """Return `(value, scope)` of `<scope>-<N...>` text, the inverse of `format_scoped`: the number is the part after
+    the last `-`, the scope everything before it.
+
+    Raises:
+        ValueError: when the text does not have that shape.
+    """
+    scope, _, number = text.rpartition("-")
+    return parse_plain(number, digits), check_scope(scope)
+
+
 def scope_of(period: str, day: datetime.date) -> str:
     """The counter scope holding numbers issued on `day` (a day in the hospital's time zone):
-    `""` for never, `"2024-11-03"` for daily, `"2024"` for yearly."""
+    `""` for never, `"2024-11-03"` for daily, `"2024"` for yearly.
+
+    Raises:
+        ValueError: for `scoped`, whose scope only its caller knows.
+    """
+    if period == Period.SCOPED:
+        raise ValueError("A scoped sequence's scope is named by its caller, not by the day.")
     return {Period.NEVER: "", Period.DAILY: day.isoformat(), Period.YEARLY: str(day.year)}[period]
 
 
@@ -262,7 +314,8 @@ class IdFormat:
             Kind.LETTER_NUMBER: f"{head}AAA{number} (3-5 capital letters and {self.digits} digits{tail})",
             Kind.DATED: f"{head}{'YYYYMMDD' if self.period == Period.DAILY else 'YYYY'}-{number} "
             f"({self.digits} digits{tail})",
-            Kind.PLAIN: f"{head}{number} ({self.digits} digits{tail})",
+            Kind.PLAIN: f"{head}{'SCOPE-' if self.period == Period.SCOPED else ''}{number} "
+            f"({self.digits} digits{tail})",
         }
         return shapes[self.kind]
 
@@ -275,17 +328,18 @@ class IdFormat:
             Kind.GROUPED: GROUPED_PATTERN[1:-1],
             Kind.LETTER_NUMBER: rf"[A-Z]{{{LETTER_COUNTS[0]},{LETTER_COUNTS[-1]}}}{number}",
             Kind.DATED: (r"\d{8}-" if self.period == Period.DAILY else r"\d{4}-") + number,
-            Kind.PLAIN: number,
+            Kind.PLAIN: (SCOPE_PATTERN[1:-1] + "-" if self.period == Period.SCOPED else "") + number,
         }
         head = f"{self.prefix}-" if self.prefix else ""  # prefixes are capital letters and digits: nothing to escape
         check = r"\d" if self.check_digit else ""
         return f"^{head}{bodies[self.kind]}{check}$"
 
     def render(self, value: int, scope: str = "") -> str:
-        """Return the id of `value` in the period `scope` (see `scope_of`).
+        """Return the id of `value` in the period `scope` (see `scope_of`; a scoped format's caller's scope).
 
         Raises:
             SequenceExhausted: when the value is past what the format can show.
+            ValueError: a scoped format's `scope` is not a valid scope (SCOPE_PATTERN).
         """
         if self.kind == Kind.GROUPED:
             body = format_grouped(value)
@@ -293,6 +347,8 @@ class IdFormat:
             body = format_letter_number(value, self.digits)
         elif self.kind == Kind.DATED:
             body = format_dated(value, scope, self.digits)
+        elif self.period == Period.SCOPED:
+            body = format_scoped(value, scope, self.digits)
         else:
             body = format_plain(value, self.digits)
         text = f"{self.prefix}-{body}" if self.prefix else body
@@ -329,4 +385,6 @@ class IdFormat:
             if (len(scope) == 4) != (self.period == Period.YEARLY):
                 raise ValueError(f"the period does not match a {self.period} sequence")
             return value, scope
+        if self.period == Period.SCOPED:
+            return parse_scoped(text, self.digits)
         return parse_plain(text, self.digits), ""

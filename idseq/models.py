@@ -12,7 +12,7 @@ from idseq.formats import PREFIX_PATTERN, PREFIX_RE, IdFormat, Kind, Period
 
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"  # no ":" or "@": those belong to ad-hoc counter keys and scopes
 KEY_RE = re.compile(KEY_PATTERN.replace("$", r"\Z"))  # `$` would let a trailing newline through
-SCOPE_LENGTH = 64  # a period (`2024-11-03`) or a caller's scope (`<queue code>:<day>`, `<slot id>`)
+SCOPE_LENGTH = 64  # a period (`2024-11-03`) or a caller's scope (`<queue code>-<yyyymmdd>`, `<slot id>`)
 
 
 class Sequence(models.Model):
@@ -31,6 +31,7 @@ class Sequence(models.Model):
         NEVER = Period.NEVER, "never"
         DAILY = Period.DAILY, "daily"
         YEARLY = Period.YEARLY, "yearly"
+        SCOPED = Period.SCOPED, "per caller's scope (plain ids showing it: GEN-20261202-0017)"
 
     key = models.CharField(
         max_length=50, unique=True, validators=[RegexValidator(KEY_RE, f"Use a key matching {KEY_PATTERN}.")]
@@ -66,11 +67,13 @@ class Sequence(models.Model):
                 condition=~Q(kind=Kind.LETTER_NUMBER) | Q(key=F("prefix")),
                 name="idseq_sequence_letter_number_key_is_prefix",
             ),
-            # Only dated ids show their period; any other kind that reset would print the same id again.
+            # Only dated ids show their period and scoped plain ids their scope; any other sequence that started
+            # again would print the same id twice.
             models.CheckConstraint(
                 condition=Q(kind=Kind.DATED, reset__in=[Period.DAILY, Period.YEARLY])
+                | Q(kind=Kind.PLAIN, reset=Period.SCOPED)
                 | (~Q(kind=Kind.DATED) & Q(reset=Period.NEVER)),
-                name="idseq_sequence_only_dated_resets",
+                name="idseq_sequence_only_dated_or_scoped_resets",
             ),
             # A counter value must fit in a PostgreSQL bigint and the format must show at least one digit.
             models.CheckConstraint(condition=Q(padding__gte=1, padding__lte=18), name="idseq_sequence_padding_1_18"),
@@ -87,9 +90,11 @@ class Sequence(models.Model):
             errors["prefix"] = "A letter-number sequence needs a prefix, e.g. INV."
         elif self.kind == Kind.LETTER_NUMBER and self.key != self.prefix:
             errors["key"] = "A letter-number sequence is known by its prefix (seed 004): use the prefix as its key."
-        if self.kind == Kind.DATED and self.reset == Period.NEVER:
+        if self.kind == Kind.DATED and self.reset not in (Period.DAILY, Period.YEARLY):
             errors["reset"] = "A dated sequence starts again daily or yearly."
-        elif self.kind != Kind.DATED and self.reset != Period.NEVER:
+        elif self.reset == Period.SCOPED and self.kind != Kind.PLAIN:
+            errors["reset"] = "Only a plain sequence can be counted per scope (its ids show the scope)."
+        elif self.kind != Kind.DATED and self.reset not in (Period.NEVER, Period.SCOPED):
             errors["reset"] = (
                 "Only dated ids show their period; this kind would print the same ids again after a reset."
             )
@@ -107,12 +112,13 @@ class Sequence(models.Model):
 
     def counter_key(self, scope: str) -> str:
         """The Counter.key of this sequence in `scope`: the key itself when it never resets (so the walking
-        skeleton's `mrn` counter carried over unchanged), else `key@scope`, e.g. `mrn-dated@2024-11-03`."""
+        skeleton's `mrn` counter carried over unchanged), else `key@scope`, e.g. `mrn-dated@2024-11-03`,
+        `visit-token@GEN-20261202`."""
         return f"{self.key}@{scope}" if scope else self.key
 
 
 class Counter(models.Model):
-    """The last value handed out for one key (e.g. `"mrn"`, `"visit-token:GEN:2024-11-03"`).
+    """The last value handed out for one key (e.g. `"mrn"`, `"visit-token@GEN-20241103"`, an ad-hoc `"adhoc"`).
 
     The row is the lock: `allocate()` holds it with `SELECT ... FOR UPDATE` until the caller's transaction commits,
     so the values are unique and, when the caller saves them in the same transaction, gapless. Counters of a
@@ -125,7 +131,7 @@ class Counter(models.Model):
     sequence = models.ForeignKey(Sequence, null=True, blank=True, on_delete=models.PROTECT, related_name="counters")
     scope = models.CharField(
         max_length=SCOPE_LENGTH, blank=True, default="", db_default="",
-        help_text="`` never, `2024-11-03`, `2024`, or a caller's scope such as `GEN:2024-11-03`.",
+        help_text="`` never, `2024-11-03`, `2024`, or a caller's scope such as `GEN-20241103`.",
     )
     # The first value of the lowest reservation above `last_value` (None: none), kept under the counter lock by
     # every reservation made, so allocation looks at reservations only when it reaches one (services._advance).

@@ -18,7 +18,8 @@ LEVELS = ("ok", "warning", "critical")
 
 @dataclass(frozen=True)
 class Usage:
-    """How full one sequence is, in its current period (today for daily, this year for yearly, ever for never).
+    """How full one sequence is, in its current period (today for daily, this year for yearly, ever for never; for
+    scoped, its fullest scope of today, see `sequence_usage`).
 
     capacity: ids its format can show per period; issued: ids taken in the period; percent_used: 0-100;
     rate_per_day: ids issued per day over the last 30 days; days_to_exhaustion: at that rate, None when the
@@ -44,10 +45,20 @@ class Usage:
 
 
 def sequence_usage(sequences=None) -> list[Usage]:
-    """Usage and forecast of `sequences` (a queryset or list; all by default), in four queries."""
+    """Usage and forecast of `sequences` (a queryset or list; all by default), in at most five queries.
+
+    A scoped sequence (visit tokens per queue and day, slot tokens per slot) is shown in its fullest scope of
+    today: the scope of the highest number it issued today (scope "" and next_id None when it issued none today).
+    """
     sequences = list(Sequence.objects.all() if sequences is None else sequences)
     today = timezone.localdate()
-    scopes = {sequence.pk: scope_of(sequence.reset, today) for sequence in sequences}
+    fullest = _fullest_scopes_today([sequence for sequence in sequences if sequence.reset == Period.SCOPED], today)
+    scopes = {
+        sequence.pk: (
+            fullest.get(sequence.pk, "") if sequence.reset == Period.SCOPED else scope_of(sequence.reset, today)
+        )
+        for sequence in sequences
+    }
     keys = [sequence.counter_key(scopes[sequence.pk]) for sequence in sequences]
     last_values = dict(Counter.objects.filter(key__in=keys).values_list("key", "last_value"))
     reservations = list(Reservation.objects.filter(sequence__in=sequences).values_list(
@@ -76,12 +87,13 @@ def sequence_usage(sequences=None) -> list[Usage]:
         rate = recent.get(sequence.pk, 0) / RATE_DAYS
         percent = round(100 * used / capacity, 2)
         never_resets = sequence.reset == Period.NEVER
+        scoped = sequence.reset == Period.SCOPED
         rows.append(
             Usage(
                 key=sequence.key,
                 kind=sequence.kind,
                 scope=scope,
-                next_id=id_format.render(last + 1, scope) if used < capacity else None,
+                next_id=id_format.render(last + 1, scope) if used < capacity and (scope or not scoped) else None,
                 capacity=capacity,
                 issued=issued,
                 percent_used=percent,
@@ -92,6 +104,21 @@ def sequence_usage(sequences=None) -> list[Usage]:
             )
         )
     return rows
+
+
+def _fullest_scopes_today(sequences: list[Sequence], today: datetime.date) -> dict[int, str]:
+    """{sequence id: the scope of the highest value each of `sequences` issued on `today`}, from today's ledger rows
+    (index idseq_issued_seq_time_idx: today's rows only, however many scopes the years left behind). No query
+    when `sequences` is empty."""
+    if not sequences:
+        return {}
+    since = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    return dict(
+        IssuedNumber.objects.filter(sequence__in=sequences, issued_at__gte=since)
+        .order_by("sequence_id", "-value")
+        .distinct("sequence_id")
+        .values_list("sequence_id", "scope")
+    )
 
 
 def worst_level(usage: list[Usage]) -> str:
@@ -200,10 +227,11 @@ def lagging_counters() -> list[PeriodState]:
 
 
 def ledger_problems(limit: int = 200) -> list[str]:
-    """Check that, for every sequence and period, the ledger (voided numbers included), the reservations and the
-    unrecorded ranges hold exactly start..counter, each value once, and that every reservation has a ledger row
-    for each value issued from it. Returns one line per problem found (at most `limit`), naming the
-    sequence, period and ids; an empty list means clean. Used by `manage.py idseq_check`."""
+    """Check that, for every sequence and period or caller's scope, the ledger (voided numbers included), the
+    reservations and the unrecorded ranges hold exactly start..counter, each value once, and that every reservation
+    has a ledger row for each value issued from it. Set-based: four queries however many scopes (thousands of
+    slots), the Python loop only words what they found. Returns one line per problem found (at most `limit`),
+    naming the sequence, period and ids; an empty list means clean. Used by `manage.py idseq_check`."""
     sequences = {sequence.pk: sequence for sequence in Sequence.objects.all()}
     problems = []
 

@@ -2,10 +2,11 @@
 saves them in the same transaction that allocated them, because a rollback returns them to the counter.
 
 Two layers:
-- `allocate(key, count)`: a bare counter, for ad-hoc keys such as `"visit-token:GEN:2026-11-25"`; returns values
+- `allocate(key, count)`: a bare counter, for ad-hoc keys such as `"bench-allocate"`; returns values
   (on a sequence's counter it writes their ledger rows too).
-- `next_id(key)` / `next_ids(key, count)`: a `Sequence` (issue #4), returning formatted ids, one Counter per scope
-  period, every id recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
+- `next_id(key)` / `next_ids(key, count)` / `issue(key, count, scope=...)`: a `Sequence` (issue #4), returning
+  formatted ids, one Counter per scope period (or per caller's scope: visit tokens, slot tokens), every id
+  recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
 Both lock a Counter row with `SELECT ... FOR UPDATE` (`_lock_counter`) and advance it (`_advance`); the lock is held
 until the caller commits.
 """
@@ -38,7 +39,7 @@ from idseq.exceptions import (
     SequenceInactive,
     UnknownSequence,
 )
-from idseq.formats import PREFIX_PATTERN, PREFIX_RE, Kind, scope_of
+from idseq.formats import PREFIX_PATTERN, PREFIX_RE, SCOPE_PATTERN, Kind, Period, check_scope, scope_of
 from idseq.models import Counter, IdempotencyKey, IssuedNumber, Reservation, Sequence, UnrecordedRange
 from idseq.signals import timed_lock
 
@@ -159,10 +160,12 @@ def _lock_counter(key: str, start: int) -> Counter:
 
 @dataclass(frozen=True)
 class Issued:
-    """What `issue()` returns: the ids, and whether they are a retry's replay of an earlier request's ids."""
+    """What `issue()` returns: the ids, whether they are a retry's replay of an earlier request's ids, and their
+    counter values in the same order."""
 
     ids: list[str]
     replayed: bool
+    values: list[int]
 
 
 def issue(
@@ -173,6 +176,7 @@ def issue(
     fingerprint: str = "",
     purpose: str = "",
     issued_by=None,
+    scope: str | None = None,
 ) -> Issued:
     """Issue `count` consecutive ids of sequence `key`, record each in the ledger, and return them.
 
@@ -189,10 +193,14 @@ def issue(
         fingerprint: what identifies the request body for the idempotency comparison (`request_fingerprint()`).
         purpose: free text kept in the ledger (up to 200 characters), e.g. "patient registration".
         issued_by: the user, kept in the ledger.
+        scope: for a `scoped` sequence (and only for one), the caller's scope the numbers are counted in, e.g.
+            `GEN-20261202` (a queue's day) or a slot's id (idseq.formats.SCOPE_PATTERN); each scope has its own
+            counter from the start value, and its ids show it (`VT-GEN-20261202-0017`) so they stay unique.
     Returns:
-        `Issued(ids, replayed)`.
+        `Issued(ids, replayed, values)`: `values` are the counter values of `ids` (17 for `VT-GEN-20261202-0017`).
     Raises:
-        IdseqError: count outside 1..10,000 (400).
+        IdseqError: count outside 1..10,000 (400); a scoped sequence without a valid `scope`, or a `scope` for
+            another sequence.
         InvalidId: an unknown key that is not a valid prefix (400, names the pattern).
         SequenceInactive: the sequence is retired (409).
         SequenceExhausted: the format has fewer than `count` ids left in this period (409); nothing consumed.
@@ -209,14 +217,14 @@ def issue(
         if not sequence.is_active:
             raise SequenceInactive(f"Sequence {sequence.key!r} is retired and issues no more numbers.")
         now = timezone.now()
-        scope = scope_of(sequence.reset, timezone.localdate(now))
+        scope = _scope(sequence, scope, now)
         claim = None
         if idempotency_key is not None:
             claim, replay = _claim(
                 sequence, idempotency_key, _request_hash(count, purpose, fingerprint), now, user=issued_by
             )
             if replay is not None:
-                return Issued(replay, replayed=True)
+                return Issued(replay, replayed=True, values=[sequence.id_format.parse(id_)[0] for id_ in replay])
         id_format = sequence.id_format
         values = _advance(_locked_counter(sequence, scope), count, limit=id_format.last_value)
         if values is None:
@@ -227,7 +235,22 @@ def issue(
             )
         ids = [id_format.render(value, scope) for value in values]
         _record(sequence, scope, values, ids, at=now, issued_by=issued_by, purpose=purpose, claim=claim)
-    return Issued(ids, replayed=False)
+    return Issued(ids, replayed=False, values=list(values))
+
+
+def _scope(sequence: Sequence, scope: str | None, now: datetime.datetime) -> str:
+    """The counter scope `issue()` takes numbers in: the caller's `scope` for a scoped sequence, else the period
+    of `now` (the day in the hospital's time zone). Raises IdseqError for a missing, invalid or unwanted scope."""
+    if sequence.reset != Period.SCOPED:
+        if scope is not None:
+            raise IdseqError(f"Sequence {sequence.key!r} is not counted per scope; send no scope.")
+        return scope_of(sequence.reset, timezone.localdate(now))
+    try:
+        return check_scope(scope)
+    except ValueError:
+        raise IdseqError(
+            f"Sequence {sequence.key!r} is counted per scope: name one matching {SCOPE_PATTERN} (got {scope!r})."
+        ) from None
 
 
 def next_id(
@@ -446,15 +469,17 @@ def reset_sequence(key: str, last_id: str, *, reset_by=None) -> str | None:
 
 
 def peek(key: str, *, scope: str | None = None) -> str:
-    """The id sequence `key` would issue next (in the current period, or `scope`), without taking it.
+    """The id sequence `key` would issue next (in the current period, or `scope`; a scoped sequence needs its
+    caller's `scope`), without taking it.
 
     Raises:
         UnknownSequence: no sequence `key` (404).
+        IdseqError: a scoped sequence without a valid `scope` (400).
         SequenceExhausted: its format has no id left in that period.
     """
     sequence = _sequence(key)
-    if scope is None:
-        scope = scope_of(sequence.reset, timezone.localdate())
+    if scope is None or sequence.reset == Period.SCOPED:
+        scope = _scope(sequence, scope, timezone.now())
     counter = Counter.objects.filter(key=sequence.counter_key(scope)).first()
     last = counter.last_value if counter else sequence.start_value - 1
     return sequence.id_format.render(last + 1, scope)

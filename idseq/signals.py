@@ -9,7 +9,7 @@ from django.dispatch import Signal
 from core.busy import timed_out
 
 # Sent each time a counter row lock was taken or given up on, with keyword arguments:
-#   key (str): the Counter.key, e.g. "mrn", "mrn-dated@2026-11-25", "visit-token:GEN:2026-11-25";
+#   key (str): the Counter.key, e.g. "mrn", "mrn-dated@2026-11-25", "visit-token@GEN-20261125";
 #   seconds (float): how long taking the lock took (waiting behind other transactions included);
 #   timed_out (bool): True when the wait ended with PostgreSQL's lock_timeout or statement_timeout, not the lock.
 # Receivers run while the lock is held: they must be quick and must not touch the database.

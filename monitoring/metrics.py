@@ -24,16 +24,19 @@ LOCK_TIMEOUTS = Counter(
     ["counter"],
 )
 
-# Parts of a counter key that change every day or slot: dates, numbers, UUIDs.
-_VARYING = re.compile(r"[0-9-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Parts of a counter key that change every day or slot: UUIDs, dates and numbers.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_VARYING = re.compile(r"[0-9-]+")
 
 
 def counter_label(key: str) -> str:
-    """The label a counter key is measured under: the key without the parts that change each day or slot, so that
-    the number of series stays bounded. "mrn" -> "mrn", "mrn-dated@2026-11-25" -> "mrn-dated",
-    "visit-token:GEN:2026-11-25" -> "visit-token:GEN", "slot-token:<uuid>" -> "slot-token"."""
-    parts = key.split("@", 1)[0].split(":")
-    return ":".join(part for part in parts if not _VARYING.fullmatch(part))[:100] or "other"
+    """The label a counter key is measured under: the sequence key and the parts of its scope that do not change
+    each day or slot, so that the number of series stays bounded. "mrn" -> "mrn", "mrn-dated@2026-11-25" ->
+    "mrn-dated", "visit-token@GEN-20261125" -> "visit-token:GEN", "slot-token@<uuid>" -> "slot-token", an ad-hoc
+    "x:GEN:2026-11-25" -> "x:GEN"."""
+    sequence, _, scope = _UUID.sub("", key).partition("@")
+    parts = [*sequence.split(":"), *re.split(r"[-:]", scope)]
+    return ":".join(part for part in parts if part and not _VARYING.fullmatch(part))[:100] or "other"
 
 
 @receiver(counter_locked, dispatch_uid="monitoring.metrics.observe_counter_lock")

@@ -1,9 +1,10 @@
 """Writes on queues: issue a token, call next, and the explicit steps of a visit (issue #7, seeds 000 and 003).
 
-Every function here is one transaction. Tokens come from idseq (`visit-token:<code>:<date>`) in the same
-transaction as the visit row, so a failure returns the number. Visits are locked one row at a time; call-next skips
-rows another desk holds (`SKIP LOCKED`) so desks never wait on each other. Logs and board notifications run after
-commit. No function rewrites other visits: positions are derived (see `selectors.waiting_line`).
+Every function here is one transaction. Tokens come from idseq (sequence `visit-token`, scope `<code>-<yyyymmdd>`)
+with their ledger row in the same transaction as the visit row, so a failure returns the number. Visits are locked
+one row at a time; call-next skips rows another desk holds (`SKIP LOCKED`) so desks never wait on each other. Logs
+and board notifications run after commit. No function rewrites other visits: positions are derived (see
+`selectors.waiting_line`).
 """
 
 import contextlib
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from idseq.exceptions import IdempotencyConflict
 from core.errors import NotFound
-from idseq.services import allocate
+from idseq.services import issue
 from queues import notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
 from queues.models import Desk, Queue, Visit
@@ -29,12 +30,14 @@ S = Visit.Status
 # The partial unique indexes (queues/models.py) whose violations services turn into domain errors.
 DESK_BUSY_CONSTRAINT = "queues_visit_one_at_desk"
 OPEN_VISIT_CONSTRAINT = "queues_visit_one_open_per_patient"
+TOKEN_SEQUENCE = "visit-token"  # the idseq sequence of visit tokens (idseq/builtin.py), one scope per queue and day
 
 
-def token_counter_key(queue: Queue, visit_date: datetime.date) -> str:
-    """The idseq counter of `queue`'s tokens on `visit_date` (a day in the hospital's time zone), e.g.
-    `visit-token:GEN:2026-11-25`. A new key each day is what restarts tokens at 1."""
-    return f"visit-token:{queue.code}:{visit_date.isoformat()}"
+def token_scope(queue: Queue, visit_date: datetime.date) -> str:
+    """The idseq scope of `queue`'s tokens on `visit_date` (a day in the hospital's time zone), e.g. `GEN-20261125`:
+    the `visit-token` sequence counts each scope from 1, which is what restarts tokens daily. Ledger ids read
+    `VT-GEN-20261125-0017` (the printed token stays `GEN-017`)."""
+    return f"{queue.code}-{visit_date:%Y%m%d}"
 
 
 def issue_visit(
@@ -279,7 +282,9 @@ def _new_visit(
 ) -> Visit:
     """Inside the caller's transaction: take the queue's next token for today and insert the visit."""
     visit_date = timezone.localdate()
-    (number,) = allocate(token_counter_key(queue, visit_date))
+    (number,) = issue(
+        TOKEN_SEQUENCE, scope=token_scope(queue, visit_date), purpose="visit token", issued_by=issued_by
+    ).values
     _check_replay(issued_by, idempotency_key, request_hash)
     # One open visit per patient, queue and day: the partial unique index queues_visit_one_open_per_patient refuses
     # a second (see _open_visit_clash_as_domain_error), so the hot path needs no query to check it.

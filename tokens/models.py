@@ -1,7 +1,8 @@
 """OPD slot tokens (seed 002): doctors, their time slots, tokens booked into slots, and each slot's waiting list.
 
-Token numbers come from idseq (`"slot-token:<slot id>"`) and never change. Queue order, position and estimated time
-are derived on read (`tokens.selectors`), so no stored row is rewritten when someone cancels or time passes.
+Token numbers come from idseq (sequence `slot-token`, one scope per slot) and never change. Queue order, position
+and estimated time are derived on read (`tokens.selectors`), so no stored row is rewritten when someone cancels or
+time passes.
 """
 
 import uuid

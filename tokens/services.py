@@ -1,8 +1,9 @@
 """Writes on OPD tokens (seed 002, issue 8). The API, the booking page, the admin and commands all call these.
 
 Locking: every change to a slot's places happens under that slot's row lock (`SELECT ... FOR UPDATE`), taken
-first; the token number is then allocated from idseq (`"slot-token:<slot id>"`) and saved with the token in the same
-transaction. Several slots are locked in primary-key order. Token numbers never change; nothing is renumbered.
+first; the token number is then issued by idseq (sequence `slot-token`, scope the slot's id, with its ledger row)
+and saved with the token in the same transaction. Several slots are locked in primary-key order. Token numbers
+never change; nothing is renumbered.
 """
 
 import datetime
@@ -14,12 +15,13 @@ from django.utils import timezone
 
 from core.busy import bounded_lock_wait
 from core.errors import DomainError, NotFound
-from idseq.services import allocate
+from idseq.services import issue
 from patients.models import Patient
 from tokens import selectors, signals
 from tokens.models import BASE_PRIORITY, Category, Doctor, Slot, Token, WaitingListEntry
 
 MAX_DELAY_MINUTES = 720  # seed 002: a delay of more than 12 hours is refused
+TOKEN_SEQUENCE = "slot-token"  # the idseq sequence of OPD tokens (idseq/builtin.py), one scope per slot
 
 
 class DoubleBooking(DomainError):
@@ -42,9 +44,10 @@ class SlotFull(DomainError):
         super().__init__(f"{slot} is full ({waiting} already waiting). Put the patient on its waiting list?")
 
 
-def token_counter_key(slot: Slot) -> str:
-    """The idseq counter that numbers the tokens of `slot`."""
-    return f"slot-token:{slot.pk}"
+def token_scope(slot: Slot) -> str:
+    """The idseq scope that numbers the tokens of `slot` (1, 2, 3 ...): its id. Ledger ids read
+    `SLOT-<slot id>-0017`."""
+    return str(slot.pk)
 
 
 def create_doctor(*, name: str, specialization: str = "") -> Doctor:
@@ -260,7 +263,7 @@ def _issue_token(
 ) -> Token:
     """Seat a patient in the locked `slot`: take the slot's next number and a place (an overflow place when full,
     which only emergencies reach). The caller holds the slot's lock inside its transaction."""
-    (number,) = allocate(token_counter_key(slot))
+    (number,) = issue(TOKEN_SEQUENCE, scope=token_scope(slot), purpose="OPD token", issued_by=booked_by).values
     token = Token.objects.create(
         slot=slot,
         patient=patient,

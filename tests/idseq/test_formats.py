@@ -2,6 +2,8 @@
 
 import datetime
 import random
+import re
+import string
 
 import pytest
 
@@ -17,6 +19,7 @@ from idseq.formats import (
     format_grouped,
     format_letter_number,
     format_plain,
+    format_scoped,
     is_legacy,
     letter_number_last,
     luhn_digit,
@@ -24,6 +27,7 @@ from idseq.formats import (
     parse_grouped,
     parse_letter_number,
     parse_plain,
+    parse_scoped,
     scope_of,
 )
 
@@ -152,6 +156,10 @@ def test_a_check_digit_is_verified_and_catches_a_typo():
         (IdFormat(kind=Kind.DATED, prefix="INV", period=Period.YEARLY), 42, "2026", "INV-2026-0042"),
         (IdFormat(kind=Kind.GROUPED), GROUPED_FIRST, "", "001-00-001"),
         (IdFormat(kind=Kind.PLAIN, prefix="R", digits=6), 7, "", "R-000007"),
+        (IdFormat(kind=Kind.PLAIN, prefix="VT", period=Period.SCOPED), 17, "GEN-20261202", "VT-GEN-20261202-0017"),
+        (IdFormat(kind=Kind.PLAIN, prefix="SLOT", period=Period.SCOPED), 3, "0b7e6f5c-1a2b-4c3d-9e8f-0123456789ab",
+         "SLOT-0b7e6f5c-1a2b-4c3d-9e8f-0123456789ab-0003"),
+        (IdFormat(kind=Kind.PLAIN, period=Period.SCOPED, digits=3), 999, "7", "7-999"),
     ],
 )
 def test_id_formats_render_and_parse_each_kind(fmt, value, scope, text):
@@ -182,3 +190,36 @@ def test_old_numbers_become_grouped_by_prepending_a_zero(old, new):
 def test_convert_legacy_refuses_what_is_not_xx_xx_xxx(text):
     with pytest.raises(ValueError):
         convert_legacy(text)
+
+
+def test_scoped_format_and_parse_are_inverses_over_random_values_and_scopes():
+    fmt = IdFormat(kind=Kind.PLAIN, prefix="VT", period=Period.SCOPED, check_digit=True)
+    rng = random.Random(12)
+    alphabet = string.ascii_letters + string.digits + "_.-"
+    for _ in range(2000):
+        scope = rng.choice(string.ascii_letters + string.digits)
+        scope += "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40))) + rng.choice(string.digits)
+        value = rng.randrange(0, 10_000)
+        assert fmt.parse(fmt.render(value, scope)) == (value, scope)
+        assert fmt.render(*fmt.parse(fmt.render(value, scope))) == fmt.render(value, scope)
+        assert re.fullmatch(fmt.regex, fmt.render(value, scope))
+
+
+@pytest.mark.parametrize("scope", ["", "-GEN", "GEN-", "GEN:20261202", "GÉN", "A" * 51, "GEN\n"])
+def test_a_scope_that_would_not_read_back_is_refused(scope):
+    with pytest.raises(ValueError, match="not a scope"):
+        format_scoped(1, scope)
+
+
+@pytest.mark.parametrize("text", ["VT-0017", "VT-GEN-20261202-017", "VT--0017", "VT-GEN-20261202-0017-", "GEN-1-0001"])
+def test_a_scoped_id_in_another_shape_is_refused_with_the_pattern(text):
+    with pytest.raises(InvalidId, match=r"VT-SCOPE-NNNN \(4 digits\)"):
+        IdFormat(kind=Kind.PLAIN, prefix="VT", period=Period.SCOPED).parse(text)
+
+
+def test_a_scoped_sequences_scope_comes_from_its_caller_not_the_day():
+    with pytest.raises(ValueError, match="named by its caller"):
+        scope_of(Period.SCOPED, datetime.date(2026, 12, 2))
+    with pytest.raises(SequenceExhausted, match="GEN-20261202"):
+        format_scoped(10_000, "GEN-20261202")
+    assert parse_scoped("GEN-20261202-0017") == (17, "GEN-20261202")

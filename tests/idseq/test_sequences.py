@@ -140,6 +140,8 @@ def test_a_sequence_with_a_check_digit_issues_ids_that_verify():
         ({"key": "bad", "kind": "letter_number", "prefix": "bad"}, "prefix"),
         ({"key": "d", "kind": "dated", "prefix": "D"}, "reset"),
         ({"key": "p", "kind": "plain", "reset": "daily"}, "reset"),
+        ({"key": "s", "kind": "letter_number", "prefix": "s", "reset": "scoped"}, "reset"),
+        ({"key": "d2", "kind": "dated", "prefix": "D", "reset": "scoped"}, "reset"),
         ({"key": "has:colon", "kind": "plain"}, "key"),
         ({"key": "newline\n", "kind": "plain"}, "key"),
         ({"key": "NL", "kind": "plain", "prefix": "NL\n"}, "prefix"),
@@ -271,3 +273,48 @@ def test_usage_warns_at_80_percent_and_is_critical_at_90():
     usage = selectors.sequence_usage(Sequence.objects.filter(key="tiny"))[0]
     assert (usage.level, usage.issued, usage.capacity) == ("critical", 90, 99)
     assert usage.rate_per_day == 3.0 and usage.days_to_exhaustion == 3.0  # 90 in 30 days, 9 left
+
+
+def test_a_scoped_sequence_counts_each_callers_scope_from_its_start_and_records_every_id(django_user_model):
+    desk = django_user_model.objects.create_user("desk")
+    with transaction.atomic():
+        gen = services.issue("visit-token", 2, scope="GEN-20261202", issued_by=desk, purpose="visit token")
+        lab = services.issue("visit-token", scope="LAB-20261202")
+        again = services.issue("visit-token", scope="GEN-20261202")
+    assert (gen.ids, gen.values) == (["VT-GEN-20261202-0001", "VT-GEN-20261202-0002"], [1, 2])
+    assert (lab.ids, lab.values, again.values) == (["VT-LAB-20261202-0001"], [1], [3])
+    assert ledger("visit-token") == ["VT-GEN-20261202-0001", "VT-GEN-20261202-0002", "VT-GEN-20261202-0003",
+                                     "VT-LAB-20261202-0001"]
+    first = IssuedNumber.objects.get(formatted="VT-GEN-20261202-0001")
+    assert (first.scope, first.value, first.issued_by, first.purpose) == ("GEN-20261202", 1, desk, "visit token")
+    assert Counter.objects.get(key="visit-token@GEN-20261202").last_value == 3
+    assert services.peek("visit-token", scope="GEN-20261202") == "VT-GEN-20261202-0004"
+
+
+@pytest.mark.parametrize("key, scope", [
+    ("visit-token", None), ("visit-token", ""), ("visit-token", "GEN:2026-12-02"), ("INV", "GEN-20261202"),
+])
+def test_a_scope_is_required_by_a_scoped_sequence_only_and_must_read_back(key, scope):
+    before = state()
+    with pytest.raises(IdseqError, match="scope"):
+        services.issue(key, scope=scope)
+    assert state() == before
+
+
+def test_a_failed_transaction_returns_its_scoped_number_and_ledger_row():
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        services.issue("slot-token", scope="42")
+        1 / 0
+    assert services.issue("slot-token", scope="42").ids == ["SLOT-42-0001"]
+    assert ledger("slot-token") == ["SLOT-42-0001"]
+
+
+def test_a_scoped_sequences_usage_is_its_fullest_scope_of_today():
+    assert selectors.sequence_usage(Sequence.objects.filter(key="slot-token"))[0].next_id is None
+    services.issue("slot-token", 3, scope="a")
+    services.issue("slot-token", 7, scope="b")
+    services.issue("slot-token", 5, scope="c")
+    usage = selectors.sequence_usage(Sequence.objects.filter(key="slot-token"))[0]
+    assert (usage.scope, usage.issued, usage.next_id, usage.capacity) == ("b", 7, "SLOT-b-0008", 9999)
+    assert usage.days_to_exhaustion is None
+    assert "slot-token" in [row["key"] for row in services.health_check()["sequences"]]

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from idseq.models import Counter
+from idseq.models import Counter, IssuedNumber
 from queues import services
 from queues.models import Queue, Visit
 from tests.conftest import make_user
@@ -59,7 +59,7 @@ def test_bad_input_gets_a_clear_error_and_takes_no_token(desk_api, general, body
     assert response.status_code == status, response.content
     assert field in response.json()
     assert not Visit.objects.exists()
-    assert not Counter.objects.filter(key__startswith="visit-token:").exists()
+    assert not Counter.objects.filter(sequence__key="visit-token").exists()
 
 
 def test_an_inactive_queue_and_a_second_open_visit_get_409(desk_api, general, lab):
@@ -72,7 +72,8 @@ def test_an_inactive_queue_and_a_second_open_visit_get_409(desk_api, general, la
     response = issue(desk_api, patient)
     assert response.status_code == 409
     assert "GEN-001" in response.json()["detail"]
-    assert Counter.objects.get(key__startswith="visit-token:GEN:").last_value == 1
+    assert Counter.objects.get(sequence__key="visit-token", scope__startswith="GEN-").last_value == 1
+    assert IssuedNumber.objects.filter(sequence__key="visit-token").count() == 1  # the refused visit's row rolled back
 
 
 def test_call_next_and_each_step_have_an_endpoint(desk_api, general, lab):

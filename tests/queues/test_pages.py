@@ -43,7 +43,7 @@ def test_a_second_token_in_the_same_queue_is_an_error_message_not_a_500(browser,
     assert response.status_code == 200
     assert "already holds token GEN-001" in response.content.decode()
     assert Visit.objects.count() == 1
-    assert Counter.objects.get(key__startswith="visit-token:GEN:").last_value == 1
+    assert Counter.objects.get(sequence__key="visit-token", scope__startswith="GEN-").last_value == 1
 
 
 def test_the_desk_page_calls_starts_and_completes_with_its_buttons(browser, general):

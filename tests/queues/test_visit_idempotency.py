@@ -21,7 +21,7 @@ def test_a_retry_with_the_same_key_returns_the_first_visit_and_takes_no_token(ap
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"] and again.json()["token"] == "GEN-001"
     assert Visit.objects.count() == 1
-    assert Counter.objects.get(key__startswith="visit-token:GEN").last_value == 1
+    assert Counter.objects.get(sequence__key="visit-token", scope__startswith="GEN-").last_value == 1
 
 
 def test_the_same_key_with_another_body_is_422(api, general, lab):
@@ -56,4 +56,4 @@ def test_eight_copies_sent_at_once_issue_one_visit(general):
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert Visit.objects.count() == 1
-    assert Counter.objects.get(key__startswith="visit-token:GEN").last_value == 1
+    assert Counter.objects.get(sequence__key="visit-token", scope__startswith="GEN-").last_value == 1

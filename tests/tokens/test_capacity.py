@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from idseq.models import Counter
+from idseq.models import Counter, IssuedNumber
 from tests.conftest import run_in_threads
 from tests.tokens.conftest import at, make_patients, make_slot
 from tokens import selectors, services
@@ -101,7 +101,8 @@ def test_a_failed_booking_consumes_no_token_number(slot):
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         services.book_token(slot_id=slot.pk, patient=make_patients(1)[0], category=Category.ONLINE)
         1 / 0
-    assert Counter.objects.get(key=services.token_counter_key(slot)).last_value == 1
+    assert Counter.objects.get(sequence__key="slot-token", scope=services.token_scope(slot)).last_value == 1
+    assert IssuedNumber.objects.filter(sequence__key="slot-token").count() == 1  # the rolled-back booking's went too
     assert Slot.objects.get(pk=slot.pk).current_capacity == 1
 
 

@@ -5,8 +5,9 @@ from idseq.selectors import ledger_problems
 
 class Command(BaseCommand):
     help = (
-        "Verify for every sequence and period that the ledger holds exactly start..last, each value once (void "
-        "numbers count). Exits non-zero with a report when not."
+        "Verify for every sequence and period or scope (visit tokens per queue and day, slot tokens per slot) that "
+        "the ledger holds exactly start..last, each value once (void numbers count). Exits non-zero with a report "
+        "when not."
     )
 
     def handle(self, *args, **options):
