@@ -207,6 +207,20 @@ def check_same_statements(label: str, script: str, captured: list[str]) -> None:
     print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
 
 
+def raw_advance(key: str, count: int | str = 1) -> str:
+    """idseq's one statement that locks and advances a sequence's counter (`idseq.services._ADVANCE_SEQUENCE`), for
+    raw ceilings: the text the code path sends, with this database's values of counter `key` (a counter of a
+    sequence, which must exist) in place, and `\\gset` so pgbench has the new last value as `:n`. `count` may be a
+    pgbench expression."""
+    from idseq.models import Counter
+    from idseq.services import _ADVANCE_SEQUENCE
+
+    sequence = Counter.objects.select_related("sequence").get(key=key).sequence
+    sql = _ADVANCE_SEQUENCE % {"count": count, "key": f"'{key}'", "sequence": sequence.pk,
+                               "version": sequence.version, "limit": sequence.id_format.last_value}
+    return sql.replace("RETURNING c.last_value", "RETURNING c.last_value AS n") + " \\gset"
+
+
 # The API's user throttle (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES "user", counted in the database cache): the
 # statements of `cache.get` of the user's request history, then `cache.set` of the new one (count the rows for
 # culling, then in a transaction read the key and update it). The raw twin writes the row's value back unchanged;
