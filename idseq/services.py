@@ -192,9 +192,9 @@ def _lock_counter(key: str, start: int) -> Counter:
     once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
     both queue on the same row lock.
 
-    Every counter lock of idseq is taken here, with the wait bounded (issue 11, core/busy.py): after
-    `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key; the caller's
-    transaction rolls back, so nothing is taken.
+    Every counter lock of idseq is taken here or in `_advance_in_place`, with the wait bounded (issue 11,
+    core/busy.py): after `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key;
+    the caller's transaction rolls back, so nothing is taken.
     """
     with bounded_lock_wait(f"counter {key!r}", error=NumberingBusy):
         counter = Counter.objects.select_for_update().filter(key=key).first()
