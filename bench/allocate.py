@@ -9,7 +9,16 @@ statements in raw SQL (pgbench) at the same client counts; `idseq.services.alloc
 django-sequences is a test dependency (requirements.txt, "# Tests"); bench/settings.py installs its app.
 """
 
-from common import bench_database, check_same_statements, pgbench, print_table, run_threads  # first: fixes the path
+from common import (  # first: fixes the path
+    bench_database,
+    check_same_statements,
+    pgbench,
+    print_table,
+    RAW_ADVANCE,
+    advance_variables,
+    run_threads,
+    with_variables,
+)
 
 import argparse  # noqa: E402
 
@@ -19,21 +28,18 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from sequences import get_next_value  # noqa: E402
 
 from idseq.models import Sequence  # noqa: E402
-from idseq.services import allocate  # noqa: E402
+from idseq.services import allocate, create_sequence, next_id  # noqa: E402
 from patients.services import register_patient  # noqa: E402
 
 RAW_KEY = "bench-raw"
-# The statements register_patient sends (sequence, counter locked then advanced, ledger row, patient row: its
-# history row is written by the insert trigger in both cases), without the ORM. Raw MRNs are 'R<n>' so they never
-# meet the service's.
-RAW_SQL = """\
+# The statements register_patient sends (the MRN counter locked and advanced in one statement, ledger row, patient
+# row: its history row is written by the insert trigger in both cases), without the ORM. The raw ceiling takes its
+# numbers from a sequence of its own, and its MRNs are 'R<n>', so they never meet the service's.
+RAW_SQL = f"""\
 BEGIN;
-SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
-  WHERE key = 'mrn' LIMIT 1;
-SELECT last_value + 1 AS n FROM idseq_counter WHERE key = '{key}' LIMIT 1 FOR UPDATE \\gset
-UPDATE idseq_counter SET last_value = :n, updated_at = now(), reserved_from = reserved_from WHERE key = '{key}';
+{RAW_ADVANCE}
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, purpose, void_reason)
-  VALUES ({sequence}, '', :n, 'R' || :n, now(), 'patient registration', '');
+  VALUES (:sid, '', :n, 'R' || :n, now(), 'patient registration', '');
 INSERT INTO patients_patient (mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, email, address,
   is_active, notify_opt_out, notify_language, created_at, created_by_id, origin_terminal_id, is_offline_entry,
   synced_at, registered_at, client_uuid)
@@ -41,6 +47,14 @@ INSERT INTO patients_patient (mrn, full_name, father_name, dob, dob_estimated, s
   NULL, NULL, NULL) RETURNING id, dob_estimated, full_name_folded, father_name_folded, mrn_value;
 COMMIT;
 """
+
+
+def raw_registration() -> str:
+    """RAW_SQL for this database, its sequence and counter made on first use (a plain sequence, prefix RAW)."""
+    if not Sequence.objects.filter(key=RAW_KEY).exists():
+        create_sequence(key=RAW_KEY, kind="plain", prefix="RAW", padding=18)
+        next_id(RAW_KEY)  # its counter
+    return with_variables(RAW_SQL, **advance_variables(RAW_KEY))
 
 
 def register():
@@ -96,15 +110,12 @@ def main() -> None:
     seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
     with bench_database():
         call_command("migrate", "sequences", verbosity=0)  # django-sequences' table (smoke: the test database)
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())"
-                           " ON CONFLICT (key) DO NOTHING", [RAW_KEY])
         register()  # the MRN counter row exists before timing starts
         take_allocate()
         take_django_sequences()
         if args.million:
             return flat_cost(seconds)
-        script = RAW_SQL.format(key=RAW_KEY, sequence=Sequence.objects.get(key="mrn").pk)
+        script = raw_registration()
         with CaptureQueriesContext(connection) as captured:
             register()
         check_same_statements("register_patient", script, [q["sql"] for q in captured.captured_queries])

@@ -46,6 +46,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+from idseq.services import _ADVANCE_SEQUENCE  # noqa: E402
+
 
 @contextlib.contextmanager
 def bench_database():
@@ -205,6 +207,24 @@ def check_same_statements(label: str, script: str, captured: list[str]) -> None:
         raise SystemExit(f"{label}: the raw ceiling does not send the code path's statements\n"
                          f"  code path: {ours}\n  raw SQL:   {raw}")
     print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
+
+
+# idseq's one statement that locks and advances a sequence's counter (`idseq.services._ADVANCE_SEQUENCE`), as raw
+# ceilings send it: the same text with pgbench variables for its parameters (`advance_variables` gives their values)
+# and `\\gset`, so the script has the new last value as `:n`.
+RAW_ADVANCE = (
+    _ADVANCE_SEQUENCE % {"count": ":count", "key": ":'key'", "sequence": ":sid", "version": ":version", "limit": ":limit"}
+).replace("RETURNING c.last_value", "RETURNING c.last_value AS n") + " \\gset"
+
+
+def advance_variables(key: str, count: int = 1) -> dict:
+    """The values of RAW_ADVANCE's variables for counter `key` (a counter of a sequence, which must exist), taking
+    `count` values; `sid` is the sequence's id, for the ledger rows the script writes."""
+    from idseq.models import Counter
+
+    sequence = Counter.objects.select_related("sequence").get(key=key).sequence
+    return {"key": key, "count": count, "sid": sequence.pk, "version": sequence.version,
+            "limit": sequence.id_format.last_value}
 
 
 # The API's user throttle (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES "user", counted in the database cache): the

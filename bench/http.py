@@ -43,16 +43,14 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from bench.allocate import RAW_SQL as RAW_REGISTRATION  # noqa: E402
+from bench.allocate import raw_registration  # noqa: E402
 from bench.queue import RAW_CALL_NEXT, RAW_ISSUE, make_line, make_token_counter  # noqa: E402
-from idseq.models import Sequence  # noqa: E402
 from patients.models import Patient  # noqa: E402
 from queues.models import Queue  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 30_000  # patients, and waiting visits and desks per queue run: more than one run gets through
 SMOKE_ROWS = 600
-RAW_KEY = "bench-raw"
 
 
 class Scenario:
@@ -204,8 +202,6 @@ class Fixtures:
         self.patient_ids = list(Patient.objects.filter(mrn__startswith="H").order_by("pk").values_list("pk", flat=True))
         with connection.cursor() as cursor:
             cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
-            cursor.execute("INSERT INTO idseq_counter (key, last_value, updated_at) VALUES (%s, 0, now())"
-                           " ON CONFLICT (key) DO NOTHING", [RAW_KEY])
 
     def queue(self, *, line: bool) -> tuple[Queue, list[int]]:
         self.serial += 1
@@ -217,7 +213,7 @@ class Fixtures:
 
     def registrations(self) -> tuple[list, str, dict]:
         body = json.dumps({"full_name": "Bench Patient"}).encode()
-        script = RAW_THROTTLE + RAW_REGISTRATION.format(key=RAW_KEY, sequence=Sequence.objects.get(key="mrn").pk)
+        script = RAW_THROTTLE + raw_registration()
         return [("/api/v1/patients/", body)] * 1_000_000, script, {}
 
     def issues(self) -> tuple[list, str, dict]:

@@ -12,7 +12,16 @@ import datetime
 import itertools
 import random
 
-from common import bench_database, check_same_statements, pgbench, print_table, run_threads
+from common import (
+    RAW_ADVANCE,
+    advance_variables,
+    bench_database,
+    check_same_statements,
+    pgbench,
+    print_table,
+    run_threads,
+    with_variables,
+)
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -36,13 +45,10 @@ SELECT id FROM tokens_token WHERE patient_id = :p AND doctor_id = '{doctor}' AND
 SELECT w.id FROM tokens_waitinglistentry w INNER JOIN tokens_slot s ON (w.slot_id = s.id)
   WHERE w.slot_id = ('{prefix}' || lpad(:s::text, 12, '0'))::uuid AND w.patient_id = :p
   ORDER BY s.start_time, w.created_at LIMIT 1;
-SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
-  WHERE key = 'slot-token' LIMIT 1;
-SELECT last_value FROM idseq_counter WHERE key = 'slot-token@{prefix}' || lpad(:s::text, 12, '0') FOR UPDATE;
-UPDATE idseq_counter SET last_value = last_value + 1, updated_at = now(), reserved_from = reserved_from WHERE key = 'slot-token@{prefix}' || lpad(:s::text, 12, '0') RETURNING last_value AS n \\gset
+""" + RAW_ADVANCE.replace(":'key'", "('slot-token@{prefix}' || lpad(:s::text, 12, '0'))") + """
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, issued_by_id, purpose,
   idempotency_key_id, voided_at, void_reason)
-  VALUES ({sequence}, '{prefix}' || lpad(:s::text, 12, '0'), :n,
+  VALUES (:sid, '{prefix}' || lpad(:s::text, 12, '0'), :n,
   'SLOT-{prefix}' || lpad(:s::text, 12, '0') || '-' || lpad(:n::text, 4, '0'), now(), NULL, 'OPD token', NULL, NULL,
   '');
 INSERT INTO tokens_token (id, slot_id, patient_id, doctor_id, day, token_number, category, priority, status, created_at, updated_at)
@@ -91,8 +97,10 @@ def raw(slots: list[Slot], first_patient: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER SEQUENCE bench_patient RESTART WITH {first_patient}")
     slot = slots[0]
-    return RAW_SQL.format(slots=len(slots), prefix=str(slot.pk)[:24], doctor=slot.doctor_id, day=slot.day,
-                          sequence=Sequence.objects.get(key=services.TOKEN_SEQUENCE).pk)
+    script = RAW_SQL.format(slots=len(slots), prefix=str(slot.pk)[:24], doctor=slot.doctor_id, day=slot.day)
+    variables = advance_variables(Sequence.objects.get(key=services.TOKEN_SEQUENCE).counter_key(services.token_scope(slot)))
+    del variables["key"]  # the script builds each slot's counter key itself
+    return with_variables(script, **variables)
 
 
 def check_statements(slots: list[Slot], patient_id: int) -> None:

@@ -9,8 +9,10 @@ are the server's own time without a network or a WSGI server. Runs in a throw-aw
 """
 
 from common import (  # first: fixes the path
+    RAW_ADVANCE,
     RAW_THROTTLE,
     Result,
+    advance_variables,
     bench_database,
     check_same_statements,
     make_throttle_row,
@@ -45,8 +47,8 @@ SMOKE_ROWS = 600
 NOTIFIER_SLEEP = 2.0  # seconds
 # Each API call-next uses a fresh desk, so no desk has to be freed between calls (desks never wait on each other).
 # The statements of the API calls (bench/common.py checks them against one captured call): issue reads the patient
-# and the queue, takes the token under the counter lock, inserts the visit, then reads position and estimate in one
-# query; call-next locks the desk with its queue ids, takes the first waiting visit (SKIP LOCKED), calls it. Both
+# and the queue, takes the token (the counter locked and advanced in one statement) and its ledger row, inserts the
+# visit, then reads position and estimate in one query; call-next locks the desk with its queue ids, takes the first waiting visit (SKIP LOCKED), calls it. Both
 # start with the API's user throttle (bench/common.py: RAW_THROTTLE).
 RAW_ISSUE = """\
 SELECT :p0 + nextval('bench_seq') AS pid \\gset
@@ -56,10 +58,7 @@ SELECT id, mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, em
   registered_at, client_uuid, full_name_folded, father_name_folded FROM patients_patient WHERE id = :pid LIMIT 21;
 SELECT id, name, code, is_active, default_service_minutes FROM queues_queue WHERE id = :q LIMIT 21;
 BEGIN;
-SELECT id, key, kind, prefix, padding, start_value, reset, check_digit, is_active, created_at FROM idseq_sequence
-  WHERE key = 'visit-token' LIMIT 1;
-SELECT last_value + 1 AS n FROM idseq_counter WHERE key = :'key' LIMIT 1 FOR UPDATE \\gset
-UPDATE idseq_counter SET last_value = :n, updated_at = now(), reserved_from = reserved_from WHERE key = :'key';
+""" + RAW_ADVANCE + """
 INSERT INTO idseq_issuednumber (sequence_id, scope, value, formatted, issued_at, issued_by_id, purpose,
   idempotency_key_id, voided_at, void_reason)
   VALUES (:sid, :'scope', :n, 'VT-' || :'scope' || '-' || lpad(:n::text, 4, '0'), now(), :uid, 'visit token', NULL,
@@ -112,11 +111,11 @@ def make_line(queue: Queue, patient_ids: list[int], day) -> list[int]:
 
 def make_token_counter(queue: Queue, day) -> dict:
     """`queue`'s token counter of `day`, as the code path's first token of the day makes it (linked to the
-    `visit-token` sequence), and the variables RAW_ISSUE needs for it: key, scope, sid (the sequence's id)."""
+    `visit-token` sequence), and the variables RAW_ISSUE needs for it: its scope and RAW_ADVANCE's."""
     sequence = Sequence.objects.get(key=TOKEN_SEQUENCE)
     scope = token_scope(queue, day)
     Counter.objects.create(key=sequence.counter_key(scope), sequence=sequence, scope=scope)
-    return {"key": sequence.counter_key(scope), "scope": scope, "sid": sequence.pk}
+    return {"scope": scope, **advance_variables(sequence.counter_key(scope))}
 
 
 def sleepy_notifier(queue_ids):

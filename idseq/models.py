@@ -52,6 +52,11 @@ class Sequence(models.Model):
     check_digit = models.BooleanField(default=False, help_text="Append a Luhn mod-10 check digit.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the database on every INSERT and UPDATE of the row (trigger `idseq_sequence_version`, migration 0010) to
+    # a value never used before, by any row: issue() keeps sequences in a per-process cache and advances a counter
+    # only while the row still has the version it cached, checked in the same statement (services._advance_cached),
+    # so a sequence retired or changed by anyone (admin, psql) is never used stale.
+    version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["key"]

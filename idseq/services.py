@@ -7,8 +7,10 @@ Two layers:
 - `next_id(key)` / `next_ids(key, count)` / `issue(key, count, scope=...)`: a `Sequence` (issue #4), returning
   formatted ids, one Counter per scope period (or per caller's scope: visit tokens, slot tokens), every id
   recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
-Both lock a Counter row with `SELECT ... FOR UPDATE` (`_lock_counter`) and advance it (`_advance`); the lock is held
-until the caller commits.
+Both lock a Counter row and advance it, and the lock is held until the caller commits: in one statement on the
+common path (`_advance_in_place`, `UPDATE ... RETURNING`, with the Sequence cached per process and its version
+checked in that statement), else with `SELECT ... FOR UPDATE` (`_lock_counter`) then `_advance`, which creates
+missing counters, steps over reservations and refuses to pass the format's end.
 """
 
 import contextlib
@@ -73,6 +75,9 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
         raise NotInTransaction("allocate() must run inside transaction.atomic()")
     if count < 1 or start < 1:
         raise ValueError(f"count and start must be at least 1 (got count={count}, start={start})")
+    values = _advance_in_place(key, count)
+    if values is not None:  # the common case: a bare counter that exists, one statement
+        return values
     counter = _lock_counter(key, start)
     sequence = counter.sequence if counter.sequence_id is not None else None
     values = _advance(counter, count, limit=sequence.id_format.last_value if sequence else None)
@@ -133,7 +138,54 @@ def _compact(values: list[int]) -> range | list[int]:
     return range(values[0], values[-1] + 1) if values[-1] - values[0] + 1 == len(values) else values
 
 
+# The common case of allocation in one statement: lock the counter row and advance it. An UPDATE takes and holds
+# the same row lock as SELECT ... FOR UPDATE (until the transaction ends); a concurrent caller waits on it, then
+# re-reads the row it updates, so values never repeat. A row that does not meet the WHERE is left unlocked and
+# unchanged, and the caller takes the general path (_lock_counter, _advance).
+_ADVANCE_BARE = (
+    f"UPDATE {Counter._meta.db_table} SET last_value = last_value + %(count)s, updated_at = statement_timestamp()"
+    " WHERE key = %(key)s AND sequence_id IS NULL RETURNING last_value"
+)
+_ADVANCE_SEQUENCE = (
+    f"UPDATE {Counter._meta.db_table} c SET last_value = c.last_value + %(count)s,"
+    " updated_at = statement_timestamp()"
+    f" FROM {Sequence._meta.db_table} s"
+    " WHERE c.key = %(key)s AND c.sequence_id = %(sequence)s AND s.id = c.sequence_id AND s.version = %(version)s"
+    " AND s.is_active AND c.last_value + %(count)s <= %(limit)s"
+    " AND (c.reserved_from IS NULL OR c.last_value + %(count)s < c.reserved_from)"
+    " RETURNING c.last_value"
+)
+
+
 @timed_lock  # tells listeners (monitoring) how long the lock took, and of lock timeouts
+def _advance_in_place(key: str, count: int, *, sequence: Sequence | None = None) -> range | None:
+    """Lock counter `key` and advance it by `count` in one round trip (`UPDATE ... RETURNING`), on the common path.
+
+    Args:
+        key: the Counter.key.
+        count: values to take, at least 1.
+        sequence: the counter's Sequence as cached by this process; None for a bare counter of `allocate()`.
+    Returns:
+        The values taken, `range(first, last + 1)`, the row locked until the transaction ends; or None, with nothing
+        locked or written, when this is not the common path: no such counter yet, a reservation within reach
+        (`Counter.reserved_from`), past the format's last value, or (with `sequence`) the sequence retired or changed
+        since it was cached (`Sequence.version`). The caller then takes `_lock_counter` and `_advance`.
+    Raises:
+        NumberingBusy: the lock wait passed `TOKENLINE_LOCK_TIMEOUT` (503); the transaction must roll back.
+    """
+    with bounded_lock_wait(f"counter {key!r}", error=NumberingBusy), connection.cursor() as cursor:
+        if sequence is None:
+            cursor.execute(_ADVANCE_BARE, {"count": count, "key": key})
+        else:
+            cursor.execute(_ADVANCE_SEQUENCE, {
+                "count": count, "key": key, "sequence": sequence.pk, "version": sequence.version,
+                "limit": sequence.id_format.last_value,
+            })
+        row = cursor.fetchone()
+    return None if row is None else range(row[0] - count + 1, row[0] + 1)
+
+
+@timed_lock
 def _lock_counter(key: str, start: int) -> Counter:
     """Return the Counter row `key` locked FOR UPDATE (`SELECT ... FOR UPDATE`), held until the caller commits.
 
@@ -141,9 +193,9 @@ def _lock_counter(key: str, start: int) -> Counter:
     once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
     both queue on the same row lock.
 
-    Every counter lock of idseq is taken here, with the wait bounded (issue 11, core/busy.py): after
-    `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key; the caller's
-    transaction rolls back, so nothing is taken.
+    Every counter lock of idseq is taken here or in `_advance_in_place`, with the wait bounded (issue 11,
+    core/busy.py): after `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key;
+    the caller's transaction rolls back, so nothing is taken.
     """
     with bounded_lock_wait(f"counter {key!r}", error=NumberingBusy):
         counter = Counter.objects.select_for_update().filter(key=key).first()
@@ -213,9 +265,8 @@ def issue(
     # A savepoint only where a failure after a write must be undone without failing the caller's transaction.
     own = idempotency_key is not None or not connection.in_atomic_block
     with transaction.atomic() if own else nullcontext():
-        sequence = _sequence(key, create=True)
-        if not sequence.is_active:
-            raise SequenceInactive(f"Sequence {sequence.key!r} is retired and issues no more numbers.")
+        # A key claim is written under the sequence's id, so it is never made with a cached (maybe deleted) row.
+        sequence = _cached_sequence(key, fresh=idempotency_key is not None)
         now = timezone.now()
         scope = _scope(sequence, scope, now)
         claim = None
@@ -225,8 +276,11 @@ def issue(
             )
             if replay is not None:
                 return Issued(replay, replayed=True, values=[sequence.id_format.parse(id_)[0] for id_ in replay])
+        values = _advance_in_place(sequence.counter_key(scope), count, sequence=sequence)
+        if values is None:  # not the common case, or the cached sequence is stale: read it again and lock
+            sequence = _cached_sequence(key, fresh=True)
+            values = _advance(_locked_counter(sequence, scope), count, limit=sequence.id_format.last_value)
         id_format = sequence.id_format
-        values = _advance(_locked_counter(sequence, scope), count, limit=id_format.last_value)
         if values is None:
             period = f" on {scope}" if scope else ""
             raise SequenceExhausted(
@@ -346,6 +400,26 @@ def _ledger_clash_refused(sequence: Sequence):
             f"Sequence {sequence.key!r} cannot issue: its counter is behind the numbers already recorded (the "
             "counter was moved back). Nothing was issued. An administrator must run `manage.py idseq_repair`."
         ) from None
+
+
+_sequences: dict[str, Sequence] = {}  # this process's cache of `_cached_sequence`, by key
+
+
+def _cached_sequence(key: str, *, fresh: bool = False) -> Sequence:
+    """The sequence `key` as this process last read it (read, or created for a new valid prefix, on first use), to
+    be used only through `_advance_in_place`, whose statement checks that the row is still at the version read.
+
+    With `fresh`, or when the cached copy is retired (it may have been reactivated), it is read again first.
+    Raises:
+        SequenceInactive: the sequence is retired (409), as read from the database.
+        InvalidId: an unknown key that is not a valid prefix (400).
+    """
+    sequence = _sequences.get(key)
+    if fresh or sequence is None or not sequence.is_active:
+        sequence = _sequences[key] = _sequence(key, create=True)
+        if not sequence.is_active:
+            raise SequenceInactive(f"Sequence {sequence.key!r} is retired and issues no more numbers.")
+    return sequence
 
 
 def _sequence(key: str, *, create: bool = False) -> Sequence:

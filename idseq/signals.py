@@ -19,8 +19,9 @@ counter_locked = Signal()
 def timed_lock(lock):
     """Decorate `lock(key, ...)`, a function that takes a counter's row lock, so that it sends `counter_locked`.
 
-    Sent when `lock` returns (timed_out=False) or raises a timeout (timed_out=True; the error is re-raised unchanged,
-    whether it is the database's or a domain error chained to it). Other errors send nothing. Receivers are called
+    Sent when `lock` returns a result (timed_out=False; None means it took no lock and sends nothing) or raises a
+    timeout (timed_out=True; the error is re-raised unchanged, whether it is the database's or a domain error
+    chained to it). Other errors send nothing. Receivers are called
     with `send_robust`, so a failing listener can never fail a number.
     """
 
@@ -36,7 +37,8 @@ def timed_lock(lock):
                     sender=None, key=key, seconds=time.perf_counter() - started, timed_out=True
                 )
             raise
-        counter_locked.send_robust(sender=None, key=key, seconds=time.perf_counter() - started, timed_out=False)
+        if result is not None:
+            counter_locked.send_robust(sender=None, key=key, seconds=time.perf_counter() - started, timed_out=False)
         return result
 
     return wrapper
