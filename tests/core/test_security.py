@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -27,6 +28,17 @@ def test_30_wrong_passwords_in_a_minute_on_the_token_endpoint_get_429_from_some_
     # Blocked means blocked: the right password is refused too until the minute has passed.
     right = client.post("/api/v1/auth/token/", {"username": "desk1", "password": "pw-desk1"})
     assert right.status_code == 429 and "Retry-After" in right.headers
+
+
+def test_login_attempts_are_counted_in_the_cache_every_worker_shares_and_api_requests_in_none(production_caches):
+    user = make_user("desk1", "reception")
+    client = APIClient()
+    client.post("/api/v1/auth/token/", {"username": "desk1", "password": "guess"})
+    client.force_authenticate(user)
+    assert client.get("/api/v1/patients/").status_code == 200
+    with connection.cursor() as cursor:  # the database cache: one count, the login's (per client address)
+        cursor.execute("SELECT cache_key FROM tokenline_cache")
+        assert [key for (key,) in cursor.fetchall()] == [":1:throttle_login_127.0.0.1"]
 
 
 def test_the_right_password_gets_a_token(db):

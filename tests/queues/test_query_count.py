@@ -29,7 +29,7 @@ def token_api(asst):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_issuing_a_token_sends_seven_statements_whatever_the_length_of_the_line(token_api, general):
+def test_issuing_a_token_sends_seven_statements_whatever_the_length_of_the_line(token_api, general, production_caches):
     first, *line, last = make_patients(12)
     token_api.post("/api/v1/visits/", {"patient": first.pk, "queue": "GEN"}, format="json")  # today's counter row
     for patient in line:
@@ -43,7 +43,7 @@ def test_issuing_a_token_sends_seven_statements_whatever_the_length_of_the_line(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_calling_next_sends_four_statements(token_api, general, asst):
+def test_calling_next_sends_four_statements(token_api, general, asst, production_caches):
     for patient in make_patients(2):
         services.issue_visit(patient=patient, queue=general, issued_by=asst)
     desk = make_desk("Room 1", general)
