@@ -227,40 +227,6 @@ def advance_variables(key: str, count: int = 1) -> dict:
             "limit": sequence.id_format.last_value}
 
 
-# The API's user throttle (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES "user", counted in the database cache): the
-# statements of `cache.get` of the user's request history, then `cache.set` of the new one (count the rows for
-# culling, then in a transaction read the key and update it). The raw twin writes the row's value back unchanged;
-# its key, `:'throttle'`, is made by `make_throttle_row`.
-RAW_THROTTLE = """\
-SELECT cache_key, value, expires FROM tokenline_cache WHERE cache_key IN (:'throttle');
-SELECT COUNT(*) FROM tokenline_cache;
-BEGIN;
-SELECT cache_key, expires FROM tokenline_cache WHERE cache_key = :'throttle';
-UPDATE tokenline_cache SET value = value, expires = now() + interval '1 minute' WHERE cache_key = :'throttle';
-COMMIT;
-"""
-RAW_THROTTLE_KEY = "bench-raw-throttle"
-
-
-def make_throttle_row() -> str:
-    """The raw ceilings' throttle row (a copy of any throttle history, as the code path's first request makes it);
-    returns its key, for `:'throttle'`."""
-    from django.core.cache import cache
-
-    cache.set(RAW_THROTTLE_KEY, [time.time()], 60)
-    return cache.make_key(RAW_THROTTLE_KEY)
-
-
-def throttle_steady() -> None:
-    """Wait for the next whole second, before the request that warms a code path whose statements are captured next.
-
-    The user throttle's history stays in the database cache one throttle window (1 s in bench/settings.py), its
-    expiry cut to the whole second: a request made just after a whole second leaves it there until the next one, so
-    the captured request (made at once) finds it, as every request of a timed run but about one a second does.
-    Otherwise the captured one may find it expired and send the other statements (DELETE, then INSERT)."""
-    time.sleep(1 - time.time() % 1 + 0.02)
-
-
 def with_variables(script: str, **variables) -> str:
     """A pgbench script with `variables` filled in: numbers as `\\set name value` lines, strings written into each
     `:'name'` (pgbench has no quoted variables)."""

@@ -12,14 +12,11 @@ Runs in a throw-away database (bench/common.py); gunicorn is stopped at the end.
 """
 
 from common import (  # first: fixes the path
-    RAW_THROTTLE,
     Result,
     bench_database,
     check_same_statements,
     database_url,
-    make_throttle_row,
     pgbench,
-    throttle_steady,
     with_variables,
 )
 
@@ -213,7 +210,7 @@ class Fixtures:
 
     def registrations(self) -> tuple[list, str, dict]:
         body = json.dumps({"full_name": "Bench Patient"}).encode()
-        script = RAW_THROTTLE + raw_registration()
+        script = raw_registration()
         return [("/api/v1/patients/", body)] * 1_000_000, script, {}
 
     def issues(self) -> tuple[list, str, dict]:
@@ -234,16 +231,14 @@ class Fixtures:
         """pgbench: the token lookup the API makes, then `script`, with `variables`."""
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        script = with_variables(f"{auth_sql};\n{script}", **variables, day=self.today.isoformat(),
-                                throttle=make_throttle_row())
+        script = with_variables(f"{auth_sql};\n{script}", **variables, day=self.today.isoformat())
         return pgbench(script, clients, seconds)
 
     def check(self, name: str, requests: list, script: str, variables: dict) -> str:
         """Send one request in process; check the raw script sends its statements; return its token lookup SQL."""
         path, body = requests.pop()  # used here, so not again by the clients
         client = Client(HTTP_AUTHORIZATION=f"Token {self.token}", SERVER_NAME="127.0.0.1")
-        throttle_steady()
-        client.post(path, body, content_type="application/json")  # warm: content types, counters, throttle
+        client.post(path, body, content_type="application/json")  # warm: content types, counters
         path, body = requests.pop()
         with CaptureQueriesContext(connection) as captured:
             response = client.post(path, body, content_type="application/json")

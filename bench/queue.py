@@ -10,14 +10,11 @@ are the server's own time without a network or a WSGI server. Runs in a throw-aw
 
 from common import (  # first: fixes the path
     RAW_ADVANCE,
-    RAW_THROTTLE,
     Result,
     advance_variables,
     bench_database,
     check_same_statements,
-    make_throttle_row,
     pgbench,
-    throttle_steady,
     print_table,
     run_threads,
     with_variables,
@@ -48,11 +45,11 @@ NOTIFIER_SLEEP = 2.0  # seconds
 # Each API call-next uses a fresh desk, so no desk has to be freed between calls (desks never wait on each other).
 # The statements of the API calls (bench/common.py checks them against one captured call): issue reads the patient
 # and the queue, takes the token (the counter locked and advanced in one statement) and its ledger row, inserts the
-# visit, then reads position and estimate in one query; call-next locks the desk with its queue ids, takes the first waiting visit (SKIP LOCKED), calls it. Both
-# start with the API's user throttle (bench/common.py: RAW_THROTTLE).
+# visit, then reads position and estimate in one query; call-next locks the desk with its queue ids, takes the first
+# waiting visit (SKIP LOCKED), calls it. The API's user throttle counts in the worker's memory (core/throttling.py)
+# and sends nothing.
 RAW_ISSUE = """\
 SELECT :p0 + nextval('bench_seq') AS pid \\gset
-""" + RAW_THROTTLE + """\
 SELECT id, mrn, full_name, father_name, dob, dob_estimated, sex, phone, cnic, email, address, is_active,
   notify_opt_out, notify_language, created_at, created_by_id, origin_terminal_id, is_offline_entry, synced_at,
   registered_at, client_uuid, full_name_folded, father_name_folded FROM patients_patient WHERE id = :pid LIMIT 21;
@@ -84,7 +81,6 @@ SELECT (SELECT count(U0.id) FROM queues_desk U0 INNER JOIN queues_desk_queues U1
 """
 RAW_CALL_NEXT = """\
 SELECT :d0 + nextval('bench_seq') AS desk \\gset
-""" + RAW_THROTTLE + """\
 BEGIN;
 SELECT d.id, d.name, d.is_active, ARRAY(SELECT U0.queue_id FROM queues_desk_queues U0 WHERE U0.desk_id = d.id)
   FROM queues_desk d WHERE d.id = :desk ORDER BY d.name LIMIT 1 FOR UPDATE OF d;
@@ -171,13 +167,11 @@ class Bench:
         queue, desks = self.queue(line=True)
         api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
         api.force_authenticate(self.user)
-        throttle_steady()
         api.post(f"/api/v1/desks/{desks[0]}/call-next/")  # the user's permissions are cached from here on
         with CaptureQueriesContext(connection) as captured:
             api.post(f"/api/v1/desks/{desks[1]}/call-next/")
         check_same_statements("call-next", RAW_CALL_NEXT, [q["sql"] for q in captured.captured_queries])
         spare = Queue.objects.create(name="Bench spare", code="BSPARE")
-        throttle_steady()
         api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json")
         with CaptureQueriesContext(connection) as captured:
             api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json")
@@ -198,7 +192,7 @@ class Bench:
         with connection.cursor() as cursor:
             cursor.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        script = with_variables(script, **variables, day=self.today.isoformat(), throttle=make_throttle_row())
+        script = with_variables(script, **variables, day=self.today.isoformat())
         return pgbench(script, clients, max(1, round(self.seconds)))
 
 

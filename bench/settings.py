@@ -5,9 +5,9 @@ from config.settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "sequences"]  # noqa: F405
 
-# The API's user throttle stays on (its cache statements are part of every request the benches time, and of their
-# raw twins), but never refuses: the benches send far more than a desk's 1,200 requests a minute as one user. A
-# one-second window keeps the user's request history (rewritten on every request) about as long as production's.
+# The API's user throttle stays on (it counts every request the benches time, in each process's memory as in
+# production: core/throttling.py), but never refuses: the benches send far more than a desk's 1,200 requests a
+# minute as one user. A one-second window keeps the user's request history about as long as production's.
 BENCH_THROTTLE_USER = "100000/s"
 REST_FRAMEWORK = {  # noqa: F405
     **REST_FRAMEWORK,  # noqa: F405

@@ -206,20 +206,28 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
-    # Counted in the database cache, so every gunicorn worker sees the same counts. `login` limits password
-    # guesses per client address on /api/v1/auth/token/ and the login page (core.auth).
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
-                                 "rest_framework.throttling.UserRateThrottle"],
+    # `anon` and `user` count in each worker's memory (CACHES["throttle"], core/throttling.py: no statement per
+    # request); `login` limits password guesses per client address on /api/v1/auth/token/ and the login page
+    # (core.auth) in the shared default cache, so every gunicorn worker sees the same count.
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.AnonRateThrottle", "core.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
     },
+    # Proxies in front of the server (e.g. 1 behind nginx): the throttles then count the client's address from
+    # X-Forwarded-For, not the proxy's. None (unset): REMOTE_ADDR.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
 }
 
-# Throttle counts (and nothing else yet) live here: the database cache is shared by all workers; its table is made
-# by `migrate` (core/apps.py). CACHE_URL may name another (e.g. redis://...) that every worker reaches.
-CACHES = {"default": env.cache("CACHE_URL", default="dbcache://tokenline_cache")}
+# `default`: the login throttle's counts (and nothing else yet), in the database cache shared by all workers; its
+# table is made by `migrate` (core/apps.py). CACHE_URL may name another (e.g. redis://...) that every worker reaches.
+# `throttle`: the anon and user rates, in each worker's memory by default (core/throttling.py says why);
+# THROTTLE_CACHE_URL may name a shared one. Room for 10,000 users and addresses before the oldest counts are culled.
+CACHES = {
+    "default": env.cache("CACHE_URL", default="dbcache://tokenline_cache"),
+    "throttle": env.cache("THROTTLE_CACHE_URL", default="locmemcache://tokenline-throttle?MAX_ENTRIES=10000"),
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tokenline API",

@@ -7,6 +7,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.serializers import ModelSerializer
 from idseq.services import request_fingerprint
 from patients import services, slips
 from patients.filters import PatientFilter
@@ -18,7 +19,7 @@ from patients.selectors import visible_patients
 CARRY_OVER_PERMISSION = "patients.carry_over_mrn"
 
 
-class PatientIn(serializers.ModelSerializer):
+class PatientIn(ModelSerializer):
     """What a client may send. `name` is accepted as an alias of `full_name` (seed-002 clients)."""
 
     name = serializers.CharField(write_only=True, required=False, help_text="Alias of full_name.")
@@ -48,7 +49,7 @@ class PatientIn(serializers.ModelSerializer):
         return attrs
 
 
-class PatientOut(serializers.ModelSerializer):
+class PatientOut(ModelSerializer):
     """A patient as the API shows it."""
 
     # Blank when not given, which the model's email format and sex choices alone would not document.

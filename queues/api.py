@@ -17,6 +17,7 @@ from rest_framework.generics import get_object_or_404  # a malformed id is a 404
 from rest_framework.response import Response
 
 from core.dates import validate_query_day
+from core.serializers import ModelSerializer
 from core.errors import DomainError
 from idseq.api import IDEMPOTENCY_HEADER
 from idseq.services import request_fingerprint
@@ -97,7 +98,7 @@ class TransferIn(serializers.Serializer):
     queue = QueueRef()
 
 
-class VisitOut(serializers.ModelSerializer):
+class VisitOut(ModelSerializer):
     """A visit with its token, and for waiting visits its position and estimated wait (minutes)."""
 
     token = serializers.CharField(read_only=True)

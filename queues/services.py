@@ -160,7 +160,8 @@ def _call_next(desk: Desk, called_by) -> Visit:
         raise busy or NobodyWaiting(f"Nobody is waiting for desk {locked.name} today.")
     visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, locked, timezone.now(), called_by
     visit.announced_at = visit.called_at
-    visit.save()
+    # Only what calling changes (the line query read every column, and a full save would write them all back).
+    visit.save(update_fields=["status", "desk", "called_at", "called_by", "announced_at", "updated_at"])
     signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
     _announce(visit.queue_id)
     return visit

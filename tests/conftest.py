@@ -17,6 +17,7 @@ import urllib.request
 
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
@@ -30,16 +31,34 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-sync"]
 
 
+# The caches as the settings make them (production's: the login throttle in the database, the API's rates in each
+# process's memory), before any test changes them.
+PRODUCTION_CACHES = django_settings.CACHES
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     """Tests speak plain HTTP to 127.0.0.1 whatever DEBUG says (no HTTPS redirect or secure-only cookies), and count
-    throttled requests in a per-process memory cache emptied before each test, so no test is throttled by the
-    requests of another (tests/core/test_security.py tests the limits themselves)."""
-    from django.core.cache import cache
+    the login throttle in a per-process memory cache too (the API's rates already are, as in production), both
+    emptied before each test, so no test is throttled by the requests of another (tests/core/test_security.py tests
+    the limits themselves; `production_caches` puts the database cache back)."""
+    from django.core.cache import caches
 
     settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
+    settings.CACHES = {**PRODUCTION_CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    for cache in caches.all():
+        cache.clear()
+
+
+@pytest.fixture
+def production_caches(settings, transactional_db):
+    """The caches of config/settings.py (the database cache included), emptied: for tests that count the statements
+    a request sends in production."""
+    from django.core.cache import caches
+
+    settings.CACHES = PRODUCTION_CACHES
+    for cache in caches.all():
+        cache.clear()
 
 
 def make_user(username: str, role: str | None = None, **extra) -> User:

@@ -1,5 +1,6 @@
 """Bad input the fuzzer found (issue 11), each a plain regression test: a clear 4xx with `detail`, never a 500."""
 
+import io
 import json
 
 import pytest
@@ -101,6 +102,30 @@ def test_a_10_mb_body_is_refused_with_413_before_it_is_parsed(admin_api):
     response = admin_api.generic("POST", "/api/v1/patients/", body, content_type="application/json")
     assert response.status_code == 413
     assert "larger than" in response.json()["detail"]
+
+
+def chunked_post(client, path: str, body: bytes):
+    """POST `body` as gunicorn hands a chunked request to Django: Transfer-Encoding, no Content-Length, the decoded
+    body in an input the server ends (`wsgi.input_terminated`)."""
+    stream = io.BytesIO(body)
+    response = client.generic("POST", path, "", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked",
+                              **{"wsgi.input": stream, "wsgi.input_terminated": True})
+    return response, stream.tell()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_with_413_after_reading_one_byte_past_it(admin_api, settings):
+    body = json.dumps({"full_name": "x" * (10 * 1024 * 1024)}).encode()
+    response, read = chunked_post(admin_api, "/api/v1/patients/", body)
+    assert response.status_code == 413
+    assert response.json()["detail"] == f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes."
+    assert read == settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+    assert not Patient.objects.exists()
+
+
+def test_a_chunked_body_within_the_limit_is_read_as_the_body(admin_api):
+    response, _ = chunked_post(admin_api, "/api/v1/patients/", json.dumps({"full_name": "Chunked Khan"}).encode())
+    assert response.status_code == 201, response.content
+    assert response.json()["full_name"] == "Chunked Khan"
 
 
 def test_a_counter_behind_its_ledger_is_503_naming_the_sequence_and_idseq_repair(admin_api):

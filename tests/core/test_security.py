@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -27,6 +28,31 @@ def test_30_wrong_passwords_in_a_minute_on_the_token_endpoint_get_429_from_some_
     # Blocked means blocked: the right password is refused too until the minute has passed.
     right = client.post("/api/v1/auth/token/", {"username": "desk1", "password": "pw-desk1"})
     assert right.status_code == 429 and "Retry-After" in right.headers
+
+
+def test_login_attempts_are_counted_in_the_cache_every_worker_shares_and_api_requests_in_none(production_caches):
+    user = make_user("desk1", "reception")
+    client = APIClient()
+    client.post("/api/v1/auth/token/", {"username": "desk1", "password": "guess"})
+    client.force_authenticate(user)
+    assert client.get("/api/v1/patients/").status_code == 200
+    with connection.cursor() as cursor:  # the database cache: one count, the login's (per client address)
+        cursor.execute("SELECT cache_key FROM tokenline_cache")
+        assert [key for (key,) in cursor.fetchall()] == [":1:throttle_login_127.0.0.1"]
+
+
+def test_behind_a_proxy_login_attempts_are_counted_per_client_address_the_proxy_saw(db, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}  # NUM_PROXIES=1 in the environment
+    make_user("desk1", "reception")
+
+    def attempt(client_address, sent_by_client):
+        # nginx's $proxy_add_x_forwarded_for: what the client sent, then the address nginx saw it come from.
+        return APIClient().post("/api/v1/auth/token/", {"username": "desk1", "password": "guess"},
+                                REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"{sent_by_client}, {client_address}")
+
+    statuses = [attempt("10.0.0.7", f"10.9.9.{i}").status_code for i in range(12)]  # a new made-up address each time
+    assert statuses[-1] == 429
+    assert attempt("10.0.0.8", "10.0.0.7").status_code == 400  # another desk behind the same proxy is not locked out
 
 
 def test_the_right_password_gets_a_token(db):

@@ -10,10 +10,10 @@ from queues import services
 from tests.queues.conftest import make_desk, make_patients
 
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT"}
-# Token with user and permissions; the patient; the queue; the visit-token sequence, its counter's lock and advance,
-# the token's ledger row (issue #12); the visit; position and estimate in one query. (The sequence lookup goes when
-# idseq caches sequences per process.)
-ISSUE_STATEMENTS = 9
+# Token with user and permissions; the patient; the queue; the visit-token counter locked and advanced in one
+# statement (the sequence cached per process), the token's ledger row (issue #12); the visit; position and estimate
+# in one query.
+ISSUE_STATEMENTS = 7
 # Token with user and permissions; the desk locked with its queue ids; the next waiting visit (SKIP LOCKED); its update.
 CALL_NEXT_STATEMENTS = 4
 
@@ -30,7 +30,7 @@ def token_api(asst):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_issuing_a_token_sends_nine_statements_whatever_the_length_of_the_line(token_api, general):
+def test_issuing_a_token_sends_seven_statements_whatever_the_length_of_the_line(token_api, general, production_caches):
     first, *line, last = make_patients(12)
     token_api.post("/api/v1/visits/", {"patient": first.pk, "queue": "GEN"}, format="json")  # today's counter row
     for patient in line:
@@ -44,7 +44,7 @@ def test_issuing_a_token_sends_nine_statements_whatever_the_length_of_the_line(t
 
 
 @pytest.mark.django_db(transaction=True)
-def test_calling_next_sends_four_statements(token_api, general, asst):
+def test_calling_next_sends_four_statements(token_api, general, asst, production_caches):
     for patient in make_patients(2):
         services.issue_visit(patient=patient, queue=general, issued_by=asst)
     desk = make_desk("Room 1", general)
