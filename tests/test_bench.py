@@ -44,7 +44,7 @@ def run_smoke(name: str, template: str) -> subprocess.CompletedProcess:
     database = f"{template}_bench_{name}"
     with raw_connection(dbname="postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database)))
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(database), sql.Identifier(template)))
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(*map(sql.Identifier, (database, template))))
     try:
         # The bench's own settings, named here: pytest-django's DJANGO_SETTINGS_MODULE is in this process's environment.
         env = {**os.environ, "BENCH_DATABASE": database, "DJANGO_SETTINGS_MODULE": "bench.settings"}
