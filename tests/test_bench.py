@@ -56,15 +56,28 @@ def run_smoke(name: str, template: str) -> subprocess.CompletedProcess:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
+def passed(run) -> bool:
+    return isinstance(run, subprocess.CompletedProcess) and run.returncode == 0 and "ratio" in run.stdout
+
+
 @pytest.fixture(scope="module")
 def smoke_runs(django_db_setup, django_db_blocker) -> dict:
-    """Every bench's smoke run, AT_ONCE at a time: {name: CompletedProcess or the exception that stopped it}."""
+    """Every bench's smoke run, AT_ONCE at a time: {name: CompletedProcess or the exception that stopped it}.
+
+    A bench that fails side by side runs once more alone, and that run is the one tested: starved of CPU by its
+    neighbours, a bench's captured request can miss the one-second throttle window it was warmed in (bench/common.py,
+    throttle_steady) and send other cache statements than its raw ceiling. A bench that is really broken fails alone
+    too."""
     with django_db_blocker.unblock():
         template = connection.settings_dict["NAME"]
         connection.close()  # a template database takes no other session: this process's is closed first
     with concurrent.futures.ThreadPoolExecutor(AT_ONCE) as pool:
         futures = {name: pool.submit(run_smoke, name, template) for name in BENCHES}
-    return {name: future.exception() or future.result() for name, future in futures.items()}
+    runs = {name: future.exception() or future.result() for name, future in futures.items()}
+    for name, run in runs.items():
+        if not passed(run):
+            runs[name] = run_smoke(name, template)
+    return runs
 
 
 @pytest.mark.django_db  # the test database must exist: the benches run on copies of it
