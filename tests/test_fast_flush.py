@@ -18,8 +18,9 @@ def test_it_empties_the_tables_with_delete_under_deferred_constraints(db):
 
 def test_it_truncates_when_a_table_has_a_delete_trigger(db):
     with connection.cursor() as cursor:  # rolled back with the test
-        cursor.execute("CREATE FUNCTION keep_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
-                       "CREATE TRIGGER keep_rows BEFORE DELETE ON idseq_counter FOR EACH ROW EXECUTE FUNCTION keep_rows()")
+        cursor.execute("CREATE FUNCTION keep_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$")
+        cursor.execute("CREATE TRIGGER keep_rows BEFORE DELETE ON idseq_counter"
+                       " FOR EACH ROW EXECUTE FUNCTION keep_rows()")
     assert flush_sql()[0].startswith("TRUNCATE ")
 
 
