@@ -2,7 +2,7 @@
 
 Each bench script runs standalone (`.venv/bin/python bench/<name>.py`) against a fresh `test_<db>` database created
 and migrated like the test suite's, and dropped at the end, so it never touches real data. With `--smoke` it runs for
-a few seconds on small data: tests/test_bench.py runs every bench that way against the test suite's database (named
+a few seconds on small data: tests/test_bench.py runs every bench that way on a copy of the test suite's database (named
 in BENCH_DATABASE, used as it is), so no bench rots unnoticed.
 
 Raw ceilings send exactly the statements the code path sends: `check_same_statements` compares a pgbench script
@@ -34,7 +34,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 # tests/monitoring) must not inherit bench.settings, whose extra app has tables the test database lacks.
 if Path(sys.argv[0] or ".").resolve().parent == BENCH_DIR:
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-# Smoke runs of the test suite: the database it prepared (migrated; the test flushes it afterwards).
+# Smoke runs of the test suite: a copy of the database it prepared (migrated, empty; the test drops it afterwards).
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "")
 
 import django  # noqa: E402

@@ -36,6 +36,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PRODUCTION_CACHES = django_settings.CACHES
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_by_delete():
+    """Transactional tests are emptied afterwards with DELETE instead of TRUNCATE (same end state, a fraction of the
+    time; tests/fast_flush.py says why and when it falls back)."""
+    from tests import fast_flush
+
+    with fast_flush.installed():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     """Tests speak plain HTTP to 127.0.0.1 whatever DEBUG says (no HTTPS redirect or secure-only cookies), and count
@@ -257,10 +267,11 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
 
 
 def raw_connection(**kwargs) -> psycopg.Connection:
-    """A psycopg connection of its own to the test database, outside Django (like a psql session)."""
+    """A psycopg connection of its own to the test database, outside Django (like a psql session); `kwargs` go to
+    psycopg.connect (`autocommit=True`, or `dbname="postgres"` for the server's maintenance database)."""
     params = connection.get_connection_params()
     wanted = ("dbname", "user", "password", "host", "port")
-    return psycopg.connect(**{key: params[key] for key in wanted if params.get(key)}, **kwargs)
+    return psycopg.connect(**{**{key: params[key] for key in wanted if params.get(key)}, **kwargs})
 
 
 def database_url() -> str:
