@@ -8,10 +8,12 @@ so DELETE is the cheap way to the same end state: the same tables (Django's own 
 left as TRUNCATE without RESTART IDENTITY leaves them, and the post_migrate signal still sent afterwards by flush
 (content types, permissions, roles, built-in sequences).
 
-Two things would make DELETE differ from TRUNCATE, and the flush falls back to Django's TRUNCATE when either exists:
-a trigger that fires on DELETE (or TRUNCATE) of one of the tables, and a foreign key that cannot be deferred to the
-end of the flush's transaction (Django creates its foreign keys DEFERRABLE INITIALLY DEFERRED, so the order of the
-DELETEs does not matter). Flushes asked to reset sequences or to cascade use Django's SQL unchanged.
+The DELETEs run with `session_replication_role = replica` (for the flush's transaction only: `SET LOCAL`), so no
+trigger fires, as none fires on TRUNCATE but TRUNCATE's own: a DELETE trigger (patients' name words, a history
+trigger) neither writes nor keeps rows. The flush falls back to Django's TRUNCATE where DELETE would still end
+differently or cannot run that way: a trigger on TRUNCATE of one of the tables, a foreign key that cannot be deferred
+(a table outside the flush referring to one inside would be left dangling), or a database user who is no superuser
+(only a superuser may set the role). Flushes asked to reset sequences or to cascade use Django's SQL unchanged.
 """
 
 import contextlib
@@ -20,14 +22,15 @@ from django.db.backends.postgresql.operations import DatabaseOperations
 
 _TRUNCATE = DatabaseOperations.sql_flush
 
-# Triggers of any level firing on DELETE (tgtype bit 8) or TRUNCATE (bit 32) on the tables, and foreign keys that
-# cannot be deferred: either makes a DELETE-based flush differ from TRUNCATE.
+# Triggers firing on TRUNCATE (tgtype bit 32) of the tables, foreign keys that cannot be deferred, or no superuser:
+# any of them makes the DELETE-based flush differ from TRUNCATE or impossible.
 _DIFFERENT_FROM_TRUNCATE = """
 WITH flushed AS (SELECT to_regclass(quote_ident(name)) AS oid FROM unnest(%(tables)s::text[]) AS name)
-SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal AND tgtype & (8 | 32) <> 0
+SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal AND tgtype & 32 <> 0
                AND tgrelid IN (SELECT oid FROM flushed))
     OR EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND NOT condeferrable
                AND (conrelid IN (SELECT oid FROM flushed) OR confrelid IN (SELECT oid FROM flushed)))
+    OR NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
 """
 
 
@@ -41,7 +44,8 @@ def sql_flush_by_delete(self, style, tables, *, reset_sequences=False, allow_cas
         cursor.execute(_DIFFERENT_FROM_TRUNCATE, {"tables": list(tables)})
         if cursor.fetchone()[0]:
             return _TRUNCATE(self, style, tables)
-    return ["SET CONSTRAINTS ALL DEFERRED;", *(f"DELETE FROM {self.quote_name(table)};" for table in tables)]
+    return ["SET LOCAL session_replication_role = replica;",
+            *(f"DELETE FROM {self.quote_name(table)};" for table in tables)]
 
 
 @contextlib.contextmanager
