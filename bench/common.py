@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -45,6 +44,8 @@ if BENCH_DATABASE:
 django.setup()
 
 from django.db import connection  # noqa: E402
+
+from core.database import url as database_url  # noqa: E402,F401  (bench scripts import it from here)
 
 from idseq.services import _ADVANCE_SEQUENCE  # noqa: E402
 
@@ -160,15 +161,6 @@ def print_table(title: str, rows: list[tuple[str, int, Result, Result]], versus:
     for label, clients, ours, raw in rows:
         print(f"{label:<28}{clients:>8}{ours.rate:>10.0f}{ours.p50:>9.2f}{ours.p99:>9.2f}"
               f"{raw.rate:>10.0f}{raw.p50:>9.2f}{raw.p99:>9.2f}{ours.rate / raw.rate:>7.0%}")
-
-
-def database_url() -> str:
-    """The URL of the database in use, for a subprocess that reads DATABASE_URL (e.g. gunicorn)."""
-    params = connection.settings_dict
-    host = urllib.parse.quote(params.get("HOST") or "", safe="")  # a socket directory is a path
-    password = f":{urllib.parse.quote(params['PASSWORD'], safe='')}" if params.get("PASSWORD") else ""
-    port = f":{params['PORT']}" if params.get("PORT") else ""
-    return f"postgres://{urllib.parse.quote(params.get('USER') or '', safe='')}{password}@{host}{port}/{params['NAME']}"
 
 
 _TABLES = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)

@@ -8,7 +8,7 @@ figures should match the first within noise.
 Uses bench/queue.py's fixtures (a fresh queue per run, one free desk per call) in a throw-away database.
 """
 
-from common import Result, bench_database, print_table  # first: fixes the path
+from common import Result, bench_database, database_url, print_table  # first: fixes the path
 
 import argparse  # noqa: E402
 import http.server  # noqa: E402
@@ -18,9 +18,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from urllib.parse import urlencode  # noqa: E402
 
-from django.db import connection  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from bench.queue import CLIENTS, ROWS, SMOKE_ROWS, Bench  # noqa: E402
@@ -44,13 +42,10 @@ class Hang(http.server.BaseHTTPRequestHandler):
 
 def start_worker(env: dict) -> subprocess.Popen:
     """django-tasks-db's worker for the notifications queue, on the bench database."""
-    params = connection.get_connection_params()  # as common.pgbench: the embedded server's socket included
-    where = urlencode({key: params[key] for key in ("host", "port", "password") if params.get(key)})
-    url = f"postgres://{params.get('user') or ''}@/{params['dbname']}?{where}"
     return subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--queue-name", "notifications", "--no-reload",
          "--no-startup-delay", "--interval", "0.1"],
-        env={**os.environ, **env, "DATABASE_URL": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **env, "DATABASE_URL": database_url()}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 

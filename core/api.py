@@ -8,6 +8,7 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from django.http import Http404
 from rest_framework import exceptions, parsers, permissions, status
 
+import core.database
 from core.busy import as_busy
 from core.errors import DomainError
 
@@ -69,7 +70,7 @@ def exception_handler(exc, context):
         exc.status_code = domain_error.status_code
         exc.wait = getattr(domain_error, "retry_after", None)  # DRF sends it as Retry-After
     elif isinstance(exc, (OperationalError, InterfaceError)):
-        log.error("Database unavailable: %s", exc, exc_info=exc)
+        log.error("Database unavailable (%s): %s", core.database.describe(), exc, exc_info=exc)
         exc = ServiceUnavailable("The database is not answering; try again shortly.")
     elif isinstance(exc, IntegrityError):
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a database rule"

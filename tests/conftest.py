@@ -24,6 +24,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.database import url as database_url  # noqa: F401  (tests import it from here)
+
 
 # Debian's chromium, driven by Playwright in the browser tests (no browser download), and its headless flags.
 CHROMIUM = "/usr/bin/chromium"
@@ -272,18 +274,6 @@ def raw_connection(**kwargs) -> psycopg.Connection:
     params = connection.get_connection_params()
     wanted = ("dbname", "user", "password", "host", "port")
     return psycopg.connect(**{**{key: params[key] for key in wanted if params.get(key)}, **kwargs})
-
-
-def database_url() -> str:
-    """The test database as a DATABASE_URL for subprocesses (TCP, or the embedded server's Unix socket directory)."""
-    params = connection.get_connection_params()
-    user = urllib.parse.quote(params.get("user") or "", safe="")
-    password = f":{urllib.parse.quote(params['password'], safe='')}" if params.get("password") else ""
-    host = params.get("host") or ""
-    if host.startswith("/"):
-        return f"postgres://{user}{password}@/{params['dbname']}?host={host}"
-    port = f":{params['port']}" if params.get("port") else ""
-    return f"postgres://{user}{password}@{host}{port}/{params['dbname']}"
 
 
 def over_tcp() -> bool:

@@ -10,29 +10,16 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import make_user, post_json, run_in_threads
+from tests.conftest import database_url, make_user, post_json, run_in_threads
 from tests.monitoring.conftest import free_port, parse, value
 
 BATCH = 12  # registrations sent at once
-
-
-def database_url() -> str:
-    """The test database as a DATABASE_URL for a server in another process: over TCP, or over the Unix socket of
-    the embedded PostgreSQL (whose directory django-environ keeps in OPTIONS["host"])."""
-    db = connection.settings_dict
-    auth = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-    if db["HOST"] and not db["HOST"].startswith("/"):
-        return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    port = f"&port={db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@/{db['NAME']}?host={db['HOST'] or db['OPTIONS']['host']}{port}"
 
 
 def get(url: str) -> tuple[int, bytes]:
