@@ -166,3 +166,24 @@ def test_the_built_manual_loads_nothing_from_outside(built_manual):
         text = stylesheet.read_text()
         loaded += [f"{stylesheet.relative_to(site)}: {url}" for url in re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", text)]
     assert not loaded, loaded
+
+
+# A reference to the tracker ("issue" or "issues", an optional "#", a number). Which ticket asked for a line belongs
+# in the commit message; the code, templates and manual say what and why.
+ISSUE_REFERENCE = re.compile(r"(?i)\bissues?\s*#?\d+")
+
+
+def test_no_tracked_file_names_an_issue_number():
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    found = []
+    for name in filter(None, tracked.decode().split("\0")):
+        path = ROOT / name
+        if not path.is_file():  # deleted in the work tree, or a submodule
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # images, compiled translations
+            continue
+        found += [f"{name}:{number}: {line.strip()}" for number, line in enumerate(text.splitlines(), 1)
+                  if ISSUE_REFERENCE.search(line)]
+    assert not found, "say why, not which issue:\n" + "\n".join(found)
