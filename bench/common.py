@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-# Scripts run as `bench/<name>.py` have this folder first on the path, where bench/queue.py (named by issue #7)
-# would shadow the standard library's `queue` for everything imported from here on: swap it for the project root.
+# Scripts run as `bench/<name>.py` have this folder first on the path, where bench/queue.py (named after the
+# walk-in queues it measures) would shadow the standard library's `queue` for everything imported from here on:
+# swap it for the project root.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
 # A bench run as a script (`bench/<name>.py`) uses bench/settings.py: the project's settings plus django-sequences.

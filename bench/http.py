@@ -1,4 +1,4 @@
-"""The real server (issue #13): gunicorn with the production settings (config/gunicorn.py: workers, connection
+"""The real server: gunicorn with the production settings (config/gunicorn.py: workers, connection
 pool) on 127.0.0.1, driven over HTTP at 16 and 64 clients for registrations (`POST /api/v1/patients/`), visit issue
 (`POST /api/v1/visits/`) and call-next (`POST /api/v1/desks/{id}/call-next/`), each next to the raw-SQL ceiling
 measured in the same run (pgbench sending the same statements, token lookup included), plus gunicorn's CPU time

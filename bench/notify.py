@@ -1,4 +1,4 @@
-"""Notifications (issue 16): call-next latency through the API at 1, 4 and 16 clients without notifications, then
+"""Notifications: call-next latency through the API at 1, 4 and 16 clients without notifications, then
 with SMS and webhook on, both pointing at a local gateway that never answers, and a real worker (`db_worker`)
 stuck on it. The outbox rows are written in the call's transaction; delivery happens elsewhere, so the second set of
 figures should match the first within noise.

@@ -1,4 +1,4 @@
-"""A day offline (issues #6, #14): terminals lease, go offline, each registers patients locally through
+"""A day offline: terminals lease, go offline, each registers patients locally through
 `terminals/client.py`, then all sync at once over HTTP, then replay their whole outbox twice. One terminal's outbox
 is also copied to a second machine (another device identity), which tries to number from it.
 
@@ -6,8 +6,8 @@ Checks 0 renumbered (every printed MRN equals the stored one), 0 duplicates, 0 l
 before printing (1 incident caught, none reaching the server), and the utilisation %; prints
 the sync and replay times next to a raw-SQL ceiling (psycopg, the same threads and passes: per batch of 50, the
 client's, the look-up of its client_uuids (a replay stops there); then per registration, in its own transaction, the
-code path's statements: the lease check, the number recorded in idseq's ledger under its reservation's lock
-(issue #12), and the patient insert).
+code path's statements: the lease check, the number recorded in idseq's ledger under its reservation's lock,
+and the patient insert).
 
     .venv/bin/python bench/offline_day.py [--terminals 4] [--patients 300] [--replays 2] [--smoke]
 
@@ -184,7 +184,7 @@ def raw_sql_ceiling(outboxes: dict[int, list[dict]], passes: int) -> list[float]
 
     def register_raw(raw, pk: int, item: dict):
         with raw.transaction(), raw.cursor() as cursor:
-            number = int(item["mrn"][1:].replace("-", ""))  # printed grouped (issue #12) or plain
+            number = int(item["mrn"][1:].replace("-", ""))  # printed grouped or plain
             cursor.execute('SELECT device_id FROM terminals_terminallease WHERE terminal_id = %s'
                            ' AND start <= %s AND "end" >= %s LIMIT 1', (pk, number, number))
             cursor.fetchone()

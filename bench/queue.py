@@ -1,4 +1,4 @@
-"""Walk-in queues (issue #7): issue and call-next latency through the API at 1, 4 and 16 clients, next to the same
+"""Walk-in queues: issue and call-next latency through the API at 1, 4 and 16 clients, next to the same
 statements in raw SQL (pgbench) at the same client counts, then call-next with a board notifier that sleeps 2 s,
 to show that notifications never hold up a desk.
 

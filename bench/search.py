@@ -1,4 +1,4 @@
-"""Patient search at a million patients (issue #5): p95 of each search kind through the API, next to raw SQL.
+"""Patient search at a million patients: p95 of each search kind through the API, next to raw SQL.
 
     .venv/bin/python bench/search.py [--patients 1000000] [--samples 100] [--smoke]
 

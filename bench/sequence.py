@@ -1,4 +1,4 @@
-"""idseq sequences (issue #4) next to the raw-SQL ceiling (pgbench running the same statements), in a throw-away
+"""idseq sequences next to the raw-SQL ceiling (pgbench running the same statements), in a throw-away
 database:
 
 - `next_ids(key, 10000)` including its 10,000 ledger rows (target: under 1 s), against one transaction of the

@@ -45,17 +45,17 @@ TIME_ZONE = env("TIME_ZONE")
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
-# Reception, desk, OPD and slip pages in English or Urdu (issue 15): the browser's language, or the switch in the top
+# Reception, desk, OPD and slip pages in English or Urdu: the browser's language, or the switch in the top
 # bar (Django's set_language: a cookie). Urdu pages are right-to-left; translations in locale/ur (.po and .mo).
 LANGUAGES = [("en", "English"), ("ur", "اردو")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 HOSPITAL_NAME = env("HOSPITAL_NAME")
 
-# Lab terminals (issue #6): numbers from which a terminal passing 90 % of its range gets a new range of the same
+# Lab terminals: numbers from which a terminal passing 90 % of its range gets a new range of the same
 # size, e.g. "700000-799999". Empty: no automatic extension; an admin adds ranges by hand.
 TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
 
-# MRN scheme of new registrations (issue #5): "grouped" 001-00-001 (seed 000) or "dated" PAT-20241103-0001 (seed 001),
+# MRN scheme of new registrations: "grouped" 001-00-001 (seed 000) or "dated" PAT-20241103-0001 (seed 001),
 # issued by the idseq sequences `mrn` and `mrn-dated`. Switching later keeps every issued number valid and findable.
 TOKENLINE_MRN_SCHEME = env.str("TOKENLINE_MRN_SCHEME", default="grouped")
 
@@ -64,7 +64,7 @@ QUEUE_BOARD_KEY = env("QUEUE_BOARD_KEY")
 # Callables (dotted paths) told after commit, off the request thread, which queues changed (see queues/notify.py).
 QUEUE_BOARD_NOTIFIERS = env.list("QUEUE_BOARD_NOTIFIERS", default=[])
 
-# Monitoring (issue #11): /health/ needs no login. /metrics answers a request carrying
+# Monitoring: /health/ needs no login. /metrics answers a request carrying
 # `Authorization: Bearer <METRICS_TOKEN>` (when set) or coming from METRICS_ALLOWED_IPS (addresses or networks; empty
 # for none), 403 otherwise. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (environment only) to an
 # empty directory, wiped before each start, so the scrape adds up every worker's figures.
@@ -145,7 +145,7 @@ else:
     DATABASES = {"default": environ.Env.db_url_config(embedded_database_url(BASE_DIR / "var" / "pgdata"))}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 
-# Bounded waits (issue 11, core/busy.py), in seconds. Every transaction that takes a number waits at most
+# Bounded waits (core/busy.py), in seconds. Every transaction that takes a number waits at most
 # TOKENLINE_LOCK_TIMEOUT for the counter row, then answers 503 "numbering is busy" with Retry-After, nothing taken.
 # Every connection starts with that lock_timeout (sent in its startup packet, so no extra round trip per number), so
 # no lock wait of any statement is unbounded; core.busy sets it again only when the setting changed since.
@@ -161,7 +161,7 @@ if os.environ.get("TOKENLINE_PROCESS") == "web" and TOKENLINE_STATEMENT_TIMEOUT 
 _options = DATABASES["default"].setdefault("OPTIONS", {})
 _options["options"] = " ".join([_options.get("options", ""), *_session]).strip()
 
-# Connections (issue #13). With DB_POOL_SIZE > 0 each process keeps a psycopg pool of that many connections, opened
+# Connections. With DB_POOL_SIZE > 0 each process keeps a psycopg pool of that many connections, opened
 # once and lent to one request at a time (config/gunicorn.py sets it to gunicorn's threads per worker: one per
 # request a worker serves at once). Without (development, tests) each thread has its own connection, kept for
 # CONN_MAX_AGE seconds (0: closed after each request). The two are exclusive. Either way a connection is checked
@@ -253,11 +253,11 @@ SPECTACULAR_SETTINGS = {
 # (`db_worker --queue-name notifications`) is never held up by an import.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "notifications"]}}
 
-# FHIR R4 (issue 16, fhir_api/): the identifier systems of the MRN and the CNIC in Patient resources and searches.
+# FHIR R4 (fhir_api/): the identifier systems of the MRN and the CNIC in Patient resources and searches.
 FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:tokenline:mrn")
 FHIR_CNIC_SYSTEM = env.str("FHIR_CNIC_SYSTEM", default="urn:tokenline:cnic")
 
-# Notifications on call (issue 16, notifications/): an adapter is on when its URL is set. Both are delivered from the
+# Notifications on call (notifications/): an adapter is on when its URL is set. Both are delivered from the
 # outbox by the worker, after commit, with retries (see notifications/delivery.py); the board needs none of this.
 # SMS through a generic HTTP gateway: NOTIFY_SMS_URL is a template with {phone} {message} {username} {password}
 # (each URL-encoded), e.g. https://sms.example.pk/send?user={username}&pass={password}&to={phone}&text={message}

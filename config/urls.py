@@ -35,7 +35,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     # Seed 001 terminals post to /api/patients/; the same endpoints answer there.
     path("api/", include(terminals_api_urls.patients_urls)),
-    path("fhir/", include("fhir_api.urls")),  # FHIR R4 (issue 16)
+    path("fhir/", include("fhir_api.urls")),  # FHIR R4
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
 ]

@@ -1,4 +1,4 @@
-"""API authentication that costs one query per request (issue #13).
+"""API authentication that costs one query per request.
 
 DRF's TokenAuthentication loads the token with its user (one query); then every permission check
 (`user.has_perm`, core.api.RolePermissions) costs two more: Django's ModelBackend reads the user's own permissions

@@ -1,4 +1,4 @@
-"""Calls that other apps put on the waiting-room board (issue 15: the doctor's room feeds the board).
+"""Calls that other apps put on the waiting-room board (the doctor's room feeds the board).
 
 The board belongs to queues, which may not import the apps beside it (tokens). An app whose calls belong on the
 board registers a source here from its `AppConfig.ready()`; the board asks every source named in its URL.

@@ -1,4 +1,4 @@
-"""Bounded waits (issue 11): one home for limiting a lock wait, recognising a database timeout, and the error every
+"""Bounded waits: one home for limiting a lock wait, recognising a database timeout, and the error every
 edge answers it with.
 
 Seed 000 asks to "watch for timeouts on database locks": without a limit, one transaction holding a counter row (a

@@ -3,11 +3,11 @@
 - reception: registers and finds patients, issues tokens (books, cancels, marks no-shows), runs queues.
 - lab_terminal: a lab workstation registering patients over the API, online or offline.
 - ops: reads everything for reports (the OPD daily report included) and integrity checks (idseq: sequences with usage, health, the ledger).
-- fhir_reader: another system (lab, hospital information system) reading patients through /fhir/ (issue 16).
+- fhir_reader: another system (lab, hospital information system) reading patients through /fhir/.
 - admin: manages everything through the admin (members must also be staff to log in there); for idseq that means
   creating sequences (add_sequence), resetting them (idseq.reset_sequence), voiding numbers and taking ids over
   the API (idseq.issue_number). Carrying over a number issued before Tokenline (`patients.carry_over_mrn`) is the
-  admin's unless an admin gives it to a user: it reserves a value of the MRN sequence (issue #12).
+  admin's unless an admin gives it to a user: it reserves a value of the MRN sequence.
 
 Reception and lab terminals get no idseq permission on purpose: every number they need (MRN, token) is issued by
 the service that saves the record carrying it, in the same transaction. A bare id from `POST sequences/{key}/next/`
@@ -50,7 +50,7 @@ ROLE_PERMISSIONS = {
 
 
 # Device credentials (a lab terminal's key) see only the patients they registered, never the register: a stolen
-# workstation key must not read every patient's CNIC, phone and address (issue 11). Reading the whole register is a
+# workstation key must not read every patient's CNIC, phone and address. Reading the whole register is a
 # permission of the roles that need it (a lab terminal's role lacks it), so the check is answered from the
 # permissions loaded with the user, with no query of its own. Applied where patients are read
 # (patients.selectors.visible_patients), for the API and the pages alike.

@@ -1,4 +1,4 @@
-"""The one signal by which apps that must not import each other tell the patient something (issue 16).
+"""The one signal by which apps that must not import each other tell the patient something.
 
 queues and tokens send it (through their own `signals.py` helpers) inside the transaction that records the event;
 notifications listens and writes its outbox rows in that same transaction, so a message exists exactly when the

@@ -1,4 +1,4 @@
-"""Tokenline's records as FHIR R4 resources, built with the fhir.resources library (issue 16).
+"""Tokenline's records as FHIR R4 resources, built with the fhir.resources library.
 
 fhir.resources 8 models FHIR R5 at its top level; `fhir.resources.R4B` is FHIR 4.3, whose Patient, Bundle,
 OperationOutcome and CapabilityStatement are the R4 (4.0.1) resources unchanged in every element used here, so
@@ -57,7 +57,7 @@ def patient(record: Patient) -> FHIRPatient:
         )
     if record.dob:
         resource["birthDate"] = record.dob.isoformat()
-        if _has_field("dob_estimated"):  # issue 15 (reception day) may add the flag
+        if _has_field("dob_estimated"):  # models without the flag (older states) leave the extension out
             resource["birthDate__ext"] = {
                 "extension": [{"url": BIRTHDATE_ESTIMATED_URL, "valueBoolean": bool(record.dob_estimated)}]
             }

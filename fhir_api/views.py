@@ -1,4 +1,4 @@
-"""FHIR R4 endpoints under /fhir/ (issue 16): metadata, Patient read and search. JSON only
+"""FHIR R4 endpoints under /fhir/: metadata, Patient read and search. JSON only
 (`application/fhir+json`), errors as OperationOutcome; the mapping lives in fhir_api/resources.py, the search in
 fhir_api/search.py. Authentication is the API's (token or session); reading patients needs `patients.view_patient`
 (role fhir_reader, or any role that may view patients).

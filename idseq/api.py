@@ -1,4 +1,4 @@
-"""REST API for sequences, under /api/v1/sequences/ (issue #4). Thin: each action is one service or selector call.
+"""REST API for sequences, under /api/v1/sequences/. Thin: each action is one service or selector call.
 
 An `Idempotency-Key` header on `next/` and `bulk/` makes a retry return the first request's ids (see
 `services.issue`); the same key with a different body gets 422.

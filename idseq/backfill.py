@@ -1,5 +1,5 @@
-"""Bringing numbers issued from bare counters into a scoped sequence's ledger, for data migrations (issue #12, item
-4: visit tokens in queues 0004, slot tokens in tokens 0004). Raw SQL, set-based: one statement per step however many
+"""Bringing numbers issued from bare counters into a scoped sequence's ledger, for data migrations
+(visit tokens in queues 0004, slot tokens in tokens 0004). Raw SQL, set-based: one statement per step however many
 scopes (queues and days, slots) a database holds. Knows no other app: the callers pass their own SQL.
 
 The ids are written in SQL as `IdFormat.render` writes a scoped plain id without check digit,

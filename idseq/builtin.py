@@ -1,4 +1,4 @@
-"""The sequences every Tokenline database has (issue #4). Created by migration 0003 and again after each
+"""The sequences every Tokenline database has. Created by migration 0003 and again after each
 `migrate`/`flush` (post_migrate), so a test database that was flushed still issues MRNs."""
 
 from idseq.formats import GROUPED_FIRST, Kind, Period
@@ -10,10 +10,10 @@ BUILTIN_SEQUENCES = [
     {"key": "mrn", "kind": Kind.GROUPED, "start_value": GROUPED_FIRST, "padding": 8},
     # Seed 001's date-based MRN, PAT-20241103-0001, for the MRN scheme setting: next_id("mrn-dated").
     {"key": "mrn-dated", "kind": Kind.DATED, "prefix": "PAT", "reset": Period.DAILY, "padding": 4},
-    # Visit tokens (issue #12): one counter per queue and day, scope `<queue code>-<yyyymmdd>` named by queues;
+    # Visit tokens: one counter per queue and day, scope `<queue code>-<yyyymmdd>` named by queues;
     # ledger ids VT-GEN-20261202-0017 (the printed token stays GEN-017).
     {"key": "visit-token", "kind": Kind.PLAIN, "prefix": "VT", "reset": Period.SCOPED, "padding": 4},
-    # OPD slot tokens (issue #12): one counter per slot, scope the slot's id; ledger ids SLOT-<slot id>-0017.
+    # OPD slot tokens: one counter per slot, scope the slot's id; ledger ids SLOT-<slot id>-0017.
     {"key": "slot-token", "kind": Kind.PLAIN, "prefix": "SLOT", "reset": Period.SCOPED, "padding": 4},
     # Seed 004's common prefixes: CUS-AAA0001 ...
     *({"key": prefix, "kind": Kind.LETTER_NUMBER, "prefix": prefix, "padding": 4} for prefix in SEED_004_PREFIXES),

@@ -162,7 +162,7 @@ class Counter(models.Model):
 class IdempotencyKey(models.Model):
     """An `Idempotency-Key` a client sent with an allocation, and a hash of its request. A retry with the same key
     gets the numbers the first request got (its IssuedNumber rows); the key is kept as long as the ledger (far
-    more than the 24 h issue #4 asks). Keys belong to the user who sent them (issue 11): another user sending the
+    more than the 24 h a client needs to retry). Keys belong to the user who sent them: another user sending the
     same key makes a request of their own and never sees the first user's numbers."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="+")
@@ -205,7 +205,7 @@ class IssuedNumber(models.Model):
     )
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=200, blank=True)
-    # Who voided (issue 11's audit), written with voided_at.
+    # Who voided (the audit of voided numbers), written with voided_at.
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -276,7 +276,7 @@ def closed_range(first: str = "first_value", last: str = "last_value") -> Int8Ra
 class Reservation(models.Model):
     """Values `first_value`..`last_value` of one sequence period set aside for an owner (a lab terminal's range, the
     offline pool, a block of imported MRNs, a carried-over paper-card number): the counter steps over them and
-    nobody else may issue them (issue #12).
+    nobody else may issue them.
 
     Values of a reservation are issued by its owner only (`reservations.take_reserved` hands them out in order,
     `reservations.issue_reserved` records one in the ledger); `issued` counts its ledger rows, so `idseq_check` notices

@@ -1,4 +1,4 @@
-"""Reserved values of a sequence (issue #12): a lab terminal's range, the offline pool, imported or carried-over
+"""Reserved values of a sequence: a lab terminal's range, the offline pool, imported or carried-over
 numbers. The counter steps over them (services._advance) without ever moving past a free value, so numbers decided
 elsewhere never cost the online sequence anything, however high they are.
 
@@ -139,7 +139,7 @@ def claim(
     record: bool = True,
 ) -> list[str]:
     """Issue numbers decided outside the counter (a carried-over paper card, an earlier system's records) without
-    moving the counter (issue #12). Values above the counter are reserved for `owner` in runs of consecutive
+    moving the counter. Values above the counter are reserved for `owner` in runs of consecutive
     values (one reservation per run) and recorded in the ledger; values at or below it must be neither issued nor
     reserved (numbers from before the ledger), and are kept as they are. Returns their ids, in `values` order.
 

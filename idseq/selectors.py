@@ -10,7 +10,7 @@ from django.utils import timezone
 from idseq.formats import Period, scope_of
 from idseq.models import Counter, IssuedNumber, Reservation, Sequence, UnrecordedRange
 
-WARNING_PERCENT = 80  # issue #4: warn at 80 % of a format's capacity...
+WARNING_PERCENT = 80  # warn at 80 % of a format's capacity...
 CRITICAL_PERCENT = 90  # ...and raise the alarm at 90 %
 RATE_DAYS = 30  # the issue rate is measured over the last 30 days
 LEVELS = ("ok", "warning", "critical")
@@ -24,7 +24,7 @@ class Usage:
     capacity: ids its format can show per period; issued: ids taken in the period; percent_used: 0-100;
     rate_per_day: ids issued per day over the last 30 days; days_to_exhaustion: at that rate, None when the
     sequence resets or nothing was issued; level: ok, warning (>= 80 %) or critical (>= 90 %). reserved: values
-    reserved above the counter (lab terminals' ranges, the offline pool, carried-over numbers; issue #12), which
+    reserved above the counter (lab terminals' ranges, the offline pool, carried-over numbers), which
     percent_used and days_to_exhaustion count as used.
     """
 
@@ -306,7 +306,7 @@ def ledger_problems(limit: int = 200) -> list[str]:
 def issued_totals() -> dict[str, int]:
     """Numbers each sequence has issued over all its periods, from its counters and reservations (cheap at any
     ledger size): what the counters handed out, less the values a forward reset passed over (never issued) and the
-    reserved values they stepped over (issue #12), plus the values issued from reservations (a terminal's synced
+    reserved values they stepped over, plus the values issued from reservations (a terminal's synced
     numbers, carried-over and imported ones). Numbers issued before the ledger existed count as issued. Returns
     {sequence key: count}, every sequence included (0 when none)."""
     counter, reservation = Counter._meta.db_table, Reservation._meta.db_table

@@ -4,7 +4,7 @@ saves them in the same transaction that allocated them, because a rollback retur
 Two layers:
 - `allocate(key, count)`: a bare counter, for ad-hoc keys such as `"bench-allocate"`; returns values
   (on a sequence's counter it writes their ledger rows too).
-- `next_id(key)` / `next_ids(key, count)` / `issue(key, count, scope=...)`: a `Sequence` (issue #4), returning
+- `next_id(key)` / `next_ids(key, count)` / `issue(key, count, scope=...)`: a `Sequence`, returning
   formatted ids, one Counter per scope period (or per caller's scope: visit tokens, slot tokens), every id
   recorded in the ledger (`IssuedNumber`) in the same transaction, optional idempotency key.
 Both lock a Counter row and advance it, and the lock is held until the caller commits: in one statement on the
@@ -45,7 +45,7 @@ from idseq.formats import PREFIX_PATTERN, PREFIX_RE, SCOPE_PATTERN, Kind, Period
 from idseq.models import Counter, IdempotencyKey, IssuedNumber, Reservation, Sequence, UnrecordedRange
 from idseq.signals import timed_lock
 
-MAX_BLOCK = 10_000  # the most ids one next_ids() call may take (issue #4)
+MAX_BLOCK = 10_000  # the most ids one next_ids() call may take
 HEALTH_KEY = "HEALTH"  # the prefix sequence health_check() renders its sample id with, then rolls back
 # The ledger's unique constraints (idseq/models.py IssuedNumber): a clash on either means the counter went back.
 LEDGER_UNIQUE = ("idseq_issuednumber_value_unique", "idseq_issuednumber_formatted_unique")
@@ -63,7 +63,7 @@ def allocate(key: str, count: int = 1, *, start: int = 1) -> range:
         count: how many values to reserve, at least 1.
         start: the first value a new counter hands out (ignored once the counter exists).
     Returns:
-        `range(first, first + count)`; on a sequence's counter whose values straddle a reservation (issue #12),
+        `range(first, first + count)`; on a sequence's counter whose values straddle a reservation,
         the `count` free values in order as a list, the reserved ones stepped over.
     Raises:
         NotInTransaction: when called outside `transaction.atomic()`; the caller must own the transaction so the
@@ -193,8 +193,8 @@ def _lock_counter(key: str, start: int) -> Counter:
     once both insert, the second waits on the first's unique-index entry and then does nothing, so neither fails and
     both queue on the same row lock.
 
-    Every counter lock of idseq is taken here or in `_advance_in_place`, with the wait bounded (issue 11,
-    core/busy.py): after `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key;
+    Every counter lock of idseq is taken here or in `_advance_in_place`, with the wait bounded
+    (core/busy.py): after `TOKENLINE_LOCK_TIMEOUT` seconds (default 2) it raises NumberingBusy (503) and logs the key;
     the caller's transaction rolls back, so nothing is taken.
     """
     with bounded_lock_wait(f"counter {key!r}", error=NumberingBusy):
@@ -455,7 +455,7 @@ def create_sequence(
     check_digit: bool = False,
     is_active: bool = True,
 ) -> Sequence:
-    """Create a sequence (issue #4): e.g. `create_sequence(key="mrn-dated", kind="dated", prefix="PAT",
+    """Create a sequence: e.g. `create_sequence(key="mrn-dated", kind="dated", prefix="PAT",
     reset="daily")` issues `PAT-20241103-0001`, `PAT-20241103-0002`, ... starting again each day.
 
     Raises:

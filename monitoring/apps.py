@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class MonitoringConfig(AppConfig):
-    """/health/ for load balancers and /metrics for Prometheus (issue #11). Builds on every app, none imports it."""
+    """/health/ for load balancers and /metrics for Prometheus. Builds on every app, none imports it."""
 
     name = "monitoring"
 

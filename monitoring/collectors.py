@@ -86,7 +86,7 @@ class DatabaseCollector:
             unsynced.add_metric([code], count)
         incidents = GaugeMetricFamily(
             "tokenline_offline_incidents_open",
-            "Offline records refused because another record holds their MRN, not yet resolved (issue #14).",
+            "Offline records refused because another record holds their MRN, not yet resolved.",
             value=terminal_selectors.open_incident_count(),
         )
         skewed = GaugeMetricFamily(

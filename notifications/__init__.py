@@ -1,1 +1,1 @@
-"""Notifications on call through an outbox (issue 16): SMS through an HTTP gateway and a signed webhook."""
+"""Notifications on call through an outbox: SMS through an HTTP gateway and a signed webhook."""

@@ -1,4 +1,4 @@
-"""Where notifications go (issue 16): an SMS gateway spoken to over HTTP, and a signed webhook. Each adapter is on
+"""Where notifications go: an SMS gateway spoken to over HTTP, and a signed webhook. Each adapter is on
 when its URL setting is set (config/settings.py, NOTIFY_*). The display board is not one of them: it polls the
 database (queues) and keeps working whatever happens here.
 

@@ -1,4 +1,4 @@
-"""The worker's side of the outbox (issue 16): deliver due rows, at most once each, with retries and backoff.
+"""The worker's side of the outbox: deliver due rows, at most once each, with retries and backoff.
 
 `deliver_due` is a django-tasks task (queue `notifications`, stored in PostgreSQL by django-tasks-db, run by
 `manage.py db_worker --queue-name notifications`). Every commit that wrote rows enqueues it once; a failed attempt

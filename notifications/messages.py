@@ -1,4 +1,4 @@
-"""The text a patient receives, in Urdu and English (issue 16). One template per kind; placeholders: {hospital},
+"""The text a patient receives, in Urdu and English. One template per kind; placeholders: {hospital},
 {number}, {room} and the notice's extra values ({delay_minutes}, {starts_at})."""
 
 from django.conf import settings

@@ -1,4 +1,4 @@
-"""The notification outbox (issue 16): one row per message to send, written in the transaction of the call that
+"""The notification outbox: one row per message to send, written in the transaction of the call that
 caused it, delivered after commit by the worker (notifications/delivery.py)."""
 
 from django.db import models

@@ -1,4 +1,4 @@
-"""Writes the outbox rows of a notice (core.signals.patient_notice), in the sender's transaction (issue 16)."""
+"""Writes the outbox rows of a notice (core.signals.patient_notice), in the sender's transaction."""
 
 from django.db import transaction
 

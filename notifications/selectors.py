@@ -1,4 +1,4 @@
-"""Reads on the outbox, for /metrics and the admin (issue 16)."""
+"""Reads on the outbox, for /metrics and the admin."""
 
 from django.db.models import Count
 

@@ -17,7 +17,7 @@ class PatientAdmin(SimpleHistoryAdmin):
     list_filter = ["is_active", "sex", "created_at"]
     search_fields = ["mrn", "full_name", "father_name", "phone", "cnic"]
     history_list_display = ["full_name", "father_name", "dob", "phone", "cnic", "is_active"]
-    # Offline registrations (issue #14): when the patient stood at the terminal (its clock) and when it synced.
+    # Offline registrations: when the patient stood at the terminal (its clock) and when it synced.
     readonly_fields = ["mrn", "created_at", "created_by", "origin_terminal", "registered_at", "synced_at"]
     date_hierarchy = "created_at"
 

@@ -1,4 +1,4 @@
-"""The patient CSV shape shared by `import_patients` and `export_patients` (issue #5; columns in README).
+"""The patient CSV shape shared by `import_patients` and `export_patients` (columns in docs/operations/imports.md).
 
 Reading validates every row before anything is written and reports problems by line number, so an import either
 has a list of clean patients or a list of what to fix.

@@ -1,4 +1,4 @@
-"""Date of birth as a desk types it (issue 15): `dd/mm/yyyy`, or an age when the patient does not know the date.
+"""Date of birth as a desk types it: `dd/mm/yyyy`, or an age when the patient does not know the date.
 
 An age (`35`, `35y`, `8m`, `3w`, `10d`) becomes the date that many years, months, weeks or days before today (the
 hospital's day), stored with `dob_estimated=True` so slips and reports know it is approximate. One parser for the

@@ -5,7 +5,7 @@ from core.errors import DomainError
 
 
 class DuplicatePatient(DomainError):
-    """409: an active patient already has this CNIC (issue #5); `mrn` is that patient's MRN."""
+    """409: an active patient already has this CNIC; `mrn` is that patient's MRN."""
 
     def __init__(self, *, cnic: str, mrn: str):
         super().__init__(f"A patient with CNIC {cnic} is already registered as {mrn}", mrn=mrn)

@@ -1,4 +1,4 @@
-"""The registration's history row, written by PostgreSQL instead of django-simple-history (issue #13).
+"""The registration's history row, written by PostgreSQL instead of django-simple-history.
 
 simple-history writes a historical row from Python after every save: one more ORM insert (and round trip) on the
 registration's hot path. The `+` ("created") row is now written by an AFTER INSERT trigger on patients_patient, in

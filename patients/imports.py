@@ -1,4 +1,4 @@
-"""The CSV import page's jobs (issue 15): check an upload, then import it in the background with progress.
+"""The CSV import page's jobs: check an upload, then import it in the background with progress.
 
 The rules are the command's (`manage.py import_patients`, patients.csv_io and services.import_patients): every
 row checked first, all or none unless `skip_invalid`, numbers kept, rows already registered skipped. Here they run

@@ -24,7 +24,7 @@ class Patient(models.Model):
     full_name = models.CharField(max_length=200, validators=[validate_visible_text])
     father_name = models.CharField("father's name", max_length=200, blank=True, validators=[validate_visible_text])
     dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_dob])
-    # Worked out from an age the patient gave (`35y`, `8m`), not a known date (issue 15; patients/dob.py).
+    # Worked out from an age the patient gave (`35y`, `8m`), not a known date (patients/dob.py).
     dob_estimated = models.BooleanField("date of birth estimated", default=False, db_default=False)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
     phone = models.CharField(max_length=25, blank=True, validators=[validate_phone])
@@ -32,7 +32,7 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
-    # Text messages when called (issue 16, notifications/): asked at registration.
+    # Text messages when called (notifications/): asked at registration.
     notify_opt_out = models.BooleanField(
         "no text messages", default=False, help_text="The patient does not want an SMS when called."
     )
@@ -44,14 +44,14 @@ class Patient(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Offline registration (seed 001, issue #6): set by terminals.services only.
+    # Offline registration (seed 001): set by terminals.services only.
     origin_terminal = models.ForeignKey(
         "terminals.LabTerminal", null=True, blank=True, on_delete=models.SET_NULL, related_name="patients",
         editable=False,
     )
     is_offline_entry = models.BooleanField(default=False, editable=False)
     synced_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # When the patient stood at the terminal, by the terminal's clock (issue #14); synced_at is the server's time.
+    # When the patient stood at the terminal, by the terminal's clock; synced_at is the server's time.
     registered_at = models.DateTimeField(null=True, blank=True, editable=False)
     client_uuid = models.UUIDField(
         null=True, blank=True, editable=False,
@@ -65,13 +65,13 @@ class Patient(models.Model):
     father_name_folded = models.GeneratedField(
         expression=Fold("father_name"), output_field=models.TextField(), db_persist=True
     )
-    # The MRN's value in the `mrn` sequence's number space, computed by PostgreSQL (issue #12): `007-10-042`, and a
+    # The MRN's value in the `mrn` sequence's number space, computed by PostgreSQL: `007-10-042`, and a
     # slip's plain `710042`, are 710042; NULL for dated `PAT-...` numbers. Unique (below), so a number belongs to one
     # patient however it is written, and search finds a plain-digit slip's number by it (patients/selectors.py).
     mrn_value = models.GeneratedField(expression=mrn_value_of("mrn"), output_field=models.BigIntegerField(),
                                       db_persist=True)
-    # Who corrected which demographic and when (issue #5); services set `_history_user`. The row of the insert
-    # itself is written by a database trigger (patients/history_trigger.py, issue #13).
+    # Who corrected which demographic and when; services set `_history_user`. The row of the insert
+    # itself is written by a database trigger (patients/history_trigger.py).
     history = ChangesHistory(excluded_fields=["created_by", "full_name_folded", "father_name_folded", "mrn_value"])
 
     class Meta:
@@ -97,7 +97,7 @@ class Patient(models.Model):
                 condition=models.Q(client_uuid__isnull=False),
                 name="patients_patient_client_uuid_unique",
             ),
-            # One active registration per person: a second one with the same CNIC is refused (issue #5). Inactive
+            # One active registration per person: a second one with the same CNIC is refused. Inactive
             # patients and patients without a CNIC are not constrained. services.py turns the violation into 409.
             models.UniqueConstraint(
                 fields=["cnic"],
@@ -130,7 +130,7 @@ class Patient(models.Model):
 
 class NameWord(models.Model):
     """One whole word of a patient's folded full name, with how close a search for that word alone finds the name
-    (issue #13; patients/name_words.py). Written by PostgreSQL triggers only, never by Python.
+    (patients/name_words.py). Written by PostgreSQL triggers only, never by Python.
 
     `closeness` is 1 / the number of distinct trigrams of the folded full name: pg_trgm's similarity between a name
     and one of its own whole words `w` is trigrams(w) / trigrams(name), so among the patients sharing a word the
@@ -155,7 +155,7 @@ class NameWord(models.Model):
 
 
 class ImportJob(models.Model):
-    """A CSV of patients uploaded on the import page (issue 15): checked on upload, then imported in the
+    """A CSV of patients uploaded on the import page: checked on upload, then imported in the
     background (patients.tasks.run_import) while the page shows its progress and, at the end, its report."""
 
     class Status(models.TextChoices):

@@ -1,4 +1,4 @@
-"""How people may write an MRN, which scheme issues new ones, and what we tell people who get it wrong (issue #5).
+"""How people may write an MRN, which scheme issues new ones, and what we tell people who get it wrong.
 
 The formats themselves live in idseq (one definition: idseq.formats and the `mrn`/`mrn-dated` sequences); this
 module holds the patient-facing rules: strict fields refuse the old `xx-xx-xxx` numbers, naming the converted
@@ -40,7 +40,8 @@ _LEGACY_PREFIX_RE = re.compile(r"^\d{2}-(\d{2}-\d{0,3}|\d{0,2})$", re.ASCII)
 
 
 def legacy_message(text: str) -> str:
-    """The message that refuses an old-format number and names what it became (issue #5's wording)."""
+    """The message that refuses an old-format number and names what it became, so the desk can
+    read the new number off the message."""
     return LEGACY_MESSAGE.format(number=text, converted=convert_legacy(text))
 
 
@@ -69,7 +70,7 @@ def parse_mrn(mrn: str, formats: dict[str, IdFormat] | None = None) -> tuple[str
 
 
 def mrn_value(mrn: str) -> int | None:
-    """The value of `mrn` in the `mrn` sequence's number space (issue #12): `007-10-042` and a terminal's plain
+    """The value of `mrn` in the `mrn` sequence's number space: `007-10-042` and a terminal's plain
     `710042` are both 710042; None for a dated `PAT-...` number, which lives in its own sequence."""
     if _GROUPED_RE.fullmatch(mrn):
         return int(mrn.replace("-", ""))
@@ -79,7 +80,7 @@ def mrn_value(mrn: str) -> int | None:
 
 
 def written_mrn(value: int) -> str:
-    """How an MRN value of the `mrn` sequence is written for a patient (issue #12): grouped like every other MRN
+    """How an MRN value of the `mrn` sequence is written for a patient: grouped like every other MRN
     (`007-10-000`) in the grouped scheme; plain digits (`710000`), as seed 001 prints offline numbers, in the dated
     scheme."""
     return format_grouped(value) if active_scheme() == "grouped" else str(value)

@@ -1,4 +1,4 @@
-"""The whole words of every patient's name, kept by PostgreSQL for searching one word of a name (issue #13).
+"""The whole words of every patient's name, kept by PostgreSQL for searching one word of a name.
 
 Why: at a million patients a common surname is 5,000-17,000 names. The trigram index finds them, but ranking them
 by similarity read every one of their rows, scattered over the table (74-230 ms). For one whole word the ranking is

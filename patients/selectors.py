@@ -1,4 +1,4 @@
-"""Reads on patients: search by every kind the reception desk and terminals use (issue #5).
+"""Reads on patients: search by every kind the reception desk and terminals use.
 
 Each condition is built from patients/search.py, the same expressions the indexes in patients/models.py are built
 on, so each kind of search is an index lookup at a million patients. Results: relevance first (name searches), then
@@ -39,7 +39,7 @@ class Search:
 
 def by_mrn(patients: QuerySet, text: str) -> QuerySet:
     """Patients whose MRN is `text`, written with or without dashes, in the old `xx-xx-xxx` format, or as plain
-    digits the way offline slips print it (`710000` finds `007-10-000`: the `mrn_value` alias, issue #12).
+    digits the way offline slips print it (`710000` finds `007-10-000`: the `mrn_value` alias).
 
     Raises:
         Unparsable: when `text` is no MRN of any scheme.
@@ -161,7 +161,7 @@ def _start_of(day: date) -> datetime:
 def ordered(patients: QuerySet) -> QuerySet:
     """Relevance first when a search annotated it, then newest first. Apply it last, after every filter.
 
-    A name search ranks at most COUNT_CAP candidates (issue #13), taken after every other filter: one common word
+    A name search ranks at most COUNT_CAP candidates, taken after every other filter: one common word
     of a name (a frequent surname) matches thousands of patients at a million, and scoring every match reads each
     of their rows (74-230 ms). Below COUNT_CAP matches nothing changes; above it the count says `count_capped` and
     the desk types more of the name. See `_candidates` for which matches are ranked.
@@ -267,7 +267,7 @@ def _by_shape(patients: QuerySet, query: str) -> QuerySet:
 def possible_duplicates(*, full_name: str, father_name: str, dob: date | None) -> QuerySet:
     """Active patients with the same name, father's name and date of birth (case and accents ignored).
 
-    Registering one more such patient without a CNIC is allowed, after the desk confirms (issue #5).
+    Registering one more such patient without a CNIC is allowed, after the desk confirms.
     """
     if not dob:
         return Patient.objects.none()

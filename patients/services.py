@@ -26,7 +26,7 @@ CARRIED_OVER = "carried over"
 IMPORTED = "import"
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's. The last two are
-# the patient's wishes about text messages (issue 16), asked with the demographics.
+# the patient's wishes about text messages, asked with the demographics.
 DEMOGRAPHIC_FIELDS = (
     "full_name", "father_name", "dob", "dob_estimated", "sex", "phone", "cnic", "email", "address",
     "notify_opt_out", "notify_language",
@@ -99,12 +99,12 @@ def save_new_patient(
     The MRN counter row stays locked from allocation to commit, so concurrent desks get distinct, consecutive
     numbers; if the insert fails, the rollback returns the number (none is lost). Validation runs first so a bad
     form never holds the lock. A `carried_mrn` (a paper card or earlier system's number, already validated) never
-    moves the counter (issue #12): above it, it becomes a single reserved value the counter steps over; at or below
+    moves the counter: above it, it becomes a single reserved value the counter steps over; at or below
     it, it must be neither issued nor reserved; either way it is recorded in the ledger. `numbering` is called
     inside the transaction for an MRN decided and recorded elsewhere (a lab terminal's reserved number, see
     terminals.services) and returns it. With an `idempotency_key` (the API's Idempotency-Key header), a retry of the
     same request returns the patient the first one registered instead of registering again. `dob_not_after` is the
-    latest date of birth accepted instead of the hospital's today (a lab terminal's registration date, issue #14).
+    latest date of birth accepted instead of the hospital's today (a lab terminal's registration date).
     Raises as `register_patient`, and idseq's ReservedValue (409, naming the owner) for a number inside someone's
     reservation.
     """
@@ -182,7 +182,7 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     """Insert patients that arrive with their numbers (an earlier system's records), all or none.
 
     Rows whose MRN is already registered are skipped, so importing the same records twice adds nothing. The numbers
-    never move a counter (issue #12): those above it are reserved in blocks of consecutive values (owner "import"),
+    never move a counter: those above it are reserved in blocks of consecutive values (owner "import"),
     those below must be free, as for a carried-over number; each is recorded in the ledger with its row.
     Args:
         patients: unsaved, validated Patients with `mrn` set (see patients.csv_io.read_patients).
@@ -194,7 +194,7 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
         DuplicatePatient: a row's CNIC belongs to an active patient registered meanwhile; nothing is imported.
         MrnTaken: a row's MRN was registered meanwhile; nothing is imported.
         idseq's ReservedValue / AlreadyIssued (409): a row's number is a terminal's, the pool's, or was issued.
-    Numbers first, rows after (issue 11): the numbers are reserved in a transaction of its own that commits at once,
+    Numbers first, rows after: the numbers are reserved in a transaction of its own that commits at once,
     so the desks wait for the counter row only milliseconds, never for the import; the rows then go in with their
     ledger rows, all or none, in a second transaction that holds no counter. If that fails, the reservations stay
     (owner "import"), which only means those numbers are never issued to anyone else; the import can be rerun.

@@ -1,4 +1,4 @@
-"""The registration slip (issue #5): the MRN as a Code 128 barcode and a QR code, with the patient's particulars.
+"""The registration slip: the MRN as a Code 128 barcode and a QR code, with the patient's particulars.
 
 One `Slip` of data, three renderings: HTML for the reception printer (templates/patients/slip.html, using
 `barcode_svg` and `qr_svg`), a standalone SVG and a PDF for terminals (`GET /api/v1/patients/{id}/slip/`).

@@ -29,7 +29,7 @@ def register(request):
     A CNIC already registered shows that patient as a link; a namesake without CNIC needs a confirmation tick.
     """
     carry_over = request.user.has_perm("patients.carry_over_mrn")
-    if request.POST.get("mrn") and not carry_over:  # issue #12: an admin grants carrying over numbers
+    if request.POST.get("mrn") and not carry_over:  # an admin grants carrying over numbers
         raise PermissionDenied("Your role may not register a patient under an existing MRN.")
     form = PatientForm(request.POST or None, carry_over=carry_over)
     existing = None

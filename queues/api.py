@@ -1,4 +1,4 @@
-"""REST API for queues (issue #7), under /api/v1/: `queues/`, `desks/`, `visits/` and the desk actions.
+"""REST API for queues, under /api/v1/: `queues/`, `desks/`, `visits/` and the desk actions.
 
 Views stay thin: input serializers validate, one service call does the work, output serializers show the result.
 Services raise `core.errors.DomainError` subclasses (409 with `detail`).
@@ -72,7 +72,7 @@ class DayQuery(serializers.Serializer):
 
 @extend_schema_field(OpenApiTypes.STR)
 class QueueRef(serializers.Field):
-    """A queue given by id (`3`) or code (`"LAB"`); unknown queues are 404, as issue #7 asks."""
+    """A queue given by id (`3`) or code (`"LAB"`); unknown queues are 404, like every unknown id."""
 
     def to_internal_value(self, data):
         return selectors.find_queue(str(data))

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class QueuesConfig(AppConfig):
-    """Walk-in queues: daily tokens per queue, desks, explicit visit steps and the waiting-room board (issue #7)."""
+    """Walk-in queues: daily tokens per queue, desks, explicit visit steps and the waiting-room board."""
 
     name = "queues"
     verbose_name = "Walk-in queues"

@@ -1,4 +1,4 @@
-"""A realistic OPD morning of walk-in visits for the demo (issue 15): `seed_demo_queues --morning`.
+"""A realistic OPD morning of walk-in visits for the demo: `seed_demo_queues --morning`.
 
 Visits are issued and served through the services (numbers from idseq, steps checked as at a desk); only then are
 their timestamps moved back into the morning, so the board, the desks, the wait estimates (median service time)

@@ -5,7 +5,7 @@ from core.errors import DomainError
 
 
 class QueueInactive(DomainError):
-    """The queue issues no tokens (issue #7: inactive queue -> 409)."""
+    """The queue issues no tokens (an inactive queue: 409)."""
 
 
 class OpenVisitExists(DomainError):

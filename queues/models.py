@@ -1,5 +1,5 @@
 """Walk-in queues: a queue per service (General OPD, Lab, ...), the desks that serve them, and visits holding a
-daily token. A visit's position in the line is never stored: `selectors.waiting_line` derives it (issue #7)."""
+daily token. A visit's position in the line is never stored: `selectors.waiting_line` derives it."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -74,7 +74,7 @@ AT_DESK_STATUSES = (VisitStatus.CALLED, VisitStatus.IN_CONSULTATION)
 class Visit(models.Model):
     """One patient's turn in one queue on one day, with the token printed on their slip.
 
-    Status flow (issue #7): waiting -> called -> in_consultation -> completed; a called visit may become no_show and
+    Status flow: waiting -> called -> in_consultation -> completed; a called visit may become no_show and
     be recalled to waiting (same token); waiting/called/no_show may be cancelled; waiting/called/in_consultation may
     be transferred (a new visit with a new token in the other queue, linked by `transferred_from`).
     Every step records when and by whom; `services` is the only writer.
@@ -112,7 +112,7 @@ class Visit(models.Model):
 
     issued_at = models.DateTimeField(auto_now_add=True)
     called_at = models.DateTimeField(null=True, blank=True)
-    # The board's latest announcement of this visit: the call, or a later "call again" (issue 15). The board lists
+    # The board's latest announcement of this visit: the call, or a later "call again". The board lists
     # calls by it, chimes and speaks when it changes; `called_at` keeps the first call for the wait statistics.
     announced_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -124,7 +124,7 @@ class Visit(models.Model):
     # Changes on every step; the board's ETag is derived from it.
     updated_at = models.DateTimeField(auto_now=True)
     # The Idempotency-Key the issuing client sent (blank: none) and a digest of its request body: a retry by the
-    # same user gets this visit back instead of a 409 or a second token (issue 11).
+    # same user gets this visit back instead of a 409 or a second token.
     idempotency_key = models.CharField(max_length=255, blank=True, default="", editable=False)
     request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 

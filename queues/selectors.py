@@ -1,6 +1,6 @@
 """Reads on queues: the line with derived positions, wait estimates, board contents, integrity reports.
 
-Positions are never stored (issue #7, fixing seed 003's duplicate positions and O(n) renumbering): a waiting visit's
+Positions are never stored (fixing seed 003's duplicate positions and O(n) renumbering): a waiting visit's
 position is its ROW_NUMBER() among today's waiting visits of its queue in call order, computed by PostgreSQL in one
 snapshot, so positions are 1..n without gaps or duplicates at every moment.
 """
@@ -24,7 +24,7 @@ S = Visit.Status
 # Below this many completed visits today, a queue's median is too noisy: its default service minutes are used.
 MEDIAN_MIN_VISITS = 5
 BOARD_NEXT = 10  # waiting tokens shown per queue on the board
-BOARD_CALLED = 6  # calls shown on the board: the one now calling and the last 5 (issue 15)
+BOARD_CALLED = 6  # calls shown on the board: the one now calling and the last 5
 
 
 class Median(Aggregate):
@@ -112,7 +112,7 @@ def _line_stats(queue_id: int, visit_date: datetime.date, *, ahead_of: Visit | N
 def with_positions(visits: Iterable[Visit]) -> list[Visit]:
     """Set `position` and `estimated_wait_minutes` on each visit: numbers for waiting visits, None for the rest.
 
-    The estimate (issue #7) is service minutes (see `service_minutes`) times the visits ahead, divided by the active
+    The estimate is service minutes (see `service_minutes`) times the visits ahead, divided by the active
     desks serving the queue (at least one), rounded up to whole minutes. One query per queue and day: a lone
     waiting visit (the answer to issuing a token) counts the visits ahead of it; several number the line once more.
     """

@@ -1,4 +1,4 @@
-"""Writes on queues: issue a token, call next, and the explicit steps of a visit (issue #7, seeds 000 and 003).
+"""Writes on queues: issue a token, call next, and the explicit steps of a visit (seeds 000 and 003).
 
 Every function here is one transaction. Tokens come from idseq (sequence `visit-token`, scope `<code>-<yyyymmdd>`)
 with their ledger row in the same transaction as the visit row, so a failure returns the number. Visits are locked

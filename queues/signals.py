@@ -1,4 +1,4 @@
-"""What queues tells patients (issue 16), through core.signals: call these inside the transaction of the step."""
+"""What queues tells patients, through core.signals: call these inside the transaction of the step."""
 
 from core import signals
 from queues.models import Visit

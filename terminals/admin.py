@@ -1,4 +1,4 @@
-"""Terminals in the admin: their ranges (added here, never deleted), leases, utilisation, API keys, and (issue #14)
+"""Terminals in the admin: their ranges (added here, never deleted), leases, utilisation, API keys, and
 the ops view of each terminal and the offline incidents page."""
 
 from django import forms
@@ -142,7 +142,7 @@ class LabTerminalAdmin(admin.ModelAdmin):
 
     @admin.display(description="clock skew")
     def clock(self, obj):
-        """The terminal's clock minus the server's at its latest contact; red over 10 minutes (issue #14)."""
+        """The terminal's clock minus the server's at its latest contact; red over 10 minutes."""
         if obj.clock_skew_seconds is None:
             return "-"
         style = LEVEL_STYLE["critical"] if devices.skewed(obj.clock_skew_seconds) else ""
@@ -197,7 +197,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 @admin.register(OfflineIncident)
 class OfflineIncidentAdmin(admin.ModelAdmin):
-    """The "offline incidents" page (issue #14): two registrations that claimed one MRN. The first stays; ops give
+    """The "offline incidents" page: two registrations that claimed one MRN. The first stays; ops give
     the second patient a new MRN with the action, and reprint the slip the page then links to."""
 
     list_display = ["id", "created_at", "terminal", "mrn", "kept_shown", "refused_shown", "registered_at",

@@ -1,4 +1,4 @@
-"""REST API for lab terminals (issue #6): leases, batch sync, utilisation, and offline registration on
+"""REST API for lab terminals: leases, batch sync, utilisation, and offline registration on
 `POST /api/v1/patients/` (and seed 001's `/api/patients/`) with `"offline": true`."""
 
 import logging
@@ -31,7 +31,7 @@ class OfflinePatientIn(PatientIn):
         help_text="The number the terminal printed from its lease, e.g. 710042.",
     )
     client_uuid = serializers.UUIDField(required=False, help_text="The terminal's id for this registration.")
-    # Checked by the service against the terminal's registration date (issue #14), not the server's today.
+    # Checked by the service against the terminal's registration date, not the server's today.
     dob = serializers.DateField(required=False, allow_null=True)
     registered_at = serializers.DateTimeField(
         required=False, help_text="When the terminal registered the patient, by its clock (ISO 8601 with offset)."
@@ -193,7 +193,7 @@ def _result(patient_out: PatientOut, index: int, outcome) -> dict:
     return {"index": index, "result": "error", "status": response.status_code, "errors": errors}
 
 
-# The field a domain error refuses, so that the terminal can show and fix it (issue #14).
+# The field a domain error refuses, so that the terminal can show and fix it.
 REFUSED_FIELD = {DuplicatePatient: "cnic", services.NotLeased: "mrn"}
 
 
@@ -209,7 +209,7 @@ class UtilisationView(APIView):
 
 
 class TerminalsView(APIView):
-    """`GET /api/v1/terminals/`: the ops view (issue #14). Per terminal: last contact and sync, what it reported
+    """`GET /api/v1/terminals/`: the ops view. Per terminal: last contact and sync, what it reported
     pending and refused, its clock skew (`clock_skewed` over 10 minutes), open incidents, and per lease `used` /
     `unused` with the high-water mark. A terminal's own key sees its own row only."""
 

@@ -3,7 +3,7 @@ from django.core import checks
 
 
 class TerminalsConfig(AppConfig):
-    """Lab terminals: offline MRN ranges, leases and sync (seed 001, issue #6)."""
+    """Lab terminals: offline MRN ranges, leases and sync (seed 001)."""
 
     name = "terminals"
 

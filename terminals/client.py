@@ -1,4 +1,4 @@
-"""Tokenline's lab-terminal client (issues #6, #14): register patients offline from a leased block, sync later.
+"""Tokenline's lab-terminal client: register patients offline from a leased block, sync later.
 
 Standard library only and no project import, so a lab PC without Django runs this one file (`python3 client.py` or
 `python3 -m terminals.client`). Everything it must not lose lives in a local SQLite file (the outbox): the blocks it
@@ -11,11 +11,11 @@ again harmless. Its device identity lives elsewhere (see `device_identity`), so 
     mrn = client.register(full_name="Jane Doe", sex="F")  # offline: "007-10-000", printed at once, never changes
     report = client.sync()                                # back online: send the outbox; safe to repeat
 
-Numbers are printed and stored as the hospital's MRN scheme writes them (issue #12): grouped `007-10-000` by
+Numbers are printed and stored as the hospital's MRN scheme writes them: grouped `007-10-000` by
 default, plain `710000` with `scheme="dated"` (command line: `--scheme`, or TOKENLINE_MRN_SCHEME as on the server).
 The server stores each registration under exactly the MRN the terminal printed.
 
-Guarantees (README, "Lab terminals: offline MRNs"):
+Guarantees (the manual, docs/guide/lab-terminals.md):
 - a number is printed once: it comes from a lease bound to this machine's identity; an outbox opened on another
   machine refuses to number (`WrongMachine`) until that machine leases its own block;
 - a restored backup does not reprint: each lease and sync reply carries the server's high-water mark per lease;
@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE TABLE IF NOT EXISTS lease_request (request_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
-# Columns added by issue #14, added to outboxes written by earlier versions when opened.
+# Columns added after the first release (device binding, the terminal's clock), added to outboxes written by
+# earlier versions when opened.
 LATER_COLUMNS = {
     "lease": {"device_id": "TEXT NOT NULL DEFAULT ''", "stale_until": "INTEGER"},
     "outbox": {"registered_at": "TEXT NOT NULL DEFAULT ''", "device_id": "TEXT NOT NULL DEFAULT ''",

@@ -1,4 +1,4 @@
-"""Device-bound leases and what a terminal reports on each contact (issue #14).
+"""Device-bound leases and what a terminal reports on each contact.
 
 A terminal's client keeps a device identity outside its outbox file, tied to the machine (terminals/client.py). The
 server records it on every lease; a lease with a device may be synced from that device only, so an outbox copied to
@@ -26,7 +26,7 @@ from terminals.models import LabTerminal, TerminalLease
 
 logger = logging.getLogger("tokenline.terminals")
 
-SKEW_LIMIT = timedelta(minutes=10)  # issue #14: a terminal clock off by more is flagged (its records are accepted)
+SKEW_LIMIT = timedelta(minutes=10)  # a terminal clock off by more is flagged (its records are accepted)
 DEVICE_ID_MAX = 64
 
 
@@ -115,7 +115,8 @@ def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = Fa
 def check_device(*, terminal: LabTerminal, lease: TerminalLease, device_id: str, mrn: str) -> None:
     """Raise WrongDevice when `lease` (of `terminal`, holding `mrn`) is bound to a device other than `device_id`.
 
-    Leases without a device (taken by clients that send none) may be synced from anywhere, as before issue #14.
+    Leases without a device (taken by clients that send none) may be synced from anywhere, as before
+    leases were bound to a device.
     """
     if lease.device_id and lease.device_id != device_id:
         raise WrongDevice(terminal, mrn)
@@ -130,7 +131,7 @@ def with_marks(leases):
     """`leases` (a TerminalLease queryset) annotated with `synced` (registrations stored from each lease) and
     `high_water` (the highest number stored from it, or None), by value (plain or grouped MRNs alike)."""
     stored = Patient.objects.filter(origin_terminal=OuterRef("terminal"), is_offline_entry=True).annotate(
-        number=F("mrn_value")  # the number however it is written (Patient.mrn_value, issue #12)
+        number=F("mrn_value")  # the number however it is written (Patient.mrn_value)
     ).filter(number__gte=OuterRef("start"), number__lte=OuterRef("end")).order_by()
     return leases.annotate(
         synced=Coalesce(Subquery(stored.values("origin_terminal").annotate(n=Count("pk")).values("n")), 0,

@@ -1,4 +1,4 @@
-"""Offline incidents (issue #14): two registrations claiming one MRN.
+"""Offline incidents: two registrations claiming one MRN.
 
 When a terminal syncs a number that another record already holds (with a different client_uuid: a copied or
 restored outbox printed it twice), the server keeps the first record, stores the second here as refused with both

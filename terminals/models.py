@@ -1,7 +1,7 @@
-"""Lab terminals and their offline MRN ranges and leased blocks (seed 001, issue #6).
+"""Lab terminals and their offline MRN ranges and leased blocks (seed 001).
 
 Numbers of a terminal are handed out by `terminals.services` only, under a row lock on the LabTerminal row, from
-its ranges' idseq reservations (the cursor lives there, issue #12); the database keeps ranges and leases from ever
+its ranges' idseq reservations (the cursor lives there); the database keeps ranges and leases from ever
 overlapping.
 """
 
@@ -33,7 +33,7 @@ class LabTerminal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # What the terminal said on its latest contact (issue #14, terminals/devices.py): the ops view's figures.
+    # What the terminal said on its latest contact (terminals/devices.py): the ops view's figures.
     last_contact_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     pending_reported = models.IntegerField(
@@ -94,7 +94,7 @@ class NumberBlock(models.Model):
 
 
 class TerminalRange(NumberBlock):
-    """A block of MRNs reserved for one terminal, `start`..`end` inclusive: values of the `mrn` sequence (issue #12),
+    """A block of MRNs reserved for one terminal, `start`..`end` inclusive: values of the `mrn` sequence,
     written grouped (`007-10-000`) in the grouped scheme and as plain digits (`710000`, seed 001) in the dated one.
 
     Its numbers are handed out (registered or leased) from its idseq reservation, whose cursor `next_value` is the
@@ -103,7 +103,7 @@ class TerminalRange(NumberBlock):
     """
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="ranges")
-    # The values of the `mrn` sequence this range holds (issue #12): online numbering steps over them, nobody but
+    # The values of the `mrn` sequence this range holds: online numbering steps over them, nobody but
     # this terminal may issue them, each one synced is a ledger row (issued through idseq.reservations), and its
     # `next_value` is the range's cursor (idseq.reservations.take_reserved hands the numbers out).
     reservation = models.OneToOneField(
@@ -114,7 +114,7 @@ class TerminalRange(NumberBlock):
     from_pool = models.BooleanField(
         default=False, help_text="Added automatically from TOKENLINE_OFFLINE_POOL when the terminal passed 90 %."
     )
-    # Who last turned the range on or off, and when (issue 11's audit; bounds never change once saved).
+    # Who last turned the range on or off, and when (the audit; bounds never change once saved).
     switched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -145,11 +145,11 @@ class TerminalRange(NumberBlock):
 
 class TerminalLease(NumberBlock):
     """A block `start`..`end` of a terminal's range, handed to the terminal while online so it can number
-    registrations itself while offline; the server later accepts exactly those numbers (issue #6)."""
+    registrations itself while offline; the server later accepts exactly those numbers."""
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="leases")
     range = models.ForeignKey(TerminalRange, on_delete=models.PROTECT, related_name="leases")
-    # Issue #14: the machine that leased it (the client's device identity); only it may number from and sync the
+    # The machine that leased it (the client's device identity); only it may number from and sync the
     # lease. Blank for leases taken by clients that send no identity (any machine of the terminal may use them).
     device_id = models.CharField(max_length=64, blank=True, default="")
     # The client's id for the lease request: a resent request gets this same lease back, not a second block.
@@ -177,7 +177,7 @@ class TerminalLease(NumberBlock):
 
 
 class OfflineIncident(models.Model):
-    """Two offline registrations claiming one MRN (issue #14): the server kept the first (`kept`), and refused the
+    """Two offline registrations claiming one MRN: the server kept the first (`kept`), and refused the
     second, stored here with its details so a person can give that patient a new number.
 
     Opened by `terminals.incidents.record_collision`, resolved by `terminals.incidents.resolve_incident`.

@@ -1,5 +1,5 @@
 """Reads on terminals: utilisation of their ranges (seed 001's monitoring numbers, computed correctly), and the
-ops view of issue #14 (contacts, outboxes, leases, incidents, clock skew) with the figures /metrics shows."""
+ops view (contacts, outboxes, leases, incidents, clock skew) with the figures /metrics shows."""
 
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
@@ -93,7 +93,7 @@ def unsynced_leased() -> dict[str, int]:
 
 
 def lease_reply(lease: TerminalLease) -> dict:
-    """What a terminal learns with a lease (issue #14): {"granted" (numbers in the lease), "requested", "short"
+    """What a terminal learns with a lease: {"granted" (numbers in the lease), "requested", "short"
     (fewer granted than asked: the range ended), and its active ranges' "remaining", "percent", "level"}."""
     shown = figures(list(lease.terminal.ranges.filter(is_active=True).select_related("reservation")))
     requested = lease.requested or lease.total
@@ -109,7 +109,7 @@ def skewed_terminal_count() -> int:
 
 
 def ops_view(*, code: str | None = None) -> list[dict]:
-    """Per terminal (only `code` when given), what ops watch (issue #14).
+    """Per terminal (only `code` when given), what ops watch.
 
     Returns [{"code", "name", "is_active", "last_contact_at", "last_sync_at" (None: never), "pending",
     "refused" (as the terminal last reported them; None: never reported), "clock_skew_seconds", "clock_skewed"

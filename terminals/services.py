@@ -1,4 +1,4 @@
-"""Offline registration from lab terminals' ranges (seed 001, issue #6). Views, the admin and commands call these.
+"""Offline registration from lab terminals' ranges (seed 001). Views, the admin and commands call these.
 
 Two ways to register offline, both ending in `patients.services.save_new_patient`:
 - seed-compatible: the server takes the next number of the terminal's active range (`register_offline` without
@@ -13,7 +13,7 @@ terminal are distinct and consecutive, and a failed request returns them. Differ
 other. Accepting a leased number needs no lock: the number was decided at lease time; the unique MRN and
 client_uuid constraints settle races between replays.
 
-Where numbers come from (issue #12): offline MRNs are values of the `mrn` idseq sequence, written like every other
+Where numbers come from: offline MRNs are values of the `mrn` idseq sequence, written like every other
 MRN (`007-10-000` in the grouped scheme, plain `710000` in the dated one, patients.mrn.written_mrn). Each range is an
 idseq reservation of its values for the terminal (`add_range`), so online numbering steps over it and no one else
 can issue them; the pool (TOKENLINE_OFFLINE_POOL) is a reservation too, from which ranges are carved whatever the
@@ -49,8 +49,8 @@ from terminals.models import LabTerminal, TerminalLease, TerminalRange
 
 logger = logging.getLogger("tokenline.terminals")
 
-LEASE_MAX = 10_000  # the most numbers one lease may take (issue #6)
-SYNC_BATCH_MAX = 1_000  # the most registrations one sync request may carry (issue #6)
+LEASE_MAX = 10_000  # the most numbers one lease may take
+SYNC_BATCH_MAX = 1_000  # the most registrations one sync request may carry
 WARNING_PERCENT = 80  # seed 001: "approaching 80 % utilization" -> reconfigure
 CRITICAL_PERCENT = 90  # seed 001: "alert when terminal reaches 90 %"; also when the pool extends a terminal
 
@@ -317,7 +317,7 @@ def lease_block(*, terminal_code: str, user, count: int, device_id: str = "",
         terminal_code: the terminal's code; `user` must be its API identity.
         count: 1..10,000. The lease is shorter when the current range ends first (a lease never spans two
             ranges); lease again for the rest.
-        device_id: the client's device identity (issue #14); only that device may sync the lease's numbers.
+        device_id: the client's device identity; only that device may sync the lease's numbers.
         request_id: the client's id for this request; the same id again returns the same lease (a lost reply
             orphans no numbers).
     Returns: the saved TerminalLease (`start`, `end`, `total`).
@@ -344,7 +344,7 @@ def register_offline(
     *, terminal_code: str, user, mrn: str | None = None, client_uuid: uuid.UUID | None = None, device_id: str = "",
     registered_at: datetime | None = None, **demographics
 ) -> Registration:
-    """Register a patient offline for terminal `terminal_code` (seed 001, issue #6).
+    """Register a patient offline for terminal `terminal_code` (seed 001).
 
     Args:
         terminal_code: the terminal's code; `user` must be its API identity.
@@ -390,7 +390,7 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
         registered_at=registered_at,
         client_uuid=client_uuid,
     )
-    # Issue #14: the terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
+    # The terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
     dob_not_after = timezone.localdate(registered_at) + timedelta(days=1) if registered_at else None
     value = None
     if mrn is not None:
@@ -468,7 +468,7 @@ def _check_leased(terminal: LabTerminal, mrn: str) -> tuple[TerminalLease, int]:
 
 
 def sync_registrations(*, terminal_code: str, user, registrations: list, device_id: str = "") -> list:
-    """Store a batch of a terminal's offline registrations, each independently (issue #6).
+    """Store a batch of a terminal's offline registrations, each independently.
 
     Args:
         registrations: up to 1,000 items; each a dict of `register_offline` arguments (with `mrn` and

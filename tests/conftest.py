@@ -112,7 +112,7 @@ def token_client(user: User) -> APIClient:
 
 @pytest.fixture
 def carrier(db):
-    """A receptionist an admin allowed to carry over numbers issued before Tokenline (issue #12)."""
+    """A receptionist an admin allowed to carry over numbers issued before Tokenline."""
     user = make_user("carrier", "reception")
     user.user_permissions.add(Permission.objects.get(codename="carry_over_mrn"))
     return user
@@ -126,7 +126,7 @@ def carrier_api(carrier):
 
 @pytest.fixture
 def fhir_reader(db) -> APIClient:
-    """An API client of a user in the fhir_reader role (issue 16)."""
+    """An API client of a user in the fhir_reader role."""
     return token_client(make_user("his", "fhir_reader"))
 
 

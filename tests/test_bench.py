@@ -1,4 +1,4 @@
-"""Every bench script runs (issue #13): `bench/<name>.py --smoke`, a few seconds each, on a copy of the test database.
+"""Every bench script runs: `bench/<name>.py --smoke`, a few seconds each, on a copy of the test database.
 
 A bench that no test runs rots (bench/opd.py once failed on its own fixture insert); the smoke runs also fail when a
 raw-SQL ceiling stops sending the statements its code path sends (bench/common.py: check_same_statements).

@@ -1,4 +1,4 @@
-"""Issue 15 item 9: a fresh demo shows a morning in progress: visits served, at desks and waiting; OPD tokens seen,
+"""A fresh demo shows a morning in progress: visits served, at desks and waiting; OPD tokens seen,
 one with the doctor, an emergency and a waiting list; the board, desks and report have data on first start."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 15 item 8 in a real browser: an old-format MRN in the search box finds the patient, the favicon is local,
+"""In a real browser: an old-format MRN in the search box finds the patient, the favicon is local,
 the desk page fits a 390 px phone, the report says when a day has no slots and names categories in words."""
 
 import os

@@ -1,4 +1,4 @@
-"""`bin/dev.py serve` stops the embedded PostgreSQL after the server (issue 11): config.embedded_db's stop."""
+"""`bin/dev.py serve` stops the embedded PostgreSQL after the server: config.embedded_db's stop."""
 
 import warnings
 

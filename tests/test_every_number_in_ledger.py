@@ -1,4 +1,4 @@
-"""Issue #12, item 4: visit tokens, OPD slot tokens and offline MRNs are all in the idseq ledger, so `idseq_check`
+"""Visit tokens, OPD slot tokens and offline MRNs are all in the idseq ledger, so `idseq_check`
 notices one of them going missing, whatever app issued it; and it checks thousands of scopes in a fixed number of
 queries."""
 

@@ -1,4 +1,4 @@
-"""Fault tests (issue 11, item 7): real gunicorn servers on the test database, 64 clients registering over HTTP.
+"""Fault tests: real gunicorn servers on the test database, 64 clients registering over HTTP.
 
 (a) 2 servers x 2 workers, 20 s of load: no duplicate, no gap among committed MRNs, `idseq_check` clean.
 (b)+(c) one run of 20 s: a worker is killed with SIGKILL at 4 s and at 8 s (one whose transaction has taken an MRN and

@@ -1,4 +1,4 @@
-"""The README's screenshots (issue 15): the reception form, a desk, the board and the OPD report of the demo
+"""The manual's screenshots (docs/screenshots/): the reception form, a desk, the board and the OPD report of the demo
 morning, taken in Debian's chromium. The test writes them to a temporary folder; to refresh the committed ones:
 
     TOKENLINE_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest tests/test_screenshots.py

@@ -1,4 +1,4 @@
-"""Migrations idseq 0008-0009, queues 0004 and tokens 0004 (issue #12, item 4): an upgraded database's visit and slot
+"""Migrations idseq 0008-0009, queues 0004 and tokens 0004: an upgraded database's visit and slot
 token counters become counters of the `visit-token` and `slot-token` sequences, every existing token gets its ledger
 row, values nobody holds are recorded as issued before the ledger, and the numbering goes on where it was; going
 back puts the old counters back as they were."""

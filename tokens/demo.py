@@ -1,4 +1,4 @@
-"""A realistic OPD morning for the demo (issue 15): `seed_opd --morning`.
+"""A realistic OPD morning for the demo: `seed_opd --morning`.
 
 Bookings go through `tokens.services` (numbers, capacity, waiting list and priority as at the desk): each demo
 doctor's current slot gets a day's mix of categories with one emergency, the first tokens are seen in the room

@@ -163,13 +163,13 @@ class Token(models.Model):
     priority = models.PositiveSmallIntegerField(help_text="Base priority of the category (1 best, 5 last).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
     actual_time = models.DateTimeField(null=True, blank=True, help_text="When the consultation took place.")
-    # The doctor's room (issue 15): called to the room, consultation started. The token stays CONFIRMED meanwhile,
+    # The doctor's room: called to the room, consultation started. The token stays CONFIRMED meanwhile,
     # so its place, number and double-booking guard are untouched; complete or no-show ends it.
     called_at = models.DateTimeField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    # Audit (issue 11), written in the transaction of the change: who booked (for a promoted token, who put the
+    # Audit, written in the transaction of the change: who booked (for a promoted token, who put the
     # patient on the waiting list), who cancelled or marked the no-show and when, and whose cancel or no-show
     # promoted this token from the waiting list, and when.
     booked_by = models.ForeignKey(
@@ -189,7 +189,7 @@ class Token(models.Model):
         constraints = [
             # A printed token number is never issued twice in a slot.
             models.UniqueConstraint(fields=["slot", "token_number"], name="tokens_token_number_unique_per_slot"),
-            # Issue 8: one confirmed token per patient per doctor per day (the seed's "no double booking").
+            # One confirmed token per patient per doctor per day (the seed's "no double booking").
             models.UniqueConstraint(
                 fields=["patient", "doctor", "day"],
                 condition=Q(status="CONFIRMED"),

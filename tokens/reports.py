@@ -1,4 +1,4 @@
-"""The OPD daily report (seed 002 `reports/daily/`, issue 8 rule 9): figures per doctor and in total, computed by
+"""The OPD daily report (seed 002 `reports/daily/`): figures per doctor and in total, computed by
 aggregate queries. The API answers it as JSON; the report page draws it and offers it as CSV."""
 
 import csv

@@ -2,7 +2,7 @@
 
 Seed 002's order, one rule for tokens and the waiting list alike:
     final priority = base priority - min(hours since booking x 0.1, 1.0); lower first, then earlier booking.
-Emergencies always come first (issue 8: "ordered first"), whatever the other bonuses. `now()` is the database's
+Emergencies always come first, whatever the other bonuses. `now()` is the database's
 clock at the start of the reading transaction, so every row of one answer is judged at the same instant and no
 stored row is ever rewritten as time passes.
 """
@@ -77,7 +77,7 @@ def tokens_in_queue() -> QuerySet[Token]:
     Annotations:
         final_priority: float, the seed's formula at this instant (lower is seen first).
         position: 1-based place among the slot's confirmed tokens; None unless CONFIRMED.
-        estimated_time: slot start + delay + (position - 1) x slot length / max_capacity (issue 8); None unless
+        estimated_time: slot start + delay + (position - 1) x slot length / max_capacity; None unless
             CONFIRMED.
     Filtering the result (by category, say) does not change positions: each is counted over the whole slot.
     """

@@ -1,4 +1,4 @@
-"""Writes on OPD tokens (seed 002, issue 8). The API, the booking page, the admin and commands all call these.
+"""Writes on OPD tokens (seed 002). The API, the booking page, the admin and commands all call these.
 
 Locking: every change to a slot's places happens under that slot's row lock (`SELECT ... FOR UPDATE`), taken
 first; the token number is then issued by idseq (sequence `slot-token`, scope the slot's id, with its ledger row)
@@ -25,7 +25,7 @@ TOKEN_SEQUENCE = "slot-token"  # the idseq sequence of OPD tokens (idseq/builtin
 
 
 class DoubleBooking(DomainError):
-    """The patient already holds a confirmed token with this doctor that day (issue 8, rule 7)."""
+    """The patient already holds a confirmed token with this doctor that day."""
 
     def __init__(self, existing: Token):
         self.existing = existing
@@ -118,8 +118,8 @@ def create_slot(
 def delay_slot(*, slot_id, delay_minutes: int) -> list[Slot]:
     """Mark a slot as running `delay_minutes` late and cascade the delay over the doctor's later slots that day.
 
-    Each later slot is pushed back by whatever of the previous slot's delay the gap between them does not absorb
-    (issue 8, rule 6). A cascade never pulls a later slot earlier than a delay it already has (that may have been
+    Each later slot is pushed back by whatever of the previous slot's delay the gap between them does not absorb.
+    A cascade never pulls a later slot earlier than a delay it already has (that may have been
     reported for it on its own); the named slot takes exactly `delay_minutes` (0 makes it ACTIVE again).
     Tokens' estimated times follow, being derived on read.
 
@@ -190,13 +190,13 @@ def book_token(
     """Book `patient` into a slot: a token if a place is free, else an entry on the slot's waiting list.
 
     Emergencies always get a token, above capacity if need be (counted in `emergency_overflow`), and are ordered
-    first (issue 8, rule 5).
+    first.
 
     Args:
         slot_id: the slot's UUID. patient: an active patient. category: one of `Category`.
         booked_by: the user booking (kept on the token or waiting entry for the audit), None for the system.
         waitlist: False to refuse (SlotFull) rather than put the patient on a full slot's waiting list; the booking
-            page asks the clerk first (issue 15).
+            page asks the clerk first.
     Returns:
         the new Token (number = the slot's next, from idseq), or the new WaitingListEntry when the slot is full.
     Raises:

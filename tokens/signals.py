@@ -1,4 +1,4 @@
-"""What the OPD tells patients (issue 16), through core.signals: call these inside the transaction of the change."""
+"""What the OPD tells patients, through core.signals: call these inside the transaction of the change."""
 
 import datetime
 

@@ -1,4 +1,4 @@
-"""Create the sequences Tokenline starts with, and carry the walking skeleton's MRN counter over (issue #4).
+"""Create the sequences Tokenline starts with, and carry the walking skeleton's MRN counter over.
 
 - `mrn`: grouped, from 001-00-001 (value 100001). The existing counter `mrn` becomes this sequence's counter as it
   is, so the next MRN is the one the skeleton would have issued; the MRNs it already issued have no ledger rows,

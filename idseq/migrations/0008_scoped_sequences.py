@@ -1,4 +1,4 @@
-"""Sequences counted per caller's scope (issue #12, item 4): the `scoped` reset. 0009 creates the built-in scoped
+"""Sequences counted per caller's scope: the `scoped` reset. 0009 creates the built-in scoped
 sequences; queues 0004 and tokens 0004 carry their old counters over."""
 
 from django.db import migrations, models

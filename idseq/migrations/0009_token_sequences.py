@@ -1,4 +1,4 @@
-"""The built-in scoped sequences `visit-token` and `slot-token` (idseq/builtin.py; issue #12, item 4). queues 0004
+"""The built-in scoped sequences `visit-token` and `slot-token` (idseq/builtin.py). queues 0004
 and tokens 0004 carry their old counters over. (Apart from 0008: rows deleted on the way back leave trigger events
 that would stop 0008's ALTER TABLE in the same transaction.)
 

@@ -1,4 +1,4 @@
-"""Sequence.version (issue #13): a per-process cache of sequences is checked against it in the statement that
+"""Sequence.version: a per-process cache of sequences is checked against it in the statement that
 advances a counter. The database sets it, on every INSERT and UPDATE of a sequence, to the next value of a
 PostgreSQL sequence, so (id, version) never repeats, not even for a row deleted and created again."""
 

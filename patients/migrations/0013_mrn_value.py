@@ -1,4 +1,4 @@
-"""Issue #12: one format for every MRN. In the grouped scheme the plain-digit offline MRNs of lab terminals
+"""One format for every MRN. In the grouped scheme the plain-digit offline MRNs of lab terminals
 (`710000`) are written grouped like every other MRN (`007-10-000`); every patient gets `mrn_value`, the MRN's value
 in the `mrn` sequence's number space, unique, which also finds a number typed as the slip printed it.
 

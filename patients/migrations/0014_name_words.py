@@ -1,4 +1,4 @@
-"""Issue #13: the whole words of patients' names (patients.models.NameWord, patients/name_words.py), so a search for
+"""The whole words of patients' names (patients.models.NameWord, patients/name_words.py), so a search for
 one common word of a name reads its closest thousand patients from one index instead of ranking every match.
 
 Forwards creates the table and the triggers that keep it, then fills it from every patient (REBUILD_SQL: at a

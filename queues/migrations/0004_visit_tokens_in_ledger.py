@@ -1,4 +1,4 @@
-"""Visit tokens join the idseq ledger (issue #12, item 4). Each `visit-token:<code>:<yyyy-mm-dd>` counter becomes
+"""Visit tokens join the idseq ledger. Each `visit-token:<code>:<yyyy-mm-dd>` counter becomes
 the `visit-token` sequence's counter of scope `<code>-<yyyymmdd>` (key `visit-token@GEN-20261202`), every visit gets
 its ledger row (`VT-GEN-20261202-0017`, issued at its `issued_at` by its issuer), and values no visit holds are
 recorded as issued before the ledger, so `idseq_check` is clean on an upgraded database.

@@ -1,4 +1,4 @@
-/* Desk keyboard flow (issue 15), for every page:
+/* Desk keyboard flow, for every page:
  * - a button or link with data-key="n" is pressed by that key (no modifier, not while typing in a field);
  * - a form with data-confirm="question" asks before it is sent (cancel, no-show);
  * - after a failed submit (an .error-summary on the page) the first field in error gets the focus.

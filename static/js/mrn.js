@@ -1,4 +1,4 @@
-/* MRN fields and the patient search box (seed 000, issue #5).
+/* MRN fields and the patient search box (seed 000).
  *
  * The rules come from the server (patients.mrn.client_formats, rendered with json_script as #mrn-formats), the
  * same definitions the server validates with, so browser and server never disagree:

@@ -1,4 +1,4 @@
-"""Issue #12: every terminal range becomes an idseq reservation of the `mrn` sequence (owner: the terminal's
+"""Every terminal range becomes an idseq reservation of the `mrn` sequence (owner: the terminal's
 code), and every offline patient already synced gets its ledger row, issued by the terminal's user. Backwards
 removes both."""
 

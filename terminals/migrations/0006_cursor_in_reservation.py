@@ -1,4 +1,4 @@
-"""Issue #12: a range's cursor moves from `TerminalRange.current` (the last number handed out, 0: none) into its
+"""A range's cursor moves from `TerminalRange.current` (the last number handed out, 0: none) into its
 idseq reservation's `next_value` (the next number to hand out), so idseq holds the one cursor. Backwards restores
 `current` from it and leaves the reservation handed out whole again, as 0005 made it."""
 

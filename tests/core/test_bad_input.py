@@ -1,4 +1,4 @@
-"""Bad input the fuzzer found (issue 11), each a plain regression test: a clear 4xx with `detail`, never a 500."""
+"""Bad input the fuzzer found, each a plain regression test: a clear 4xx with `detail`, never a 500."""
 
 import io
 import json

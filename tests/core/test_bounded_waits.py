@@ -1,4 +1,4 @@
-"""Bounded waits (issue 11): a held counter row answers 503 "busy" within the lock timeout and takes nothing."""
+"""Bounded waits: a held counter row answers 503 "busy" within the lock timeout and takes nothing."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""/api/docs/ works on a hospital LAN without internet (issue 11): Swagger UI and its assets come from this server
+"""/api/docs/ works on a hospital LAN without internet: Swagger UI and its assets come from this server
 (drf-spectacular-sidecar). Chromium loads the page with every request that does not go to 127.0.0.1 aborted."""
 
 import os

@@ -1,4 +1,4 @@
-"""Security settings (issue 11): throttled password guessing, DRF throttles, production settings that
+"""Security settings: throttled password guessing, DRF throttles, production settings that
 `check --deploy` finds nothing to say about."""
 
 import os

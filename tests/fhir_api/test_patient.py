@@ -1,4 +1,4 @@
-"""FHIR R4 under /fhir/ (issue 16): every answer is validated with fhir.resources, the library that built it."""
+"""FHIR R4 under /fhir/: every answer is validated with fhir.resources, the library that built it."""
 
 import datetime
 
@@ -90,7 +90,7 @@ def test_a_sparse_patient_has_no_empty_elements(fhir_reader):
 
 
 def test_an_estimated_date_of_birth_carries_the_extension(ali, monkeypatch):
-    # The flag comes with issue 15; until then the model has no such field and the extension is left out.
+    # The extension follows the model's flag; `_has_field` leaves it out for a model state without the field.
     monkeypatch.setattr(resources, "_has_field", lambda name: name == "dob_estimated")
     ali.dob_estimated = True
     resource = resources.patient(ali)

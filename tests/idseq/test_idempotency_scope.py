@@ -1,4 +1,4 @@
-"""Idempotency keys belong to the user who sent them (issue 11): another user's replay of a key is a request of its
+"""Idempotency keys belong to the user who sent them: another user's replay of a key is a request of its
 own and never returns the first user's patient."""
 
 from rest_framework.test import APIClient

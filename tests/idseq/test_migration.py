@@ -1,5 +1,5 @@
 """Migration idseq.0003 carries the walking skeleton's MRN counter over: the next MRN is the one it would have
-issued, and the MRNs issued before the ledger existed check clean (issue #4, item 10)."""
+issued, and the MRNs issued before the ledger existed check clean."""
 
 import pytest
 from django.core.management import call_command

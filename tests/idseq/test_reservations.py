@@ -1,4 +1,4 @@
-"""Reservations (issue #12): the counter steps over reserved values without passing a free one; reservations never
+"""Reservations: the counter steps over reserved values without passing a free one; reservations never
 overlap each other or issued values; their owners issue them into the ledger; idseq_check accounts for them."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""The per-process cache of sequences (issue #13): one statement takes a number, and a sequence retired or changed
+"""The per-process cache of sequences: one statement takes a number, and a sequence retired or changed
 by anyone since it was cached is never used stale, because that statement checks the row's version."""
 
 import pytest

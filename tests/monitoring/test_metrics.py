@@ -66,7 +66,7 @@ def test_after_a_few_registrations_it_shows_numbers_lock_waits_usage_queues_and_
     after = scrape(client)
     assert value(after, "tokenline_database_figures_up") == 1
     # numbers issued per sequence, read from the counters and reservations: 3 over the API, 2 for the visits'
-    # patients, and the synced offline number (issued from LAB1-PC's reservation since issue #12)
+    # patients, and the synced offline number (issued from LAB1-PC's reservation)
     issued = "tokenline_numbers_issued_total"
     assert value(after, issued, sequence="mrn") - value(before, issued, sequence="mrn") == 6
     assert value(after, issued, sequence="mrn") == IssuedNumber.objects.filter(sequence__key="mrn").count()

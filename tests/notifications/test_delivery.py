@@ -1,4 +1,4 @@
-"""Delivery from the outbox (issue 16) by django-tasks' real worker, to local HTTP servers standing in for the SMS
+"""Delivery from the outbox by django-tasks' real worker, to local HTTP servers standing in for the SMS
 gateway and the webhook receiver: exactly once when all goes well, retries with backoff, at most once per row even
 when the worker is killed, and calls that never wait for any of it."""
 

@@ -1,4 +1,4 @@
-"""The outbox (issue 16): a call writes its notification rows in its own transaction; nothing here sends them."""
+"""The outbox: a call writes its notification rows in its own transaction; nothing here sends them."""
 
 import datetime
 import logging

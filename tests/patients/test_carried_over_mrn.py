@@ -1,5 +1,5 @@
 """Numbers issued before Tokenline: the API and forms take `xxx-xx-xxx`, refuse old `xx-xx-xxx` numbers naming
-what they became (seed 000); a number carried over never moves the counter (issue #12): above it, it is a single
+what they became (seed 000); a number carried over never moves the counter: above it, it is a single
 reserved value the counter steps over. Only users an admin allowed may carry numbers over."""
 
 import io
@@ -73,7 +73,8 @@ def test_reception_without_the_permission_gets_403_from_the_api_and_the_page(api
 
 @pytest.mark.django_db(transaction=True)
 def test_after_carrying_over_the_last_but_one_number_a_thousand_registrations_follow_the_counter(carrier):
-    """Issue #12's acceptance: `999-99-998` carried over stops nothing; the next 1,000 are consecutive."""
+    """A carried-over number never moves the counter: `999-99-998` carried over stops nothing; the next 1,000 are
+    consecutive."""
     register_patient(full_name="Paper card", mrn="999-99-998", created_by=carrier)
     numbers = [register_patient(full_name=f"P{i}", created_by=carrier).mrn for i in range(1000)]
     assert numbers == [format_grouped(value) for value in range(GROUPED_FIRST, GROUPED_FIRST + 1000)]

@@ -1,4 +1,4 @@
-"""Issue 15 item 2: reception corrects a patient's details on a page; the MRN stays and the history shows it.
+"""Reception corrects a patient's details on a page; the MRN stays and the history shows it.
 The page and the admin save through `services.update_patient`, the API's service."""
 
 import os

@@ -1,4 +1,4 @@
-"""Issue 15 item 4: a date of birth typed as dd/mm/yyyy, or as an age stored as a date marked estimated."""
+"""A date of birth typed as dd/mm/yyyy, or as an age stored as a date marked estimated."""
 
 import datetime
 

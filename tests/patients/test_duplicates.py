@@ -1,4 +1,4 @@
-"""The CNIC duplicate guard (issue #5): a partial unique index, answered with 409 naming the existing MRN."""
+"""The CNIC duplicate guard: a partial unique index, answered with 409 naming the existing MRN."""
 
 import datetime
 

@@ -1,4 +1,4 @@
-"""Demographic history (issue #5): who corrected what and when, on the patient page and in the admin."""
+"""Demographic history: who corrected what and when, on the patient page and in the admin."""
 
 from django.test import Client
 

@@ -1,4 +1,4 @@
-"""POST /api/v1/patients/ with an Idempotency-Key: a retried registration returns the first patient (issue #4)."""
+"""POST /api/v1/patients/ with an Idempotency-Key: a retried registration returns the first patient."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""manage.py import_patients / export_patients (issue #5): all rows or none, numbers kept, idempotent."""
+"""manage.py import_patients / export_patients: all rows or none, numbers kept, idempotent."""
 
 import csv
 import io
@@ -23,7 +23,7 @@ def generated_csv(rows: int, seed: int = 5, first: int = 100_001) -> tuple[str, 
     Returns the text and the MRNs the import must keep (old numbers converted).
     """
     rng = random.Random(seed)
-    values = rng.sample(range(first, 700_000), rows)  # below seed 001's terminal ranges (reserved, issue #12)
+    values = rng.sample(range(first, 700_000), rows)  # below seed 001's terminal ranges (reserved)
     out, expected = io.StringIO(), set()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -57,7 +57,7 @@ def test_ten_thousand_rows_import_with_their_numbers_and_registration_steps_over
     assert "Imported 10000 patient(s)" in out
     assert set(Patient.objects.values_list("mrn", flat=True)) == expected
     imported = {parse_grouped(mrn) for mrn in expected}
-    assert Counter.objects.get(key="mrn").last_value == 100_000  # no number was skipped (issue #12)
+    assert Counter.objects.get(key="mrn").last_value == 100_000  # no number was skipped
     free = [value for value in range(100_001, 100_010) if value not in imported][:2]
     assert [register_patient(full_name="After the import").mrn for _ in free] == [format_grouped(v) for v in free]
     call_command("idseq_check", stdout=io.StringIO())  # the imported numbers are reserved and in the ledger
@@ -149,7 +149,7 @@ def test_export_writes_what_import_reads(tmp_path):
 
 @pytest.mark.django_db
 def test_an_import_whose_rows_fail_keeps_its_numbers_reserved_and_can_be_rerun():
-    """Numbers first, rows after (issue 11) with reservations (issue #12): the numbers are reserved in a short
+    """Numbers first, rows after with reservations: the numbers are reserved in a short
     transaction of their own; when the rows then fail, the reservation stays and a rerun takes it up again."""
     from idseq.models import IssuedNumber, Reservation
     from patients.exceptions import DuplicatePatient

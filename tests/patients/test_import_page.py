@@ -1,4 +1,4 @@
-"""Issue 15 item 7: the import page checks an uploaded CSV, shows a summary, runs the import in the background
+"""The import page checks an uploaded CSV, shows a summary, runs the import in the background
 (django-tasks, database backend) with a progress bar and ends with a report."""
 
 import io

@@ -1,4 +1,4 @@
-"""Issue 11: a 100,000-row import runs while 8 desks register; no desk waits more than the lock timeout."""
+"""A 100,000-row import runs while 8 desks register; no desk waits more than the lock timeout."""
 
 import multiprocessing
 import time
@@ -52,7 +52,7 @@ def test_a_100k_import_runs_while_8_desks_register_and_no_desk_waits_more_than_2
     assert importer.exitcode == 0 and not errors, errors[:3]
     imported, import_seconds = results.get(timeout=5)
     counter = Counter.objects.get(key="mrn")
-    (block,) = Reservation.objects.filter(sequence__key="mrn", owner="import")  # the import's numbers (issue #12)
+    (block,) = Reservation.objects.filter(sequence__key="mrn", owner="import")  # the import's numbers
     desk_values = sorted(parse_grouped(mrn) for mrn in mrns)
     with capsys.disabled():
         print(f"\nimport of {imported:,} rows: {import_seconds:.1f} s; {len(waits)} desk registrations meanwhile, "

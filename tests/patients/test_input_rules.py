@@ -1,4 +1,4 @@
-"""Input rules of issue 11: dates of birth from 1900 to today, no invisible direction or zero-width characters in
+"""Input rules: dates of birth from 1900 to today, no invisible direction or zero-width characters in
 names (API, form and import alike), CSV exports a spreadsheet cannot run as formulas."""
 
 import csv

@@ -1,4 +1,4 @@
-"""TOKENLINE_MRN_SCHEME (issue #5): grouped (seed 000) or dated (seed 001) MRNs, both from idseq; switching keeps
+"""TOKENLINE_MRN_SCHEME: grouped (seed 000) or dated (seed 001) MRNs, both from idseq; switching keeps
 every issued number valid, findable and unique."""
 
 import re

@@ -1,4 +1,4 @@
-"""Issue #13: the words of patients' names (patients/name_words.py), and a search for one of them at the cap."""
+"""The words of patients' names (patients/name_words.py), and a search for one of them at the cap."""
 
 import pytest
 from django.db import connection

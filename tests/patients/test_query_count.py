@@ -1,4 +1,4 @@
-"""The registration fast path (issue #13): how many SQL statements one registration through the API sends."""
+"""The registration fast path: how many SQL statements one registration through the API sends."""
 
 import pytest
 from django.db import connection
@@ -8,7 +8,7 @@ from patients.models import Patient
 
 # Token with its user and permissions (1); the MRN: the counter locked and advanced in one UPDATE (the sequence
 # cached per process), its ledger row (2); the patient row, whose history row its insert trigger writes (1). BEGIN
-# and COMMIT come on top. Issue #13 asked for at most 6.
+# and COMMIT come on top: 6 in all, the most this path may send.
 REGISTRATION_STATEMENTS = 4
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT"}
 

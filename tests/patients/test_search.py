@@ -1,4 +1,4 @@
-"""GET /api/v1/patients/?... : every kind of search of issue #5, relevance then newest first, hints not 500s."""
+"""GET /api/v1/patients/?... : every kind of search the desk uses, relevance then newest first, hints not 500s."""
 
 import datetime
 
@@ -55,7 +55,7 @@ def test_search_accepts_an_old_format_number_and_finds_the_converted_patient(api
 
 
 def test_mrn_prefix_with_or_without_dashes(api, people):
-    # Kashif's carried-over 001-23-456 moved no counter (issue #12), so Sana, registered after him, got 001-00-005.
+    # Kashif's carried-over 001-23-456 moved no counter, so Sana, registered after him, got 001-00-005.
     assert found(api, mrn_prefix="001-00") == ["Sana", "Ahmed", "Bilal", "Zoë", "Ayesha"]
     assert found(api, q="001-2") == ["Kashif"]
     assert found(api, q="0012345") == ["Kashif"]
@@ -149,7 +149,7 @@ def test_a_number_typed_in_full_comes_before_longer_numbers_it_starts(api, peopl
 
 
 def test_a_name_search_ranks_at_most_count_cap_candidates_taken_after_every_filter(api, monkeypatch):
-    # Issue #13: a common word of a name would otherwise score every one of its thousands of matches.
+    # A common word of a name would otherwise score every one of its thousands of matches.
     from patients import selectors
 
     monkeypatch.setattr(selectors, "COUNT_CAP", 3)

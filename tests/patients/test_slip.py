@@ -1,4 +1,4 @@
-"""The registration slip (issue #5): page for the reception printer, SVG and PDF for terminals."""
+"""The registration slip: page for the reception printer, SVG and PDF for terminals."""
 
 import datetime
 

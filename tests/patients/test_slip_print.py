@@ -1,4 +1,4 @@
-"""Issue 15 item 1, in a real browser: each slip prints on an 80 mm receipt page with its MRN and token on one line.
+"""In a real browser, each slip prints on an 80 mm receipt page with its MRN and token on one line.
 
 Each slip is printed to PDF the way chromium prints it (the page's own @page size) and read back with pypdf.
 """

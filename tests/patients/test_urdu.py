@@ -1,4 +1,4 @@
-"""Issue 15 item 6: the reception pages in Urdu, right to left, with a Nastaliq font served by this server."""
+"""The reception pages in Urdu, right to left, with a Nastaliq font served by this server."""
 
 import os
 

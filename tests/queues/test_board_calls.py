@@ -1,4 +1,4 @@
-"""Issue 15 item 3: the board keeps the last calls with their rooms, "call again" re-announces, the doctors' rooms
+"""The board keeps the last calls with their rooms, "call again" re-announces, the doctors' rooms
 feed it (core.boards), and in a browser a call and a call again reach an open board within 2 s."""
 
 import datetime

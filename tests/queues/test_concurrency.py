@@ -1,4 +1,4 @@
-"""Parallel desks and receptions on real PostgreSQL (issue #7 acceptance): tokens unique and gapless, no visit
+"""Parallel desks and receptions on real PostgreSQL: tokens unique and gapless, no visit
 called twice or skipped, positions 1..n at every step."""
 
 import random

@@ -1,4 +1,4 @@
-"""Issue 15 item 4 in a real browser: registration and the desk by keyboard alone, an age for the date of birth,
+"""In a real browser: registration and the desk by keyboard alone, an age for the date of birth,
 the error summary with the focus on the first bad field, confirmations before a no-show."""
 
 import os

@@ -1,4 +1,4 @@
-"""Queue fast paths (issue #13): the statements issuing a token and calling next send through the API."""
+"""Queue fast paths: the statements issuing a token and calling next send through the API."""
 
 import pytest
 from django.db import connection
@@ -11,7 +11,7 @@ from tests.queues.conftest import make_desk, make_patients
 
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT"}
 # Token with user and permissions; the patient; the queue; the visit-token counter locked and advanced in one
-# statement (the sequence cached per process), the token's ledger row (issue #12); the visit; position and estimate
+# statement (the sequence cached per process), the token's ledger row; the visit; position and estimate
 # in one query.
 ISSUE_STATEMENTS = 7
 # Token with user and permissions; the desk locked with its queue ids; the next waiting visit (SKIP LOCKED); its update.

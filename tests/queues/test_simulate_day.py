@@ -1,4 +1,4 @@
-"""Issue 15 item 9: `simulate_day` plays a day against a running server over HTTP, bounded and local by default."""
+"""`simulate_day` plays a day against a running server over HTTP, bounded and local by default."""
 
 import io
 

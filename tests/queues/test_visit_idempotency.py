@@ -1,4 +1,4 @@
-"""POST /api/v1/visits/ honours Idempotency-Key like patients do (issue 11): a retry returns the first visit and
+"""POST /api/v1/visits/ honours Idempotency-Key like patients do: a retry returns the first visit and
 takes no token; a different body with the key is 422; the key is the user's own."""
 
 import pytest

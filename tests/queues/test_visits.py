@@ -1,4 +1,4 @@
-"""Issuing tokens and the steps of a visit, through the services (issue #7, seeds 000 and 003)."""
+"""Issuing tokens and the steps of a visit, through the services (seeds 000 and 003)."""
 
 import datetime
 import logging

@@ -26,7 +26,7 @@ def test_offline_registration_takes_the_terminals_next_number_as_in_seed_001(lab
     response = lab1.post(url, {**OFFLINE, "cnic": "54321-7654321-1"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["mrn"] == "007-10-000"  # grouped like every MRN (issue #12)
+    assert body["mrn"] == "007-10-000"  # grouped like every MRN
     assert body["is_offline_entry"] is True
     assert body["origin_terminal"] == LabTerminal.objects.get(code="LAB1-PC").pk
     assert body["synced_at"] is not None

@@ -1,4 +1,4 @@
-"""Issue 11: a terminal's row lock (seed-compatible offline numbers) is bounded like a counter's."""
+"""A terminal's row lock (seed-compatible offline numbers) is bounded like a counter's."""
 
 import pytest
 
@@ -14,5 +14,5 @@ def test_an_offline_registration_behind_a_held_terminal_row_answers_503(lab1):
         response = lab1.post("/api/v1/patients/", OFFLINE, format="json")
     assert response.status_code == 503 and response["Retry-After"] == "2"
     assert "Numbering is busy" in response.json()["detail"]
-    # written grouped, as every MRN (issue #12)
+    # written grouped, as every MRN
     assert lab1.post("/api/v1/patients/", OFFLINE, format="json").json()["mrn"] == "007-10-000"

@@ -19,7 +19,7 @@ def client(live_server, seed_terminals, tmp_path):
 def test_the_client_numbers_from_its_lease_and_syncs_exactly_those_numbers(client):
     assert client.lease(3) == (710000, 710002)
     mrns = [client.register(full_name=f"Patient {i}") for i in range(3)]
-    assert mrns == ["007-10-000", "007-10-001", "007-10-002"]  # grouped, as the server writes them (issue #12)
+    assert mrns == ["007-10-000", "007-10-001", "007-10-002"]  # grouped, as the server writes them
     with pytest.raises(LeaseExhausted):
         client.register(full_name="One too many")
     assert len(client.outbox("pending")) == 3

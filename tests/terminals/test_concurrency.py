@@ -81,7 +81,7 @@ def test_8_parallel_copies_of_one_sync_create_one_record_and_all_get_it():
 
 @pytest.mark.django_db(transaction=True)
 def test_terminals_extending_from_the_pool_at_once_get_distinct_blocks_while_desks_register(settings):
-    """Issue #12: pool blocks are carved from the pool's reservation under the MRN counter's lock, so two
+    """Pool blocks are carved from the pool's reservation under the MRN counter's lock, so two
     terminals never get one block and online registrations racing them never take a pool value."""
     settings.TOKENLINE_OFFLINE_POOL = "100012-299999"
     lab1()

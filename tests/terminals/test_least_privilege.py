@@ -1,4 +1,4 @@
-"""A terminal's key reaches what a terminal needs and no more (issue 11): it registers (online and offline), leases
+"""A terminal's key reaches what a terminal needs and no more: it registers (online and offline), leases
 and syncs, and reads the patients it registered, but not the register of everyone else's patients."""
 
 from django.test import Client

@@ -1,4 +1,4 @@
-"""One MRN space for the life of a hospital (issue #12), simulated: a million online registrations fast-forwarded by
+"""One MRN space for the life of a hospital, simulated: a million online registrations fast-forwarded by
 moving the counter (the values passed recorded as a reset would), with seed 001's ranges and a pool reserved in the
 same sequence. Online numbering steps over every reservation, no number value belongs to two patients, and the pool
 keeps serving terminals after an import of high numbers."""

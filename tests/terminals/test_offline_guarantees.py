@@ -1,5 +1,5 @@
-"""Issue #14's guarantees, with the terminal's client as a real process (`python -m terminals.client`) against the
-live test server. Two "machines" are two device-identity directories."""
+"""The offline lifecycle's guarantees, with the terminal's client as a real process (`python -m terminals.client`)
+against the live test server. Two "machines" are two device-identity directories."""
 
 import os
 import shutil
@@ -70,7 +70,7 @@ def admin() -> Client:
 
 
 def printed(value: int) -> str:
-    """MRN `value` as the client prints it and the server stores it: grouped, as every MRN (issue #12)."""
+    """MRN `value` as the client prints it and the server stores it: grouped, as every MRN."""
     return format_grouped(value)
 
 
@@ -296,7 +296,7 @@ def test_recover_continues_from_the_right_number_after_deleting_the_outbox(machi
     machine_a.ok("status")  # ...but reported: the terminal's counter is at 710006
     machine_a.register("Q2")  # 710006: printed after the last contact, known to this machine's journal only
     os.remove(machine_a.outbox)
-    if not journal_kept:  # then the server's knowledge is all there is (README: lease afresh if slips were printed)
+    if not journal_kept:  # then the server's knowledge is all there is (the manual: lease afresh if slips were printed)
         (machine_a.device_dir / "printed-LAB1-PC.json").unlink()
 
     assert f"restored lease 710000-710009, continuing at {continues_at}" in machine_a.ok("recover")

@@ -1,4 +1,4 @@
-"""Migrations patients 0006 and terminals 0005-0006 (issue #12): plain-digit offline MRNs become grouped, stay
+"""Migrations patients 0006 and terminals 0005-0006: plain-digit offline MRNs become grouped, stay
 findable as printed, their ranges become reservations with the synced numbers in the ledger and the range's cursor
 (`current`) in the reservation; and all of it goes back."""
 

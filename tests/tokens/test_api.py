@@ -117,7 +117,7 @@ def test_the_api_needs_a_login_and_the_right_role(db, slot):
         ({"doctor": "7b7a3c1e-0000-4000-8000-000000000000"}, 404, "doctor"),
         ({"doctor": "nope"}, 400, "doctor"),
         ({"start_time": "tomorrow"}, 400, "start_time"),
-        # Slots lie from a year back to two years ahead (issue 11): 1970 or 2999 is a typing error.
+        # Slots lie from a year back to two years ahead: 1970 or 2999 is a typing error.
         ({"start_time": "1970-01-01T09:00:00+05:00"}, 400, "A slot lies between"),
         ({"end_time": "2999-12-31T23:00:00Z"}, 400, "A slot lies between"),
         ({"start_time": "9999-12-31T23:00:00Z", "end_time": "9999-12-31T23:30:00Z"}, 400, "start_time"),

@@ -1,4 +1,4 @@
-"""Who booked, cancelled, marked a no-show or promoted an OPD token, and when (issue 11): recorded with the change,
+"""Who booked, cancelled, marked a no-show or promoted an OPD token, and when: recorded with the change,
 shown in the admin."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 11: an OPD slot's row lock (its token numbers are taken under it) is bounded like a counter's."""
+"""An OPD slot's row lock (its token numbers are taken under it) is bounded like a counter's."""
 
 import pytest
 

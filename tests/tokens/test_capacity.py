@@ -1,4 +1,4 @@
-"""Hard capacity, the waiting list and its promotions, emergency overflow: under real concurrency (issue 8)."""
+"""Hard capacity, the waiting list and its promotions, emergency overflow: under real concurrency."""
 
 import pytest
 from django.db import transaction

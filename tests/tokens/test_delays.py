@@ -1,4 +1,4 @@
-"""Doctor delays cascade over the day's later slots; estimated times follow (issue 8, rule 6)."""
+"""Doctor delays cascade over the day's later slots; estimated times follow."""
 
 import datetime
 

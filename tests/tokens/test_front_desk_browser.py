@@ -1,4 +1,4 @@
-"""Issue 15 item 5 in a real browser: reception books by an MRN typed without dashes, a full slot asks before the
+"""In a real browser: reception books by an MRN typed without dashes, a full slot asks before the
 waiting list, and the doctor's room drives the token from waiting to completed with the keyboard."""
 
 import os

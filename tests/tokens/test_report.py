@@ -1,4 +1,4 @@
-"""The daily report's figures, per doctor and in total (issue 8, rule 9)."""
+"""The daily report's figures, per doctor and in total."""
 
 import datetime
 

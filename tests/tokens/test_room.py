@@ -1,4 +1,4 @@
-"""Issue 15 item 5: the doctor's room calls the next token of a slot in priority order, starts, completes and marks
+"""The doctor's room calls the next token of a slot in priority order, starts, completes and marks
 no-shows; a slot's waiting list can be promoted and cancelled; messages to the desk use names and written dates."""
 
 import re

@@ -1,4 +1,4 @@
-"""OPD slot tokens join the idseq ledger (issue #12, item 4). Each `slot-token:<slot id>` counter becomes the
+"""OPD slot tokens join the idseq ledger. Each `slot-token:<slot id>` counter becomes the
 `slot-token` sequence's counter of scope `<slot id>`, every token gets its ledger row (`SLOT-<slot id>-0017`, issued
 at its `created_at` by whoever booked it), and values no token holds are recorded as issued before the ledger, so
 `idseq_check` is clean on an upgraded database.

@@ -11,7 +11,7 @@ from patients import csv_io, services
 
 
 class Command(BaseCommand):
-    help = "Import patients from CSV (columns in README), keeping their MRNs; all rows or none."
+    help = "Import patients from CSV (columns in docs/operations/imports.md), keeping their MRNs; all rows or none."
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)

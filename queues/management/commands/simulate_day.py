@@ -1,4 +1,4 @@
-"""Play an OPD day against a running Tokenline over HTTP, N times faster than life (issue 15): patients arrive,
+"""Play an OPD day against a running Tokenline over HTTP, N times faster than life: patients arrive,
 register, take walk-in tokens and book OPD tokens; every active desk calls, starts and completes. For demos (open
 the board and watch) and for load. Speaks only the public API, as a desk would; imports no app code.
 

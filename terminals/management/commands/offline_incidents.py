@@ -1,4 +1,4 @@
-"""`manage.py offline_incidents`: the open offline incidents (issue #14), oldest first, one per line."""
+"""`manage.py offline_incidents`: the open offline incidents, oldest first, one per line."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,5 +1,5 @@
-"""`manage.py terminal_utilisation`: seed 001's monitoring numbers per terminal and range, and the ops view of
-issue #14 (last contact and sync, pending and refused as reported, clock skew, open incidents, per lease
+"""`manage.py terminal_utilisation`: seed 001's monitoring numbers per terminal and range, and the ops view
+(last contact and sync, pending and refused as reported, clock skew, open incidents, per lease
 used/unused)."""
 
 import json
