@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / "var" / "pgdata"
+STOP_SECONDS = 15  # bin/dev.py kills what is left 4 s after SIGTERM, then stops the embedded PostgreSQL
 
 
 def request(url: str, body: dict | None = None, token: str = "") -> tuple[int, bytes]:
@@ -67,8 +68,8 @@ def main() -> None:
     def fail(message: str) -> None:
         step(f"FAILED: {message}")
         if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
         log.seek(0)
         sys.stdout.write(log.read().decode(errors="replace")[-6000:])
         sys.exit(1)
@@ -98,10 +99,12 @@ def main() -> None:
     os.kill(server.pid, signal.SIGTERM)  # bin/dev.py itself, as `kill` or a service manager would
     stop_sent = time.monotonic()
     try:
-        server.wait(timeout=60)
+        server.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:
-        fail("the server did not exit within 60 s of SIGTERM")
+        fail(f"the server did not exit within {STOP_SECONDS} s of SIGTERM")
     step(f"SIGTERM: the server exited with {server.returncode} after {time.monotonic() - stop_sent:.1f} s")
+    if server.returncode != 0:
+        fail(f"the server exited with {server.returncode}")
     if embedded_server_running():
         fail("the embedded PostgreSQL still runs after the server stopped")
     step("the embedded PostgreSQL is stopped")

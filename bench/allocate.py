@@ -6,7 +6,7 @@ statements in raw SQL (pgbench) at the same client counts; `idseq.services.alloc
 
     .venv/bin/python bench/allocate.py [--seconds 10] [--smoke] [--million]
 
-django-sequences is a test dependency (requirements.txt, "# Tests"); bench/settings.py installs its app.
+django-sequences is a test dependency (requirements-test.txt); bench/settings.py installs its app.
 """
 
 from common import (  # first: fixes the path

@@ -1,5 +1,5 @@
 """Settings of the bench scripts: the project's, plus django-sequences, which bench/allocate.py times next to
-`idseq.services.allocate()` (a test dependency only, see requirements.txt)."""
+`idseq.services.allocate()` (a test dependency only, see requirements-test.txt)."""
 
 from config.settings import *  # noqa: F403
 

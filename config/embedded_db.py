@@ -15,25 +15,27 @@ logger = logging.getLogger("tokenline")
 DATABASE_NAME = "tokenline"
 
 
-def embedded_database_url(pgdata: Path) -> str:
+def embedded_database_url(pgdata: Path, *, stop_at_exit: bool = True) -> str:
     """Start (or join) the embedded server whose data lives in `pgdata` and return its database URL.
 
     Args:
         pgdata: data directory, created on first use; its parent must exist (we use `var/pgdata`).
+        stop_at_exit: stop the server when the last process that started it exits (pgserver counts them in
+            `.handle_pids.json`); False leaves it running for `stop_embedded_server` (`bin/dev.py serve`).
     Returns:
         a `postgres://` URL over the server's Unix socket, for the `tokenline` database, created if missing.
-    The server stops when the last process that started it exits.
     """
     with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset; it falls back to /tmp
         warnings.simplefilter("ignore")
         import pgserver  # imported here: only the embedded path needs it
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop" if stop_at_exit else None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    logger.warning("No DATABASE_URL set: using the embedded PostgreSQL in %s", pgdata)
+    if stop_at_exit:
+        logger.warning("No DATABASE_URL set: using the embedded PostgreSQL in %s", pgdata)
     return server.get_uri(DATABASE_NAME)
 
 
@@ -60,8 +62,26 @@ def stop_embedded_server(pgdata: Path) -> bool:
     return True
 
 
-if __name__ == "__main__":  # `python -m config.embedded_db stop`: what bin/dev.py runs after the server
-    if sys.argv[1:] != ["stop"]:
-        sys.exit("usage: python -m config.embedded_db stop")
-    pgdata = Path(__file__).resolve().parent.parent / "var" / "pgdata"
-    print("Embedded PostgreSQL stopped." if stop_embedded_server(pgdata) else "Embedded PostgreSQL was not running.")
+def main(command: str) -> None:
+    """`python -m config.embedded_db start|stop`, what `bin/dev.py serve` runs around the server.
+
+    start: unless DATABASE_URL is configured (environment or .env), start the embedded server (left running) and
+        print its URL; with DATABASE_URL print nothing.
+    stop: stop the embedded server, saying whether it ran.
+    """
+    root = Path(__file__).resolve().parent.parent
+    pgdata = root / "var" / "pgdata"
+    if command == "start":
+        import environ
+
+        environ.Env.read_env(root / ".env")
+        if not os.environ.get("DATABASE_URL"):
+            print(embedded_database_url(pgdata, stop_at_exit=False))
+    elif command == "stop":
+        print("Embedded PostgreSQL stopped." if stop_embedded_server(pgdata) else "Embedded PostgreSQL was not running.")
+    else:
+        sys.exit("usage: python -m config.embedded_db start|stop")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) == 2 else "")

@@ -5,6 +5,7 @@ Queues are hospital configuration, so production sets them up in the admin; this
 run by `bin/dev.py serve`. It is idempotent.
 """
 
+import logging
 import random
 
 
@@ -42,5 +43,7 @@ class Command(BaseCommand):
                 Desk.objects.get_or_create(name=desk_name)[0].queues.add(queue)
         self.stdout.write(self.style.SUCCESS(f"Demo queues: {', '.join(DEMO_QUEUES)}."))
         if morning:
+            # One summary line, not one "Visit created" log line per demo visit.
+            logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
             issued = demo.play_morning(rng=random.Random(seed))
             self.stdout.write(f"Demo morning: {issued} visits issued today." if issued else "Today already has visits.")
