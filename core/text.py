@@ -109,9 +109,6 @@ class TextRule:
     def __call__(self, value: str) -> None:
         validate_text(value, label=capfirst(self.field.verbose_name or "The text"), multiline=self.multiline)
 
-    def __eq__(self, other):
-        return isinstance(other, TextRule) and other.multiline == self.multiline
-
 
 class CleanTextMixin:
     """A text model field whose values follow the rule above on every path: `full_clean` (forms, the admin,
