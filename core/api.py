@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, parsers, permissions, status
 
 import core.database
@@ -139,3 +140,26 @@ def document_errors(result, generator, request, public):
             for code, description in ERROR_RESPONSES.items():
                 responses.setdefault(code, {"description": description, "content": error})
     return result
+
+
+def refuse_empty_filters(filterset_class, query_params) -> None:
+    """Refuse a filter parameter given with no value (`?slot=`, `?date=`): django-filter would silently ignore it
+    and answer the unfiltered list, which a client that meant to filter takes for its answer.
+
+    Args: a FilterSet class, and the request's query parameters.
+    Raises:
+        rest_framework.exceptions.ValidationError: 400 with one message per empty filter parameter.
+    """
+    empty = [name for name in filterset_class.base_filters if "" in query_params.getlist(name)]
+    if empty:
+        raise exceptions.ValidationError({name: ["Give a value, or leave the parameter out."] for name in empty})
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, answering 400 for a filter parameter without a value (`refuse_empty_filters`)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            refuse_empty_filters(filterset_class, request.query_params)
+        return super().filter_queryset(request, queryset, view)

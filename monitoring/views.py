@@ -7,6 +7,7 @@ the session or the user, so nothing reaches the database before the checks do.
 import asyncio
 import hmac
 import ipaddress
+import logging
 import os
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
 
 from monitoring.collectors import DatabaseCollector
+
+log = logging.getLogger("tokenline.monitoring")
 
 
 class HealthView(HealthCheckView):
@@ -68,18 +71,38 @@ class _ThisProcess:
         return REGISTRY.collect()
 
 
+def _multiprocess_directory_ready(directory: str) -> bool:
+    """Whether the workers' metric files can be read from `directory` (PROMETHEUS_MULTIPROC_DIR). A directory that
+    went away while the server runs (a tmp cleaner, an operator) is made again, with a warning: the figures the
+    workers had written are lost, new ones are written there again. When it cannot be made, False, with a warning:
+    the scrape then shows this process's figures, never a 500."""
+    if os.path.isdir(directory):
+        return True
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        log.warning("PROMETHEUS_MULTIPROC_DIR %s is missing and cannot be made (%s): /metrics shows this worker's "
+                    "figures only", directory, exc)
+        return False
+    log.warning("PROMETHEUS_MULTIPROC_DIR %s was missing; made it again (the workers' figures so far are lost)",
+                directory)
+    return True
+
+
 def metrics(request):
     """GET /metrics -> the Prometheus exposition (OpenMetrics when the scraper asks for it); 403 unless
     `may_scrape`. Process metrics are every worker's added up when PROMETHEUS_MULTIPROC_DIR is set (gunicorn with
-    several workers), this process's otherwise; database figures are read now (`DatabaseCollector`)."""
+    several workers; a missing directory is made again, `_multiprocess_directory_ready`), this process's otherwise;
+    database figures are read now (`DatabaseCollector`)."""
     if not may_scrape(request):
         return HttpResponseForbidden(
             "Metrics need Authorization: Bearer <METRICS_TOKEN> or an address in METRICS_ALLOWED_IPS.\n",
             content_type="text/plain",
         )
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(registry)
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and _multiprocess_directory_ready(directory):
+        multiprocess.MultiProcessCollector(registry, path=directory)
     else:
         registry.register(_ThisProcess())
     registry.register(DatabaseCollector())

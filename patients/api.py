@@ -7,6 +7,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api import refuse_empty_filters
 from core.serializers import ModelSerializer
 from idseq.services import request_fingerprint
 from patients import services, slips
@@ -85,7 +86,9 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return visible_patients(self.request.user)  # a terminal's key: its own patients only
 
     def list(self, request):
-        """Search (see PatientFilter); a `hint` key explains an empty page caused by unusable input."""
+        """Search (see PatientFilter); a `hint` key explains an empty page caused by unusable input. A parameter
+        without a value is a 400, as on every list."""
+        refuse_empty_filters(PatientFilter, request.query_params)
         search = PatientFilter(request.query_params, queryset=self.get_queryset(), request=request)
         if not search.is_valid():
             raise exceptions.ValidationError(search.errors)

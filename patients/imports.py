@@ -9,6 +9,7 @@ page polls.
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.text import printable
 from patients import csv_io, services
 from patients.models import ImportJob
 
@@ -26,7 +27,8 @@ def check_upload(*, file_name: str, data: bytes, skip_invalid: bool = False, cre
     reading = csv_io.read_patients(text)
     reading.refuse_clashes_with_register()
     return ImportJob.objects.create(
-        file_name=file_name[:255], csv_text=text, skip_invalid=skip_invalid,
+        # The browser's file name, shown on the page: printed safely rather than refused.
+        file_name=printable(file_name)[:255], csv_text=text, skip_invalid=skip_invalid,
         rows=len(reading.patients) + len(reading.errors), errors=reading.errors[:MAX_ERRORS_KEPT],
         error_count=len(reading.errors), created_by=created_by,
     )

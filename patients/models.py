@@ -3,9 +3,10 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.utils import timezone
 
+from core.text import CONTROL_CHARACTERS_BUT_LINE_BREAKS_SQL, CONTROL_CHARACTERS_SQL, FreeTextField, NameField
 from patients.history_trigger import ChangesHistory
 from patients.search import Fold, mrn_value_of, phone_key
-from patients.validators import validate_cnic, validate_dob, validate_phone, validate_visible_text
+from patients.validators import validate_cnic, validate_dob, validate_phone
 
 
 MRN_VALUE_UNIQUE = "patients_patient_mrn_value_unique"
@@ -21,8 +22,9 @@ class Patient(models.Model):
         OTHER = "O", "Other"
 
     mrn = models.CharField("MRN", max_length=20, unique=True, editable=False)
-    full_name = models.CharField(max_length=200, validators=[validate_visible_text])
-    father_name = models.CharField("father's name", max_length=200, blank=True, validators=[validate_visible_text])
+    # Names and the address: NFC, no control, invisible, private-use or unassigned characters (core/text.py).
+    full_name = NameField(max_length=200)
+    father_name = NameField("father's name", max_length=200, blank=True)
     dob = models.DateField("date of birth", null=True, blank=True, validators=[validate_dob])
     # Worked out from an age the patient gave (`35y`, `8m`), not a known date (patients/dob.py).
     dob_estimated = models.BooleanField("date of birth estimated", default=False, db_default=False)
@@ -30,7 +32,7 @@ class Patient(models.Model):
     phone = models.CharField(max_length=25, blank=True, validators=[validate_phone])
     cnic = models.CharField("CNIC", max_length=15, blank=True, validators=[validate_cnic])
     email = models.EmailField(blank=True)
-    address = models.TextField(blank=True)
+    address = FreeTextField(blank=True)
     is_active = models.BooleanField(default=True)
     # Text messages when called (notifications/): asked at registration.
     notify_opt_out = models.BooleanField(
@@ -86,6 +88,15 @@ class Patient(models.Model):
             models.UniqueConstraint(fields=["mrn_value"], name=MRN_VALUE_UNIQUE),
             # A blank name would print an anonymous slip; forms check it too, the database has the last word.
             models.CheckConstraint(condition=~models.Q(full_name=""), name="patients_patient_full_name_not_blank"),
+            # No control characters in names or the address (line breaks aside): the fields refuse them and every
+            # other refused character; the database holds the worst of them out of any path that skips the fields
+            # (raw SQL, a restore). Added NOT VALID (migration 0015): rows stored before stay readable.
+            models.CheckConstraint(
+                condition=~models.Q(full_name__regex=CONTROL_CHARACTERS_SQL)
+                & ~models.Q(father_name__regex=CONTROL_CHARACTERS_SQL)
+                & ~models.Q(address__regex=CONTROL_CHARACTERS_BUT_LINE_BREAKS_SQL),
+                name="patients_patient_no_control_characters",
+            ),
             # Only a date of birth can be an estimate.
             models.CheckConstraint(
                 condition=models.Q(dob_estimated=False) | models.Q(dob__isnull=False),

@@ -22,6 +22,7 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from core.text import printable
 from patients.models import Patient
 
 THERMAL, A4_PAPER, A5_PAPER = "80mm", "a4", "a5"
@@ -56,15 +57,17 @@ class Slip:
 
     @classmethod
     def of(cls, patient: Patient) -> "Slip":
-        """The slip of `patient`, with the hospital name from the HOSPITAL_NAME setting."""
+        """The slip of `patient`, with the hospital name from the HOSPITAL_NAME setting. Text passes through
+        core.text.printable, so every rendering is well-formed (XML allows no control characters, not even escaped)
+        whatever was stored: a refused character prints as U+FFFD."""
         age = age_label(patient.dob, timezone.localdate()) if patient.dob else ""
         if age and patient.dob_estimated:
             age = f"~{age}"  # worked out from an age the patient gave
         return cls(
-            hospital=settings.HOSPITAL_NAME,
+            hospital=printable(settings.HOSPITAL_NAME),
             mrn=patient.mrn,
-            full_name=patient.full_name,
-            father_name=patient.father_name,
+            full_name=printable(patient.full_name),
+            father_name=printable(patient.father_name),
             age_sex=" / ".join(part for part in (age, patient.sex) if part),
             registered_on=timezone.localdate(patient.created_at),
             sex=patient.sex,

@@ -58,6 +58,53 @@ class DeskSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "queues", "is_active"]
 
 
+class BoardCallOut(serializers.Serializer):
+    """A call on a board: the token, its queue's code, the desk and when it was announced."""
+
+    token = serializers.CharField()
+    queue = serializers.CharField(help_text="The queue's code.")
+    desk = serializers.CharField(help_text="The desk's name.")
+    announced_at = serializers.DateTimeField()
+
+
+class BoardNextOut(serializers.Serializer):
+    """A waiting token and its place in the line."""
+
+    token = serializers.CharField()
+    position = serializers.IntegerField()
+
+
+class BoardQueueOut(serializers.Serializer):
+    """One queue on a board: how many wait and the first few tokens."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    waiting = serializers.IntegerField()
+    next = BoardNextOut(many=True)
+
+
+class BoardOut(serializers.Serializer):
+    """What a board shows (queues.selectors.board): tokens only, never patients' names."""
+
+    called = BoardCallOut(many=True, help_text="Newest announcement first.")
+    queues = BoardQueueOut(many=True)
+
+
+class IntegrityOut(serializers.Serializer):
+    """Seed 003's integrity report (queues.selectors.integrity): numbers in 1..max missing or given twice."""
+
+    queue = serializers.CharField(help_text="The queue's code.")
+    date = serializers.DateField()
+    waiting = serializers.IntegerField()
+    missing_positions = serializers.ListField(child=serializers.IntegerField())
+    duplicate_positions = serializers.ListField(child=serializers.IntegerField())
+    max_position = serializers.IntegerField()
+    missing_tokens = serializers.ListField(child=serializers.IntegerField())
+    duplicate_tokens = serializers.ListField(child=serializers.IntegerField())
+    max_token = serializers.IntegerField()
+    ok = serializers.BooleanField(help_text="True when nothing is missing or duplicated.")
+
+
 class DayQuery(serializers.Serializer):
     """`?date=YYYY-MM-DD` (a day in the hospital's time zone); today when absent."""
 
@@ -156,12 +203,13 @@ class QueueViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
     queryset = Queue.objects.all()
     serializer_class = QueueSerializer
 
-    @extend_schema(parameters=[DayQuery])
+    @extend_schema(parameters=[DayQuery], responses=IntegrityOut)
     @action(detail=True, methods=["get"])
     def integrity(self, request, pk=None):
         """Seed 003's integrity report for positions and tokens on `?date=` (today by default)."""
         return Response(selectors.integrity(queue=self.get_object(), visit_date=DayQuery.day(request)))
 
+    @extend_schema(responses=BoardOut)
     @action(detail=True, methods=["get"])
     def board(self, request, pk=None):
         """The board's contents (tokens called and next waiting) as JSON, for other displays."""

@@ -6,11 +6,13 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from core.text import NameField
+
 
 class Queue(models.Model):
     """A line patients join for one service. `code` prefixes its tokens (`GEN-001`); tokens restart at 1 daily."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = NameField(max_length=100, unique=True)  # shown on boards: core/text.py's character rule
     code = models.CharField(
         max_length=10,
         unique=True,
@@ -38,7 +40,7 @@ class Queue(models.Model):
 class Desk(models.Model):
     """A counter or a doctor's room that calls patients from one or more queues."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = NameField(max_length=100, unique=True)
     queues = models.ManyToManyField(Queue, related_name="desks")
     is_active = models.BooleanField(default=True)
 

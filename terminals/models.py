@@ -10,6 +10,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import RangeOperators
 from django.db import models
 
+from core.text import NameField
 from idseq.models import Int8Range, closed_range  # noqa: F401  (Int8Range: named by migration 0001)
 
 
@@ -21,7 +22,7 @@ class LabTerminal(models.Model):
     """
 
     code = models.CharField(max_length=50, unique=True)
-    name = models.CharField(max_length=255)
+    name = NameField(max_length=255)  # core/text.py's character rule
     is_active = models.BooleanField(default=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

@@ -5,6 +5,7 @@ with their derived queue fields (`tokens.selectors`). Permissions: `core.api.Rol
 """
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -232,10 +233,12 @@ class SlotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         slot, *cascaded = services.delay_slot(slot_id=pk, **data.validated_data)
         return Response({**SlotOut(slot).data, "cascaded": SlotOut(cascaded, many=True).data})
 
+    # The whole list, not a page (a slot holds at most 1000 tokens), and no list filters: documented as it answers.
     @extend_schema(responses=TokenOut(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def tokens(self, request, pk=None):
-        """The slot's tokens in current order: confirmed by position (with estimated time), then the others."""
+        """The slot's tokens in current order: confirmed by position (with estimated time), then the others: a
+        list, not a page."""
         return Response(TokenOut(selectors.slot_queue(self.get_object()), many=True).data)
 
 
@@ -289,9 +292,11 @@ class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
             status=status.HTTP_202_ACCEPTED,
         )
 
-    @extend_schema(responses=EndedOut)
+    # 200 with a body, not 204: the desk needs to know who got the place (seed 002 names no answer).
+    @extend_schema(responses={200: EndedOut})
     def destroy(self, request, pk=None):
-        """Cancel the token (its number is never reissued); the best waiting patient gets the place."""
+        """Cancel the token (its number is never reissued); the best waiting patient gets the place. Answers 200
+        with the cancelled token and the promoted one (or null)."""
         return self._ended(*services.cancel_token(token_id=pk, by=request.user))
 
     @extend_schema(request=None, responses=EndedOut)
@@ -326,10 +331,12 @@ class WaitingListViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.waiting_in_queue().order_by("slot__start_time", "waiting_position")
 
-    @extend_schema(parameters=[OpenApiParameter("slot_id", str, required=True)], responses=WaitingOut(many=True))
-    @action(detail=False, methods=["get"])
+    # The whole list, not a page, filtered by `slot_id` only: documented as it answers.
+    @extend_schema(parameters=[OpenApiParameter("slot_id", OpenApiTypes.UUID, required=True)],
+                   responses=WaitingOut(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def by_slot(self, request):
-        """One slot's waiting list, best first."""
+        """One slot's waiting list, best first: a list, not a page."""
         if not request.query_params.get("slot_id"):
             raise serializers.ValidationError({"slot_id": ["This query parameter is required."]})
         slot = services.get_or_not_found(Slot, request.query_params["slot_id"])

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.text import NameField
 
 
 class TsTzRange(models.Func):
@@ -47,8 +48,8 @@ class Doctor(models.Model):
     """A doctor who holds OPD slots."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
-    specialization = models.CharField(max_length=200, blank=True)
+    name = NameField(max_length=200)  # printed on token slips: core/text.py's character rule
+    specialization = NameField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

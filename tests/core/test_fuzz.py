@@ -37,29 +37,39 @@ def admin_token(db):
         signal.disconnect(close_old_connections)
     user = User.objects.create_user("fuzz-admin", password="pw")
     user.groups.add(Group.objects.get(name="admin"))
-    _some_of_everything(user)
     yield Token.objects.create(user=user).key
     for signal in (signals.request_started, signals.request_finished):
         signal.connect(close_old_connections)
 
 
-def _some_of_everything(user):
-    """A patient, a queue with a desk and a visit, a doctor with a slot and a token: list and detail answers then
-    carry real rows, so their bodies are checked against the schema too (nullable fields included)."""
+@pytest.fixture
+def rows(admin_token) -> dict:
+    """A patient, a queue with a desk and two visits, a doctor with a full slot, its token and a waiting-list
+    entry: list and detail answers then carry real rows, so their bodies are checked against the schema too
+    (nullable fields included). Returns {first path segment: the id its `{id}` takes}."""
+    user = User.objects.get(username="fuzz-admin")
     patient = register_patient(full_name="Fuzz Patient", created_by=user)
+    other = register_patient(full_name="Fuzz Other", created_by=user)
     queue = Queue.objects.create(name="General", code="GEN")
-    Desk.objects.create(name="Desk 1").queues.set([queue])
-    queue_services.issue_visit(patient=patient, queue=queue, issued_by=user)
+    desk = Desk.objects.create(name="Desk 1")
+    desk.queues.set([queue])
+    visit = queue_services.issue_visit(patient=patient, queue=queue, issued_by=user)
+    queue_services.issue_visit(patient=other, queue=queue, issued_by=user)
     start = timezone.now() + datetime.timedelta(days=1)
     doctor = token_services.create_doctor(name="Dr. Fuzz")
     slot = token_services.create_slot(
         doctor=doctor, start_time=start, end_time=start + datetime.timedelta(hours=1), max_capacity=1
     )
-    token_services.book_token(slot_id=slot.pk, patient=patient, category="WALKIN")
+    token = token_services.book_token(slot_id=slot.pk, patient=patient, category="WALKIN")
+    waiting = token_services.book_token(slot_id=slot.pk, patient=other, category="WALKIN")  # the slot is full
+    return {
+        "patients": patient.pk, "queues": queue.pk, "desks": desk.pk, "visits": visit.pk, "doctors": doctor.pk,
+        "slots": slot.pk, "tokens": token.pk, "waiting-list": waiting.pk, "sequences": "mrn", "terminals": "LAB1-PC",
+    }
 
 
 @pytest.fixture
-def app(admin_token):
+def app(rows):
     """The project as a WSGI app, built after the test settings apply (plain HTTP, memory throttle cache)."""
     return WSGIHandler()
 
@@ -69,3 +79,36 @@ def app(admin_token):
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_documented(case, app, admin_token):
     case.call_and_validate(app=app, headers={"Authorization": f"Token {admin_token}"}, checks=CHECKS)
+
+
+# Calls on the rows of `rows` that change them, in an order that works: the desk calls the first visit, which is
+# started and completed; the token is cancelled, so the waiting patient is promoted (a non-null `promoted`).
+STEPS = [
+    ("POST", "/api/v1/desks/{id}/call-next/"),
+    ("POST", "/api/v1/visits/{id}/start/"),
+    ("POST", "/api/v1/visits/{id}/complete/"),
+    ("DELETE", "/api/v1/tokens/{id}/"),
+]
+READS = [
+    ("GET", path) for path, methods in schema.raw_schema["paths"].items()
+    if "get" in methods and ("{" in path or path.endswith("/by_slot/"))
+]
+
+
+def test_every_read_and_the_main_steps_on_real_rows_answer_as_documented(app, admin_token, rows):
+    """Generated ids almost never name a row, so the generated cases above rarely see a 200 from a detail or
+    action endpoint; here every GET with an id (before and after the steps) and each step runs on real ids, its
+    answer checked against the schema."""
+    headers = {"Authorization": f"Token {admin_token}"}
+    for when, (method, path) in [*(("before", c) for c in READS), *(("step", c) for c in STEPS),
+                                 *(("after", c) for c in READS)]:
+        resource = path.split("/")[3]
+        case = schema[path][method].Case(
+            path_parameters={name: rows[resource] for name in ("id", "key", "code") if "{" + name + "}" in path},
+            query={"slot_id": rows["slots"]} if path.endswith("/by_slot/") else None,
+        )
+        response = case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+        # Terminals and sequences are made by migrations, which a test's tables may lack; the waiting-list entry is
+        # gone once its patient was promoted.
+        if resource not in ("terminals", "sequences") and (when, resource) != ("after", "waiting-list"):
+            assert response.status_code in (200, 201), (method, path, response.status_code, response.text)

@@ -147,3 +147,19 @@ def test_a_lock_timeout_is_counted_for_its_counter(settings):
 ])
 def test_counter_keys_are_labelled_without_their_day_or_slot(key, label):
     assert counter_label(key) == label
+
+
+def test_a_multiprocess_directory_that_went_away_is_made_again_with_a_warning(db, tmp_path, monkeypatch, caplog):
+    directory = tmp_path / "prometheus"  # set, but removed (or never made) while the server runs
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    samples = scrape(Client())
+    assert directory.is_dir() and samples[("tokenline_database_figures_up", ())] == 1  # the database figures are there
+    assert "was missing; made it again" in caplog.text
+
+
+def test_a_multiprocess_directory_that_cannot_be_made_gives_this_processs_figures(db, tmp_path, monkeypatch, caplog):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "file" / "prometheus"))
+    samples = scrape(Client())
+    assert any(name.startswith("python_gc_") for name, _ in samples)  # this process's own collectors
+    assert "cannot be made" in caplog.text

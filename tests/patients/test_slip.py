@@ -1,10 +1,13 @@
 """The registration slip: page for the reception printer, SVG and PDF for terminals."""
 
 import datetime
+from xml.etree import ElementTree
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
+from patients.models import Patient
 from patients.services import register_patient
 from patients.slips import Slip, age_label
 from tests.patients.code128 import decode_svg
@@ -53,6 +56,24 @@ def test_the_api_gives_the_slip_as_a_pdf_on_a4(api, patient):
     response = api.get(f"/api/v1/patients/{patient.pk}/slip/", {"output": "pdf", "paper": "a4"})
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF") and b"/MediaBox [ 0 0 595.2756 841.8898 ]" in response.content
+
+
+def test_the_slip_is_well_formed_xml_whatever_name_was_stored(api, desk, patient):
+    # Stored around the fields' rule and the database's (a row from before them): the constraint is dropped for this
+    # test's transaction only.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending: ALTER TABLE refuses them
+        cursor.execute("ALTER TABLE patients_patient DROP CONSTRAINT patients_patient_no_control_characters")
+    name = "Ayesha\u0007 <b>&amp; \"Khan\"]]>\x1b\ufffe"
+    Patient.objects.filter(pk=patient.pk).update(full_name=name, father_name="Imran\u202e\x0c")
+    response = api.get(f"/api/v1/patients/{patient.pk}/slip/")
+    assert response.status_code == 200
+    root = ElementTree.fromstring(response.content)  # raises ParseError when not well-formed
+    texts = ["".join(element.itertext()) for element in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "Ayesha\ufffd <b>&amp; \"Khan\"]]>\ufffd\ufffd" in texts and "d/o Imran\ufffd\ufffd" in texts
+    pdf = api.get(f"/api/v1/patients/{patient.pk}/slip/", {"output": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "Ayesha\ufffd" in desk.get(f"/patients/{patient.pk}/slip/").content.decode()
 
 
 def test_the_api_refuses_an_unknown_output_and_answers_404_for_no_patient(api, patient):
