@@ -38,6 +38,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PRODUCTION_CACHES = django_settings.CACHES
 
 
+def worker_ports(first: int, count: int) -> range:
+    """`count` ports from `first` for the servers a test starts, shifted by 1000 per pytest-xdist worker (`gw0`,
+    `gw1`, ...): tests running side by side never probe the same ports and then race to bind them."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    return range(first + 1000 * worker, first + 1000 * worker + count)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_by_delete():
     """Transactional tests are emptied afterwards with DELETE instead of TRUNCATE (same end state, a fraction of the

@@ -30,7 +30,7 @@ from rest_framework.authtoken.models import Token
 from idseq.formats import parse_grouped
 from idseq.models import IssuedNumber
 from patients.models import Patient
-from tests.conftest import database_url, make_user, over_tcp, post_json, raw_connection
+from tests.conftest import database_url, make_user, over_tcp, post_json, raw_connection, worker_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
@@ -41,7 +41,7 @@ PORT_BASE = int(os.environ.get("FAULT_TEST_PORT", "8150"))
 
 def free_ports(count: int) -> list[int]:
     ports = []
-    for port in range(PORT_BASE, PORT_BASE + 50):
+    for port in worker_ports(PORT_BASE, 50):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 ports.append(port)

@@ -5,7 +5,9 @@ import socket
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-PORTS = range(8300, 8400)  # servers these tests start stay on 127.0.0.1 in this range
+from tests.conftest import worker_ports
+
+PORTS = worker_ports(8300, 100)  # servers these tests start stay on 127.0.0.1 in this range
 
 
 def free_port() -> int:
