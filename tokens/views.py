@@ -35,7 +35,7 @@ def book(request):
     )
     if doctor:
         slots = slots.filter(doctor=doctor)
-    form = BookingForm(request.POST or None, slots=slots)
+    form = BookingForm(request.POST or None, slots=slots, user=request.user)
     full = None
     if request.method == "POST" and form.is_valid():
         try:
