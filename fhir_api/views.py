@@ -97,7 +97,9 @@ class PatientReadView(FHIRView):
     OperationOutcome, as if it did not exist, for any other; the read is recorded (patients.access)."""
 
     def get(self, request, pk: str):
-        record = search.patients(request.user).filter(pk=int(pk)).first() if re.fullmatch(r"\d{1,18}", pk, re.ASCII) else None
+        record = None
+        if re.fullmatch(r"\d{1,18}", pk, re.ASCII):
+            record = search.patients(request.user).filter(pk=int(pk)).first()
         if record is None:
             raise exceptions.NotFound(f"Patient/{pk} is not known.")
         access.record_read(user=request.user, patient=record, channel=access.Channel.FHIR)

@@ -11,7 +11,7 @@ from patients import access, csv_io, imports, panels, services, slips
 from patients.exceptions import DuplicatePatient
 from patients.forms import CorrectionForm, ImportForm, PatientForm, PatientSearchForm
 from patients.history import corrections
-from patients.models import ImportJob, Patient
+from patients.models import ImportJob
 from patients.mrn import client_formats
 from patients.pagination import CappedPaginator
 from patients.selectors import search_patients, visible_to
@@ -37,7 +37,7 @@ def register(request):
         try:
             patient = services.register_patient(**form.registration(), created_by=request.user)
         except DuplicatePatient as exc:
-            existing = Patient.objects.filter(mrn=exc.mrn).first()
+            existing = visible_to(request.user).filter(mrn=exc.mrn).first()  # a terminal: only its own
             form.add_error("cnic", str(exc))
         except (ValidationError, DomainError) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))

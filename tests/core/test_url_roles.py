@@ -40,7 +40,8 @@ PAGE_ALL = (302, 200, 200, 200, 200, 200)
 OPEN = (200,) * 6
 STAFF = (302, 302, 302, 302, 302, 200)  # pages: the reception roles and ops; the admin site: staff only
 TO_LOGIN = (302,) * 6  # the admin's old-style object link (to the change page) and pages of missing objects
-ADMIN_REFUSES = (302, 302, 302, 302, 302, 403)  # the admin's own rule: numbers are never deleted, some rows only made by services
+# The admin's own rule: numbers are never deleted, some rows are made by services only.
+ADMIN_REFUSES = (302, 302, 302, 302, 302, 403)
 POST_ONLY_PAGE = (405,) * 6  # require_POST answers before the login check
 POST_ONLY_API = (401, 405, 405, 405, 405, 405)
 DESK_POST_ONLY = (401, 405, 403, 403, 403, 405)  # POST-only, and only roles that run desks get as far as the method
@@ -267,7 +268,8 @@ def world(db):
     Token.objects.get_or_create(user=users["reception"])
     values = {
         # (route prefix, parameter): value; the longest matching prefix wins
-        ("patients/import/", "pk"): job.pk, ("patients/", "pk"): patient.pk, ("queues/issue/", "patient_pk"): patient.pk,
+        ("patients/import/", "pk"): job.pk, ("patients/", "pk"): patient.pk,
+        ("queues/issue/", "patient_pk"): patient.pk,
         ("queues/visits/", "pk"): visit.pk, ("queues/visits/", "step"): "start", ("queues/desks/", "pk"): desk.pk,
         ("opd/tokens/", "pk"): token.pk, ("opd/waiting/", "pk"): entry.pk, ("opd/waiting/", "step"): "promote",
         ("opd/slots/", "pk"): slot.pk, ("opd/room/", "pk"): doctor.pk, ("opd/room/slots/", "pk"): slot.pk,
