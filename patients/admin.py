@@ -33,11 +33,24 @@ class PatientAdmin(SimpleHistoryAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The change page shows the patient's details: opening it (GET) writes an access record."""
+        self._record_read(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The list of the patient's past versions, every field of each: a read like the change page."""
+        self._record_read(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """One past version of the patient, every field: a read like the change page."""
+        self._record_read(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _record_read(self, request, object_id) -> None:
         if request.method == "GET":
             patient = self.get_object(request, unquote(object_id))
             if patient is not None:
                 access.record_read(user=request.user, patient=patient, channel=access.Channel.ADMIN)
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Access history")
     def access_history(self, patient):

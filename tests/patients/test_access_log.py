@@ -103,6 +103,17 @@ def test_the_admin_change_page_records_a_read_and_links_to_the_patients_access_h
     assert "boss" in history.content.decode()
 
 
+def test_the_admin_history_pages_of_a_patient_record_reads(patient, db):
+    boss = make_user("boss", "admin", is_staff=True)
+    client = Client()
+    client.force_login(boss)
+    assert_one_read(client.get(f"/admin/patients/patient/{patient.pk}/history/"), patient, boss, "admin")
+    PatientAccess.objects.all().delete()
+    version = patient.history.get()
+    page = client.get(f"/admin/patients/patient/{patient.pk}/history/{version.history_id}/")
+    assert_one_read(page, patient, boss, "admin")
+
+
 def test_a_page_search_records_its_kind_and_count_never_its_text(page, patient, reception):
     response = page.get("/patients/?q=Ayesha")
     assert response.status_code == 200
