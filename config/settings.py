@@ -59,6 +59,10 @@ TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
 # issued by the idseq sequences `mrn` and `mrn-dated`. Switching later keeps every issued number valid and findable.
 TOKENLINE_MRN_SCHEME = env.str("TOKENLINE_MRN_SCHEME", default="grouped")
 
+# Records of who read which patient (patients.PatientAccess) are kept this many days; `manage.py prune_access_log`
+# (run it daily, e.g. from cron) deletes older ones. See docs/security/patient-data-access.md.
+TOKENLINE_ACCESS_LOG_DAYS = env.int("TOKENLINE_ACCESS_LOG_DAYS", default=365)
+
 # Waiting-room boards log in with this key in their URL (/board/?key=...); blank derives one from SECRET_KEY.
 QUEUE_BOARD_KEY = env("QUEUE_BOARD_KEY")
 # Callables (dotted paths) told after commit, off the request thread, which queues changed (see queues/notify.py).

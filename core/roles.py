@@ -53,7 +53,7 @@ ROLE_PERMISSIONS = {
 # workstation key must not read every patient's CNIC, phone and address. Reading the whole register is a
 # permission of the roles that need it (a lab terminal's role lacks it), so the check is answered from the
 # permissions loaded with the user, with no query of its own. Applied where patients are read
-# (patients.selectors.visible_patients), for the API and the pages alike.
+# (patients.selectors.visible_to), on every path.
 REGISTER_PERMISSION = "patients.view_register"
 
 

@@ -25,15 +25,17 @@ class InvalidSearch(ValueError):
     """A search parameter FHIR clients get a 400 OperationOutcome for; `str()` says what is wrong."""
 
 
-def patients() -> QuerySet:
-    """Every patient, annotated `last_updated`: the time of its latest history row (registration or a correction),
-    for meta.lastUpdated; one subquery on the history's patient index, not a query per patient."""
+def patients(user) -> QuerySet:
+    """The patients `user` may read (patients.selectors.visible_to: a lab terminal's key only its own), annotated
+    `last_updated`: the time of its latest history row (registration or a correction), for meta.lastUpdated; one
+    subquery on the history's patient index, not a query per patient."""
     history = Patient.history.model.objects.filter(id=OuterRef("pk")).order_by("-history_date")
-    return Patient.objects.annotate(last_updated=Subquery(history.values("history_date")[:1]))
+    return selectors.visible_to(user).annotate(last_updated=Subquery(history.values("history_date")[:1]))
 
 
-def search(params) -> QuerySet:
-    """Patients matching the FHIR search `params` (a QueryDict), ordered as patients.selectors orders them.
+def search(params, user) -> QuerySet:
+    """Patients matching the FHIR search `params` (a QueryDict) among those `user` may read, ordered as
+    patients.selectors orders them.
 
     - identifier: `<FHIR_MRN_SYSTEM>|001-23-456` (dashes optional; offline `710042`; old `01-23-456`),
       `<FHIR_CNIC_SYSTEM>|12345-1234567-1` (dashes optional), or a value alone (MRN or CNIC). Another system
@@ -47,7 +49,7 @@ def search(params) -> QuerySet:
     if unknown:
         raise InvalidSearch(f"Unknown search parameter: {', '.join(sorted(unknown))}. "
                             f"Patient supports {', '.join(SEARCHES)}.")
-    found = patients()
+    found = patients(user)
     try:
         for name, narrow in SEARCHES.items():
             for value in params.getlist(name):

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core.api import BadRequest, RolePermissions
 from core.api import exception_handler as api_exception_handler
 from fhir_api import resources, search
+from patients import access
 from patients.models import Patient
 
 # HTTP status -> FHIR issue type (http://hl7.org/fhir/issue-type) of the OperationOutcome.
@@ -92,12 +93,16 @@ class MetadataView(FHIRView):
 
 
 class PatientReadView(FHIRView):
-    """GET /fhir/Patient/{id}: one patient, or 404 OperationOutcome."""
+    """GET /fhir/Patient/{id}: one patient the caller may read (patients.selectors.visible_to), or 404
+    OperationOutcome, as if it did not exist, for any other; the read is recorded (patients.access)."""
 
     def get(self, request, pk: str):
-        record = search.patients().filter(pk=int(pk)).first() if re.fullmatch(r"\d{1,18}", pk, re.ASCII) else None
+        record = None
+        if re.fullmatch(r"\d{1,18}", pk, re.ASCII):
+            record = search.patients(request.user).filter(pk=int(pk)).first()
         if record is None:
             raise exceptions.NotFound(f"Patient/{pk} is not known.")
+        access.record_read(user=request.user, patient=record, channel=access.Channel.FHIR)
         return Response(resources.patient(record))
 
 
@@ -107,7 +112,7 @@ class PatientSearchView(FHIRView):
     def get(self, request):
         try:
             count, page_number = search.page_params(request.query_params)
-            found = search.search(request.query_params)
+            found = search.search(request.query_params, request.user)
         except search.InvalidSearch as exc:
             raise BadRequest(str(exc)) from None
         paginator = Paginator(found, count)
@@ -115,6 +120,8 @@ class PatientSearchView(FHIRView):
             page = paginator.page(page_number)
         except EmptyPage:
             page = None
+        kind = "+".join(name for name in search.SEARCHES if name in request.query_params) or "all"
+        access.record_search(user=request.user, channel=access.Channel.FHIR, kind=kind, count=paginator.count)
         bundle = resources.searchset(
             [resources.patient(record) for record in (page.object_list if page else [])],
             total=paginator.count,

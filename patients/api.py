@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from core.api import refuse_empty_filters
 from core.serializers import ModelSerializer
 from idseq.services import request_fingerprint
-from patients import services, slips
+from patients import access, services, slips
 from patients.filters import PatientFilter
 from patients.models import Patient
 from patients.mrn import validate_mrn
 from patients.pagination import CappedPagination
-from patients.selectors import visible_patients
+from patients.selectors import visible_to
 
 CARRY_OVER_PERMISSION = "patients.carry_over_mrn"
 
@@ -83,7 +83,7 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses=PatientOut(many=True))
     def get_queryset(self):
-        return visible_patients(self.request.user)  # a terminal's key: its own patients only
+        return visible_to(self.request.user)  # a terminal's key: its own patients only
 
     def list(self, request):
         """Search (see PatientFilter); a `hint` key explains an empty page caused by unusable input. A parameter
@@ -93,10 +93,18 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         if not search.is_valid():
             raise exceptions.ValidationError(search.errors)
         page = self.paginate_queryset(search.qs)
+        access.record_search(user=request.user, channel=access.Channel.API, kind=search.kind,
+                             count=self.paginator.page.paginator.count)
         response = self.get_paginated_response(PatientOut(page, many=True).data)
         if search.hints:
             response.data["hint"] = " ".join(search.hints)
         return response
+
+    def retrieve(self, request, pk=None):
+        """One patient's details; the read is recorded (patients.access)."""
+        patient = self.get_object()
+        access.record_read(user=request.user, patient=patient, channel=access.Channel.API)
+        return Response(PatientOut(patient).data)
 
     @extend_schema(request=PatientIn, responses={201: PatientOut})
     def create(self, request):
@@ -139,7 +147,9 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         """The registration slip (MRN as Code 128 and QR, demographics) as SVG or PDF, for 80 mm paper, A4 or A5."""
         query = SlipQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        slip = slips.Slip.of(self.get_object())
+        patient = self.get_object()
+        access.record_read(user=request.user, patient=patient, channel=access.Channel.SLIP)
+        slip = slips.Slip.of(patient)
         if query.validated_data["output"] == "pdf":
             return HttpResponse(slips.render_pdf(slip, query.validated_data["paper"]), content_type="application/pdf")
         return HttpResponse(slips.render_svg(slip, query.validated_data["paper"]), content_type="image/svg+xml")

@@ -50,6 +50,14 @@ class PatientFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.hints: list[str] = []
+        self.q_kind = ""
+
+    @property
+    def kind(self) -> str:
+        """The search's kind for its access record: the parameters given, sorted and joined with `+`, `q` named by
+        the kind its text was taken for (`q:name+dob`); `all` for none. Never the values. Call after `qs`."""
+        given = sorted(name for name, value in self.form.cleaned_data.items() if value not in (None, ""))
+        return "+".join(f"q:{self.q_kind}" if name == "q" else name for name in given) or "all"
 
     def filter_by(self, patients, name, value):
         try:
@@ -65,6 +73,7 @@ class PatientFilter(django_filters.FilterSet):
 
     def filter_q(self, patients, name, value):
         search = selectors.search_patients(value, patients, order=False)  # ordered once, in `qs`
+        self.q_kind = search.kind
         if search.hint:
             self.hints.append(search.hint)
         return search.patients

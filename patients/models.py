@@ -208,3 +208,51 @@ class ImportJob(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return int(90 * self.checked / self.rows) if self.rows else 0
+
+
+class PatientAccess(models.Model):
+    """Who read which patient's details, when, and through what; or, for a search, its kind and how many patients
+    it found (never the text typed: a name or CNIC searched for is itself patient data). Written by
+    patients.access in the request that read, one row per patient shown in detail (one per row of an export), one per
+    search. Older rows are deleted by `manage.py prune_access_log` (TOKENLINE_ACCESS_LOG_DAYS)."""
+
+    class Channel(models.TextChoices):
+        PAGE = "page", "Reception page"
+        API = "api", "REST API"
+        FHIR = "fhir", "FHIR"
+        SLIP = "slip", "Slip"
+        EXPORT = "export", "Export"
+        ADMIN = "admin", "Admin"
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", help_text="Empty for an export run from the command line.")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # Patients are never deleted in service (the admin refuses, the API deactivates), so CASCADE only ever follows a
+    # deliberate removal of test or imported rows, whose reads go with them.
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="accesses")
+    search_kind = models.CharField(max_length=40, blank=True, help_text="A search: which kind (name, mrn, phone...).")
+    result_count = models.PositiveIntegerField(null=True, blank=True, help_text="A search: patients found.")
+    request_id = models.CharField(max_length=64, blank=True, help_text="The request's X-Request-ID, as in the log.")
+
+    class Meta:
+        verbose_name = "patient access"
+        verbose_name_plural = "patient accesses"
+        indexes = [
+            # A patient's access history, newest first (the admin's filtered list).
+            models.Index(fields=["patient", "-at"], name="patients_access_patient_at"),
+            # prune_access_log deletes by age; the admin's list of all accesses is newest first.
+            models.Index(fields=["at"], name="patients_access_at"),
+        ]
+        constraints = [
+            # A row is either the read of one patient or a search (a kind, no patient), never both nor neither.
+            models.CheckConstraint(
+                condition=(models.Q(patient__isnull=False) & models.Q(search_kind=""))
+                | (models.Q(patient__isnull=True) & ~models.Q(search_kind="")),
+                name="patients_access_read_or_search",
+            ),
+        ]
+
+    def __str__(self):
+        what = f"patient {self.patient_id}" if self.patient_id else f"{self.search_kind} search"
+        return f"{self.user or 'command line'} read {what} through {self.channel} at {self.at:%Y-%m-%d %H:%M}"

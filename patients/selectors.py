@@ -31,10 +31,13 @@ class Unparsable(ValueError):
 
 @dataclass
 class Search:
-    """A search's outcome: the matching patients (a lazy queryset) and a hint when the input was unusable."""
+    """A search's outcome: the matching patients (a lazy queryset), a hint when the input was unusable, and the
+    kind of search the text was taken for (`mrn`, `mrn_prefix`, `mrn_prefix_or_phone`, `cnic`, `phone`, `name`;
+    `all` for no text), which access records keep instead of the text."""
 
     patients: QuerySet
     hint: str = ""
+    kind: str = "all"
 
 
 def by_mrn(patients: QuerySet, text: str) -> QuerySet:
@@ -133,13 +136,30 @@ def by_cnic(patients: QuerySet, text: str) -> QuerySet:
     return patients.filter(cnic=f"{digits[:5]}-{digits[5:12]}-{digits[12]}")
 
 
-def visible_patients(user) -> QuerySet:
-    """The patients `user` may read: all of them, except for a device credential (core.roles.sees_own_patients_only:
-    a lab terminal's key), which sees the patients it registered, online or offline, and those of its terminal."""
+def visible_to(user) -> QuerySet:
+    """The patients `user` may read: the one rule of visibility for every path that shows patient data (pages,
+    search, slips, the REST API, FHIR, the admin, and rows of other models naming a patient, see `of_visible`).
+
+    By role (core/roles.py): reception, ops, fhir_reader and admin hold `patients.view_register` and see every
+    patient; a lab terminal's key (core.roles.sees_own_patients_only) sees the patients it registered, online or
+    offline, and those of its terminal; a user of no role sees none of them either way, as every path also checks
+    `patients.view_patient`. Answered from the permissions loaded with the user: no query of its own.
+    Returns:
+        a lazy Patient queryset, unordered.
+    """
     if not sees_own_patients_only(user):
         return Patient.objects.all()
     # origin_terminal__user: the terminal this key belongs to (terminals.LabTerminal.user), named by the relation.
     return Patient.objects.filter(Q(created_by=user) | Q(origin_terminal__user=user))
+
+
+def of_visible(rows: QuerySet, user, *, via: str = "patient") -> QuerySet:
+    """`rows` (visits, tokens, waiting-list entries: any queryset with a foreign key `via` to Patient; `via="pk"`
+    for patients themselves, e.g. the admin's) narrowed to those whose patient `user` may read (`visible_to`);
+    unchanged, with no added condition, for a user who sees the whole register."""
+    if not sees_own_patients_only(user):
+        return rows
+    return rows.filter(**{f"{via}__in": visible_to(user)})
 
 
 def registered_between(patients: QuerySet, *, first_day: date | None = None, last_day: date | None = None):
@@ -233,35 +253,48 @@ def search_patients(query: str, patients: QuerySet | None = None, *, order: bool
     patients = Patient.objects.all() if patients is None else patients
     query = query.strip()
     arrange = ordered if order else (lambda found: found)
+    if not query:
+        return Search(arrange(patients))
+    kind = _kind_of(query)
     try:
-        return Search(arrange(_by_shape(patients, query)) if query else arrange(patients))
+        return Search(arrange(_by_shape(patients, query, kind)), kind=kind)
     except Unparsable as exc:
-        return Search(patients.none(), str(exc))
+        return Search(patients.none(), str(exc), kind=kind)
 
 
-def _by_shape(patients: QuerySet, query: str) -> QuerySet:
+def _kind_of(query: str) -> str:
+    """Which kind of search the non-blank text `query` is (see `search_patients`)."""
     digits = re.sub(r"\D", "", query)
     if query.isdigit() and len(digits) <= MIN_PHONE_DIGITS:
         # Up to seven digits: the start of an MRN (grouped or a terminal's `710000`); seven: or a phone's end.
-        if len(digits) < MIN_PHONE_DIGITS:
-            return by_mrn_prefix(patients, query)
+        return "mrn_prefix" if len(digits) < MIN_PHONE_DIGITS else "mrn_prefix_or_phone"
+    if lenient_mrn(query):
+        return "mrn"
+    if re.fullmatch(r"\d{5}-?\d{7}-?\d", query):
+        return "cnic"
+    if mrn_prefix(query) or query.upper().startswith("PAT-"):
+        return "mrn_prefix"
+    if re.fullmatch(r"\+?[\d\s-]+", query):
+        return "phone"
+    return "name"
+
+
+def _by_shape(patients: QuerySet, query: str, kind: str) -> QuerySet:
+    if kind == "mrn_prefix_or_phone":
         patients = patients.alias(phone_key=phone_key("phone"))
         return _exact_first(patients.filter(_mrn_prefix_condition(query) | _phone_condition(query)), query)
-    if lenient_mrn(query):
-        return by_mrn(patients, query)
-    if re.fullmatch(r"\d{5}-?\d{7}-?\d", query):
-        return by_cnic(patients, query)
-    if mrn_prefix(query):
-        return by_mrn_prefix(patients, query)
-    if re.fullmatch(r"\+?[\d\s-]+", query):
+    if kind == "phone":
+        digits = re.sub(r"\D", "", query)
         if MIN_PHONE_DIGITS <= len(digits) <= 15:
             return by_phone(patients, query)
         raise Unparsable(
             f"{query} is neither an MRN (xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}), a CNIC (13 digits) nor a phone number."
         )
-    if query.upper().startswith("PAT-"):
-        return by_mrn_prefix(patients, query)
-    return by_name(patients, query)
+    return KINDS[kind](patients, query)
+
+
+# The selector of each kind of search `_kind_of` names (the two that need more are in `_by_shape`).
+KINDS = {"mrn": by_mrn, "mrn_prefix": by_mrn_prefix, "cnic": by_cnic, "name": by_name}
 
 
 def possible_duplicates(*, full_name: str, father_name: str, dob: date | None) -> QuerySet:

@@ -7,14 +7,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import DomainError
 from core.pages import role_required
-from patients import csv_io, imports, panels, services, slips
+from patients import access, csv_io, imports, panels, services, slips
 from patients.exceptions import DuplicatePatient
 from patients.forms import CorrectionForm, ImportForm, PatientForm, PatientSearchForm
 from patients.history import corrections
-from patients.models import ImportJob, Patient
+from patients.models import ImportJob
 from patients.mrn import client_formats
 from patients.pagination import CappedPaginator
-from patients.selectors import search_patients, visible_patients
+from patients.selectors import search_patients, visible_to
 
 
 @login_required
@@ -37,7 +37,7 @@ def register(request):
         try:
             patient = services.register_patient(**form.registration(), created_by=request.user)
         except DuplicatePatient as exc:
-            existing = Patient.objects.filter(mrn=exc.mrn).first()
+            existing = visible_to(request.user).filter(mrn=exc.mrn).first()  # a terminal: only its own
             form.add_error("cnic", str(exc))
         except (ValidationError, DomainError) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
@@ -50,8 +50,11 @@ def register(request):
 
 @role_required("patients.view_patient")
 def registered(request, pk):
-    """The success page: the MRN large, with one click to print the slip."""
-    patient = get_object_or_404(visible_patients(request.user), pk=pk)
+    """The success page: the MRN large, with one click to print the slip. Part of the registration for the clerk who
+    registered the patient; anyone else opening it reads the patient's details (an access record)."""
+    patient = get_object_or_404(visible_to(request.user), pk=pk)
+    if patient.created_by_id != request.user.pk:
+        access.record_read(user=request.user, patient=patient, channel=access.Channel.PAGE)
     return render(request, "patients/registered.html", {"patient": patient, "slip": slips.Slip.of(patient)})
 
 
@@ -60,8 +63,9 @@ def patient_list(request):
     """Search page; htmx requests (typing in the box) get only the results table."""
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    search = search_patients(query, visible_patients(request.user))
+    search = search_patients(query, visible_to(request.user))
     page = CappedPaginator(search.patients, 25).get_page(request.GET.get("page"))
+    access.record_search(user=request.user, channel=access.Channel.PAGE, kind=search.kind, count=page.paginator.count)
     context = {"form": form, "page": page, "query": query, "hint": search.hint}
     if request.headers.get("HX-Request"):  # typing in the box: only the results table, no MRN rules to read
         return render(request, "patients/_results.html", context)
@@ -71,7 +75,8 @@ def patient_list(request):
 @role_required("patients.view_patient")
 def patient_detail(request, pk):
     """A patient's particulars and every correction made to them (who, when, what)."""
-    patient = get_object_or_404(visible_patients(request.user), pk=pk)
+    patient = get_object_or_404(visible_to(request.user), pk=pk)
+    access.record_read(user=request.user, patient=patient, channel=access.Channel.PAGE)
     context = {"patient": patient, "corrections": corrections(patient), "panels": panels.render_all(request, patient)}
     return render(request, "patients/detail.html", context)
 
@@ -80,7 +85,9 @@ def patient_detail(request, pk):
 def correct(request, pk):
     """Reception corrects a patient's demographics (the MRN is shown, never edited) through
     `services.update_patient`, the API's service; the page lists the corrections made so far."""
-    patient = get_object_or_404(visible_patients(request.user), pk=pk)
+    patient = get_object_or_404(visible_to(request.user), pk=pk)
+    if request.method != "POST":  # the form shows the particulars; a correction is a write, in the history
+        access.record_read(user=request.user, patient=patient, channel=access.Channel.PAGE)
     form = CorrectionForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
         try:
@@ -101,7 +108,8 @@ def correct(request, pk):
 def slip(request, pk):
     """The printable registration slip; `?paper=a4` or `a5` for a card (default 80 mm), `?print=1` opens the print
     dialog. The page size printed is the paper's (slips.PAPERS), so a receipt printer gets an 80 mm page."""
-    patient = get_object_or_404(visible_patients(request.user), pk=pk)
+    patient = get_object_or_404(visible_to(request.user), pk=pk)
+    access.record_read(user=request.user, patient=patient, channel=access.Channel.SLIP)
     paper = request.GET.get("paper") if request.GET.get("paper") in slips.PAPERS else slips.THERMAL
     slip_data = slips.Slip.of(patient)
     context = {

@@ -21,7 +21,7 @@ from core.serializers import ModelSerializer
 from core.errors import DomainError
 from idseq.api import IDEMPOTENCY_HEADER
 from idseq.services import request_fingerprint
-from patients.models import Patient
+from patients.selectors import of_visible, visible_to
 from queues import selectors, services
 from queues.models import Desk, Queue, Visit
 
@@ -136,7 +136,7 @@ class VisitIn(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Visit.Priority.choices, default=Visit.Priority.MEDIUM)
 
     def validate_patient(self, value):
-        return get_object_or_404(Patient, pk=value)
+        return get_object_or_404(visible_to(self.context["request"].user), pk=value)
 
 
 class TransferIn(serializers.Serializer):
@@ -240,6 +240,9 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = VisitOut
     filterset_class = VisitFilter
 
+    def get_queryset(self):
+        return of_visible(super().get_queryset(), self.request.user)  # visits name their patient
+
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
         return None if page is None else selectors.with_positions(page)
@@ -250,7 +253,7 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=VisitIn, responses={201: VisitOut}, parameters=[IDEMPOTENCY_HEADER])
     def create(self, request):
-        data = VisitIn(data=request.data)
+        data = VisitIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         visit = services.issue_visit(
             **data.validated_data,
@@ -262,7 +265,8 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def _step(self, service, **kwargs):
         """Run one step service on the visit of the URL and answer with the visit as it is now."""
-        visit = get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=self.kwargs["pk"])
+        visits = of_visible(Visit.objects.select_related("queue", "patient"), self.request.user)
+        visit = get_object_or_404(visits, pk=self.kwargs["pk"])
         return show_visit(service(visit=visit, **kwargs))
 
     @extend_schema(request=None, responses=VisitOut)

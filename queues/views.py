@@ -21,7 +21,7 @@ from django.views.decorators.http import condition, require_POST
 from core import boards
 from core.errors import DomainError
 from core.pages import role_required
-from patients.models import Patient
+from patients.selectors import of_visible, visible_to
 from queues import qr, selectors, services
 from queues.forms import IssueTokenForm, TransferForm
 from queues.models import Desk, Queue, Visit
@@ -67,7 +67,7 @@ def index(request):
 @role_required("queues.add_visit")
 def issue(request, patient_pk):
     """The patient page's one-click token: issue, then show the slip, which opens the print dialog."""
-    patient = get_object_or_404(Patient, pk=patient_pk)
+    patient = get_object_or_404(visible_to(request.user), pk=patient_pk)
     form = IssueTokenForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose an open queue and a priority.")
@@ -83,7 +83,8 @@ def issue(request, patient_pk):
 @role_required("queues.view_visit")
 def slip(request, pk):
     """The token slip: token large, queue, position, estimated wait and a QR of the token; prints on its own."""
-    (visit,) = selectors.with_positions([get_object_or_404(Visit.objects.select_related("queue", "patient"), pk=pk)])
+    visits = of_visible(Visit.objects.select_related("queue", "patient"), request.user)  # slips name the patient
+    (visit,) = selectors.with_positions([get_object_or_404(visits, pk=pk)])
     return render(request, "queues/slip.html", {"visit": visit, "qr_svg": qr.svg(visit.token, visit.visit_date)})
 
 

@@ -9,6 +9,7 @@ from terminals import api
 # under /api/v1/ and seed 001's /api/.
 patients_router = DefaultRouter(trailing_slash=True)
 patients_router.include_root_view = False
+patients_router.include_format_suffixes = False  # no `.json` twins: JSON only, and they answered 500
 patients_router.register("patients", api.PatientViewSet, basename="patient")
 patients_urls = patients_router.urls
 

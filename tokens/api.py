@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from core.dates import validate_query_day
 from core.errors import NotFound
 from patients.models import Patient
-from patients.selectors import Unparsable, by_mrn
+from patients.selectors import Unparsable, by_mrn, of_visible, visible_to
 from tokens import reports, selectors, services
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
 
@@ -118,17 +118,18 @@ class PatientRefIn(serializers.Serializer):
             raise serializers.ValidationError({"patient_id": ["Name the patient by patient_id or by mrn (one)."]})
         return attrs
 
-    def patient(self) -> Patient:
-        """The patient named: by id, or by MRN written any way (`001-00-001`, `00100001`, the old `01-00-001`, an
-        offline slip's `710000`: patients.selectors.by_mrn). NotFound (404) if none; ValidationError (400, naming
-        the pattern) for an MRN of no scheme."""
+    def patient(self, user) -> Patient:
+        """The patient named, among those `user` may read (patients.selectors.visible_to): by id, or by MRN written
+        any way (`001-00-001`, `00100001`, the old `01-00-001`, an offline slip's `710000`: patients.selectors.by_mrn).
+        NotFound (404) if none; ValidationError (400, naming the pattern) for an MRN of no scheme."""
+        visible = visible_to(user)
         if "patient_id" in self.validated_data:
-            named, patients = f"id {self.validated_data['patient_id']}", Patient.objects.filter(
+            named, patients = f"id {self.validated_data['patient_id']}", visible.filter(
                 pk=self.validated_data["patient_id"])
         else:
             named = f"MRN {self.validated_data['mrn']}"
             try:
-                patients = by_mrn(Patient.objects.all(), self.validated_data["mrn"])
+                patients = by_mrn(visible, self.validated_data["mrn"])
             except Unparsable as exc:
                 raise serializers.ValidationError({"mrn": [str(exc)]}) from None
         patient = patients.first()
@@ -264,7 +265,7 @@ class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
-        return selectors.tokens_in_queue().order_by("-created_at", "token_number")
+        return of_visible(selectors.tokens_in_queue(), self.request.user).order_by("-created_at", "token_number")
 
     @extend_schema(request=TokenIn, responses={201: TokenOut, 202: WaitingOut})
     def create(self, request):
@@ -282,7 +283,8 @@ class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         fields = {**data.validated_data, **fixed}
         booked = services.book_token(
-            slot_id=fields["slot_id"], patient=data.patient(), category=fields["category"], booked_by=request.user
+            slot_id=fields["slot_id"], patient=data.patient(request.user), category=fields["category"],
+            booked_by=request.user
         )
         if isinstance(booked, Token):
             return Response(TokenOut(self.get_queryset().get(pk=booked.pk)).data, status=status.HTTP_201_CREATED)
@@ -329,7 +331,8 @@ class WaitingListViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
-        return selectors.waiting_in_queue().order_by("slot__start_time", "waiting_position")
+        entries = of_visible(selectors.waiting_in_queue(), self.request.user)
+        return entries.order_by("slot__start_time", "waiting_position")
 
     # The whole list, not a page, filtered by `slot_id` only: documented as it answers.
     @extend_schema(parameters=[OpenApiParameter("slot_id", OpenApiTypes.UUID, required=True)],

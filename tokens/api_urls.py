@@ -7,6 +7,7 @@ from tokens import api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.include_format_suffixes = False  # no `.json` twins: JSON is the only format, and they answered 500
 router.register("doctors", api.DoctorViewSet, basename="doctor")
 router.register("slots", api.SlotViewSet, basename="slot")
 router.register("tokens", api.TokenViewSet, basename="token")

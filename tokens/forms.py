@@ -5,8 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.dates import validate_query_day
-from patients.models import Patient
-from patients.selectors import search_patients
+from patients.selectors import search_patients, visible_to
 from tokens.models import Category, Doctor, Slot
 
 
@@ -47,14 +46,15 @@ class BookingForm(forms.Form):
     category = forms.ChoiceField(label=_("Category"), choices=Category.choices, initial=Category.WALKIN)
     waitlist = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, slots, **kwargs):
+    def __init__(self, *args, slots, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["slot"].queryset = slots
+        self.user = user  # patients are found among those this user may read (patients.selectors.visible_to)
         self.candidates = []
 
     def clean(self):
         data = super().clean()
-        active = Patient.objects.filter(is_active=True)
+        active = visible_to(self.user).filter(is_active=True)
         if data.get("patient_id"):
             found = list(active.filter(pk=data["patient_id"]))
         elif data.get("patient"):

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.pages import role_required
+from patients.selectors import of_visible
 from tokens import reports, selectors, services
 from tokens.forms import BookingForm, ReportForm, RoomPickForm, SlotPickForm
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
@@ -35,7 +36,7 @@ def book(request):
     )
     if doctor:
         slots = slots.filter(doctor=doctor)
-    form = BookingForm(request.POST or None, slots=slots)
+    form = BookingForm(request.POST or None, slots=slots, user=request.user)
     full = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -59,14 +60,14 @@ def book(request):
 @role_required("tokens.view_token")
 def slip(request, pk):
     """The token slip: number large, doctor, slot time, position and estimated time; print CSS hides the rest."""
-    token = get_object_or_404(selectors.tokens_in_queue(), pk=pk)
+    token = get_object_or_404(of_visible(selectors.tokens_in_queue(), request.user), pk=pk)
     return render(request, "tokens/slip.html", {"token": token})
 
 
 @role_required("tokens.view_waitinglistentry")
 def waiting(request, pk):
     """The waiting-list slip: the slot was full; the patient's place on its waiting list."""
-    entry = get_object_or_404(selectors.waiting_in_queue(), pk=pk)
+    entry = get_object_or_404(of_visible(selectors.waiting_in_queue(), request.user), pk=pk)
     return render(request, "tokens/waiting.html", {"entry": entry})
 
 

@@ -34,3 +34,13 @@ def test_a_terminal_user_on_the_pages_sees_only_its_patients(lab1):
     assert "Own Patient" in page and "Registered At Reception" not in page
     assert client.get(f"/patients/{others.pk}/").status_code == 404
     assert client.get(f"/patients/{own['id']}/").status_code == 200
+
+
+def test_a_terminal_registering_a_known_cnic_on_the_page_is_not_shown_whose_it_is(lab1):
+    register_patient(full_name="Registered At Reception", cnic="11111-1111111-1")
+    client = Client()
+    client.force_login(lab1_user())
+    page = client.post("/patients/register/", {"full_name": "Someone", "cnic": "11111-1111111-1"})
+    assert page.status_code == 200
+    assert "already registered" in page.content.decode()
+    assert "Registered At Reception" not in page.content.decode()
