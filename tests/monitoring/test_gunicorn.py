@@ -16,9 +16,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from prometheus_client.multiprocess import MultiProcessCollector
-from rest_framework.authtoken.models import Token
 
-from tests.conftest import make_user, post_json, run_in_threads
+from tests.conftest import make_token, make_user, post_json, run_in_threads
 from tests.monitoring.conftest import free_port, parse, value
 
 BATCH = 12  # registrations sent at once
@@ -99,7 +98,7 @@ def test_two_workers_scrape_as_one(gunicorn, tmp_path):
     url, multiproc_dir = gunicorn
     status, body = get(f"{url}/health/")  # as `curl /health/`: no credentials
     assert status == 200 and json.loads(body)["status"] == "ok"
-    token = Token.objects.create(user=make_user("desk", "reception")).key
+    token = make_token(make_user("desk", "reception"))
 
     registered = 0
     for _ in range(5):  # until both workers have served some (almost always the first round)
