@@ -216,7 +216,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # name he types from that address; colleagues on the same address log in. Failures during a lockout do not prolong
 # it, so nobody can keep a name locked for more than the cool-off by hammering it.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before a password is checked
+    "core.auth.LockoutBackend",  # first (axes' backend): refuses a locked-out pair before a password is checked
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

@@ -12,6 +12,7 @@ same for a name that does not exist. Settings and their reasons: config/settings
 
 import datetime
 
+from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.contrib.auth import authenticate, user_logged_in
@@ -33,6 +34,20 @@ from core.throttling import client_address
 
 LOCKED_OUT = "Too many failed logins for this name from this computer; try again in {minutes} minute(s)."
 WRONG_CREDENTIALS = "Unable to log in with the name and password given."
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """First of AUTHENTICATION_BACKENDS: refuses a locked-out (username, address) before any password is checked.
+
+    Counts logins over HTTP, which always pass their request to `authenticate()` (the login page's and the admin's
+    forms, TokenView). A call without a request (the shell, a command, the test client's `login()`) has no client
+    address to count or lock; axes' own backend raises for it, this one lets the next backend decide.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 def lockout_seconds_left(request, username: str | None) -> int:

@@ -10,7 +10,7 @@ on the next request. The query is plain SQL: building it with the ORM on every r
 Tokens are knox's (core.auth.issue_token): the table holds the SHA-512 digest of each key, its primary key, so the
 presented key is hashed here (microseconds) and found by one index lookup, in the same single query. Knox's own
 authentication class would read the token, then the user, then write on refresh; it is not used. A token past its
-`expiry` answers 401 "Token has expired." (and stays until its user logs in again or an admin deletes it: no write
+`expiry` answers 401 "Token has expired; ..." (and stays until its user logs in again or an admin deletes it: no write
 on the request path); a deleted (revoked) token answers 401 "Invalid token.".
 """
 
@@ -40,7 +40,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <key>`, with the user's permissions loaded in the same query as the token.
 
     Same contract as DRF's class (401 for an unknown key or an inactive user, `WWW-Authenticate: Token`), plus 401
-    "Token has expired." past the token's expiry; returns `(user, token)` (a knox AuthToken, not re-read) where
+    "Token has expired; ..." past the token's expiry; returns `(user, token)` (a knox AuthToken, not re-read) where
     `user.has_perm()` needs no further query.
     """
 

@@ -3,12 +3,14 @@ and /admin/login/; X-Forwarded-For believed only behind configured proxies; pass
 factor; sessions that end when idle."""
 
 import datetime
+import io
 
 import pytest
 import time_machine
 from django.conf import settings as django_settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
@@ -71,6 +73,7 @@ def test_the_login_page_locks_out_past_the_limit_with_a_message_and_the_lockout_
     assert statuses == [200] * (LIMIT - 1) + [429] * 4
     locked = client.post("/login/", {"username": "desk1", "password": "pw-desk1"})
     assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+    assert 0 < int(locked.headers["Retry-After"]) <= COOL_OFF.total_seconds()
     with time_machine.travel(timezone.now() + COOL_OFF / 2):  # guessing on does not make the lockout longer
         assert client.post("/login/", {"username": "desk1", "password": "again"}).status_code == 429
     with time_machine.travel(timezone.now() + COOL_OFF + datetime.timedelta(seconds=5)):
@@ -136,6 +139,19 @@ def test_with_the_second_factor_required_the_admin_needs_a_totp_code(db, setting
     with_code = client.post("/admin/login/", {**form, "otp_device": device.persistent_id,
                                               "otp_token": f"{totp(device.bin_key):06d}"})
     assert with_code.status_code == 302 and client.get("/admin/").status_code == 200
+
+
+def test_add_totp_device_enrols_a_staff_user_and_prints_the_link_to_scan(db):
+    with pytest.raises(CommandError, match="No user 'boss'"):
+        call_command("add_totp_device", "boss")
+    make_user("desk1", "reception")
+    with pytest.raises(CommandError, match="not staff"):
+        call_command("add_totp_device", "desk1")
+    make_user("boss", "admin", is_staff=True)
+    out = io.StringIO()
+    call_command("add_totp_device", "boss", stdout=out)
+    device = TOTPDevice.objects.get(user__username="boss")
+    assert device.confirmed and device.config_url in out.getvalue()
 
 
 def test_without_the_second_factor_required_staff_log_in_to_the_admin_with_a_password(db, settings):
