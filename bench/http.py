@@ -159,7 +159,7 @@ def start_gunicorn(port: int, workers: int | None, threads: int | None, connecti
     from django.conf import settings
 
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
-           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),  # 50+: see settings
            "DJANGO_SETTINGS_MODULE": "config.settings", "SECURE": "false",
            "THROTTLE_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"], **CONNECTIONS[connections]}
     env.pop("BENCH_DATABASE", None)

@@ -51,7 +51,7 @@ def gunicorn(tmp_path):
     multiproc_dir.mkdir()
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
-           "DEBUG": "false", "SECRET_KEY": "test-only", "ALLOWED_HOSTS": "127.0.0.1", "SECURE": "false"}
+           "DEBUG": "false", "SECRET_KEY": "test-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1", "SECURE": "false"}
     log = tmp_path / "gunicorn.log"
     with log.open("w") as stderr:
         server = subprocess.Popen(
