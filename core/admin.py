@@ -28,17 +28,21 @@ class TokenlineAdminSite(OTPAdminSite):
 
     @staticmethod
     def requires_second_factor() -> bool:
+        """Whether the admin asks for a TOTP code now (TOKENLINE_ADMIN_REQUIRE_2FA)."""
         return settings.TOKENLINE_ADMIN_REQUIRE_2FA
 
     @property
     def login_form(self):
+        """Password and TOTP code when required, Django's password form otherwise."""
         return OTPAdminAuthenticationForm if self.requires_second_factor() else AdminAuthenticationForm
 
     @property
     def login_template(self):
+        """django-otp's login page (with the code field) when required; None: Django's."""
         return OTPAdminSite.login_template if self.requires_second_factor() else None
 
     def has_permission(self, request):
+        """Active staff, and when required verified with a TOTP code in this session."""
         if self.requires_second_factor():
             return super().has_permission(request)  # staff, and verified by a device this session
         return AdminSite.has_permission(self, request)

@@ -85,11 +85,15 @@ def issue_token(user, *, ttl: datetime.timedelta | None = None) -> tuple[AuthTok
 
 
 class ApiLoginIn(serializers.Serializer):
+    """The token endpoint's body: a user's name and password (JSON or form)."""
+
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class ApiTokenOut(serializers.Serializer):
+    """The token endpoint's answer: the new key (only its digest is kept) and when it ends."""
+
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`; shown only this once.")
     expiry = serializers.DateTimeField(help_text="After this the token answers 401; log in again.")
 

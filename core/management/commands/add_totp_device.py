@@ -9,6 +9,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class Command(BaseCommand):
+    """Creates a confirmed TOTPDevice for USERNAME (CommandError: no such user, or not staff) and prints its URL."""
+
     help = ("Give a staff user a TOTP device and print its otpauth:// URL and QR code to scan with an authenticator "
             "app (the first admin's bootstrap; later admins can add devices in the admin under TOTP devices).")
 
