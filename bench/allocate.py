@@ -64,13 +64,13 @@ def register():
 def api_client():
     """A DRF client of a reception user with a token: the request path of `POST /api/v1/patients/`, in process."""
     from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
+    from core.auth import issue_token
     from rest_framework.test import APIClient
 
     user, _ = User.objects.get_or_create(username="bench-api")
     user.groups.add(Group.objects.get(name="reception"))
     client = APIClient(SERVER_NAME="127.0.0.1")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)[1]}")
     return lambda: client.post("/api/v1/patients/", {"full_name": "Bench Patient"}, format="json")
 
 

@@ -38,10 +38,10 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.allocate import raw_registration  # noqa: E402
 from bench.queue import RAW_CALL_NEXT, RAW_ISSUE, make_line, make_token_counter  # noqa: E402
+from core.auth import issue_token  # noqa: E402
 from patients.models import Patient  # noqa: E402
 from queues.models import Queue  # noqa: E402
 
@@ -159,7 +159,7 @@ def start_gunicorn(port: int, workers: int | None, threads: int | None, connecti
     from django.conf import settings
 
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
-           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),  # 50+: see settings
            "DJANGO_SETTINGS_MODULE": "config.settings", "SECURE": "false",
            "THROTTLE_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"], **CONNECTIONS[connections]}
     env.pop("BENCH_DATABASE", None)
@@ -194,7 +194,7 @@ class Fixtures:
         self.counters: dict[int, dict] = {}  # queue id -> its token counter (bench.queue.make_token_counter)
         user = User.objects.create_user("bench-http")
         user.groups.add(Group.objects.get(name="reception"))
-        self.token, self.user_id = Token.objects.create(user=user).key, user.pk
+        self.token, self.user_id = issue_token(user)[1], user.pk
         Patient.objects.bulk_create(Patient(mrn=f"H{i:07d}", full_name=f"Bench {i}") for i in range(rows))
         self.patient_ids = list(Patient.objects.filter(mrn__startswith="H").order_by("pk").values_list("pk", flat=True))
         with connection.cursor() as cursor:
@@ -245,7 +245,7 @@ class Fixtures:
         assert response.status_code in (200, 201), response.content[:300]
         statements = [q["sql"] for q in captured.captured_queries]
         auth_sql = statements[0]
-        assert "authtoken_token" in auth_sql, auth_sql
+        assert "knox_authtoken" in auth_sql, auth_sql
         check_same_statements(name, with_variables(f"{auth_sql};\n{script}", **variables, day="x"), statements)
         return auth_sql
 

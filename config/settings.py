@@ -1,10 +1,12 @@
 """Tokenline settings, read from the environment (or a `.env` file) with django-environ."""
 
+import datetime
 import logging
 import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,7 +20,18 @@ env = environ.Env(
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env("DEBUG")
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else environ.Env.NOTSET)
+# Without DEBUG the key signs sessions, password-reset links and CSRF tokens of a live hospital: a missing, short or
+# published one (the examples below) stops startup instead of a warning from `check --deploy` nobody reads.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+EXAMPLE_SECRET_KEYS = {"change-me", "changeme", "dev-only-insecure-key", "secret"}
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "dev-only-insecure-key"
+elif not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is missing: set it (50+ random characters) in the environment or .env.")
+elif SECRET_KEY in EXAMPLE_SECRET_KEYS or SECRET_KEY.startswith("django-insecure"):
+    raise ImproperlyConfigured(f"SECRET_KEY is an example value ({SECRET_KEY!r}); set a random one of 50+ characters.")
+elif len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(f"SECRET_KEY is too short ({len(SECRET_KEY)} characters); use 50+ random characters.")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -86,7 +99,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # only for its migrations: core's 0001 hashed its keys into knox and emptied it
+    "knox",  # API tokens stored as digests, with an expiry (core/authentication.py reads them)
+    "axes",  # failed-login lockout per username and client address (core/auth.py)
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # TOTP second factor for the admin (TOKENLINE_ADMIN_REQUIRE_2FA)
     "django_filters",
     "simple_history",
     "drf_spectacular",
@@ -115,10 +132,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): logged in with a second factor
+    "core.sessions.IdleTimeoutMiddleware",  # a session unused for TOKENLINE_SESSION_IDLE_MINUTES is logged out
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # records who made each change in patient history
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.busy.BusyMiddleware",  # a lock or statement timeout on a page: 503 "numbering is busy", not a 500
+    "axes.middleware.AxesMiddleware",  # a locked-out login page answers core.auth.lockout_response
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]
 
@@ -183,10 +203,52 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Passwords set in the admin or with `changepassword`: at least 10 characters, not one of Django's 20,000 common
+# passwords ("password", "12345678", ...), not all digits, not like the username. (seed_demo's and the tests' users
+# are made with set_password, which checks nothing.)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Password guessing (docs/security/logins.md). django-axes counts failed logins of the login page, /admin/login/ and
+# /api/v1/auth/token/ per (username, client address) in the database, so every worker sees one count; past
+# AXES_FAILURE_LIMIT that pair is refused, right password included, for AXES_COOLOFF_MINUTES (429, Retry-After).
+# Keyed on the pair, a stranger guessing at a shared reception PC or behind the hospital's NAT locks out only the
+# name he types from that address; colleagues on the same address log in. Failures during a lockout do not prolong
+# it, so nobody can keep a name locked for more than the cool-off by hammering it.
+AUTHENTICATION_BACKENDS = [
+    "core.auth.LockoutBackend",  # first (axes' backend): refuses a locked-out pair before a password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a right password (outside a lockout) clears that pair's failures
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"  # REMOTE_ADDR, or X-Forwarded-For per NUM_PROXIES
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"  # 429 with Retry-After, the same message for every cause
+AXES_DISABLE_ACCESS_LOG = env.bool("AXES_DISABLE_ACCESS_LOG", default=False)  # a row per successful login
+
+# A second factor (TOTP, django-otp) for the admin, where sequences are reset and keys issued: on unless DEBUG.
+# Staff then log in to /admin/ with password and the 6-digit code of a device an admin enrolled
+# (`manage.py add_totp_device USERNAME`); pages and the API are unchanged.
+TOKENLINE_ADMIN_REQUIRE_2FA = env.bool("TOKENLINE_ADMIN_REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tokenline")
+
+# A staff session unused for this many minutes is logged out (core.sessions.IdleTimeoutMiddleware); 0: never.
+TOKENLINE_SESSION_IDLE_MINUTES = env.int("TOKENLINE_SESSION_IDLE_MINUTES", default=30)
+
+# API tokens (knox: only a SHA-512 digest is stored). A login at /api/v1/auth/token/ lasts TOKENLINE_TOKEN_HOURS; a
+# terminal key issued in the admin lasts TOKENLINE_TERMINAL_KEY_DAYS; when a terminal's key is replaced the old one
+# keeps working TOKENLINE_KEY_GRACE_HOURS, long enough to configure the new one on the workstation.
+TOKENLINE_TOKEN_HOURS = env.float("TOKENLINE_TOKEN_HOURS", default=12)
+TOKENLINE_TERMINAL_KEY_DAYS = env.float("TOKENLINE_TERMINAL_KEY_DAYS", default=365)
+TOKENLINE_KEY_GRACE_HOURS = env.float("TOKENLINE_KEY_GRACE_HOURS", default=24)
+REST_KNOX = {"TOKEN_TTL": datetime.timedelta(hours=TOKENLINE_TOKEN_HOURS), "AUTO_REFRESH": False}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -211,21 +273,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
     # `anon` and `user` count in each worker's memory (CACHES["throttle"], core/throttling.py: no statement per
-    # request); `login` limits password guesses per client address on /api/v1/auth/token/ and the login page
-    # (core.auth) in the shared default cache, so every gunicorn worker sees the same count.
+    # request). Password guessing is limited by the login lockout (AXES_* above), not by a rate per address.
     "DEFAULT_THROTTLE_CLASSES": ["core.throttling.AnonRateThrottle", "core.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
-        "login": env.str("THROTTLE_LOGIN", default="10/min"),
     },
-    # Proxies in front of the server (e.g. 1 behind nginx): the throttles then count the client's address from
-    # X-Forwarded-For, not the proxy's. None (unset): REMOTE_ADDR.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # Trusted proxies in front of the server (1 behind nginx): the client's address is then the one the last of
+    # them saw, read from the right of X-Forwarded-For; what a client writes there itself is never believed. 0 (the
+    # default): REMOTE_ADDR, and X-Forwarded-For is ignored. core.throttling.client_address reads it for the
+    # throttles and the login lockout alike.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
-# `default`: the login throttle's counts (and nothing else yet), in the database cache shared by all workers; its
-# table is made by `migrate` (core/apps.py). CACHE_URL may name another (e.g. redis://...) that every worker reaches.
+# `default`: the database cache shared by all workers (nothing counts in it per request); its table is made by
+# `migrate` (core/apps.py). CACHE_URL may name another (e.g. redis://...) that every worker reaches.
 # `throttle`: the anon and user rates, in each worker's memory by default (core/throttling.py says why);
 # THROTTLE_CACHE_URL may name a shared one. Room for 10,000 users and addresses before the oldest counts are culled.
 CACHES = {

@@ -7,12 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.auth import LoginView, TokenView
+from core.auth import LoginView, LogoutView, TokenView
 from patients import views as patient_views
 from terminals import api_urls as terminals_api_urls
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("auth/logout/", LogoutView.as_view(), name="api-logout"),
     # patients' API, with terminals' offline bodies dispatched on the same seed paths (terminals -> patients)
     path("", include(terminals_api_urls.patients_urls)),
     path("", include("idseq.api_urls")),

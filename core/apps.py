@@ -2,12 +2,22 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """The kernel as an app: its post_migrate hook creates the database cache table (throttle counts)."""
+    """The kernel as an app: its post_migrate hook creates the database cache table; it puts the admin behind a
+    second factor when TOKENLINE_ADMIN_REQUIRE_2FA is on (core.admin.TokenlineAdminSite)."""
 
     name = "core"
 
     def ready(self):
+        from django.contrib import admin
         from django.db.models.signals import post_migrate
+        from rest_framework.authtoken.models import TokenProxy
+
+        from core.admin import TokenlineAdminSite
+
+        admin.site.__class__ = TokenlineAdminSite
+        # DRF's plaintext tokens are gone (migration core.0001); only knox's tokens are shown and made.
+        if admin.site.is_registered(TokenProxy):
+            admin.site.unregister(TokenProxy)
 
         post_migrate.connect(create_cache_table_after_migrate, dispatch_uid="tokenline-createcachetable")
 

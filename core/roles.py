@@ -45,7 +45,8 @@ ROLE_PERMISSIONS = {
     ],
     "fhir_reader": ["patients.view_patient", "patients.view_register"],
     "ops": ["view:" + app for app in PROJECT_APPS] + ["patients.add_importjob"],  # the CSV import page
-    "admin": [*PROJECT_APPS, "auth", "authtoken"],
+    # API tokens (knox), login lockouts (axes: unlock by deleting the access attempt), TOTP devices (enrol staff).
+    "admin": [*PROJECT_APPS, "auth", "knox", "axes", "otp_totp"],
 }
 
 

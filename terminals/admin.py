@@ -2,11 +2,15 @@
 the ops view of each terminal and the offline incidents page."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from knox.models import AuthToken
 
 from core.errors import DomainError
 from terminals import devices, incidents, selectors, services
@@ -101,9 +105,13 @@ class LabTerminalAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         active = TerminalRange.objects.filter(is_active=True).select_related("reservation").order_by("start")
-        return super().get_queryset(request).select_related("user__auth_token").prefetch_related(
+        # The latest expiry of the terminal's keys (several while a replaced one is in its grace period).
+        key_expires = AuthToken.objects.filter(user=OuterRef("user_id")).order_by(F("expiry").desc(nulls_first=True))
+        return super().get_queryset(request).select_related("user").prefetch_related(
             Prefetch("ranges", queryset=active, to_attr="active_ranges")
-        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True)))
+        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True)),
+                   key_expires=Subquery(key_expires.values("expiry")[:1]),
+                   has_token=Exists(AuthToken.objects.filter(user=OuterRef("user_id"))))
 
     def has_delete_permission(self, request, obj=None):
         # History is kept: patients name their origin terminal; deactivate instead (is_active).
@@ -155,16 +163,20 @@ class LabTerminalAdmin(admin.ModelAdmin):
         url = reverse("admin:terminals_offlineincident_changelist") + f"?terminal__id__exact={obj.pk}&open=yes"
         return format_html('<a href="{}" style="{}">{}</a>', url, LEVEL_STYLE["critical"], obj.incidents_open)
 
-    @admin.display(description="API key", boolean=True)
+    @admin.display(description="API key valid until")
     def has_key(self, obj):
-        return bool(obj.user_id) and hasattr(obj.user, "auth_token")
+        if not obj.has_token:
+            return "no key"
+        return date_format(timezone.localtime(obj.key_expires), "DATETIME_FORMAT") if obj.key_expires else "no end"
 
-    @admin.action(description="Issue a new API key (replaces the old one)")
+    @admin.action(description="Issue a new API key (the old one works for the grace period)")
     def issue_key(self, request, queryset):
+        grace = settings.TOKENLINE_KEY_GRACE_HOURS
         for terminal in queryset:
             key = services.issue_terminal_key(terminal=terminal)
             self.message_user(
-                request, f"New key for {terminal.code} (shown once, configure it on the terminal): {key}",
+                request, f"New key for {terminal.code} (shown once, configure it on the terminal): {key} "
+                         f"— the previous key keeps working for {grace:g} hour(s).",
                 messages.SUCCESS,
             )
 

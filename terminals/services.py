@@ -29,11 +29,12 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.exceptions import PermissionDenied
 
+from core.auth import issue_token
 from core.busy import bounded_lock_wait
 from core.errors import DomainError
 from idseq.exceptions import AlreadyIssued, ReservationOverlap
@@ -116,12 +117,18 @@ def terminal_for(*, code: str, user) -> LabTerminal:
     return terminal
 
 
-def issue_terminal_key(*, terminal: LabTerminal) -> str:
-    """Give `terminal` a new API key and return it; any earlier key stops working at once.
+def issue_terminal_key(*, terminal: LabTerminal, grace: timedelta | None = None) -> str:
+    """Give `terminal` a new API key, valid TOKENLINE_TERMINAL_KEY_DAYS, and return it (shown once: only its digest
+    is stored).
 
+    Rotation without downtime: the terminal's earlier keys keep working for `grace` more (default
+    TOKENLINE_KEY_GRACE_HOURS; never longer than they had left), so a workstation still syncing with the old key is
+    not refused while someone types the new one in. `grace=timedelta(0)` ends them at once (a stolen key: or revoke).
     The terminal's user (created on first use as `terminal-<code>`, in group `lab_terminal`, no password) keeps its
-    patients' history; only its DRF token changes.
+    patients' history; only its tokens change.
     """
+    if grace is None:
+        grace = timedelta(hours=settings.TOKENLINE_KEY_GRACE_HOURS)
     with transaction.atomic():
         if terminal.user is None:
             user, created = User.objects.get_or_create(username=f"terminal-{terminal.code}".lower())
@@ -131,13 +138,16 @@ def issue_terminal_key(*, terminal: LabTerminal) -> str:
             terminal.user = user
             terminal.save(update_fields=["user", "updated_at"])
         terminal.user.groups.add(Group.objects.get(name="lab_terminal"))
-        Token.objects.filter(user=terminal.user).delete()
-        return Token.objects.create(user=terminal.user).key
+        ends = timezone.now() + grace
+        old = AuthToken.objects.filter(user=terminal.user)
+        old.filter(Q(expiry__isnull=True) | Q(expiry__gt=ends)).update(expiry=ends)
+        _, key = issue_token(terminal.user, ttl=timedelta(days=settings.TOKENLINE_TERMINAL_KEY_DAYS))
+        return key
 
 
 def revoke_terminal_key(*, terminal: LabTerminal) -> bool:
-    """Delete the terminal's API key. Returns whether there was one."""
-    deleted, _ = Token.objects.filter(user_id=terminal.user_id).delete() if terminal.user_id else (0, {})
+    """Delete every API key of the terminal: they stop working at once (401). Returns whether there was one."""
+    deleted, _ = AuthToken.objects.filter(user_id=terminal.user_id).delete() if terminal.user_id else (0, {})
     return bool(deleted)
 
 

@@ -21,7 +21,6 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.database import url as database_url  # noqa: F401  (tests import it from here)
@@ -110,10 +109,18 @@ def migrate(*targets):
     return executor.loader.project_state(targets).apps
 
 
+def make_token(user: User, **options) -> str:
+    """A new API key of `user` (as POST /api/v1/auth/token/ gives: knox, only its digest stored); `options` go to
+    core.auth.issue_token (`ttl=timedelta(...)`)."""
+    from core.auth import issue_token
+
+    return issue_token(user, **options)[1]
+
+
 def token_client(user: User) -> APIClient:
-    """An API client of `user`, authenticated with `Authorization: Token ...`."""
+    """An API client of `user`, authenticated with `Authorization: Token ...` (a new key)."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(user)}")
     return client
 
 
@@ -307,9 +314,7 @@ def hold_row(table: str, column: str, value, *, at_most: float = 6.0):
 @pytest.fixture
 def admin_api(db):
     """An API client of a user in the admin role (every permission of the project's apps)."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=make_user('boss', 'admin')).key}")
-    return client
+    return token_client(make_user("boss", "admin"))
 
 
 @contextlib.contextmanager

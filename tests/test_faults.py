@@ -25,12 +25,11 @@ import psutil
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from idseq.formats import parse_grouped
 from idseq.models import IssuedNumber
 from patients.models import Patient
-from tests.conftest import database_url, make_user, over_tcp, post_json, raw_connection, worker_ports
+from tests.conftest import database_url, make_token, make_user, over_tcp, post_json, raw_connection, worker_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
@@ -193,7 +192,7 @@ def figures(label: str, load: Load) -> dict:
 
 @pytest.fixture
 def desk_token(transactional_db):
-    return Token.objects.create(user=make_user("fault-desk", "reception")).key
+    return make_token(make_user("fault-desk", "reception"))
 
 
 def test_a_2_servers_x_2_workers_64_clients_for_20_s_give_no_duplicate_and_no_gap(servers, desk_token, capsys):

@@ -12,7 +12,6 @@ from django.db import close_old_connections
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 from patients.services import register_patient
 from queues import services as queue_services
 from queues.models import Desk, Queue
+from tests.conftest import make_token
 from tokens import services as token_services
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
@@ -37,7 +37,7 @@ def admin_token(db):
         signal.disconnect(close_old_connections)
     user = User.objects.create_user("fuzz-admin", password="pw")
     user.groups.add(Group.objects.get(name="admin"))
-    yield Token.objects.create(user=user).key
+    yield make_token(user)
     for signal in (signals.request_started, signals.request_finished):
         signal.connect(close_old_connections)
 

@@ -1,76 +1,14 @@
-"""Security settings: throttled password guessing, DRF throttles, production settings that
-`check --deploy` finds nothing to say about."""
+"""Security settings: DRF throttles, production settings that `check --deploy` finds nothing to say about, and a
+server that will not start without DEBUG on a missing, short or example SECRET_KEY. (Logins: test_logins.py.)"""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from django.db import connection
-from django.test import Client
-from rest_framework.test import APIClient
-
-from tests.conftest import make_user
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_30_wrong_passwords_in_a_minute_on_the_token_endpoint_get_429_from_some_point_on(db):
-    make_user("desk1", "reception")
-    client = APIClient()
-    statuses = [
-        client.post("/api/v1/auth/token/", {"username": "desk1", "password": f"guess-{i}"}).status_code
-        for i in range(30)
-    ]
-    first_429 = statuses.index(429)
-    assert set(statuses[:first_429]) == {400}
-    assert set(statuses[first_429:]) == {429}
-    # Blocked means blocked: the right password is refused too until the minute has passed.
-    right = client.post("/api/v1/auth/token/", {"username": "desk1", "password": "pw-desk1"})
-    assert right.status_code == 429 and "Retry-After" in right.headers
-
-
-def test_login_attempts_are_counted_in_the_cache_every_worker_shares_and_api_requests_in_none(production_caches):
-    user = make_user("desk1", "reception")
-    client = APIClient()
-    client.post("/api/v1/auth/token/", {"username": "desk1", "password": "guess"})
-    client.force_authenticate(user)
-    assert client.get("/api/v1/patients/").status_code == 200
-    with connection.cursor() as cursor:  # the database cache: one count, the login's (per client address)
-        cursor.execute("SELECT cache_key FROM tokenline_cache")
-        assert [key for (key,) in cursor.fetchall()] == [":1:throttle_login_127.0.0.1"]
-
-
-def test_behind_a_proxy_login_attempts_are_counted_per_client_address_the_proxy_saw(db, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}  # NUM_PROXIES=1 in the environment
-    make_user("desk1", "reception")
-
-    def attempt(client_address, sent_by_client):
-        # nginx's $proxy_add_x_forwarded_for: what the client sent, then the address nginx saw it come from.
-        return APIClient().post("/api/v1/auth/token/", {"username": "desk1", "password": "guess"},
-                                REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"{sent_by_client}, {client_address}")
-
-    statuses = [attempt("10.0.0.7", f"10.9.9.{i}").status_code for i in range(12)]  # a new made-up address each time
-    assert statuses[-1] == 429
-    assert attempt("10.0.0.8", "10.0.0.7").status_code == 400  # another desk behind the same proxy is not locked out
-
-
-def test_the_right_password_gets_a_token(db):
-    make_user("desk1", "reception")
-    response = APIClient().post("/api/v1/auth/token/", {"username": "desk1", "password": "pw-desk1"})
-    assert response.status_code == 200 and response.json()["token"]
-
-
-def test_the_login_page_refuses_attempts_past_the_limit_with_a_message(db):
-    make_user("desk1", "reception")
-    client = Client()
-    statuses = [
-        client.post("/login/", {"username": "desk1", "password": f"guess-{i}"}).status_code for i in range(15)
-    ]
-    assert statuses[0] == 200 and statuses[-1] == 429
-    last = client.post("/login/", {"username": "desk1", "password": "pw-desk1"})
-    assert last.status_code == 429
-    assert b"Too many login attempts" in last.content
 
 
 def test_a_user_past_the_user_rate_gets_429(api, settings):
@@ -103,3 +41,17 @@ def test_check_deploy_with_debug_off_finds_no_issues():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("secret_key, problem", [
+    ("", "SECRET_KEY is missing"),
+    ("change-me", "SECRET_KEY is an example value ('change-me')"),
+    ("dev-only-insecure-key", "SECRET_KEY is an example value ('dev-only-insecure-key')"),
+    ("a-random-but-short-key-x7Qp2", "SECRET_KEY is too short (28 characters)"),
+])
+def test_without_debug_a_missing_short_or_example_secret_key_stops_startup(secret_key, problem):
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secret_key, "ALLOWED_HOSTS": "tokenline.hospital.lan"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and problem in result.stderr, result.stderr[-2000:]

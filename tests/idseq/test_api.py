@@ -6,12 +6,11 @@ import urllib.request
 import pytest
 from django.contrib.auth.models import User
 from django.db import OperationalError, connections
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from idseq import services
 from idseq.models import IssuedNumber, Sequence
-from tests.conftest import make_user, run_in_threads
+from tests.conftest import make_token, make_user, run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +159,7 @@ def test_health_answers_503_when_the_database_does_not(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_16_identical_http_requests_at_once_get_one_number(live_server):
-    token = Token.objects.create(user=make_user("boss", "admin", is_staff=True)).key
+    token = make_token(make_user("boss", "admin", is_staff=True))
 
     def post(i):
         request = urllib.request.Request(

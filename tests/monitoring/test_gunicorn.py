@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from prometheus_client.multiprocess import MultiProcessCollector
-from rest_framework.authtoken.models import Token
 
-from tests.conftest import database_url, make_user, post_json, run_in_threads
+from tests.conftest import database_url, make_token, make_user, post_json, run_in_threads
 from tests.monitoring.conftest import free_port, parse, value
 
 BATCH = 12  # registrations sent at once
@@ -39,7 +38,7 @@ def gunicorn(tmp_path):
     multiproc_dir.mkdir()
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
-           "DEBUG": "false", "SECRET_KEY": "test-only", "ALLOWED_HOSTS": "127.0.0.1", "SECURE": "false"}
+           "DEBUG": "false", "SECRET_KEY": "test-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1", "SECURE": "false"}
     log = tmp_path / "gunicorn.log"
     with log.open("w") as stderr:
         server = subprocess.Popen(
@@ -86,7 +85,7 @@ def test_two_workers_scrape_as_one(gunicorn, tmp_path):
     url, multiproc_dir = gunicorn
     status, body = get(f"{url}/health/")  # as `curl /health/`: no credentials
     assert status == 200 and json.loads(body)["status"] == "ok"
-    token = Token.objects.create(user=make_user("desk", "reception")).key
+    token = make_token(make_user("desk", "reception"))
 
     registered = 0
     for _ in range(5):  # until both workers have served some (almost always the first round)

@@ -7,14 +7,13 @@ import io
 import pytest
 from django.core.management import call_command
 from django.utils.html import escape
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from idseq.formats import GROUPED_FIRST, format_grouped
 from idseq.models import Counter
 from patients.models import Patient
 from patients.services import register_patient
-from tests.conftest import make_user
+from tests.conftest import make_token, make_user
 
 OLD_FORMAT_MESSAGE = "01-23-456 uses the old format xx-xx-xxx; this patient's number is 001-23-456"
 
@@ -84,6 +83,6 @@ def test_after_carrying_over_the_last_but_one_number_a_thousand_registrations_fo
 
 def test_a_lab_terminal_may_not_choose_a_number(db):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=make_user('lab1', 'lab_terminal')).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(make_user('lab1', 'lab_terminal'))}")
     response = client.post("/api/v1/patients/", {"full_name": "Kashif Ali", "mrn": "001-23-456"}, format="json")
     assert response.status_code == 403 and not Patient.objects.exists()

@@ -4,13 +4,12 @@ import datetime
 
 import pytest
 from django.db import IntegrityError
-from rest_framework.authtoken.models import Token
 
 from idseq.models import Counter
 from patients.exceptions import DuplicatePatient
 from patients.models import Patient
 from patients.services import MRN_COUNTER, register_patient, update_patient
-from tests.conftest import make_user, post_json, run_in_threads
+from tests.conftest import make_token, make_user, post_json, run_in_threads
 
 CNIC = "12345-1234567-1"
 
@@ -52,7 +51,7 @@ def test_correcting_a_cnic_to_another_patients_is_refused(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_16_desks_registering_the_same_cnic_at_once_get_one_201_and_fifteen_409s(live_server):
-    token = Token.objects.create(user=make_user("desk9", "reception")).key
+    token = make_token(make_user("desk9", "reception"))
 
     def post(i):
         return post_json(f"{live_server.url}/api/v1/patients/", {"full_name": f"Same Person {i}", "cnic": CNIC}, token)

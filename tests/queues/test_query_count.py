@@ -3,10 +3,10 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from queues import services
+from tests.conftest import make_token
 from tests.queues.conftest import make_desk, make_patients
 
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT"}
@@ -26,7 +26,7 @@ def statements(captured) -> list[str]:
 @pytest.fixture
 def token_api(asst):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=asst).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(asst)}")
     return client
 
 

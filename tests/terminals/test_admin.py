@@ -1,8 +1,15 @@
 """Terminals in the admin: utilisation at a glance, ranges added safely, keys issued and revoked."""
 
+import datetime
+import re
+
 import pytest
+import time_machine
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from terminals import services
 from terminals.models import LabTerminal, TerminalRange
@@ -69,19 +76,35 @@ def test_a_saved_ranges_bounds_cannot_be_changed(admin_client):
     assert str(terminal.ranges.get()) == "710000-719999"
 
 
-def test_keys_are_issued_and_revoked_with_admin_actions(admin_client):
+def key_answers(key: str) -> int:
+    """The status a terminal's API request with `key` gets."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client.get("/api/v1/terminals/").status_code
+
+
+def test_keys_are_issued_rotated_with_a_grace_period_and_revoked_with_admin_actions(admin_client, settings):
+    settings.TOKENLINE_KEY_GRACE_HOURS = 2
     terminal = LabTerminal.objects.get(code="LAB2-PC")
     url = "/admin/terminals/labterminal/"
     response = admin_client.post(url, {"action": "issue_key", "_selected_action": [terminal.pk]}, follow=True)
     terminal.refresh_from_db()
-    key = Token.objects.get(user=terminal.user).key
-    assert f"New key for LAB2-PC (shown once, configure it on the terminal): {key}" in response.content.decode()
+    key = re.search(r"configure it on the terminal\): (\w+)", response.content.decode()).group(1)
+    assert "the previous key keeps working for 2 hour(s)" in response.content.decode()
     assert terminal.user.groups.filter(name="lab_terminal").exists()
-    admin_client.post(url, {"action": "issue_key", "_selected_action": [terminal.pk]})
-    assert Token.objects.get(user=terminal.user).key != key  # rotated: the old key stops working
+    stored = list(AuthToken.objects.filter(user=terminal.user).values_list("digest", "token_key"))
+    assert stored == [(hash_token(key), key[:15])]  # its digest and knox's 15-character prefix, never the key
+    assert key_answers(key) == 200
+    response = admin_client.post(url, {"action": "issue_key", "_selected_action": [terminal.pk]}, follow=True)
+    new_key = re.search(r"configure it on the terminal\): (\w+)", response.content.decode()).group(1)
+    assert (key_answers(key), key_answers(new_key)) == (200, 200)  # the old key works while the new one is typed in
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=2, minutes=1)):
+        assert (key_answers(key), key_answers(new_key)) == (401, 200)  # ... for the grace period only
+    assert "valid until" in admin_client.get(url).content.decode()
     response = admin_client.post(url, {"action": "revoke_key", "_selected_action": [terminal.pk]}, follow=True)
     assert "Revoked the keys of: LAB2-PC." in response.content.decode()
-    assert not Token.objects.filter(user=terminal.user).exists()
+    assert not AuthToken.objects.filter(user=terminal.user).exists()
+    assert key_answers(new_key) == 401
 
 
 def test_the_change_page_shows_ranges_with_their_use_and_the_leases(admin_client):

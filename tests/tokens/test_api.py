@@ -6,11 +6,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-from rest_framework.authtoken.models import Token as AuthToken
 from rest_framework.test import APIClient
 
 from idseq.models import Counter
-from tests.conftest import make_user, run_in_threads
+from tests.conftest import make_token, make_user, run_in_threads
 from tests.tokens.conftest import at, make_patients, make_slot
 from tokens import services
 from tokens.models import Category, Doctor, Slot, Token, WaitingListEntry
@@ -249,7 +248,7 @@ def test_bad_report_queries_get_400(api):
 def test_16_concurrent_http_bookings_of_one_patient_get_one_201(live_server):
     slot = make_slot(services.create_doctor(name="Dr. Race"), at(9))
     (patient,) = make_patients(1)
-    key = AuthToken.objects.create(user=make_user("desk9", "reception")).key
+    key = make_token(make_user("desk9", "reception"))
 
     def post(i):
         request = urllib.request.Request(
