@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.cache import caches
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from idseq.models import Counter, IssuedNumber, Sequence
@@ -28,7 +28,7 @@ from queues import services as queue_services
 from queues.models import Desk, Queue
 from terminals import services as terminal_services
 from terminals.models import LabTerminal
-from tests.conftest import make_user
+from tests.conftest import make_token, make_user
 from tests.terminals.conftest import create_seed_terminals
 from tests.tokens.conftest import at, make_slot
 from tokens import services as token_services
@@ -109,6 +109,7 @@ EXPECTED = {
     "opd/report.csv": QUEUE_READ_PAGE,
     # the API
     "api/v1/auth/token/": (405,) * 6,  # POST only, open to anyone
+    "api/v1/auth/logout/": POST_ONLY_API,  # POST only: revokes the token it is called with
     r"api/v1/^patients/$": (401, 200, 200, 200, 200, 200),  # a terminal's list holds its own patients only
     r"api/v1/^patients/(?P<pk>[^/.]+)/$": PATIENT_API,
     r"api/v1/^patients/(?P<pk>[^/.]+)/slip/$": PATIENT_API,
@@ -168,13 +169,20 @@ EXPECTED = {
     "admin/autocomplete/": ADMIN_REFUSES,  # without a field to complete
     "admin/jsi18n/": STAFF,
     "admin/r/<path:content_type_id>/<path:object_id>/": (302, 302, 302, 302, 302, 404),  # patients have no site URL
-    r"admin/^(?P<app_label>auth|authtoken|idseq|patients|terminals|queues|tokens|django_tasks_database"
+    r"admin/^(?P<app_label>auth|knox|axes|otp_totp|idseq|patients|terminals|queues|tokens|django_tasks_database"
     r"|notifications)/$": STAFF,
     "admin/(?P<url>.*)$": (302, 302, 302, 302, 302, 404),
     "admin/auth/user/<id>/password/": STAFF,
     **admin_model("auth/group"),
     **admin_model("auth/user"),
-    **admin_model("authtoken/tokenproxy"),
+    # No token, lockout or login row exists here: their pages answer as for a missing object.
+    **admin_model("knox/authtoken", change=TO_LOGIN, delete=TO_LOGIN, history=TO_LOGIN),
+    **admin_model("axes/accessattempt", add=ADMIN_REFUSES, change=TO_LOGIN, delete=TO_LOGIN, history=TO_LOGIN),
+    **admin_model("axes/accessfailurelog", add=ADMIN_REFUSES, change=TO_LOGIN, delete=TO_LOGIN, history=TO_LOGIN),
+    **admin_model("axes/accesslog", add=ADMIN_REFUSES, change=TO_LOGIN, delete=TO_LOGIN, history=TO_LOGIN),
+    **admin_model("otp_totp/totpdevice"),
+    "admin/otp_totp/totpdevice/<int:pk>/config/": STAFF,
+    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": STAFF,
     **admin_model("idseq/counter", add=ADMIN_REFUSES, delete=ADMIN_REFUSES),
     "admin/idseq/sequence/<int:pk>/reset/": STAFF,
     **admin_model("idseq/sequence", delete=ADMIN_REFUSES),
@@ -252,20 +260,20 @@ def world(db):
     slot = make_slot(doctor, at(9), capacity=1)
     token = token_services.book_token(slot_id=slot.pk, patient=other, category="WALKIN")
     entry = token_services.book_token(slot_id=slot.pk, patient=patient, category="WALKIN")
+    device = TOTPDevice.objects.create(user=users["admin"], name="admin's phone")
     job = ImportJob.objects.create(file_name="p.csv", csv_text="full_name\nA\n", rows=1)
     group = Group.objects.get(name="reception")
     access = PatientAccess.objects.get_or_create(patient=patient, channel="page", user=users["reception"])[0]
     sequence = Sequence.objects.get(key="mrn")
     objects = {
-        "auth/group": group.pk, "auth/user": users["reception"].pk, "authtoken/tokenproxy": users["reception"].pk,
+        "auth/group": group.pk, "auth/user": users["reception"].pk,
         "idseq/counter": Counter.objects.order_by("pk").first().pk, "idseq/sequence": sequence.pk,
         "idseq/issuednumber": IssuedNumber.objects.order_by("pk").first().pk,
         "patients/patient": patient.pk, "patients/patientaccess": access.pk,
         "terminals/labterminal": terminal_b.pk, "queues/queue": queue.pk, "queues/desk": desk.pk,
         "queues/visit": visit.pk, "tokens/doctor": doctor.pk, "tokens/slot": slot.pk, "tokens/token": token.pk,
-        "tokens/waitinglistentry": entry.pk,
+        "tokens/waitinglistentry": entry.pk, "otp_totp/totpdevice": device.pk,
     }
-    Token.objects.get_or_create(user=users["reception"])
     values = {
         # (route prefix, parameter): value; the longest matching prefix wins
         ("patients/import/", "pk"): job.pk, ("patients/", "pk"): patient.pk,
@@ -281,7 +289,7 @@ def world(db):
         ("api/v1/^waiting-list/", "pk"): entry.pk, ("fhir/Patient/", "pk"): patient.pk,
         ("admin/r/", "content_type_id"): ContentType.objects.get_for_model(Patient).pk,
         ("admin/r/", "object_id"): patient.pk, ("admin/auth/user/", "id"): users["reception"].pk,
-        ("admin/idseq/sequence/", "pk"): sequence.pk, ("admin/", "app_label"): "patients",
+        ("admin/idseq/sequence/", "pk"): sequence.pk, ("admin/otp_totp/totpdevice/", "pk"): device.pk, ("admin/", "app_label"): "patients",
         ("admin/", "url"): "no/such/page/",
         ("admin/patients/patient/^", "1"): patient.pk,
         ("admin/patients/patient/^", "2"): patient.history.first().history_id,
@@ -294,7 +302,7 @@ def world(db):
         page = Client(raise_request_exception=False)
         page.force_login(user)
         api = APIClient(raise_request_exception=False)
-        key = keys.get(role) or Token.objects.get_or_create(user=user)[0].key
+        key = keys.get(role) or make_token(user)
         api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         clients[role] = (page, api)
     return {"clients": clients, "values": values}
