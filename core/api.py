@@ -8,7 +8,7 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from django.http import Http404
 from rest_framework import exceptions, parsers, permissions, status
 
-from core.busy import as_busy
+from core.busy import as_busy, retry_after
 from core.errors import DomainError
 
 log = logging.getLogger("tokenline.api")
@@ -71,6 +71,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, (OperationalError, InterfaceError)):
         log.error("Database unavailable: %s", exc, exc_info=exc)
         exc = ServiceUnavailable("The database is not answering; try again shortly.")
+        exc.wait = retry_after()  # DRF sends it as Retry-After; a retry keeps its Idempotency-Key
     elif isinstance(exc, IntegrityError):
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a database rule"
         log.warning("Refused by %s: %s", constraint, exc)

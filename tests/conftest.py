@@ -243,6 +243,21 @@ def run_in_threads(target, count: int) -> tuple[list, list]:
     return results, errors
 
 
+def run_for(seconds: float, threads: list[threading.Thread], stop: threading.Event, started: float,
+            events=()) -> None:
+    """Start `threads` (each loops until `stop` is set), run `events` ((second since `started`, callable)) at their
+    time, set `stop` `seconds` after `started` and wait for the threads."""
+    for thread in threads:
+        thread.start()
+    for at, event in sorted(events, key=lambda e: e[0]):
+        time.sleep(max(0.0, at - (time.monotonic() - started)))
+        event()
+    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+
 def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
     """POST `body` as JSON over real HTTP with `Authorization: Token`; returns (status, decoded body), errors too.
 

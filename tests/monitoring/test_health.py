@@ -43,10 +43,17 @@ def test_it_consumes_no_number(db):
     assert register_patient(full_name="After").mrn == "001-00-002"
 
 
-def test_it_is_503_while_a_migration_is_not_applied(db):
-    with connection.cursor() as cursor:  # undone with the test's transaction
-        cursor.execute("DELETE FROM django_migrations WHERE app = 'queues' AND name LIKE '0001%%'")
-    status, body = get_health()
+@pytest.mark.django_db(transaction=True)
+def test_it_is_503_while_a_migration_is_not_applied():
+    # Committed: the checks run on a connection of their own, which sees no uncommitted change. Put back after.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'queues' AND name LIKE '0001%%' RETURNING name, applied")
+        (name, applied), = cursor.fetchall()
+    try:
+        status, body = get_health()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('queues', %s, %s)", [name, applied])
     assert status == 503
     assert body["status"] == "unavailable"
     assert body["checks"]["migrations"]["status"] == "error"
