@@ -194,6 +194,11 @@ if DB_POOL_SIZE:
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Replication (core/replication.py): with TOKENLINE_REQUIRE_SYNC_STANDBY numbering refuses (503) while the primary has
+# no synchronous standby attached, read at most every TOKENLINE_REPLICATION_CHECK_SECONDS per process. A standby never
+# issues numbers, whatever this says.
+TOKENLINE_REQUIRE_SYNC_STANDBY = env.bool("TOKENLINE_REQUIRE_SYNC_STANDBY", default=False)
+TOKENLINE_REPLICATION_CHECK_SECONDS = env.float("TOKENLINE_REPLICATION_CHECK_SECONDS", default=5.0)
 # /health/ answers within this many seconds whatever the database does: its checks run on a connection of their own
 # (never the pool's, which busy desks may hold) with their own statement and lock timeouts, and what they have not
 # answered by then is reported as a database that did not answer (503). Under a load balancer's usual 2-5 s timeout.

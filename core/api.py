@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, parsers, permissions, status
 
 from core.busy import as_busy, retry_after
@@ -68,7 +69,7 @@ def exception_handler(exc, context):
         domain_error, exc = exc, exceptions.APIException(body)
         exc.status_code = domain_error.status_code
         exc.wait = getattr(domain_error, "retry_after", None)  # DRF sends it as Retry-After
-    elif isinstance(exc, (OperationalError, InterfaceError)):
+    elif isinstance(exc, (OperationalError, InterfaceError)) or _read_only(exc):
         log.error("Database unavailable: %s", exc, exc_info=exc)
         exc = ServiceUnavailable("The database is not answering; try again shortly.")
         exc.wait = retry_after()  # DRF sends it as Retry-After; a retry keeps its Idempotency-Key
@@ -85,6 +86,12 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     return drf_exception_handler(exc, context)
+
+
+def _read_only(exc) -> bool:
+    """Whether `exc` is a write refused by a read-only server (SQLSTATE 25006: a standby, e.g. reached before a
+    failover finished): the client did nothing wrong, so 503, not 500."""
+    return isinstance(getattr(exc, "__cause__", None), pg_errors.ReadOnlySqlTransaction)
 
 
 class JSONParser(parsers.JSONParser):

@@ -76,7 +76,11 @@ def bounded_lock_wait(what: str, *, error: type[Busy] = Busy):
         error: the Busy subclass to raise (idseq raises NumberingBusy).
     Raises:
         `error` (503) on a timeout; other database errors pass through unchanged.
+        core.replication.NotSafeToIssue (503) before locking anything, when this server must not issue numbers.
     """
+    from core.replication import check_may_issue  # imported here: core.replication builds on Busy
+
+    check_may_issue()  # never on a standby, nor without a synchronous one when that is required
     if lock_timeout_ms() != settings.TOKENLINE_SESSION_LOCK_TIMEOUT_MS:  # else the connection started with it
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout_ms()}ms"])

@@ -24,10 +24,11 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import load_backend
 
+from core.errors import DomainError
+from core.replication import replication_state
 from idseq.services import health_check as numbering_health
 
 DATABASE_DOWN = "The database did not answer."
-CHECKS = ("database", "migrations", "numbering")
 logger = logging.getLogger("tokenline.monitoring")
 
 
@@ -77,8 +78,20 @@ def check_numbering() -> dict:
     return {"level": report["level"]}
 
 
+def check_replication() -> dict:
+    """Whether a failover could take acknowledged numbers back: `mode` synchronous or asynchronous and the standbys
+    attached (shown; asynchronous stays ready unless TOKENLINE_REQUIRE_SYNC_STANDBY). Not ready on a standby, or
+    without a synchronous standby when one is required (numbering refuses then too)."""
+    state = replication_state()
+    if state.in_recovery or (settings.TOKENLINE_REQUIRE_SYNC_STANDBY and not state.synchronous):
+        raise Unavailable(state.describe())
+    return {"mode": "synchronous" if state.synchronous else "asynchronous", "sync_standbys": state.sync_standbys,
+            "standbys": state.standbys}
+
+
 REGISTRY: dict[str, Callable[[], dict]] = {
     "database": check_database, "migrations": check_migrations, "numbering": check_numbering,
+    "replication": check_replication,
 }
 
 
@@ -100,8 +113,11 @@ def run_checks() -> dict[str, dict]:
             except DatabaseError as exc:
                 logger.warning("/health/ %s check: the database did not answer: %s", name, exc)
                 down, result = True, {"status": "error", "detail": DATABASE_DOWN}
-            except Unavailable as exc:
+            except (Unavailable, DomainError) as exc:  # e.g. numbering paused on a standby: said as it is
                 result = {"status": "error", "detail": str(exc)}
+            except Exception:  # noqa: BLE001 - a broken check must not take /health/ down; its traceback is logged
+                logger.exception("/health/ %s check failed", name)
+                result = {"status": "error", "detail": "The check failed; see the server log."}
             results[name] = {**result, "seconds": round(time.perf_counter() - started, 4)}
     finally:
         own.close()

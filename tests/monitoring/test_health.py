@@ -21,7 +21,7 @@ def test_it_answers_200_json_without_login_naming_each_check(db):
     status, body = get_health()
     assert status == 200, body
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "migrations", "numbering"}
+    assert set(body["checks"]) == {"database", "migrations", "numbering", "replication"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
     assert body["checks"]["numbering"]["level"] == "ok"
 
@@ -77,7 +77,7 @@ def test_it_is_503_when_the_database_is_down_and_recovers_by_itself(caplog):
     assert response.status_code == 503
     assert body["status"] == "unavailable"
     assert {check: result["status"] for check, result in body["checks"].items()} == {
-        "database": "error", "migrations": "error", "numbering": "error",
+        "database": "error", "migrations": "error", "numbering": "error", "replication": "error",
     }
     # Nothing about where the database is, or what the driver said, reaches the body; the log has it.
     for secret in (str(port), name, "refused", "psycopg"):
