@@ -138,7 +138,10 @@ TEMPLATES = [
 ]
 
 if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    from config.database_url import database_config
+
+    # Several hosts for failover: postgres://u@db1:5432,db2:5432/name?target_session_attrs=read-write (see there).
+    DATABASES = {"default": database_config(env.str("DATABASE_URL"))}
 else:
     from config.embedded_db import embedded_database_url
 
