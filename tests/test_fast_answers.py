@@ -15,23 +15,19 @@ import json
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import hold_row, make_user, run_for
+from tests.conftest import gunicorn_server, hold_row, make_user, run_for
 from tests.monitoring.conftest import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 DESKS = 16
 
 
@@ -118,25 +114,12 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
     env.pop("GUNICORN_THREADS", None)
     env.pop("DB_POOL_SIZE", None)
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
-             "--bind", f"127.0.0.1:{port}", "--bind", f"127.0.0.1:{health_port}", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=out,
-        )
+    args = ["-c", "config/gunicorn.py", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--bind",
+            f"127.0.0.1:{health_port}", "--log-level", "warning"]
     try:
-        deadline = time.monotonic() + 60
-        while call("GET", port, "/health/live/")[0] != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield port, health_port, proxy
+        with gunicorn_server(args, env, log, ready=lambda: call("GET", port, "/health/live/")[0] == 200):
+            yield port, health_port, proxy
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
         proxy.close()
 
 
