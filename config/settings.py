@@ -146,7 +146,8 @@ else:
     from config.embedded_db import embedded_database_url
 
     DATABASES = {"default": environ.Env.db_url_config(embedded_database_url(BASE_DIR / "var" / "pgdata"))}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's PostgreSQL backend, with each new connection fenced against an old primary (config/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgresql"
 
 # Bounded waits (issue 11, core/busy.py), in seconds. Every transaction that takes a number waits at most
 # TOKENLINE_LOCK_TIMEOUT for the counter row, then answers 503 "numbering is busy" with Retry-After, nothing taken.

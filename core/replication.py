@@ -17,9 +17,11 @@ not a superuser: `GRANT pg_monitor TO tokenline;`. Without it every standby look
 """
 
 import dataclasses
+import logging
 import threading
 import time
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -114,3 +116,36 @@ def forget() -> None:
     """Drop this process's cached reading (tests, or after changing the setting)."""
     global _checked
     _checked = None
+
+
+logger = logging.getLogger("tokenline.replication")
+_highest_timeline = 0  # the highest timeline of a primary this process connected to
+
+
+def fence(raw: psycopg.Connection) -> None:
+    """Refuse the new connection `raw` (a psycopg connection) when its server is a primary on an older timeline than
+    one this process already connected to: an old primary started again as a primary after its standby was promoted
+    (each promotion starts a new timeline), which would issue the numbers the new primary issues too. One query per
+    physical connection (pooled connections are made once), never per request. A standby passes (it may be read;
+    numbering refuses it in check_may_issue).
+
+    Raises:
+        psycopg.OperationalError: the server is behind; the pool discards the connection and tries again, requests
+            meanwhile answer 503.
+    """
+    global _highest_timeline
+    with raw.cursor() as cursor:
+        cursor.execute("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END")
+        (walfile,) = cursor.fetchone()
+    if walfile is None:
+        return
+    timeline = int(walfile[:8], 16)  # a WAL file's name starts with its timeline, 8 hex digits
+    with _lock:
+        if timeline < _highest_timeline:
+            logger.error("Refused a connection to %s: timeline %s, behind timeline %s seen before (an old primary?)",
+                         raw.info.host, timeline, _highest_timeline)
+            raise psycopg.OperationalError(
+                f"the database server is on timeline {timeline}, behind timeline {_highest_timeline} this process "
+                "already used: an old primary that must not issue numbers (rewind it into a standby)"
+            )
+        _highest_timeline = timeline

@@ -78,3 +78,18 @@ def test_a_standby_never_issues_numbers(api, monkeypatch):
     assert response.status_code == 503, response.content
     assert "standby" in response.json()["detail"]
     assert list(Patient.objects.values_list("full_name", flat=True)) == ["First"]
+
+
+def test_a_server_on_an_older_timeline_than_seen_is_refused_and_answers_503(api, monkeypatch):
+    assert api.post("/api/v1/patients/", {"full_name": "First"}, format="json").status_code == 201
+    assert replication._highest_timeline >= 1  # the test server's timeline, seen when connecting
+    # As if this process had already used a promoted standby on a later timeline: the old primary is refused.
+    monkeypatch.setattr(replication, "_highest_timeline", replication._highest_timeline + 1)
+    connection.close()
+    response = api.post("/api/v1/patients/", {"full_name": "On the old primary"}, format="json")
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"]
+    assert Client().get("/health/").status_code == 503
+    monkeypatch.undo()
+    connection.close()
+    assert list(Patient.objects.values_list("full_name", flat=True)) == ["First"]
