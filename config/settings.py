@@ -47,8 +47,8 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE)
 # Behind a TLS-terminating proxy (nginx) that sets X-Forwarded-Proto: https.
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# /health/ must answer a load balancer over plain HTTP inside the LAN.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# /health/ and /health/live/ must answer a load balancer over plain HTTP inside the LAN.
+SECURE_REDIRECT_EXEMPT = [r"^health/(live/)?$"]
 X_FRAME_OPTIONS = "DENY"
 # A body larger than this is refused with 413 before it is parsed (core.requests.BodySizeLimitMiddleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -162,12 +162,16 @@ TEMPLATES = [
 ]
 
 if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    from config.database_url import database_config
+
+    # Several hosts for failover: postgres://u@db1:5432,db2:5432/name?target_session_attrs=read-write (see there).
+    DATABASES = {"default": database_config(env.str("DATABASE_URL"))}
 else:
     from config.embedded_db import embedded_database_url
 
     DATABASES = {"default": environ.Env.db_url_config(embedded_database_url(BASE_DIR / "var" / "pgdata"))}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's PostgreSQL backend, with each new connection fenced against an old primary (config/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgresql"
 
 # Bounded waits (core/busy.py), in seconds. Every transaction that takes a number waits at most
 # TOKENLINE_LOCK_TIMEOUT for the counter row, then answers 503 "numbering is busy" with Retry-After, nothing taken.
@@ -184,6 +188,16 @@ if os.environ.get("TOKENLINE_PROCESS") == "web" and TOKENLINE_STATEMENT_TIMEOUT 
     _session.append(f"-c statement_timeout={round(TOKENLINE_STATEMENT_TIMEOUT * 1000)}")
 _options = DATABASES["default"].setdefault("OPTIONS", {})
 _options["options"] = " ".join([_options.get("options", ""), *_session]).strip()
+# A server that does not answer must not hold a request for ever. connect_timeout bounds opening a connection (libpq's
+# minimum is 2 s); TCP keepalives notice a peer gone silent on an idle or waiting connection (idle 5 s, then 3 probes
+# 2 s apart: about 11 s), and tcp_user_timeout a send never acknowledged (a cable pulled mid-request). A server that
+# is up but stops answering (its kernel still acknowledges) is bounded only by statement_timeout on its side.
+_options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=2))
+_options.setdefault("keepalives", 1)
+_options.setdefault("keepalives_idle", 5)
+_options.setdefault("keepalives_interval", 2)
+_options.setdefault("keepalives_count", 3)
+_options.setdefault("tcp_user_timeout", env.int("DB_TCP_USER_TIMEOUT_MS", default=10_000))
 
 # Connections. With DB_POOL_SIZE > 0 each process keeps a psycopg pool of that many connections, opened
 # once and lent to one request at a time (config/gunicorn.py sets it to gunicorn's threads per worker: one per
@@ -197,10 +211,26 @@ if DB_POOL_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": DB_POOL_SIZE,
         "max_size": DB_POOL_SIZE,
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # seconds a request waits for a connection, then 503
+        # Seconds a request waits for a free connection, then 503 with Retry-After: with the lock timeout (2 s) it
+        # keeps every answer within 3 s when the database stalls, instead of 10 s per worker.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=2.0),
+        # A connection that broke is replaced in the background, retried after 1, 2, 4 ... s (psycopg_pool's
+        # backoff); after this many seconds of failures the pool stops retrying that slot, and the next request that
+        # finds no connection starts a new attempt at once. So a database back after an outage is used again within
+        # about this long, however long the outage was (the doubling backoff alone waited up to 32 s).
+        "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Replication (core/replication.py): with TOKENLINE_REQUIRE_SYNC_STANDBY numbering refuses (503) while the primary has
+# no synchronous standby attached, read at most every TOKENLINE_REPLICATION_CHECK_SECONDS per process. A standby never
+# issues numbers, whatever this says.
+TOKENLINE_REQUIRE_SYNC_STANDBY = env.bool("TOKENLINE_REQUIRE_SYNC_STANDBY", default=False)
+TOKENLINE_REPLICATION_CHECK_SECONDS = env.float("TOKENLINE_REPLICATION_CHECK_SECONDS", default=5.0)
+# /health/ answers within this many seconds whatever the database does: its checks run on a connection of their own
+# (never the pool's, which busy desks may hold) with their own statement and lock timeouts, and what they have not
+# answered by then is reported as a database that did not answer (503). Under a load balancer's usual 2-5 s timeout.
+TOKENLINE_HEALTH_TIMEOUT = env.float("TOKENLINE_HEALTH_TIMEOUT", default=0.9)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Passwords set in the admin or with `changepassword`: at least 10 characters, not one of Django's 20,000 common

@@ -7,10 +7,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, parsers, permissions, status
 
 import core.database
-from core.busy import as_busy
+from core.busy import as_busy, retry_after
 from core.errors import DomainError
 
 log = logging.getLogger("tokenline.api")
@@ -70,9 +71,10 @@ def exception_handler(exc, context):
         domain_error, exc = exc, exceptions.APIException(body)
         exc.status_code = domain_error.status_code
         exc.wait = getattr(domain_error, "retry_after", None)  # DRF sends it as Retry-After
-    elif isinstance(exc, (OperationalError, InterfaceError)):
+    elif isinstance(exc, (OperationalError, InterfaceError)) or _read_only(exc):
         log.error("Database unavailable (%s): %s", core.database.describe(), exc, exc_info=exc)
         exc = ServiceUnavailable("The database is not answering; try again shortly.")
+        exc.wait = retry_after()  # DRF sends it as Retry-After; a retry keeps its Idempotency-Key
     elif isinstance(exc, IntegrityError):
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or "a database rule"
         log.warning("Refused by %s: %s", constraint, exc)
@@ -86,6 +88,12 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     return drf_exception_handler(exc, context)
+
+
+def _read_only(exc) -> bool:
+    """Whether `exc` is a write refused by a read-only server (SQLSTATE 25006: a standby, e.g. reached before a
+    failover finished): the client did nothing wrong, so 503, not 500."""
+    return isinstance(getattr(exc, "__cause__", None), pg_errors.ReadOnlySqlTransaction)
 
 
 class JSONParser(parsers.JSONParser):

@@ -27,7 +27,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from core.busy import bounded_lock_wait
+from core.busy import bounded_lock_wait, whole_wait_bounded
 from idseq import selectors
 from idseq.exceptions import (
     BackwardReset,
@@ -171,16 +171,18 @@ def _advance_in_place(key: str, count: int, *, sequence: Sequence | None = None)
         (`Counter.reserved_from`), past the format's last value, or (with `sequence`) the sequence retired or changed
         since it was cached (`Sequence.version`). The caller then takes `_lock_counter` and `_advance`.
     Raises:
-        NumberingBusy: the lock wait passed `TOKENLINE_LOCK_TIMEOUT` (503); the transaction must roll back.
+        NumberingBusy: the lock wait passed `TOKENLINE_LOCK_TIMEOUT` (503; the whole wait, however many desks queue
+            ahead: core.busy.whole_wait_bounded); the transaction must roll back.
     """
     with bounded_lock_wait(f"counter {key!r}", error=NumberingBusy), connection.cursor() as cursor:
         if sequence is None:
-            cursor.execute(_ADVANCE_BARE, {"count": count, "key": key})
+            cursor.execute(whole_wait_bounded(_ADVANCE_BARE), {"count": count, "key": key})
         else:
-            cursor.execute(_ADVANCE_SEQUENCE, {
+            cursor.execute(whole_wait_bounded(_ADVANCE_SEQUENCE), {
                 "count": count, "key": key, "sequence": sequence.pk, "version": sequence.version,
                 "limit": sequence.id_format.last_value,
             })
+        cursor.nextset()  # past set_config's row to the UPDATE's
         row = cursor.fetchone()
     return None if row is None else range(row[0] - count + 1, row[0] + 1)
 

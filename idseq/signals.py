@@ -42,3 +42,10 @@ def timed_lock(lock):
         return result
 
     return wrapper
+
+# Sent by `restore.skip_after_restore` with keyword arguments `since` and `until` (days in TIME_ZONE, inclusive: from
+# the newest ledger row's day to the restore's). Each receiver returns the (sequence key, scope) pairs numbers may have
+# been issued in on those days, e.g. every queue's `("visit-token", "GEN-20261207")` and every slot's
+# `("slot-token", "<slot id>")` (slots are booked ahead, so later days' too): a scope whose first number came after
+# the backup has no counter in the restored database, and idseq cannot name it, knowing no queue or slot.
+restore_scopes = Signal()

@@ -1,9 +1,13 @@
-"""System check: METRICS_ALLOWED_IPS holds addresses or networks, so a typo stops startup instead of every scrape."""
+"""System checks: METRICS_ALLOWED_IPS holds addresses or networks, so a typo stops startup instead of every scrape;
+and, with `check --deploy`, whether the database has a synchronous standby."""
 
 import ipaddress
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
+from django.db import DatabaseError
+
+from core.replication import replication_state
 
 
 @register()
@@ -18,3 +22,17 @@ def check_metrics_allowed_ips(app_configs, **kwargs):
                       id="monitoring.E001")
             )
     return errors
+
+
+@register(deploy=True)
+def check_synchronous_standby(app_configs, **kwargs):
+    """`check --deploy`: warn when the database has no synchronous standby attached (a failover can lose acknowledged
+    numbers and issue them again; docs/operations/failover.md), or cannot be read."""
+    try:
+        state = replication_state()
+    except DatabaseError as exc:
+        return [Warning(f"Could not read the database's replication state: {exc}", id="monitoring.W001")]
+    if state.synchronous and not state.in_recovery:
+        return []
+    return [Warning(state.describe(), hint="Attach a synchronous standby (synchronous_standby_names, Patroni's "
+                    "synchronous_mode) and see docs/operations/failover.md.", id="monitoring.W002")]

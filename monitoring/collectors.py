@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from core.replication import replication_state
 from idseq import selectors as idseq_selectors
 from notifications import selectors as notification_selectors
 from queues import selectors as queue_selectors
@@ -22,7 +23,8 @@ class DatabaseCollector:
 
     def collect(self):
         try:
-            families = [*self._sequences(), *self._queues(), *self._terminals(), *self._notifications()]
+            families = [*self._sequences(), *self._queues(), *self._terminals(), *self._notifications(),
+                        *self._replication()]
         except DatabaseError:
             logger.warning("/metrics could not read the database", exc_info=True)
             families = []
@@ -95,6 +97,18 @@ class DatabaseCollector:
             value=terminal_selectors.skewed_terminal_count(),
         )
         return [percent, used, total, unsynced, incidents, skewed]
+
+    def _replication(self):
+        state = replication_state()
+        return [
+            GaugeMetricFamily("tokenline_database_sync_standbys",
+                              "Standbys attached to the database as synchronous (sync or quorum); 0: a failover can "
+                              "lose acknowledged numbers.", value=state.sync_standbys if state.synchronous else 0),
+            GaugeMetricFamily("tokenline_database_standbys", "Standbys attached to the database (pg_stat_replication).",
+                              value=state.standbys),
+            GaugeMetricFamily("tokenline_database_in_recovery", "1 when the database server is a standby.",
+                              value=int(state.in_recovery)),
+        ]
 
     def _notifications(self):
         states = GaugeMetricFamily(

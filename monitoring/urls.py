@@ -5,6 +5,7 @@ from django.urls import path
 from monitoring import views
 
 urlpatterns = [
-    path("health/", views.HealthView.as_view(), name="health"),
+    path("health/", views.health, name="health"),
+    path("health/live/", views.liveness, name="liveness"),
     path("metrics", views.metrics, name="metrics"),
 ]

@@ -4,7 +4,6 @@ Both are plain Django views, outside DRF, so API throttles and authentication ne
 the session or the user, so nothing reaches the database before the checks do.
 """
 
-import asyncio
 import hmac
 import ipaddress
 import logging
@@ -12,43 +11,33 @@ import os
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
-from health_check.views import HealthCheckView
+from django.views.decorators.cache import never_cache
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
 
 from monitoring.collectors import DatabaseCollector
+from monitoring.health import readiness
 
 log = logging.getLogger("tokenline.monitoring")
 
 
-class HealthView(HealthCheckView):
-    """GET /health/ -> 200 `{"status": "ok", "checks": {name: {"status": "ok", "seconds": ..., ...}}}` when the
-    database answers, every migration is applied and idseq can issue a number (consuming none); else 503 with
-    `"status": "unavailable"` and each failed check's `detail`. Always JSON, never cached."""
+@never_cache
+def health(request):
+    """GET /health/ (readiness) -> 200 `{"status": "ok", "checks": {name: {"status": "ok", "seconds": ..., ...}}}`
+    when the database answers, every migration is applied and idseq can issue a number (consuming none); else 503
+    with `"status": "unavailable"` and each failed check's `detail`. Answers within `TOKENLINE_HEALTH_TIMEOUT`
+    seconds whatever the database does (monitoring/health.py). Always JSON, never cached."""
+    checks = readiness()
+    failed = any(check["status"] != "ok" for check in checks.values())
+    return JsonResponse({"status": "unavailable" if failed else "ok", "checks": checks}, status=503 if failed else 200)
 
-    checks = (
-        "health_check.checks.Database",  # SELECT 1 on a connection of its own
-        "monitoring.health.Migrations",
-        "monitoring.health.Numbering",
-    )
 
-    async def get(self, request, *args, **kwargs):
-        with self.get_executor() as executor:
-            self.results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
-        failed = any(result.error for result in self.results)
-        body = {
-            "status": "unavailable" if failed else "ok",
-            "checks": {
-                type(result.check).__name__.lower(): {
-                    "status": "error" if result.error else "ok",
-                    **({"detail": result.error.message} if result.error else {}),
-                    "seconds": round(result.time_taken, 4),
-                    **getattr(result.check, "details", {}),
-                }
-                for result in self.results
-            },
-        }
-        return JsonResponse(body, status=503 if failed else 200)
+@never_cache
+def liveness(request):
+    """GET /health/live/ -> 200 `{"status": "ok"}`: this process answers HTTP. No database: a load balancer or
+    orchestrator restarts a process that fails this, and must not restart every one because the database is down
+    (that is what readiness, /health/, says)."""
+    return JsonResponse({"status": "ok"})
 
 
 def may_scrape(request) -> bool:

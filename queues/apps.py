@@ -10,6 +10,10 @@ class QueuesConfig(AppConfig):
     def ready(self):
         from patients import panels
 
+        from idseq.signals import restore_scopes
         from queues.panels import issue_token_panel
+        from queues.services import token_scopes_on
 
         panels.register(issue_token_panel)
+        # A restored backup must move past every queue's tokens of the day, even those with no counter in it yet.
+        restore_scopes.connect(token_scopes_on, dispatch_uid="queues.token_scopes_on")

@@ -339,3 +339,11 @@ def _step(visit: Visit, action: str, allowed: tuple[str, ...], **changes) -> Vis
 def _announce(queue_id: int) -> None:
     """After commit, tell the board notifiers (off this thread; see `queues.notify`)."""
     transaction.on_commit(lambda: notify.board_changed([queue_id]))
+
+
+
+def token_scopes_on(since: datetime.date, until: datetime.date, **_) -> list[tuple[str, str]]:
+    """idseq's `restore_scopes` receiver: the visit-token scope of every queue on each day `since`..`until` (days in
+    TIME_ZONE), so a restore moves past the tokens of a queue whose first token of a day came after the backup."""
+    days = [since + datetime.timedelta(days=n) for n in range((until - since).days + 1)]
+    return [(TOKEN_SEQUENCE, token_scope(queue, day)) for queue in Queue.objects.all() for day in days]

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,6 +25,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from core.database import url as database_url  # noqa: F401  (tests import it from here)
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 
 
 # Debian's chromium, driven by Playwright in the browser tests (no browser download), and its headless flags.
@@ -257,6 +260,44 @@ def run_in_threads(target, count: int) -> tuple[list, list]:
     for thread in threads:
         thread.join()
     return results, errors
+
+
+@contextlib.contextmanager
+def gunicorn_server(args: list[str], env: dict, log, ready):
+    """`python -m gunicorn *args` run from the repository root with `env`, its output appended to `log` (a Path);
+    yields the process once `ready()` is true (RuntimeError with the log's end after 60 s, or if it exits), and
+    terminates it afterwards."""
+    with open(log, "ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", *args], cwd=ROOT, env=env, stdout=out,
+                                   stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_for(seconds: float, threads: list[threading.Thread], stop: threading.Event, started: float,
+            events=()) -> None:
+    """Start `threads` (each loops until `stop` is set), run `events` ((second since `started`, callable)) at their
+    time, set `stop` `seconds` after `started` and wait for the threads."""
+    for thread in threads:
+        thread.start()
+    for at, event in sorted(events, key=lambda e: e[0]):
+        time.sleep(max(0.0, at - (time.monotonic() - started)))
+        event()
+    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    stop.set()
+    for thread in threads:
+        thread.join()
 
 
 def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:

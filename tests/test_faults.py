@@ -29,7 +29,16 @@ from django.db import connection
 from idseq.formats import parse_grouped
 from idseq.models import IssuedNumber
 from patients.models import Patient
-from tests.conftest import database_url, make_token, make_user, over_tcp, post_json, raw_connection, worker_ports
+from tests.conftest import (
+    database_url,
+    make_token,
+    make_user,
+    over_tcp,
+    post_json,
+    raw_connection,
+    run_for,
+    worker_ports,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
@@ -154,15 +163,7 @@ def run_load(servers: list[Server], token: str, seconds: float, events=()) -> Lo
             load.results.append((status, name, mrn, time.monotonic() - started))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for at, event in sorted(events, key=lambda e: e[0]):
-        time.sleep(max(0.0, at - (time.monotonic() - started)))
-        event()
-    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
-    stop.set()
-    for thread in threads:
-        thread.join()
+    run_for(seconds, threads, stop, started, events)
     return load
 
 

@@ -445,3 +445,11 @@ def get_or_not_found(model, pk, *, lock: bool = False):
 def _constraint(exc: IntegrityError) -> str | None:
     """The name of the database constraint an IntegrityError broke, if PostgreSQL says."""
     return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
+
+def token_scopes_on(since: datetime.date, **_) -> list[tuple[str, str]]:
+    """idseq's `restore_scopes` receiver: the slot-token scope of every slot starting on `since` (a day in TIME_ZONE)
+    or later (tokens are booked ahead), so a restore moves past the tokens of a slot first booked after the backup."""
+    start = timezone.make_aware(datetime.datetime.combine(since, datetime.time.min))
+    return [(TOKEN_SEQUENCE, token_scope(slot)) for slot in Slot.objects.filter(start_time__gte=start)]

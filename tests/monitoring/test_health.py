@@ -21,7 +21,7 @@ def test_it_answers_200_json_without_login_naming_each_check(db):
     status, body = get_health()
     assert status == 200, body
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "migrations", "numbering"}
+    assert set(body["checks"]) == {"database", "migrations", "numbering", "replication"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
     assert body["checks"]["numbering"]["level"] == "ok"
 
@@ -43,10 +43,17 @@ def test_it_consumes_no_number(db):
     assert register_patient(full_name="After").mrn == "001-00-002"
 
 
-def test_it_is_503_while_a_migration_is_not_applied(db):
-    with connection.cursor() as cursor:  # undone with the test's transaction
-        cursor.execute("DELETE FROM django_migrations WHERE app = 'queues' AND name LIKE '0001%%'")
-    status, body = get_health()
+@pytest.mark.django_db(transaction=True)
+def test_it_is_503_while_a_migration_is_not_applied():
+    # Committed: the checks run on a connection of their own, which sees no uncommitted change. Put back after.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'queues' AND name LIKE '0001%%' RETURNING name, applied")
+        (name, applied), = cursor.fetchall()
+    try:
+        status, body = get_health()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('queues', %s, %s)", [name, applied])
     assert status == 503
     assert body["status"] == "unavailable"
     assert body["checks"]["migrations"]["status"] == "error"
@@ -70,7 +77,7 @@ def test_it_is_503_when_the_database_is_down_and_recovers_by_itself(caplog):
     assert response.status_code == 503
     assert body["status"] == "unavailable"
     assert {check: result["status"] for check, result in body["checks"].items()} == {
-        "database": "error", "migrations": "error", "numbering": "error",
+        "database": "error", "migrations": "error", "numbering": "error", "replication": "error",
     }
     # Nothing about where the database is, or what the driver said, reaches the body; the log has it.
     for secret in (str(port), name, "refused", "psycopg"):
