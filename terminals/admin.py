@@ -200,11 +200,11 @@ class OfflineIncidentAdmin(admin.ModelAdmin):
     """The "offline incidents" page (issue #14): two registrations that claimed one MRN. The first stays; ops give
     the second patient a new MRN with the action, and reprint the slip the page then links to."""
 
-    list_display = ["id", "created_at", "terminal", "mrn", "kept_shown", "refused_shown", "registered_at",
+    list_display = ["id", "created_at", "terminal", "kind", "mrn", "kept_shown", "refused_shown", "registered_at",
                     "resolution"]
-    list_filter = [OpenFilter, "terminal"]
+    list_filter = [OpenFilter, "kind", "terminal"]
     search_fields = ["mrn", "kept__full_name", "refused_details__full_name"]
-    fields = ["terminal", "mrn", "kept", "kept_details", "refused_client_uuid", "refused_details", "registered_at",
+    fields = ["terminal", "kind", "mrn", "kept", "kept_details", "refused_client_uuid", "refused_details", "registered_at",
               "device_id", "created_at", "resolution", "resolved_by", "resolved_at"]
     readonly_fields = fields
     actions = ["give_new_mrn"]
@@ -220,7 +220,9 @@ class OfflineIncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="kept (holds the MRN)")
     def kept_shown(self, obj):
-        return f"{obj.kept.full_name} ({obj.kept_details.get('registered_at') or 'registered online'})"
+        if obj.kept is None:
+            return "- (the number is of another machine's lease)"
+        return f"{obj.kept.full_name} ({(obj.kept_details or {}).get('registered_at') or 'registered online'})"
 
     @admin.display(description="refused (needs a new MRN)")
     def refused_shown(self, obj):

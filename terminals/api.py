@@ -69,18 +69,35 @@ class PatientViewSet(patients_api.PatientViewSet):
 
 
 def register_offline(request) -> Response:
-    """`POST /api/v1/patients/` with `"offline": true`: 201 with the new patient, 200 when already synced."""
+    """`POST /api/v1/patients/` with `"offline": true`: 201 with the new patient, 200 when already synced.
+
+    The same path as a batch sync of one item (`sync_as_device`): the `X-Tokenline-Device` binding, refusals and
+    incidents are the batch's, and the contact is recorded alike."""
     data = OfflinePatientIn(data=request.data)
     data.is_valid(raise_exception=True)
     fields = dict(data.validated_data)
     fields.pop("offline")
-    registration = services.register_offline(
-        terminal_code=fields.pop("origin_terminal_code"), user=request.user, **fields
-    )
+    outcome = sync_as_device(request, fields.pop("origin_terminal_code"), [fields])[2][0]
+    if isinstance(outcome, Exception):
+        raise outcome
     return Response(
-        PatientOut(registration.patient).data,
-        status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK,
+        PatientOut(outcome.patient).data,
+        status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
     )
+
+
+def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, devices.Contact, list]:
+    """Store terminal `code`'s offline registrations `items` (`services.sync_registrations`) as the device named by
+    the request's X-Tokenline-* headers, and record the contact.
+    Returns (terminal, contact, one outcome per item: a Registration or the exception it raised).
+    Raises as `services.sync_registrations` and `devices.parse_contact` (a malformed header: 400), before anything
+    is written."""
+    contact = devices.parse_contact(request.headers)
+    outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items,
+                                           device_id=contact.device_id)
+    terminal = services.terminal_for(code=code, user=request.user)
+    devices.record_contact(terminal=terminal, contact=contact, synced=True)
+    return terminal, contact, outcomes
 
 
 class LeaseIn(serializers.Serializer):
@@ -150,13 +167,9 @@ class SyncView(APIView):
         data.is_valid(raise_exception=True)
         item_in, patient_out = SyncItemIn(), PatientOut()  # one of each for the batch: building fields is costly
         items = [_validated(item_in, item) for item in data.validated_data["registrations"]]
-        contact = devices.parse_contact(request.headers)
-        outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items,
-                                               device_id=contact.device_id)
+        terminal, contact, outcomes = sync_as_device(request, code, items)
         results = [_result(patient_out, i, outcome) for i, outcome in enumerate(outcomes)]
         counts = {key: sum(r["result"] == key for r in results) for key in ("created", "already_synced", "error")}
-        terminal = services.terminal_for(code=code, user=request.user)
-        devices.record_contact(terminal=terminal, contact=contact, synced=True)
         if counts["error"]:
             logger.warning("Terminal %s sync: %s of %s registrations refused", code, counts["error"], len(results))
         return Response({**counts, "results": results,

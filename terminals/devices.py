@@ -46,12 +46,14 @@ class Contact:
 
 
 class WrongDevice(DomainError):
-    """409: a number of a lease bound to another machine (a copied outbox). `field` names the refused field."""
+    """409: a number of a lease bound to another machine (a copied outbox). `field` names the refused field;
+    `incident` the offline incident holding the registration, when one was opened (it had a client_uuid)."""
 
-    def __init__(self, terminal: LabTerminal, number: str):
+    def __init__(self, terminal: LabTerminal, number: str, incident=None):
+        extra = {"incident": incident.pk} if incident is not None else {}
         super().__init__(
             f"MRN {number} belongs to a lease of another machine of {terminal.code}: this outbox was copied. "
-            "Do not use its slips here; lease a new block.", field="mrn"
+            "Do not use its slips here; lease a new block.", field="mrn", **extra
         )
 
 
@@ -112,13 +114,10 @@ def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = Fa
         )
 
 
-def check_device(*, terminal: LabTerminal, lease: TerminalLease, device_id: str, mrn: str) -> None:
-    """Raise WrongDevice when `lease` (of `terminal`, holding `mrn`) is bound to a device other than `device_id`.
-
-    Leases without a device (taken by clients that send none) may be synced from anywhere, as before issue #14.
-    """
-    if lease.device_id and lease.device_id != device_id:
-        raise WrongDevice(terminal, mrn)
+def may_use(lease: TerminalLease, device_id: str) -> bool:
+    """Whether the device `device_id` may sync numbers of `lease`: the device it is bound to, or any device when
+    the lease has none (taken by a client that sends no identity)."""
+    return not lease.device_id or lease.device_id == device_id
 
 
 def skewed(seconds: int | None) -> bool:

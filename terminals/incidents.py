@@ -42,29 +42,34 @@ def details(patient: Patient) -> dict:
             "origin_terminal": patient.origin_terminal.code if patient.origin_terminal else None}
 
 
-def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str = "") -> OfflineIncident:
+def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str = "",
+                     kind: str = OfflineIncident.Kind.COLLISION) -> OfflineIncident:
     """Open (or find, for a registration sent again) the incident for unsaved `refused`, whose `mrn` and
-    `client_uuid` are set and whose MRN another record holds. Commits on its own; logs an ERROR once.
+    `client_uuid` are set. `kind` COLLISION: another record holds the MRN; WRONG_DEVICE: the MRN is of a lease
+    bound to another machine (the record holding it, if any, is kept). Commits on its own; logs an ERROR once.
 
-    Raises Patient.DoesNotExist if no record holds the MRN (the caller saw a unique violation, so one does).
+    Raises Patient.DoesNotExist for a COLLISION when no record holds the MRN (the caller saw a unique violation,
+    so one does).
     """
     value = mrn_value(refused.mrn)  # the kept record may write the number otherwise (`710000`, `007-10-000`)
-    kept = Patient.objects.select_related("origin_terminal").get(
+    holders = Patient.objects.select_related("origin_terminal").filter(
         **({"mrn_value": value} if value is not None else {"mrn": refused.mrn}))
+    kept = holders.get() if kind == OfflineIncident.Kind.COLLISION else holders.first()
     try:
         with transaction.atomic():
             incident, created = OfflineIncident.objects.get_or_create(
                 refused_client_uuid=refused.client_uuid,
-                defaults={"terminal": terminal, "mrn": refused.mrn, "kept": kept, "kept_details": details(kept),
-                          "refused_details": details(refused), "registered_at": refused.registered_at,
-                          "device_id": device_id},
+                defaults={"terminal": terminal, "kind": kind, "mrn": refused.mrn, "kept": kept,
+                          "kept_details": details(kept) if kept else None, "refused_details": details(refused),
+                          "registered_at": refused.registered_at, "device_id": device_id},
             )
     except IntegrityError:  # the same registration, sent twice at once: the other request opened it
         incident, created = OfflineIncident.objects.get(refused_client_uuid=refused.client_uuid), False
     if created:
-        logger.error("Offline incident #%s: terminal %s synced MRN %s for %r, but it belongs to %r (%s); "
-                     "the second registration is held for a new number", incident.pk, terminal.code, refused.mrn,
-                     refused.full_name, kept.full_name, kept.client_uuid or "registered online")
+        holder = f"it belongs to {kept.full_name!r} ({kept.client_uuid or 'registered online'})" if kept else \
+            "its lease is bound to another machine"
+        logger.error("Offline incident #%s (%s): terminal %s synced MRN %s for %r, but %s; the registration is held "
+                     "for a new number", incident.pk, kind, terminal.code, refused.mrn, refused.full_name, holder)
     return incident
 
 

@@ -177,18 +177,28 @@ class TerminalLease(NumberBlock):
 
 
 class OfflineIncident(models.Model):
-    """Two offline registrations claiming one MRN (issue #14): the server kept the first (`kept`), and refused the
-    second, stored here with its details so a person can give that patient a new number.
+    """An offline registration the server refused because its printed MRN cannot be trusted, stored here with its
+    details so a person can give that patient a new number:
+    - `collision`: two registrations claim one MRN; the server kept the first (`kept`) and refused this one;
+    - `wrong_device`: the MRN lies in a lease bound to another machine (a copied outbox printed it); `kept` is the
+      record holding the number, if the lease's own machine synced it already.
 
     Opened by `terminals.incidents.record_collision`, resolved by `terminals.incidents.resolve_incident`.
     """
 
+    class Kind(models.TextChoices):
+        COLLISION = "collision", "MRN claimed twice"
+        WRONG_DEVICE = "wrong_device", "number of another machine's lease"
+
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COLLISION)
     mrn = models.CharField("MRN claimed twice", max_length=20)
     kept = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="+", help_text="The record that holds the MRN."
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The record that holds the MRN (none yet for a number of another machine's lease).",
     )
-    kept_details = models.JSONField(help_text="The kept patient's details when the collision was found.")
+    kept_details = models.JSONField(null=True, blank=True,
+                                    help_text="The kept patient's details when the collision was found.")
     refused_client_uuid = models.UUIDField()
     refused_details = models.JSONField(help_text="The refused registration as the terminal sent it.")
     registered_at = models.DateTimeField(null=True, blank=True, help_text="When the terminal registered it.")
@@ -221,3 +231,21 @@ class OfflineIncident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class SkewedRegistration(models.Model):
+    """An offline registration whose `registered_at` (the terminal's clock) lay later than the server's time plus
+    the allowed skew when it arrived: the patient was stored with the server's time instead, and this row keeps
+    what the terminal claimed, so ops see which records and which clock to look at."""
+
+    patient = models.OneToOneField("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="skewed_registrations")
+    claimed_registered_at = models.DateTimeField(help_text="The registration time the terminal sent.")
+    device_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.terminal} patient {self.patient_id} claimed {self.claimed_registered_at:%Y-%m-%d %H:%M}"

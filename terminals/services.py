@@ -45,7 +45,7 @@ from patients.mrn import mrn_value, written_mrn
 from patients.services import MRN_COUNTER, save_new_patient
 from terminals import devices, incidents
 from terminals.incidents import MRN_IN_USE, Collision
-from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from terminals.models import LabTerminal, OfflineIncident, SkewedRegistration, TerminalLease, TerminalRange
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -375,37 +375,48 @@ def register_offline(
 def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid.UUID | None, device_id: str = "",
               registered_at: datetime | None = None, stored: dict[uuid.UUID, Patient] | None = None,
               **demographics) -> Registration:
-    """`register_offline` for a terminal already checked by `terminal_for`. `stored`: the patients a sync batch's
+    """`register_offline` for a terminal already checked by `terminal_for`: the one path every offline
+    registration takes (the single endpoint and batch sync alike). `stored`: the patients a sync batch's
     client_uuids were already stored with, looked up once for the batch (None: look this one up)."""
     if client_uuid is not None:
         existing = _already_synced(terminal, client_uuid, mrn, stored=stored)
         if existing is not None:
             return Registration(existing, created=False)
+    now = timezone.now()
+    # A terminal clock running ahead cannot date a record after its arrival: the server's time is stored instead
+    # and the claim kept (SkewedRegistration). Within the allowed skew the terminal's time stands.
+    claimed = registered_at if registered_at is not None and registered_at > now + devices.SKEW_LIMIT else None
     patient = Patient(
         **demographics,
         created_by=user,
         origin_terminal=terminal,
         is_offline_entry=True,
-        synced_at=timezone.now(),
-        registered_at=registered_at,
+        synced_at=now,
+        registered_at=now if claimed else registered_at,
         client_uuid=client_uuid,
     )
-    # Issue #14: the terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
-    dob_not_after = timezone.localdate(registered_at) + timedelta(days=1) if registered_at else None
+    # The terminal's registration day, not the server's, bounds the date of birth (from 1900, as online).
+    dob_not_after = timezone.localdate(patient.registered_at) if patient.registered_at else None
     value = None
     if mrn is not None:
         lease, value = _check_leased(terminal, mrn)
-        devices.check_device(terminal=terminal, lease=lease, device_id=device_id, mrn=mrn)
+        if not devices.may_use(lease, device_id):
+            raise devices.WrongDevice(terminal, mrn, incident=client_uuid and incidents.record_collision(
+                terminal=terminal, refused=_as_printed(patient, mrn), device_id=device_id,
+                kind=OfflineIncident.Kind.WRONG_DEVICE))
     try:
-        if value is None:
-            # Seed 001: the terminal range's next number, taken in the same transaction as the insert. Validation
-            # runs under the terminal's lock here, which only that terminal's own requests wait for.
-            with transaction.atomic():
-                number = _take_numbers(terminal.pk, 1)[2].start
-                save_new_patient(patient, numbering=lambda: _issue(terminal, number, user),
-                                 dob_not_after=dob_not_after)
-        else:
+        with transaction.atomic():
+            if value is None:
+                # Seed 001: the terminal range's next number, taken in the same transaction as the insert.
+                # Validation runs under the terminal's lock here, which only that terminal's own requests wait for.
+                value = _take_numbers(terminal.pk, 1)[2].start
             save_new_patient(patient, numbering=lambda: _issue(terminal, value, user), dob_not_after=dob_not_after)
+            if claimed:
+                SkewedRegistration.objects.create(patient=patient, terminal=terminal, claimed_registered_at=claimed,
+                                                  device_id=device_id)
+                transaction.on_commit(lambda: logger.warning(
+                    "Terminal %s sent registered_at %s for MRN %s, after the server's time plus %s: stored with "
+                    "the server's time", terminal.code, claimed.isoformat(), patient.mrn, devices.SKEW_LIMIT))
     except Exception as exc:
         # A unique violation: a replay of this registration committed first (copies sent in parallel), or the MRN
         # belongs to another record (MrnTaken). Anything else goes up unchanged.
@@ -414,12 +425,17 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             return Registration(existing, created=False)
         if isinstance(exc, MrnTaken):
             if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
-                patient.mrn = mrn  # as the terminal printed it (the incident lists the slip for reprint)
-                raise Collision(incidents.record_collision(terminal=terminal, refused=patient,
+                raise Collision(incidents.record_collision(terminal=terminal, refused=_as_printed(patient, mrn),
                                                            device_id=device_id)) from None
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
+
+
+def _as_printed(patient: Patient, mrn: str) -> Patient:
+    """`patient` (unsaved) carrying `mrn` as the terminal printed it: what an incident lists for reprint."""
+    patient.mrn = mrn
+    return patient
 
 
 def _issue(terminal: LabTerminal, value: int, user) -> str:

@@ -1,16 +1,23 @@
 """Terminal fixtures: the seed terminals (created by migration) with API keys issued as the admin would."""
 
+import os
+import subprocess
+import sys
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.test import Client
 from rest_framework.test import APIClient
 
 from django.db.models import F
 
+from idseq.formats import format_grouped
 from idseq.models import Reservation
 from terminals import services
 from terminals.models import LabTerminal, TerminalRange
+from tests.conftest import make_user
 
 # Seed 001's offline example, without its CNIC: tests register this many times, and one CNIC is one patient.
 PATIENT = {
@@ -78,3 +85,58 @@ def device_dir(tmp_path, monkeypatch) -> str:
     path = str(tmp_path / "device")
     monkeypatch.setenv("TOKENLINE_DEVICE_DIR", path)
     return path
+
+
+# --- the terminal's client as a real process -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Terminal:
+    """LAB1-PC's client run as a process: `run("lease", "5")` returns (exit status, stdout, stderr)."""
+
+    def __init__(self, url: str, key: str, outbox: Path, device_dir: Path):
+        self.url, self.key, self.outbox, self.device_dir = url, key, outbox, device_dir
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENLINE_URL": self.url, "TOKENLINE_KEY": self.key,
+               "TOKENLINE_TERMINAL": "LAB1-PC", "TOKENLINE_OUTBOX": str(self.outbox),
+               "TOKENLINE_DEVICE_DIR": str(self.device_dir)}
+        done = subprocess.run([sys.executable, "-m", "terminals.client", *args], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    def ok(self, *args: str) -> str:
+        status, out, err = self.run(*args)
+        assert status == 0, (args, out, err)
+        return out
+
+    def register(self, name: str, *extra: str) -> str:
+        return self.ok("register", "--name", name, *extra).strip()
+
+
+@pytest.fixture
+def key(seed_terminals) -> str:
+    return services.issue_terminal_key(terminal=LabTerminal.objects.get(code="LAB1-PC"))
+
+
+@pytest.fixture
+def machine_a(live_server, key, tmp_path) -> Terminal:
+    return Terminal(live_server.url, key, tmp_path / "a" / "outbox.sqlite3", tmp_path / "a" / "device")
+
+
+@pytest.fixture
+def machine_b(live_server, key, tmp_path) -> Terminal:
+    return Terminal(live_server.url, key, tmp_path / "b" / "outbox.sqlite3", tmp_path / "b" / "device")
+
+
+@pytest.fixture
+def admin() -> Client:
+    client = Client()
+    client.force_login(make_user("ops", "admin", is_staff=True))
+    return client
+
+
+def printed(value: int) -> str:
+    """MRN `value` as the client prints it and the server stores it: grouped, as every MRN (issue #12)."""
+    return format_grouped(value)
