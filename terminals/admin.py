@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.errors import DomainError
-from terminals import devices, incidents, selectors, services
-from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
+from terminals import devices, incidents, queries, services
+from terminals.models import LabTerminal, LeaseHandover, OfflineIncident, TerminalLease, TerminalRange
 
 # Background of the "% used" cell at each level (seed 001: act at 80 %, alert at 90 %).
 LEVEL_STYLE = {"ok": "", "warning": "background:#fde68a", "critical": "background:#fca5a5;font-weight:bold"}
@@ -88,14 +88,14 @@ class LabTerminalAdmin(admin.ModelAdmin):
     """Seed 001's terminal table plus utilisation: used/total, % used (amber from 80 %, red from 90 %), remaining."""
 
     list_display = ["code", "name", "is_active", "ranges_shown", "current_shown", "used_of_total", "percent_used",
-                    "remaining", "has_key", "last_contact_at", "last_sync_at", "pending_reported", "refused_reported",
+                    "remaining", "has_key", "last_contact_at", "last_sync_at", "unsynced", "refused",
                     "clock", "open_incidents"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
     fields = ["code", "name", "is_active", "user", "created_at", "updated_at", "last_contact_at", "last_sync_at",
-              "pending_reported", "refused_reported", "clock", "open_incidents"]
-    readonly_fields = ["user", "created_at", "updated_at", "last_contact_at", "last_sync_at", "pending_reported",
-                       "refused_reported", "clock", "open_incidents"]
+              "unsynced", "refused", "clock", "open_incidents"]
+    readonly_fields = ["user", "created_at", "updated_at", "last_contact_at", "last_sync_at", "unsynced",
+                       "refused", "clock", "open_incidents"]
     inlines = [TerminalRangeInline, TerminalLeaseInline]
     actions = ["issue_key", "revoke_key"]
 
@@ -103,7 +103,8 @@ class LabTerminalAdmin(admin.ModelAdmin):
         active = TerminalRange.objects.filter(is_active=True).select_related("reservation").order_by("start")
         return super().get_queryset(request).select_related("user__auth_token").prefetch_related(
             Prefetch("ranges", queryset=active, to_attr="active_ranges")
-        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True)))
+        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True), distinct=True),
+                   refusals_held=Count("refusals", distinct=True))
 
     def has_delete_permission(self, request, obj=None):
         # History is kept: patients name their origin terminal; deactivate instead (is_active).
@@ -128,17 +129,27 @@ class LabTerminalAdmin(admin.ModelAdmin):
 
     @admin.display(description="used / total")
     def used_of_total(self, obj):
-        shown = selectors.figures(obj.active_ranges)
+        shown = queries.figures(obj.active_ranges)
         return f"{shown['used']:,} / {shown['total']:,}"
 
     @admin.display(description="% used")
     def percent_used(self, obj):
-        shown = selectors.figures(obj.active_ranges)
+        shown = queries.figures(obj.active_ranges)
         return format_html('<span style="{}">{} %</span>', LEVEL_STYLE[shown["level"]], f"{shown['percent']:.1f}")
 
     @admin.display(description="remaining")
     def remaining(self, obj):
-        return f"{selectors.figures(obj.active_ranges)['remaining']:,}"
+        return f"{queries.figures(obj.active_ranges)['remaining']:,}"
+
+    @admin.display(description="printed, not synced")
+    def unsynced(self, obj):
+        """Numbers its machines reported printed that no stored registration carries yet (server state)."""
+        return sum(lease["unsynced"] or 0 for lease in devices.lease_states(obj))
+
+    @admin.display(description="refused, not resent")
+    def refused(self, obj):
+        """Registrations the server refused and no later sync stored (server state, terminals.devices)."""
+        return obj.refusals_held if hasattr(obj, "refusals_held") else obj.refusals.count()
 
     @admin.display(description="clock skew")
     def clock(self, obj):
@@ -247,3 +258,49 @@ class OfflineIncidentAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"Incident #{incident.pk}: {patient.full_name} now has MRN {patient.mrn}; "
                                        f"reprint the slip printed as {incident.mrn}.", messages.SUCCESS)
+
+
+class LeaseHandoverForm(forms.ModelForm):
+    """A handover: which lease of which terminal, to which machine, and why (terminals.services.hand_over_lease)."""
+
+    terminal = forms.ModelChoiceField(LabTerminal.objects.all())
+    start = forms.IntegerField(help_text="The lease's first number, e.g. 710000.")
+
+    class Meta:
+        model = LeaseHandover
+        fields = ["to_device", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = services.hand_over_lease(
+                terminal_code=data["terminal"].code, start=data["start"], to_device=data["to_device"],
+                by=self.user, reason=data["reason"])
+        except DomainError as exc:
+            raise ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(LeaseHandover)
+class LeaseHandoverAdmin(admin.ModelAdmin):
+    """Hand a dead PC's lease to its replacement ("Add lease handover"); the list is the record of who and why."""
+
+    form = LeaseHandoverForm
+    list_display = ["at", "lease", "from_device", "to_device", "by", "reason"]
+    readonly_fields = ["at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user
+        return form
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved by the service in the form's clean, with the lease it moves
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what happened stays

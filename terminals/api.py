@@ -2,6 +2,7 @@
 `POST /api/v1/patients/` (and seed 001's `/api/patients/`) with `"offline": true`."""
 
 import logging
+import uuid
 from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema
@@ -14,7 +15,7 @@ from patients import api as patients_api
 from patients.api import PatientIn, PatientOut
 from patients.models import Patient
 from patients.exceptions import DuplicatePatient
-from terminals import devices, selectors, services
+from terminals import devices, queries, services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 
 logger = logging.getLogger("tokenline.terminals")
@@ -97,6 +98,15 @@ def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, device
                                            device_id=contact.device_id)
     terminal = services.terminal_for(code=code, user=request.user)
     devices.record_contact(terminal=terminal, contact=contact, synced=True)
+    stored, refused = [], []
+    for item, outcome in zip(items, outcomes, strict=True):
+        sent = item.get("client_uuid") if isinstance(item, dict) else getattr(item, "client_uuid", None)
+        if isinstance(outcome, services.Registration):
+            stored.append(outcome.patient.client_uuid)
+        elif sent is not None and (refusal := _refusal(outcome)) and refusal[0] < 500:
+            refused.append((sent, item.get("mrn") if isinstance(item, dict) else item.mrn, *refusal))
+    devices.record_refusals(terminal=terminal, device_id=contact.device_id, refused=refused,
+                            stored=[done for done in stored if done])
     return terminal, contact, outcomes
 
 
@@ -136,7 +146,7 @@ class LeaseView(APIView):
         lease = services.lease_block(terminal_code=code, user=request.user, count=data.validated_data["count"],
                                      device_id=contact.device_id, request_id=data.validated_data.get("request_id"))
         devices.record_contact(terminal=lease.terminal, contact=contact)
-        answer = {**LeaseOut(lease).data, **selectors.lease_reply(lease),
+        answer = {**LeaseOut(lease).data, **queries.lease_reply(lease),
                   "leases": devices.lease_states(lease.terminal, device_id=contact.device_id)}
         return Response(answer, status=status.HTTP_201_CREATED)
 
@@ -181,6 +191,11 @@ def _validated(item_in: SyncItemIn, item: dict):
     try:
         fields = dict(item_in.run_validation(item))
     except serializers.ValidationError as exc:
+        # Which registration was refused, when it says so legibly: the server keeps a record of refusals.
+        try:
+            exc.client_uuid, exc.mrn = uuid.UUID(str(item.get("client_uuid"))), str(item.get("mrn") or "")[:20]
+        except ValueError:
+            exc.client_uuid = None
         return exc
     for key in ("offline", "origin_terminal_code"):
         fields.pop(key)
@@ -195,15 +210,24 @@ def _result(patient_out: PatientOut, index: int, outcome) -> dict:
             "status": status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
             "patient": patient_out.to_representation(outcome.patient),
         }
-    response = exception_handler(outcome, {})  # the same status and body as a single request would get
-    if response is None:  # a fault, not a refusal: logged, and the terminal keeps the item to send again
+    refusal = _refusal(outcome)
+    if refusal is None:  # a fault, not a refusal: logged, and the terminal keeps the item to send again
         logger.error("Sync item %s failed", index, exc_info=outcome)
         return {"index": index, "result": "error", "status": 500,
                 "errors": {"detail": "Server error; this registration was not stored. Send it again later."}}
+    return {"index": index, "result": "error", "status": refusal[0], "errors": refusal[1]}
+
+
+def _refusal(outcome: Exception) -> tuple[int, dict] | None:
+    """(status, errors) of a refused sync item, as a single request would get them, with `field` naming what the
+    terminal can fix; None for a fault (an unexpected exception)."""
+    response = exception_handler(outcome, {})
+    if response is None:
+        return None
     errors = dict(response.data)
     if "detail" in errors and type(outcome) in REFUSED_FIELD:  # a field-level reason the terminal can fix
         errors.setdefault("field", REFUSED_FIELD[type(outcome)])
-    return {"index": index, "result": "error", "status": response.status_code, "errors": errors}
+    return response.status_code, errors
 
 
 # The field a domain error refuses, so that the terminal can show and fix it (issue #14).
@@ -218,7 +242,7 @@ class UtilisationView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        return Response(selectors.utilisation())
+        return Response(queries.utilisation())
 
 
 class TerminalsView(APIView):
@@ -231,4 +255,4 @@ class TerminalsView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         own = getattr(request.user, "lab_terminal", None)
-        return Response({"terminals": selectors.ops_view(code=own.code if own else None)})
+        return Response({"terminals": queries.ops_view(code=own.code if own else None)})

@@ -30,7 +30,8 @@ class Collision(DomainError):
     def __init__(self, incident: OfflineIncident):
         super().__init__(MRN_IN_USE, field="mrn", incident=incident.pk,
                          reason=f"MRN {incident.mrn} was already synced for another patient (offline incident "
-                                f"#{incident.pk}); the server will give this patient a new number.")
+                                f"#{incident.pk}); ops give this patient a new MRN, which the terminal's next sync "
+                                "prints for reprint.")
 
 
 def details(patient: Patient) -> dict:

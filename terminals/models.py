@@ -33,15 +33,9 @@ class LabTerminal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # What the terminal said on its latest contact (issue #14, terminals/devices.py): the ops view's figures.
+    # The latest contact of any of its machines (terminals/devices.py; per machine: TerminalDevice).
     last_contact_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
-    pending_reported = models.IntegerField(
-        null=True, blank=True, editable=False, help_text="Registrations waiting in the terminal's outbox."
-    )
-    refused_reported = models.IntegerField(
-        null=True, blank=True, editable=False, help_text="Refused registrations the terminal holds for fixing."
-    )
     clock_skew_seconds = models.IntegerField(
         null=True, blank=True, editable=False, help_text="Terminal clock minus server clock at the latest contact."
     )
@@ -155,8 +149,10 @@ class TerminalLease(NumberBlock):
     # The client's id for the lease request: a resent request gets this same lease back, not a second block.
     request_id = models.UUIDField(null=True, blank=True)
     requested = models.IntegerField(null=True, blank=True, help_text="How many numbers the terminal asked for.")
-    # The terminal's own counter as it last reported it (the next number it would print), or NULL.
+    # The terminal's own counter as it last reported it (the next number it would print), or NULL; `reported_at`
+    # when its machine last reported it (every contact does): printed = reported_next - start.
     reported_next = models.BigIntegerField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(NumberBlock.Meta):
         indexes = [
@@ -249,3 +245,69 @@ class SkewedRegistration(models.Model):
 
     def __str__(self):
         return f"{self.terminal} patient {self.patient_id} claimed {self.claimed_registered_at:%Y-%m-%d %H:%M}"
+
+
+class TerminalDevice(models.Model):
+    """One machine of a terminal, by the device identity its client sends (`X-Tokenline-Device`; "" for clients
+    sending none): when it was last in touch and how its clock stood. The ops view shows each machine with the
+    server's own figures for it (its refused registrations, its leases' unsynced numbers)."""
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="devices")
+    device_id = models.CharField(max_length=64, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    clock_skew_seconds = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["terminal", "device_id"]
+        constraints = [
+            # One row per machine of a terminal: contacts update it.
+            models.UniqueConstraint(fields=["terminal", "device_id"], name="terminals_device_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.terminal} device {self.device_id[:8] or '(none)'}"
+
+
+class RefusedRegistration(models.Model):
+    """An offline registration the server refused (4xx) and has not stored since: the server's own record of what
+    a terminal holds for fixing, per machine. Written by every sync (batch or single); deleted when a later sync
+    stores that registration."""
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="refusals")
+    device_id = models.CharField(max_length=64, blank=True)
+    client_uuid = models.UUIDField()
+    mrn = models.CharField(max_length=20, blank=True)
+    status = models.PositiveSmallIntegerField()
+    errors = models.JSONField()
+    refused_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["refused_at", "id"]
+        constraints = [
+            # One row per registration: refused again, it is updated.
+            models.UniqueConstraint(fields=["client_uuid"], name="terminals_refusal_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.terminal} {self.mrn} refused ({self.status})"
+
+
+class LeaseHandover(models.Model):
+    """Ops moved a lease, with its printed-but-unsynced records, from one machine of its terminal to another (a
+    dead PC's disk or outbox now in its replacement): who, when and why. Written by
+    `terminals.services.hand_over_lease` only; never changed afterwards."""
+
+    lease = models.ForeignKey(TerminalLease, on_delete=models.PROTECT, related_name="handovers")
+    from_device = models.CharField(max_length=64, blank=True)
+    to_device = models.CharField(max_length=64)
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.lease} handed to {self.to_device[:12]}"

@@ -45,7 +45,9 @@ from patients.mrn import mrn_value, written_mrn
 from patients.services import MRN_COUNTER, save_new_patient
 from terminals import devices, incidents
 from terminals.incidents import MRN_IN_USE, Collision
-from terminals.models import LabTerminal, OfflineIncident, SkewedRegistration, TerminalLease, TerminalRange
+from terminals.models import (
+    LabTerminal, LeaseHandover, OfflineIncident, SkewedRegistration, TerminalDevice, TerminalLease, TerminalRange,
+)
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -517,3 +519,37 @@ def sync_registrations(*, terminal_code: str, user, registrations: list, device_
         stored.setdefault(registration.patient.client_uuid, registration.patient)  # the same item again in it
         outcomes.append(registration)
     return outcomes
+
+
+def hand_over_lease(*, terminal_code: str, start: int, to_device: str, by, reason: str) -> LeaseHandover:
+    """Bind terminal `terminal_code`'s lease starting at `start` to its machine `to_device` (a dead PC's
+    replacement): from now on only that machine numbers from it and syncs its numbers, including the records the
+    dead one printed and never synced (the new machine takes them with the client's `adopt`).
+
+    Args: `to_device` must have contacted the server as a machine of the same terminal (its client's `status`
+        shows its identity); `by` the ops user; `reason` why (required, kept with the handover).
+    Returns: the LeaseHandover recorded in the same transaction as the change.
+    Raises: DomainError (400) for a blank reason or an unknown device; NotFound (404) for an unknown lease;
+        DomainError (409) when the lease is already bound to that device.
+    """
+    from core.errors import NotFound
+
+    if not reason.strip():
+        raise DomainError("Say why the lease is handed over (reason).", status_code=400)
+    with transaction.atomic():
+        terminal = LabTerminal.objects.select_for_update().filter(code=terminal_code).first()
+        lease = terminal and TerminalLease.objects.select_for_update().filter(terminal=terminal, start=start).first()
+        if lease is None:
+            raise NotFound(f"Terminal {terminal_code} has no lease starting at {start}.")
+        if not TerminalDevice.objects.filter(terminal=terminal, device_id=to_device).exists():
+            raise DomainError(f"No machine {to_device!r} of {terminal_code} has contacted the server; run the "
+                              "client's status on the new machine first (it shows its identity).", status_code=400)
+        if lease.device_id == to_device:
+            raise DomainError(f"Lease {lease} is already bound to {to_device}.")
+        handover = LeaseHandover.objects.create(lease=lease, from_device=lease.device_id, to_device=to_device,
+                                                reason=reason.strip(), by=by)
+        lease.device_id = to_device
+        lease.save(update_fields=["device_id"])
+    logger.warning("Lease %s handed from machine %s to %s by %s: %s", lease, handover.from_device or "-", to_device,
+                   by, handover.reason)
+    return handover

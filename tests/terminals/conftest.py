@@ -3,6 +3,10 @@
 import os
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import import_module
 from pathlib import Path
 
@@ -93,22 +97,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Terminal:
-    """LAB1-PC's client run as a process: `run("lease", "5")` returns (exit status, stdout, stderr)."""
+    """A terminal's client (LAB1-PC unless `code`) run as a process: `run("lease", "5")` returns (exit status,
+    stdout, stderr)."""
 
-    def __init__(self, url: str, key: str, outbox: Path, device_dir: Path):
-        self.url, self.key, self.outbox, self.device_dir = url, key, outbox, device_dir
+    def __init__(self, url: str, key: str, outbox: Path, device_dir: Path, code: str = "LAB1-PC"):
+        self.url, self.key, self.outbox, self.device_dir, self.code = url, key, outbox, device_dir, code
 
     def run(self, *args: str) -> tuple[int, str, str]:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENLINE_URL": self.url, "TOKENLINE_KEY": self.key,
-               "TOKENLINE_TERMINAL": "LAB1-PC", "TOKENLINE_OUTBOX": str(self.outbox),
+               "TOKENLINE_TERMINAL": self.code, "TOKENLINE_OUTBOX": str(self.outbox),
                "TOKENLINE_DEVICE_DIR": str(self.device_dir)}
         done = subprocess.run([sys.executable, "-m", "terminals.client", *args], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
         return done.returncode, done.stdout, done.stderr
 
-    def ok(self, *args: str) -> str:
-        status, out, err = self.run(*args)
-        assert status == 0, (args, out, err)
+    def ok(self, *args: str, status: int = 0) -> str:
+        """Run a command that must exit with `status` (0: done; 4: done, but a person must act); its stdout."""
+        code, out, err = self.run(*args)
+        assert code == status, (args, out, err)
         return out
 
     def register(self, name: str, *extra: str) -> str:
@@ -140,3 +146,51 @@ def admin() -> Client:
 def printed(value: int) -> str:
     """MRN `value` as the client prints it and the server stores it: grouped, as every MRN (issue #12)."""
     return format_grouped(value)
+
+
+class DropReplies(BaseHTTPRequestHandler):
+    """A proxy to the test server that forwards every request, but cuts the connection instead of answering those
+    whose path contains `dropping` (the server did the work: only the reply is lost)."""
+
+    upstream = ""
+    dropping = ""
+    once = False  # drop only the first such reply
+    dropped = threading.Event()
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.forward(None)
+
+    def do_POST(self):  # noqa: N802
+        self.forward(self.rfile.read(int(self.headers["Content-Length"] or 0)))
+
+    def forward(self, body):
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        request = urllib.request.Request(self.upstream + self.path, data=body, headers=headers, method=self.command)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, answer = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read()
+        if self.dropping and self.dropping in self.path and not (self.once and self.dropped.is_set()):
+            self.dropped.set()
+            self.close_connection = True
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def proxy(live_server):
+    DropReplies.upstream, DropReplies.dropping, DropReplies.once = live_server.url, "", False
+    DropReplies.dropped.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DropReplies)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()

@@ -36,7 +36,7 @@ def test_the_single_endpoint_accepts_the_bound_devices_number_and_refuses_anothe
     assert refused.status_code == 409
     assert "this outbox was copied" in refused.json()["detail"]
     incident = OfflineIncident.objects.get()
-    assert refused.json()["incident"] == incident.pk
+    assert refused.json()["incident"] == str(incident.pk)
     assert (incident.kind, incident.mrn, incident.kept, incident.device_id) == (
         "wrong_device", printed(710001), None, DEVICE_B)
     assert incident.refused_details["full_name"] == "Copied Slip"
@@ -45,7 +45,7 @@ def test_the_single_endpoint_accepts_the_bound_devices_number_and_refuses_anothe
     item = {"full_name": "Copied Slip", "mrn": printed(710001), "client_uuid": "6f1c1d1e-0000-4000-8000-000000000032"}
     batch = lab1.post("/api/v1/terminals/LAB1-PC/sync/", {"registrations": [item]}, format="json",
                       HTTP_X_TOKENLINE_DEVICE=DEVICE_B).json()
-    assert (batch["results"][0]["status"], batch["results"][0]["errors"]["incident"]) == (409, incident.pk)
+    assert (batch["results"][0]["status"], batch["results"][0]["errors"]["incident"]) == (409, str(incident.pk))
     assert OfflineIncident.objects.count() == 1
 
 
