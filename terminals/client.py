@@ -33,6 +33,7 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
 import sys
 import time
 import urllib.error
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS lease_request (request_id TEXT PRIMARY KEY, count INT
 # Columns added by issue #14, added to outboxes written by earlier versions when opened.
 LATER_COLUMNS = {
     "lease": {"device_id": "TEXT NOT NULL DEFAULT ''", "stale_until": "INTEGER",
-              "terminal": "TEXT NOT NULL DEFAULT ''"},
+              "terminal": "TEXT NOT NULL DEFAULT ''", "held": "INTEGER NOT NULL DEFAULT 0"},
     "outbox": {"registered_at": "TEXT NOT NULL DEFAULT ''", "device_id": "TEXT NOT NULL DEFAULT ''",
                "server_mrn": "TEXT NOT NULL DEFAULT ''", "terminal": "TEXT NOT NULL DEFAULT ''"},
 }
@@ -141,9 +142,11 @@ def state_dir(directory: str | None = None) -> Path:
 
 
 def device_identity(directory: str | None = None) -> str:
-    """This machine's device identity: a random id kept in `state_dir(directory)`, combined with /etc/machine-id
-    when present, as 32 hex digits. Created on first use. It lives outside the outbox: a copied outbox file does not
-    carry it, and a copied config directory on another machine gives another identity (another machine-id)."""
+    """This machine's device identity, as 32 hex digits: a random id kept in `state_dir(directory)` (created on
+    first use), combined with /etc/machine-id when present and with the hardware's own id (`hardware_id`) when
+    readable. It lives outside the outbox: a copied outbox file does not carry it, and a copied config directory on
+    another machine gives another identity. A whole-disk clone copies the random id and machine-id; only the
+    hardware id differs, so run the client where it can read it (see `hardware_id`)."""
     path = state_dir(directory) / "device-id"
     if not path.exists():
         try:
@@ -157,7 +160,39 @@ def device_identity(directory: str | None = None) -> str:
         if os.path.exists(candidate):
             machine = Path(candidate).read_text(encoding="ascii", errors="replace").strip()
             break
-    return hashlib.sha256(f"{path.read_text(encoding='ascii').strip()}:{machine}".encode()).hexdigest()[:32]
+    parts = [path.read_text(encoding="ascii").strip(), machine]
+    hardware = hardware_id()[0]
+    if hardware:  # without one, the identity stays what earlier versions computed
+        parts.append(hardware)
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
+
+
+def hardware_id() -> tuple[str, str]:
+    """The machine's hardware id, which a disk clone does not copy, and where it came from: (id, source); id ""
+    with the reason when none is readable.
+
+    Linux: the DMI product UUID (/sys/class/dmi/id/product_uuid, readable by root only). Windows: the SMBIOS UUID
+    (`wmic csproduct get uuid`, else PowerShell's Win32_ComputerSystemProduct). The registry's MachineGuid is not
+    used: it lives on the disk, so a clone copies it.
+    """
+    if sys.platform == "win32":
+        for command in (["wmic", "csproduct", "get", "uuid"],
+                        ["powershell", "-NoProfile", "-Command",
+                         "(Get-CimInstance Win32_ComputerSystemProduct).UUID"]):
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            found = [line.strip() for line in done.stdout.splitlines() if line.strip() and line.strip() != "UUID"]
+            if found and set(found[0].upper()) - set("0F-"):  # all zeros or all F: no real id set
+                return found[0], f"SMBIOS UUID ({command[0]})"
+        return "", "no SMBIOS UUID readable (wmic and PowerShell failed): a cloned disk keeps this identity"
+    try:
+        value = Path("/sys/class/dmi/id/product_uuid").read_text(encoding="ascii").strip()
+    except OSError:
+        return "", ("DMI product UUID not readable (/sys/class/dmi/id/product_uuid needs root): a cloned disk keeps "
+                    "this identity")
+    return value, "DMI product UUID"
 
 
 def _now() -> datetime:
@@ -241,11 +276,16 @@ class TerminalClient:
 
     def leases(self) -> list[dict]:
         """The local leases: start, end, next, left, whether this machine owns them, and a stop reason if any."""
-        rows = self.db.execute("SELECT start, \"end\", next, device_id, terminal, stale_until FROM lease "
+        rows = self.db.execute("SELECT start, \"end\", next, device_id, terminal, stale_until, held FROM lease "
                                "ORDER BY start")
         return [{"start": s, "end": e, "next": n, "left": max(e - n + 1, 0), "own": (d, t) == self.mine,
-                 "terminal": t, "stopped": self._stale_message(s, e, n, stale) if stale is not None else ""}
-                for s, e, n, d, t, stale in rows]
+                 "terminal": t, "stopped": (self._hold_message(s, e) if held else
+                                            self._stale_message(s, e, n, stale) if stale is not None else "")}
+                for s, e, n, d, t, stale, held in rows]
+
+    def _hold_message(self, start: int, end: int) -> str:
+        return (f"Lease {start}-{end} is on hold: two machines printed the same number from it (a cloned PC?). "
+                "Lease a new block; ops resolve the offline incidents.")
 
     def _stale_message(self, start: int, end: int, number: int, high_water: int) -> str:
         return (f"Lease {start}-{end} stopped: numbers up to {high_water} were already printed, and this outbox "
@@ -256,6 +296,14 @@ class TerminalClient:
         high-water marks or this machine's journal (a restored backup). Returns the messages of those stopped now."""
         stopped = []
         for mark in leases:
+            if mark.get("on_hold"):  # the server put it on hold: no machine prints from it any more
+                row = self.db.execute(f"SELECT \"end\" FROM lease WHERE start = ? AND {MINE} AND held = 0",
+                                      (mark["start"], *self.mine)).fetchone()
+                if row:
+                    self.db.execute("UPDATE lease SET held = 1, stale_until = coalesce(stale_until, \"end\") "
+                                    "WHERE start = ?", (mark["start"],))
+                    stopped.append(self._hold_message(mark["start"], row[0]))
+                continue
             high = mark.get("high_water")
             if high is None:
                 continue
@@ -683,6 +731,7 @@ def _status(client: TerminalClient, args) -> int:
     except ServerUnreachable:
         online = "server unreachable; shown as this terminal last knew it"
     print(f"{client.terminal} ({online}); this machine: {client.device_id}")
+    print(f"hardware id: {hardware_id()[1]}")
     for lease in client.leases():
         owner = "" if lease["own"] else " (another machine's: not usable here)"
         print(f"lease {lease['start']}-{lease['end']}: next {lease['next']}, {lease['left']} left{owner}")

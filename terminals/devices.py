@@ -155,8 +155,9 @@ def lease_state(lease) -> dict:
     synced), "reported_next" (None: never reported), "printed" (numbers its machine reported printed; None: never
     reported), "unsynced" (of those, none stored yet: printed minus synced, at least 0; None: never reported),
     "last_contact_at" (when its machine last reported it), "stale" (unsynced numbers reported more than
-    TOKENLINE_OFFLINE_STALE_HOURS ago), "used" (numbers the terminal has consumed, as far as the server knows: up
-    to the high-water mark or the reported counter), "unused"}.
+    TOKENLINE_OFFLINE_STALE_HOURS ago), "on_hold" and "hold_mark" (after a collision on it), "used" (numbers the
+    terminal has consumed, as far as the server knows: up to the high-water mark or the reported counter),
+    "unused"}.
     """
     consumed = [lease.synced]
     if lease.high_water is not None:
@@ -171,7 +172,8 @@ def lease_state(lease) -> dict:
     return {"id": lease.pk, "start": lease.start, "end": lease.end, "count": lease.total,
             "device_id": lease.device_id, "created_at": lease.created_at, "synced": lease.synced,
             "high_water": lease.high_water, "reported_next": lease.reported_next, "printed": printed,
-            "unsynced": unsynced, "last_contact_at": lease.reported_at, "stale": stale, "used": used,
+            "unsynced": unsynced, "last_contact_at": lease.reported_at, "stale": stale,
+            "on_hold": lease.on_hold_at is not None, "hold_mark": lease.hold_mark, "used": used,
             "unused": lease.total - used}
 
 

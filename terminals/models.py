@@ -153,6 +153,11 @@ class TerminalLease(NumberBlock):
     # when its machine last reported it (every contact does): printed = reported_next - start.
     reported_next = models.BigIntegerField(null=True, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
+    # Put on hold at the first collision on it (two machines printed its numbers: a cloned disk): numbers above
+    # `hold_mark` (the highest known printed then) are refused, and every client stops printing from it at its
+    # next contact and leases afresh.
+    on_hold_at = models.DateTimeField(null=True, blank=True)
+    hold_mark = models.BigIntegerField(null=True, blank=True)
 
     class Meta(NumberBlock.Meta):
         indexes = [
@@ -177,7 +182,8 @@ class OfflineIncident(models.Model):
     details so a person can give that patient a new number:
     - `collision`: two registrations claim one MRN; the server kept the first (`kept`) and refused this one;
     - `wrong_device`: the MRN lies in a lease bound to another machine (a copied outbox printed it); `kept` is the
-      record holding the number, if the lease's own machine synced it already.
+      record holding the number, if the lease's own machine synced it already;
+    - `on_hold`: printed from a lease on hold (after a collision on it) above its hold mark.
 
     Opened by `terminals.incidents.record_collision`, resolved by `terminals.incidents.resolve_incident`.
     """
@@ -185,6 +191,7 @@ class OfflineIncident(models.Model):
     class Kind(models.TextChoices):
         COLLISION = "collision", "MRN claimed twice"
         WRONG_DEVICE = "wrong_device", "number of another machine's lease"
+        ON_HOLD = "on_hold", "printed from a lease on hold"
 
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="incidents")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COLLISION)

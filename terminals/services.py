@@ -29,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
@@ -87,6 +87,17 @@ class NotLeased(DomainError):
     """422: a synced MRN lies in none of the terminal's leases, so the terminal could not have printed it."""
 
     status_code = 422
+
+
+class LeaseOnHold(DomainError):
+    """409: a number printed from a lease on hold, above its hold mark (after a collision on the lease);
+    `incident` holds the registration for a new MRN when it had a client_uuid."""
+
+    def __init__(self, lease: TerminalLease, number: str, incident=None):
+        extra = {"incident": incident.pk} if incident is not None else {}
+        super().__init__(f"MRN {number}: lease {lease.start}-{lease.end} is on hold since two machines printed "
+                         "from it (a cloned PC?); its later numbers are refused. Lease a new block.", field="mrn",
+                         **extra)
 
 
 @dataclass(frozen=True)
@@ -406,6 +417,10 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             raise devices.WrongDevice(terminal, mrn, incident=client_uuid and incidents.record_collision(
                 terminal=terminal, refused=_as_printed(patient, mrn), device_id=device_id,
                 kind=OfflineIncident.Kind.WRONG_DEVICE))
+        if lease.on_hold_at is not None and value > lease.hold_mark:
+            raise LeaseOnHold(lease, mrn, incident=client_uuid and incidents.record_collision(
+                terminal=terminal, refused=_as_printed(patient, mrn), device_id=device_id,
+                kind=OfflineIncident.Kind.ON_HOLD))
     try:
         with transaction.atomic():
             if value is None:
@@ -427,11 +442,26 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             return Registration(existing, created=False)
         if isinstance(exc, MrnTaken):
             if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
-                raise Collision(incidents.record_collision(terminal=terminal, refused=_as_printed(patient, mrn),
-                                                           device_id=device_id)) from None
+                incident = incidents.record_collision(terminal=terminal, refused=_as_printed(patient, mrn),
+                                                      device_id=device_id)
+                _hold(lease, value)
+                raise Collision(incident) from None
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
+
+
+def _hold(lease: TerminalLease, value: int) -> None:
+    """Put `lease` on hold after a collision on its number `value` (two machines printed from it: a cloned disk),
+    unless it already is: numbers above the highest known printed now (stored, reported, or `value`) are refused
+    from then on, and clients stop printing from it at their next contact. Commits on its own."""
+    stored = Patient.objects.filter(origin_terminal_id=lease.terminal_id, is_offline_entry=True,
+                                    mrn_value__range=(lease.start, lease.end)).aggregate(m=Max("mrn_value"))["m"]
+    mark = max(n for n in (value, stored, lease.reported_next and lease.reported_next - 1) if n)
+    if TerminalLease.objects.filter(pk=lease.pk, on_hold_at__isnull=True).update(on_hold_at=timezone.now(),
+                                                                                 hold_mark=mark):
+        logger.error("Lease %s put on hold: MRN %s was printed twice (a cloned PC?); numbers above %s are refused",
+                     lease, value, mark)
 
 
 def _as_printed(patient: Patient, mrn: str) -> Patient:
@@ -473,13 +503,12 @@ def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | No
 
 
 def _check_leased(terminal: LabTerminal, mrn: str) -> tuple[TerminalLease, int]:
-    """The lease of `terminal` holding `mrn` (only its `device_id` loaded) and the MRN's value (`710042` or
+    """The lease of `terminal` holding `mrn` and the MRN's value (`710042` or
     `007-10-042`: terminals may send either, patients.mrn.mrn_value); NotLeased unless it lies inside one."""
     value = mrn_value(mrn) if mrn.isascii() else None
     if value is None or (mrn.isdigit() and mrn != str(value)):  # `0710042` is no number a terminal prints
         raise NotLeased(f"MRN {mrn!r} is not a number of terminal {terminal.code}'s leases.")
-    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=value, end__gte=value).only(
-        "device_id").first()
+    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=value, end__gte=value).first()
     if lease is None:
         raise NotLeased(f"MRN {mrn} lies outside every lease of terminal {terminal.code}.")
     return lease, value

@@ -1,0 +1,52 @@
+"""A cloned lab PC (outbox, device directory and machine-id copied with the disk: the same identity): the numbers
+both print before the first contact collide, the first collision puts the lease on hold for every machine, and
+nothing printed from it afterwards is accepted or printed twice."""
+
+import shutil
+
+import pytest
+
+from patients.models import Patient
+from terminals.models import OfflineIncident, TerminalLease
+from tests.terminals.conftest import printed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cloned_pc_collides_only_before_its_first_contact_and_the_lease_goes_on_hold(machine_a, machine_b):
+    a, clone = machine_a, machine_b
+    a.outbox.parent.mkdir()
+    a.ok("lease", "10")
+    assert [a.register("A0"), a.register("A1")] == [printed(710000), printed(710001)]
+    shutil.copytree(a.outbox.parent, clone.outbox.parent)  # the whole disk: outbox, identity, journal
+    # Both print before either is in touch again: one number, two patients.
+    assert a.register("A2") == printed(710002)
+    assert [clone.register("C2"), clone.register("C3")] == [printed(710002), printed(710003)]
+
+    assert "created 4, already synced 0, needs attention 0" in clone.ok("sync")
+    status, out, err = a.run("sync")  # the first collision
+    assert status == 4 and "already synced 2, needs attention 1" in out
+    assert "is on hold: two machines printed the same number from it" in err
+    lease = TerminalLease.objects.get()
+    assert lease.on_hold_at is not None and lease.hold_mark == 710003
+    incident = OfflineIncident.objects.get()
+    assert (incident.kind, incident.mrn, incident.kept.full_name) == ("collision", printed(710002), "C2")
+
+    status, _out, err = a.run("register", "--name", "A3")  # the machine that learned it prints no more from it
+    assert status == 1 and "on hold" in err
+    # The clone printed once more before its next contact: refused and held for a new MRN, never a second slip.
+    assert clone.register("C4") == printed(710004)
+    status, out, err = clone.run("sync")
+    assert status == 4 and "needs attention 1" in out and "on hold" in err
+    assert OfflineIncident.objects.filter(kind="on_hold", mrn=printed(710004)).exists()
+    status, _out, err = clone.run("register", "--name", "C5")
+    assert status == 1 and "on hold" in err
+
+    # Both lease afresh and carry on.
+    assert a.ok("lease", "5").startswith("Leased 710010-710014")
+    assert clone.ok("lease", "5").startswith("Leased 710015-710019")
+    assert (a.register("A3"), clone.register("C5")) == (printed(710010), printed(710015))
+    assert "created 1" in a.ok("sync", status=4)  # the incident still needs ops
+    assert "created 1" in clone.ok("sync", status=4)
+    stored = sorted(Patient.objects.values_list("mrn", flat=True))
+    assert len(stored) == len(set(stored)) == 6  # 710000-710003, 710010, 710015
+    assert OfflineIncident.objects.count() == 2  # 710002 (printed twice), 710004 (printed after the hold)
