@@ -47,7 +47,8 @@ def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str 
                      kind: str = OfflineIncident.Kind.COLLISION) -> OfflineIncident:
     """Open (or find, for a registration sent again) the incident for unsaved `refused`, whose `mrn` and
     `client_uuid` are set. `kind` COLLISION: another record holds the MRN; WRONG_DEVICE: the MRN is of a lease
-    bound to another machine (the record holding it, if any, is kept). Commits on its own; logs an ERROR once.
+    bound to another machine; ON_HOLD: of a lease on hold, above its mark (for these two, the record holding the
+    MRN, if any, is kept). Commits on its own; logs an ERROR once.
 
     Raises Patient.DoesNotExist for a COLLISION when no record holds the MRN (the caller saw a unique violation,
     so one does).
@@ -67,8 +68,9 @@ def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str 
     except IntegrityError:  # the same registration, sent twice at once: the other request opened it
         incident, created = OfflineIncident.objects.get(refused_client_uuid=refused.client_uuid), False
     if created:
-        holder = f"it belongs to {kept.full_name!r} ({kept.client_uuid or 'registered online'})" if kept else \
-            "its lease is bound to another machine"
+        holder = {OfflineIncident.Kind.WRONG_DEVICE: "its lease is bound to another machine",
+                  OfflineIncident.Kind.ON_HOLD: "its lease is on hold (two machines printed from it)"}.get(kind) or \
+            f"it belongs to {kept.full_name!r} ({kept.client_uuid or 'registered online'})"
         logger.error("Offline incident #%s (%s): terminal %s synced MRN %s for %r, but %s; the registration is held "
                      "for a new number", incident.pk, kind, terminal.code, refused.mrn, refused.full_name, holder)
     return incident
