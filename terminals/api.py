@@ -78,25 +78,34 @@ def register_offline(request) -> Response:
     data.is_valid(raise_exception=True)
     fields = dict(data.validated_data)
     fields.pop("offline")
-    outcome = sync_as_device(request, fields.pop("origin_terminal_code"), [fields])[2][0]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return Response(
-        PatientOut(outcome.patient).data,
-        status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
-    )
+    _terminal, _contact, outcomes, epoch = sync_as_device(request, fields.pop("origin_terminal_code"), [fields])
+    if isinstance(outcomes[0], Exception):
+        raise outcomes[0]
+    return with_epoch(Response(
+        PatientOut(outcomes[0].patient).data,
+        status=status.HTTP_201_CREATED if outcomes[0].created else status.HTTP_200_OK,
+    ), epoch)
 
 
-def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, devices.Contact, list]:
+def with_epoch(response: Response, epoch: str) -> Response:
+    """`response` carrying the machine's next epoch (`X-Tokenline-Epoch`, terminals.devices.check_epoch)."""
+    if epoch:
+        response["X-Tokenline-Epoch"] = epoch
+    return response
+
+
+def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, devices.Contact, list, str]:
     """Store terminal `code`'s offline registrations `items` (`services.sync_registrations`) as the device named by
-    the request's X-Tokenline-* headers, and record the contact.
-    Returns (terminal, contact, one outcome per item: a Registration or the exception it raised).
-    Raises as `services.sync_registrations` and `devices.parse_contact` (a malformed header: 400), before anything
-    is written."""
+    the request's X-Tokenline-* headers, after checking its epoch, and record the contact.
+    Returns (terminal, contact, one outcome per item: a Registration or the exception it raised, the machine's
+    next epoch or "").
+    Raises as `services.terminal_for`, `services.sync_registrations` and `devices.parse_contact` (a malformed
+    header: 400), before anything is written."""
     contact = devices.parse_contact(request.headers)
+    terminal = services.terminal_for(code=code, user=request.user)
+    epoch = devices.check_epoch(terminal=terminal, contact=contact)  # a clone's leases go on hold before it syncs
     outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items,
                                            device_id=contact.device_id)
-    terminal = services.terminal_for(code=code, user=request.user)
     devices.record_contact(terminal=terminal, contact=contact, synced=True)
     stored, refused = [], []
     for item, outcome in zip(items, outcomes, strict=True):
@@ -107,7 +116,7 @@ def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, device
             refused.append((sent, item.get("mrn") if isinstance(item, dict) else item.mrn, *refusal))
     devices.record_refusals(terminal=terminal, device_id=contact.device_id, refused=refused,
                             stored=[done for done in stored if done])
-    return terminal, contact, outcomes
+    return terminal, contact, outcomes, epoch
 
 
 class LeaseIn(serializers.Serializer):
@@ -143,19 +152,22 @@ class LeaseView(APIView):
         data = LeaseIn(data=request.data)
         data.is_valid(raise_exception=True)
         contact = devices.parse_contact(request.headers)
+        epoch = devices.check_epoch(terminal=services.terminal_for(code=code, user=request.user), contact=contact)
         lease = services.lease_block(terminal_code=code, user=request.user, count=data.validated_data["count"],
                                      device_id=contact.device_id, request_id=data.validated_data.get("request_id"))
         devices.record_contact(terminal=lease.terminal, contact=contact)
         answer = {**LeaseOut(lease).data, **queries.lease_reply(lease),
                   "leases": devices.lease_states(lease.terminal, device_id=contact.device_id)}
-        return Response(answer, status=status.HTTP_201_CREATED)
+        return with_epoch(Response(answer, status=status.HTTP_201_CREATED), epoch)
 
     @extend_schema(responses={200: dict})
     def get(self, request, code):
         """The terminal's own leases with what it used of each (for `recover` after losing its disk)."""
         terminal = services.terminal_for(code=code, user=request.user)
-        devices.record_contact(terminal=terminal, contact=devices.parse_contact(request.headers))
-        return Response({"terminal": terminal.code, "leases": devices.lease_states(terminal)})
+        contact = devices.parse_contact(request.headers)
+        epoch = devices.check_epoch(terminal=terminal, contact=contact)
+        devices.record_contact(terminal=terminal, contact=contact)
+        return with_epoch(Response({"terminal": terminal.code, "leases": devices.lease_states(terminal)}), epoch)
 
 
 class SyncIn(serializers.Serializer):
@@ -177,13 +189,13 @@ class SyncView(APIView):
         data.is_valid(raise_exception=True)
         item_in, patient_out = SyncItemIn(), PatientOut()  # one of each for the batch: building fields is costly
         items = [_validated(item_in, item) for item in data.validated_data["registrations"]]
-        terminal, contact, outcomes = sync_as_device(request, code, items)
+        terminal, contact, outcomes, epoch = sync_as_device(request, code, items)
         results = [_result(patient_out, i, outcome) for i, outcome in enumerate(outcomes)]
         counts = {key: sum(r["result"] == key for r in results) for key in ("created", "already_synced", "error")}
         if counts["error"]:
             logger.warning("Terminal %s sync: %s of %s registrations refused", code, counts["error"], len(results))
-        return Response({**counts, "results": results,
-                         "leases": devices.lease_states(terminal, device_id=contact.device_id)})
+        return with_epoch(Response({**counts, "results": results,
+                                    "leases": devices.lease_states(terminal, device_id=contact.device_id)}), epoch)
 
 
 def _validated(item_in: SyncItemIn, item: dict):

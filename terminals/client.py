@@ -224,6 +224,9 @@ class TerminalClient:
         # The last number printed per lease, kept next to the identity (outside the outbox): an outbox restored from
         # a backup is caught by it before printing, even offline.
         self.journal = state_dir(device_dir) / f"printed-{terminal}.json"
+        # The epoch the server issued this machine at its latest contact, kept with the identity: a cloned disk
+        # presents an old one and its leases are put on hold (terminals.devices.check_epoch on the server).
+        self.epoch_file = state_dir(device_dir) / f"epoch-{terminal}"
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA)
         for table, columns in LATER_COLUMNS.items():
@@ -556,7 +559,25 @@ class TerminalClient:
                                 "ORDER BY start DESC LIMIT 50", self.mine).fetchall()
         return {"Content-Type": "application/json", "Authorization": f"Token {self.key}",
                 "X-Tokenline-Device": self.device_id, "X-Tokenline-Clock": self.clock().isoformat(),
+                "X-Tokenline-Epoch": self._epoch(),
                 "X-Tokenline-Next": ",".join(f"{start}:{number}" for start, number in nexts)}
+
+    def _epoch(self) -> str:
+        try:
+            return self.epoch_file.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return ""
+
+    def _keep_epoch(self, epoch: str) -> None:
+        """Keep `epoch` ("seq.token") if it is newer than the one kept (answers may arrive out of order)."""
+        def seq(text: str) -> int:
+            head = text.partition(".")[0]
+            return int(head) if head.isdigit() else -1
+
+        if epoch and seq(epoch) > seq(self._epoch()):
+            partial = self.epoch_file.with_suffix(".tmp")
+            partial.write_text(epoch, encoding="ascii")
+            os.replace(partial, self.epoch_file)
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         """One request with retries on network errors and 5xx; returns the decoded answer of a 2xx."""
@@ -566,7 +587,9 @@ class TerminalClient:
                                              data=None if body is None else json.dumps(body).encode())
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())
+                    answer = json.loads(response.read())
+                    self._keep_epoch(response.headers.get("X-Tokenline-Epoch", ""))
+                    return answer
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
                     raise Refused(exc.code, _decoded(exc.read())) from None

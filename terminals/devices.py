@@ -15,10 +15,12 @@ stored registration carries yet (`lease_state`'s `unsynced`).
 """
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -42,6 +44,7 @@ class Contact:
     """
 
     device_id: str = ""
+    epoch: str | None = None  # None: the client sent no X-Tokenline-Epoch (an older client: not checked)
     clock: datetime | None = None
     next_numbers: dict[int, int] = field(default_factory=dict)
 
@@ -74,7 +77,11 @@ def parse_contact(headers) -> Contact:
             next_numbers[int(start)] = int(number)
     except ValueError as exc:
         raise DomainError(f"Malformed X-Tokenline header: {exc}", status_code=400) from None
-    return Contact(device_id=device, clock=clock, next_numbers=next_numbers)
+    epoch = headers.get("X-Tokenline-Epoch")
+    if epoch is not None and len(epoch) > 40:
+        raise DomainError("X-Tokenline-Epoch is longer than 40 characters.", status_code=400)
+    return Contact(device_id=device, epoch=None if epoch is None else epoch.strip(), clock=clock,
+                   next_numbers=next_numbers)
 
 
 def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = False) -> None:
@@ -101,6 +108,47 @@ def record_contact(*, terminal: LabTerminal, contact: Contact, synced: bool = Fa
                                      start=start, end__gte=number - 1).update(
             reported_next=Greatest(Coalesce("reported_next", number), number), reported_at=now,
         )
+
+
+def check_epoch(*, terminal: LabTerminal, contact: Contact) -> str:
+    """Check the epoch the machine presented and issue its next one (returned, for the `X-Tokenline-Epoch` reply
+    header; "" when the client sent none, as older clients do: nothing is checked then).
+
+    The server rotates each machine's epoch on every contact and accepts the one it issued last or, while that one
+    was never presented (its reply may have been lost), the one before. Two machines with one identity (a cloned
+    disk) soon present an epoch that is neither: every lease of that identity is then put on hold, and so on at
+    every divergence while both run.
+    """
+    if contact.epoch is None:
+        return ""
+    with transaction.atomic():
+        device, _ = TerminalDevice.objects.select_for_update().get_or_create(terminal=terminal,
+                                                                            device_id=contact.device_id)
+        if contact.epoch == device.epoch or not device.epoch:
+            device.previous_epoch = device.epoch
+        elif contact.epoch != device.previous_epoch:
+            device.previous_epoch = ""
+            leases = TerminalLease.objects.filter(terminal=terminal, device_id=contact.device_id,
+                                                  on_hold_at__isnull=True)
+            for lease in leases:
+                put_on_hold(lease, why=f"machine {contact.device_id[:12]} presented epoch {contact.epoch!r}, not "
+                                       f"{device.epoch!r}: two machines share its identity (a cloned disk?)")
+        seq = int(device.epoch.partition(".")[0] or 0) if device.epoch.partition(".")[0].isdigit() else 0
+        device.epoch = f"{seq + 1}.{secrets.token_hex(8)}"
+        device.save(update_fields=["epoch", "previous_epoch"])
+    return device.epoch
+
+
+def put_on_hold(lease: TerminalLease, *, printed: int | None = None, why: str) -> None:
+    """Put `lease` on hold unless it already is: numbers above the highest known printed now (stored, reported by
+    its machine, or `printed`) are refused from then on, and clients stop printing from it at their next contact.
+    Logged as an ERROR with `why`."""
+    stored = Patient.objects.filter(origin_terminal_id=lease.terminal_id, is_offline_entry=True,
+                                    mrn_value__range=(lease.start, lease.end)).aggregate(m=Max("mrn_value"))["m"]
+    mark = max(n for n in (printed, stored, lease.reported_next and lease.reported_next - 1, lease.start - 1) if n)
+    if TerminalLease.objects.filter(pk=lease.pk, on_hold_at__isnull=True).update(on_hold_at=timezone.now(),
+                                                                                 hold_mark=mark):
+        logger.error("Lease %s put on hold (%s); numbers above %s are refused", lease, why, mark)
 
 
 def record_refusals(*, terminal: LabTerminal, device_id: str, refused: list[tuple], stored: list) -> None:

@@ -265,6 +265,10 @@ class TerminalDevice(models.Model):
     last_contact_at = models.DateTimeField(null=True, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     clock_skew_seconds = models.IntegerField(null=True, blank=True)
+    # The epoch issued at its latest contact ("seq.token") and the one before, which a machine whose reply was lost
+    # may still present (terminals.devices.check_epoch): a clone of the disk presents an older one and is caught.
+    epoch = models.CharField(max_length=40, blank=True, default="")
+    previous_epoch = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         ordering = ["terminal", "device_id"]

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
@@ -444,24 +444,11 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
                 incident = incidents.record_collision(terminal=terminal, refused=_as_printed(patient, mrn),
                                                       device_id=device_id)
-                _hold(lease, value)
+                devices.put_on_hold(lease, printed=value, why=f"MRN {mrn} was printed twice")
                 raise Collision(incident) from None
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
-
-
-def _hold(lease: TerminalLease, value: int) -> None:
-    """Put `lease` on hold after a collision on its number `value` (two machines printed from it: a cloned disk),
-    unless it already is: numbers above the highest known printed now (stored, reported, or `value`) are refused
-    from then on, and clients stop printing from it at their next contact. Commits on its own."""
-    stored = Patient.objects.filter(origin_terminal_id=lease.terminal_id, is_offline_entry=True,
-                                    mrn_value__range=(lease.start, lease.end)).aggregate(m=Max("mrn_value"))["m"]
-    mark = max(n for n in (value, stored, lease.reported_next and lease.reported_next - 1) if n)
-    if TerminalLease.objects.filter(pk=lease.pk, on_hold_at__isnull=True).update(on_hold_at=timezone.now(),
-                                                                                 hold_mark=mark):
-        logger.error("Lease %s put on hold: MRN %s was printed twice (a cloned PC?); numbers above %s are refused",
-                     lease, value, mark)
 
 
 def _as_printed(patient: Patient, mrn: str) -> Patient:
