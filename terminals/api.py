@@ -15,7 +15,7 @@ from patients import api as patients_api
 from patients.api import PatientIn, PatientOut
 from patients.models import Patient
 from patients.exceptions import DuplicatePatient
-from terminals import devices, queries, services
+from terminals import devices, incidents, queries, services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 
 logger = logging.getLogger("tokenline.terminals")
@@ -167,7 +167,8 @@ class LeaseView(APIView):
         contact = devices.parse_contact(request.headers)
         epoch = devices.check_epoch(terminal=terminal, contact=contact)
         devices.record_contact(terminal=terminal, contact=contact)
-        return with_epoch(Response({"terminal": terminal.code, "leases": devices.lease_states(terminal)}), epoch)
+        return with_epoch(Response({"terminal": terminal.code, "leases": devices.lease_states(terminal),
+                                    "renumbered": incidents.renumbered_for(terminal)}), epoch)
 
 
 class SyncIn(serializers.Serializer):
@@ -195,7 +196,8 @@ class SyncView(APIView):
         if counts["error"]:
             logger.warning("Terminal %s sync: %s of %s registrations refused", code, counts["error"], len(results))
         return with_epoch(Response({**counts, "results": results,
-                                    "leases": devices.lease_states(terminal, device_id=contact.device_id)}), epoch)
+                                    "leases": devices.lease_states(terminal, device_id=contact.device_id),
+                                    "renumbered": incidents.renumbered_for(terminal)}), epoch)
 
 
 def _validated(item_in: SyncItemIn, item: dict):

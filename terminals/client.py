@@ -442,8 +442,10 @@ class TerminalClient:
         sent = 0
         while sent < len(items) or (sent == 0 and not items):
             batch = items[sent:sent + size]
-            if not batch:  # nothing to send: the contact still learns the high-water marks
-                report.stale += self.check()
+            if not batch:  # nothing to send: the contact still learns the high-water marks and renumberings
+                listing = self._call("GET", f"/api/v1/terminals/{self.terminal}/leases/")
+                report.stale += self._apply_marks(listing["leases"])
+                self._renumbered(listing.get("renumbered", []), report)
                 break
             body = {"registrations": [{**it["payload"], "mrn": it["mrn"], "client_uuid": it["client_uuid"],
                                        **({"registered_at": it["registered_at"]} if it["registered_at"] else {})}
@@ -456,8 +458,20 @@ class TerminalClient:
             for item, result in zip(batch, answer["results"], strict=True):
                 self._record(item, result, report)
             report.stale += self._apply_marks(answer.get("leases", []))
+            self._renumbered(answer.get("renumbered", []), report)
             sent += len(batch)
         return report
+
+    def _renumbered(self, renumbered: list[dict], report: SyncReport) -> None:
+        """Registrations of this outbox synced earlier that the server has since given a new MRN (another record
+        registered earlier kept the number, or ops resolved an incident): listed for reprint once."""
+        for item in renumbered:
+            row = self.db.execute("SELECT mrn, server_mrn FROM outbox WHERE client_uuid = ? AND status = 'synced'",
+                                  (item["client_uuid"],)).fetchone()
+            if row and row[1] != item["mrn"]:
+                report.reprint.append({"client_uuid": item["client_uuid"], "printed": row[0], "mrn": item["mrn"]})
+                self.db.execute("UPDATE outbox SET server_mrn = ? WHERE client_uuid = ?",
+                                (item["mrn"], item["client_uuid"]))
 
     def _record(self, item: dict, result: dict, report: SyncReport) -> None:
         if result["result"] == "error":

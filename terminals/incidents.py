@@ -76,6 +76,50 @@ def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str 
     return incident
 
 
+def earlier_keeps(*, terminal: LabTerminal, newcomer: Patient, value: int, by, device_id: str = "",
+                  dob_not_after=None) -> bool:
+    """When the unsaved offline `newcomer` claims MRN `value` that an offline record registered later already holds,
+    the earlier registration keeps it: the holder gets the next online MRN, `newcomer` is stored under the
+    contested MRN, and a resolved incident records the holder's old and new number so its terminal prints the
+    reprint notice on its next sync (`renumbered`). All in one transaction.
+
+    Returns False, changing nothing, unless both carry `registered_at` and a client_uuid and the newcomer's is
+    earlier. Raises as `patients.services.save_new_patient` (nothing changed then).
+    """
+    from idseq.services import issue
+    from patients.mrn import SCHEMES, active_scheme
+
+    if newcomer.registered_at is None or newcomer.client_uuid is None:
+        return False
+    with transaction.atomic():
+        holder = Patient.objects.select_for_update().filter(mrn_value=value).first()
+        if (holder is None or not holder.is_offline_entry or holder.client_uuid is None
+                or holder.registered_at is None or newcomer.registered_at >= holder.registered_at):
+            return False
+        contested = holder.mrn
+        holder.mrn = issue(SCHEMES[active_scheme()], purpose="offline MRN kept by an earlier registration",
+                           issued_by=by).ids[0]
+        holder._history_user = by
+        holder.save(update_fields=["mrn"])
+        save_new_patient(newcomer, numbering=lambda: contested, dob_not_after=dob_not_after)
+        incident = OfflineIncident.objects.create(
+            terminal=holder.origin_terminal or terminal, mrn=contested, kept=newcomer, kept_details=details(newcomer),
+            refused_client_uuid=holder.client_uuid, refused_details={**details(holder), "mrn": contested},
+            registered_at=holder.registered_at, device_id=device_id, resolved_at=timezone.now(), new_patient=holder)
+    logger.error("Offline incident #%s: MRN %s was printed for %r and, registered earlier, for %r, who keeps it; "
+                 "%r now has MRN %s (reprint the slip)", incident.pk, contested, holder.full_name, newcomer.full_name,
+                 holder.full_name, holder.mrn)
+    return True
+
+
+def renumbered_for(terminal: LabTerminal, limit: int = 200) -> list[dict]:
+    """The terminal's registrations given a new MRN by a resolved incident, newest first (at most `limit`):
+    [{"client_uuid", "printed", "mrn"}], sent with every sync and lease listing so its PC prints the reprint."""
+    rows = (OfflineIncident.objects.filter(terminal=terminal, new_patient__isnull=False)
+            .order_by("-resolved_at", "-pk").values_list("refused_client_uuid", "mrn", "new_patient__mrn")[:limit])
+    return [{"client_uuid": str(key), "printed": printed, "mrn": mrn} for key, printed, mrn in rows]
+
+
 def open_incidents():
     """Incidents nobody has resolved yet, newest first."""
     return OfflineIncident.objects.filter(resolved_at__isnull=True).select_related("terminal", "kept")

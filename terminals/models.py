@@ -180,7 +180,9 @@ class TerminalLease(NumberBlock):
 class OfflineIncident(models.Model):
     """An offline registration the server refused because its printed MRN cannot be trusted, stored here with its
     details so a person can give that patient a new number:
-    - `collision`: two registrations claim one MRN; the server kept the first (`kept`) and refused this one;
+    - `collision`: two registrations claim one MRN; the one registered earlier keeps it (`kept`) and the other is
+      held here; when the one already stored was the later, it was renumbered at once (`new_patient` set, resolved:
+      `terminals.incidents.earlier_keeps`);
     - `wrong_device`: the MRN lies in a lease bound to another machine (a copied outbox printed it); `kept` is the
       record holding the number, if the lease's own machine synced it already;
     - `on_hold`: printed from a lease on hold (after a collision on it) above its hold mark.

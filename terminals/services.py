@@ -442,9 +442,13 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             return Registration(existing, created=False)
         if isinstance(exc, MrnTaken):
             if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
+                devices.put_on_hold(lease, printed=value, why=f"MRN {mrn} was printed twice")
+                patient.mrn = ""
+                if incidents.earlier_keeps(terminal=terminal, newcomer=patient, value=value, by=user,
+                                           device_id=device_id, dob_not_after=dob_not_after):
+                    return Registration(patient, created=True)
                 incident = incidents.record_collision(terminal=terminal, refused=_as_printed(patient, mrn),
                                                       device_id=device_id)
-                devices.put_on_hold(lease, printed=value, why=f"MRN {mrn} was printed twice")
                 raise Collision(incident) from None
             raise DomainError(MRN_IN_USE) from None
         raise

@@ -23,13 +23,16 @@ def test_a_cloned_pc_collides_only_before_its_first_contact_and_the_lease_goes_o
     assert [clone.register("C2"), clone.register("C3")] == [printed(710002), printed(710003)]
 
     assert "created 4, already synced 0, needs attention 0" in clone.ok("sync")
-    status, out, err = a.run("sync")  # the first collision
-    assert status == 4 and "already synced 2, needs attention 1" in out
+    status, out, err = a.run("sync")  # the first collision: A2 was registered before C2, so A2 keeps the MRN
+    assert status == 4 and "created 1, already synced 2, needs attention 0" in out
     assert "is on hold: two machines printed the same number from it" in err
     lease = TerminalLease.objects.get()
     assert lease.on_hold_at is not None and lease.hold_mark == 710003
     incident = OfflineIncident.objects.get()
-    assert (incident.kind, incident.mrn, incident.kept.full_name) == ("collision", printed(710002), "C2")
+    assert (incident.kind, incident.mrn, incident.kept.full_name) == ("collision", printed(710002), "A2")
+    renumbered = Patient.objects.get(full_name="C2")
+    assert incident.new_patient == renumbered and renumbered.mrn != printed(710002)
+    assert Patient.objects.get(mrn=printed(710002)).full_name == "A2"
 
     status, _out, err = a.run("register", "--name", "A3")  # the machine that learned it prints no more from it
     assert status == 1 and "on hold" in err
@@ -37,6 +40,8 @@ def test_a_cloned_pc_collides_only_before_its_first_contact_and_the_lease_goes_o
     assert clone.register("C4") == printed(710004)
     status, out, err = clone.run("sync")
     assert status == 4 and "needs attention 1" in out and "on hold" in err
+    # ...and, on this plain sync, learns that its C2 slip has a new number.
+    assert f"REPRINT: the slip printed as {printed(710002)} now has MRN {renumbered.mrn}" in out
     assert OfflineIncident.objects.filter(kind="on_hold", mrn=printed(710004)).exists()
     status, _out, err = clone.run("register", "--name", "C5")
     assert status == 1 and "on hold" in err
@@ -49,7 +54,7 @@ def test_a_cloned_pc_collides_only_before_its_first_contact_and_the_lease_goes_o
     assert "on hold" in err or "on hold" in _out
     assert TerminalLease.objects.get(start=710010).on_hold_at is not None
     stored = sorted(Patient.objects.values_list("mrn", flat=True))
-    assert len(stored) == len(set(stored)) == 4  # 710000-710003: one record per number
+    assert len(stored) == len(set(stored)) == 5  # 710000-710003 and C2's new MRN: one record per number
     assert OfflineIncident.objects.count() == 2  # 710002 (printed twice), 710004 (printed after the hold)
 
 
