@@ -10,7 +10,10 @@ from django.utils.html import format_html
 
 from core.errors import DomainError
 from terminals import devices, incidents, queries, services
-from terminals.models import LabTerminal, LeaseHandover, OfflineIncident, TerminalLease, TerminalRange
+from terminals.models import (
+    LabTerminal, LeaseHandover, OfflineIncident, RefusedRegistration, SkewedRegistration, TerminalDevice,
+    TerminalLease, TerminalRange,
+)
 
 # Background of the "% used" cell at each level (seed 001: act at 80 %, alert at 90 %).
 LEVEL_STYLE = {"ok": "", "warning": "background:#fde68a", "critical": "background:#fca5a5;font-weight:bold"}
@@ -63,7 +66,8 @@ class TerminalLeaseInline(admin.TabularInline):
     model = TerminalLease
     extra = 0
     can_delete = False
-    fields = ["start", "end", "device_id", "used_unused", "high_water", "reported_next", "created_by", "created_at"]
+    fields = ["start", "end", "device_id", "used_unused", "high_water", "printed_unsynced", "reported_at",
+              "on_hold_at", "hold_mark", "created_by", "created_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -74,6 +78,16 @@ class TerminalLeaseInline(admin.TabularInline):
     def used_unused(self, obj):
         state = devices.lease_state(obj)
         return f"{state['used']:,} / {state['unused']:,} ({state['synced']:,} synced)"
+
+    @admin.display(description="printed / synced / unsynced")
+    def printed_unsynced(self, obj):
+        """As its machine last reported (every contact); STALE in red when unsynced and unreported too long."""
+        state = devices.lease_state(obj)
+        if state["printed"] is None:
+            return "- (never reported)"
+        shown = f"{state['printed']:,} / {state['synced']:,} / {state['unsynced']:,}"
+        return format_html('<span style="{}">{}{}</span>', LEVEL_STYLE["critical"] if state["stale"] else "", shown,
+                           " STALE" if state["stale"] else "")
 
     @admin.display(description="high-water mark")
     def high_water(self, obj):
@@ -304,3 +318,41 @@ class LeaseHandoverAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of what happened stays
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record the server keeps of what happened: listed, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SkewedRegistration)
+class SkewedRegistrationAdmin(ReadOnlyAdmin):
+    """Offline records whose terminal clock claimed a time after their arrival: stored with the server's time."""
+
+    list_display = ["created_at", "terminal", "patient", "claimed_registered_at", "device_id"]
+    list_filter = ["terminal"]
+    list_select_related = ["terminal", "patient"]
+
+
+@admin.register(RefusedRegistration)
+class RefusedRegistrationAdmin(ReadOnlyAdmin):
+    """Offline records refused and not stored since, per machine (the ops view's "refused")."""
+
+    list_display = ["refused_at", "terminal", "device_id", "mrn", "status", "errors"]
+    list_filter = ["terminal", "status"]
+
+
+@admin.register(TerminalDevice)
+class TerminalDeviceAdmin(ReadOnlyAdmin):
+    """The machines of each terminal, by device identity, with their last contact."""
+
+    list_display = ["terminal", "device_id", "first_seen_at", "last_contact_at", "last_sync_at", "clock_skew_seconds"]
+    list_filter = ["terminal"]

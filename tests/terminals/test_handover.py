@@ -83,3 +83,20 @@ def test_ops_hand_a_lease_over_in_the_admin_with_who_and_why(machine_a, machine_
     handover = LeaseHandover.objects.get()
     assert (handover.by.username, handover.reason, TerminalLease.objects.get().device_id) == (
         "ops", "disk moved", new_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_each_lease_printed_synced_unsynced_and_the_servers_records(machine_a, admin):
+    machine_a.outbox.parent.mkdir()
+    machine_a.ok("lease", "10")
+    machine_a.register("Synced")
+    machine_a.ok("sync")
+    machine_a.register("Not yet", "--dob", "1850-01-01")
+    machine_a.ok("sync", status=4)
+    terminal = LabTerminal.objects.get(code="LAB1-PC")
+    page = admin.get(f"/admin/terminals/labterminal/{terminal.pk}/change/").content.decode()
+    assert "printed / synced / unsynced" in page.lower() and "2 / 1 / 1" in page
+    listed = admin.get("/admin/terminals/refusedregistration/").content.decode()
+    assert "1850" in listed or "1900-01-01" in listed
+    for page in ("terminaldevice", "skewedregistration", "leasehandover"):
+        assert admin.get(f"/admin/terminals/{page}/").status_code == 200
