@@ -8,6 +8,7 @@ from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from terminals import devices, incidents, queries, services
 from terminals.models import (
@@ -318,19 +319,6 @@ class LeaseHandoverAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of what happened stays
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record the server keeps of what happened: listed, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SkewedRegistration)
