@@ -23,7 +23,7 @@ online counter or imports do. A number a terminal registers is recorded in idseq
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
