@@ -30,7 +30,7 @@ from bench.common import bench_database  # noqa: E402  (sets up Django)
 
 
 from patients.models import Patient  # noqa: E402
-from terminals import selectors, services  # noqa: E402
+from terminals import queries, services  # noqa: E402
 from terminals.client import TerminalClient, WrongMachine  # noqa: E402
 from terminals.models import LabTerminal, OfflineIncident, TerminalRange  # noqa: E402
 
@@ -116,7 +116,7 @@ def offline_day(base_url: str, *, terminals: int = 4, patients: int = 300, repla
     result.renumbered = sum(1 for key, mrn in printed.items()
                             if stored.get(key) != mrn or in_db.get(uuid.UUID(key), mrn) != mrn)
     result.duplicates = result.patients - len(in_db)  # client_uuid is unique: extra rows can only be uuid-less
-    report = {t["code"]: t["percent"] for t in selectors.utilisation()["terminals"]}
+    report = {t["code"]: t["percent"] for t in queries.utilisation()["terminals"]}
     result.utilisation = {t.code: report[t.code] for t in clients}
     result.outboxes = {t.pk: c.outbox() for t, c in clients.items()}
     return result

@@ -67,6 +67,9 @@ HOSPITAL_NAME = env("HOSPITAL_NAME")
 # Lab terminals: numbers from which a terminal passing 90 % of its range gets a new range of the same
 # size, e.g. "700000-799999". Empty: no automatic extension; an admin adds ranges by hand.
 TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
+# A lab terminal's lease with numbers its machine reported printed but not synced, and no report for this many hours,
+# is flagged stale in the ops view and /metrics (a dead PC's slips whose records the server does not hold).
+TOKENLINE_OFFLINE_STALE_HOURS = env.float("TOKENLINE_OFFLINE_STALE_HOURS", default=8.0)
 
 # MRN scheme of new registrations: "grouped" 001-00-001 (seed 000) or "dated" PAT-20241103-0001 (seed 001),
 # issued by the idseq sequences `mrn` and `mrn-dated`. Switching later keeps every issued number valid and findable.

@@ -12,7 +12,7 @@ from core.replication import replication_state
 from idseq import selectors as idseq_selectors
 from notifications import selectors as notification_selectors
 from queues import selectors as queue_selectors
-from terminals import selectors as terminal_selectors
+from terminals import queries as terminal_queries
 
 logger = logging.getLogger("tokenline.monitoring")
 
@@ -75,7 +75,7 @@ class DatabaseCollector:
             "tokenline_terminal_range_used_numbers", "Numbers of the active ranges handed out.", labels=labels
         )
         total = GaugeMetricFamily("tokenline_terminal_range_numbers", "Numbers in the active ranges.", labels=labels)
-        for row in terminal_selectors.utilisation()["terminals"]:
+        for row in terminal_queries.utilisation()["terminals"]:
             percent.add_metric([row["code"]], row["percent"])
             used.add_metric([row["code"]], row["used"])
             total.add_metric([row["code"]], row["total"])
@@ -84,19 +84,25 @@ class DatabaseCollector:
             "Numbers leased to each terminal that no synced registration carries yet (in its outbox, or unused).",
             labels=labels,
         )
-        for code, count in terminal_selectors.unsynced_leased().items():
+        for code, count in terminal_queries.unsynced_leased().items():
             unsynced.add_metric([code], count)
         incidents = GaugeMetricFamily(
             "tokenline_offline_incidents_open",
             "Offline records refused because another record holds their MRN, not yet resolved.",
-            value=terminal_selectors.open_incident_count(),
+            value=terminal_queries.open_incident_count(),
         )
         skewed = GaugeMetricFamily(
             "tokenline_terminals_clock_skewed",
             "Active terminals whose clock was off by more than 10 minutes at their latest contact.",
-            value=terminal_selectors.skewed_terminal_count(),
+            value=terminal_queries.skewed_terminal_count(),
         )
-        return [percent, used, total, unsynced, incidents, skewed]
+        stale = GaugeMetricFamily(
+            "tokenline_terminal_leases_stale",
+            "Leases with numbers reported printed but not synced, unreported for TOKENLINE_OFFLINE_STALE_HOURS "
+            "(a dead PC's slips: hand the lease over).",
+            value=terminal_queries.stale_lease_count(),
+        )
+        return [percent, used, total, unsynced, incidents, skewed, stale]
 
     def _replication(self):
         state = replication_state()

@@ -16,6 +16,7 @@ from patients.exceptions import DuplicatePatient, MrnTaken
 from patients.history_trigger import history_user_for_inserts
 from patients.models import MRN_VALUE_UNIQUE, Patient
 from patients.mrn import SCHEMES, active_scheme, mrn_value, parse_mrn, scheme_formats
+from patients.validators import validate_dob
 
 MRN_COUNTER = SCHEMES["grouped"]  # the grouped idseq Sequence (and its counter key) of MRNs
 # The partial unique index on active CNICs (patients/models.py).
@@ -236,10 +237,14 @@ def _validate(patient: Patient, *, dob_not_after: date | None = None) -> None:
     if dob_not_after is None:
         patient.full_clean(exclude=["mrn", "created_by"], validate_unique=False, validate_constraints=False)
         return
-    # The date of birth against another day than today: the field's own "not in the future" rule is replaced.
+    # The date of birth against another day than today: the field's own rule runs with that day as its limit
+    # (still from 1900, as online), after the other fields.
     patient.full_clean(exclude=["mrn", "created_by", "dob"], validate_unique=False, validate_constraints=False)
-    if patient.dob is not None and patient.dob > dob_not_after:
-        raise ValidationError({"dob": [f"Date of birth cannot be after the registration date ({dob_not_after})."]})
+    if patient.dob is not None:
+        try:
+            validate_dob(patient.dob, not_after=dob_not_after)
+        except ValidationError as exc:
+            raise ValidationError({"dob": exc.messages}) from None
 
 
 @contextlib.contextmanager

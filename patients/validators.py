@@ -27,15 +27,19 @@ EARLIEST_DOB = datetime.date(1900, 1, 1)
 
 
 
-def validate_dob(value) -> None:
-    """A date of birth from 1900-01-01 to today in the hospital's time zone.
+def validate_dob(value, *, not_after: datetime.date | None = None) -> None:
+    """A date of birth from 1900-01-01 to today in the hospital's time zone, or to `not_after` when given (a lab
+    terminal's registration day: the patient stood there then, not today).
 
     Raises:
-        ValidationError: for an earlier day, or a day after today.
+        ValidationError: for an earlier day, or a day after today (after `not_after`).
     """
     if value < EARLIEST_DOB:
         raise ValidationError(f"Date of birth cannot be before {EARLIEST_DOB.isoformat()}.")
-    validate_not_future(value)
+    if not_after is None:
+        validate_not_future(value)
+    elif value > not_after:
+        raise ValidationError(f"Date of birth cannot be after the registration date ({not_after}).")
 
 
 def validate_visible_text(value: str) -> None:

@@ -12,9 +12,13 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from knox.models import AuthToken
 
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from terminals import devices, incidents, selectors, services
-from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
+from terminals import devices, incidents, queries, services
+from terminals.models import (
+    LabTerminal, LeaseHandover, OfflineIncident, RefusedRegistration, SkewedRegistration, TerminalDevice,
+    TerminalLease, TerminalRange,
+)
 
 # Background of the "% used" cell at each level (seed 001: act at 80 %, alert at 90 %).
 LEVEL_STYLE = {"ok": "", "warning": "background:#fde68a", "critical": "background:#fca5a5;font-weight:bold"}
@@ -67,7 +71,8 @@ class TerminalLeaseInline(admin.TabularInline):
     model = TerminalLease
     extra = 0
     can_delete = False
-    fields = ["start", "end", "device_id", "used_unused", "high_water", "reported_next", "created_by", "created_at"]
+    fields = ["start", "end", "device_id", "used_unused", "high_water", "printed_unsynced", "reported_at",
+              "on_hold_at", "hold_mark", "created_by", "created_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -78,6 +83,16 @@ class TerminalLeaseInline(admin.TabularInline):
     def used_unused(self, obj):
         state = devices.lease_state(obj)
         return f"{state['used']:,} / {state['unused']:,} ({state['synced']:,} synced)"
+
+    @admin.display(description="printed / synced / unsynced")
+    def printed_unsynced(self, obj):
+        """As its machine last reported (every contact); STALE in red when unsynced and unreported too long."""
+        state = devices.lease_state(obj)
+        if state["printed"] is None:
+            return "- (never reported)"
+        shown = f"{state['printed']:,} / {state['synced']:,} / {state['unsynced']:,}"
+        return format_html('<span style="{}">{}{}</span>', LEVEL_STYLE["critical"] if state["stale"] else "", shown,
+                           " STALE" if state["stale"] else "")
 
     @admin.display(description="high-water mark")
     def high_water(self, obj):
@@ -92,14 +107,14 @@ class LabTerminalAdmin(admin.ModelAdmin):
     """Seed 001's terminal table plus utilisation: used/total, % used (amber from 80 %, red from 90 %), remaining."""
 
     list_display = ["code", "name", "is_active", "ranges_shown", "current_shown", "used_of_total", "percent_used",
-                    "remaining", "has_key", "last_contact_at", "last_sync_at", "pending_reported", "refused_reported",
+                    "remaining", "has_key", "last_contact_at", "last_sync_at", "unsynced", "refused",
                     "clock", "open_incidents"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
     fields = ["code", "name", "is_active", "user", "created_at", "updated_at", "last_contact_at", "last_sync_at",
-              "pending_reported", "refused_reported", "clock", "open_incidents"]
-    readonly_fields = ["user", "created_at", "updated_at", "last_contact_at", "last_sync_at", "pending_reported",
-                       "refused_reported", "clock", "open_incidents"]
+              "unsynced", "refused", "clock", "open_incidents"]
+    readonly_fields = ["user", "created_at", "updated_at", "last_contact_at", "last_sync_at", "unsynced",
+                       "refused", "clock", "open_incidents"]
     inlines = [TerminalRangeInline, TerminalLeaseInline]
     actions = ["issue_key", "revoke_key"]
 
@@ -109,7 +124,8 @@ class LabTerminalAdmin(admin.ModelAdmin):
         key_expires = AuthToken.objects.filter(user=OuterRef("user_id")).order_by(F("expiry").desc(nulls_first=True))
         return super().get_queryset(request).select_related("user").prefetch_related(
             Prefetch("ranges", queryset=active, to_attr="active_ranges")
-        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True)),
+        ).annotate(incidents_open=Count("incidents", filter=Q(incidents__resolved_at__isnull=True), distinct=True),
+                   refusals_held=Count("refusals", distinct=True),
                    key_expires=Subquery(key_expires.values("expiry")[:1]),
                    has_token=Exists(AuthToken.objects.filter(user=OuterRef("user_id"))))
 
@@ -136,17 +152,27 @@ class LabTerminalAdmin(admin.ModelAdmin):
 
     @admin.display(description="used / total")
     def used_of_total(self, obj):
-        shown = selectors.figures(obj.active_ranges)
+        shown = queries.figures(obj.active_ranges)
         return f"{shown['used']:,} / {shown['total']:,}"
 
     @admin.display(description="% used")
     def percent_used(self, obj):
-        shown = selectors.figures(obj.active_ranges)
+        shown = queries.figures(obj.active_ranges)
         return format_html('<span style="{}">{} %</span>', LEVEL_STYLE[shown["level"]], f"{shown['percent']:.1f}")
 
     @admin.display(description="remaining")
     def remaining(self, obj):
-        return f"{selectors.figures(obj.active_ranges)['remaining']:,}"
+        return f"{queries.figures(obj.active_ranges)['remaining']:,}"
+
+    @admin.display(description="printed, not synced")
+    def unsynced(self, obj):
+        """Numbers its machines reported printed that no stored registration carries yet (server state)."""
+        return sum(lease["unsynced"] or 0 for lease in devices.lease_states(obj))
+
+    @admin.display(description="refused, not resent")
+    def refused(self, obj):
+        """Registrations the server refused and no later sync stored (server state, terminals.devices)."""
+        return obj.refusals_held if hasattr(obj, "refusals_held") else obj.refusals.count()
 
     @admin.display(description="clock skew")
     def clock(self, obj):
@@ -212,11 +238,11 @@ class OfflineIncidentAdmin(admin.ModelAdmin):
     """The "offline incidents" page: two registrations that claimed one MRN. The first stays; ops give
     the second patient a new MRN with the action, and reprint the slip the page then links to."""
 
-    list_display = ["id", "created_at", "terminal", "mrn", "kept_shown", "refused_shown", "registered_at",
+    list_display = ["id", "created_at", "terminal", "kind", "mrn", "kept_shown", "refused_shown", "registered_at",
                     "resolution"]
-    list_filter = [OpenFilter, "terminal"]
+    list_filter = [OpenFilter, "kind", "terminal"]
     search_fields = ["mrn", "kept__full_name", "refused_details__full_name"]
-    fields = ["terminal", "mrn", "kept", "kept_details", "refused_client_uuid", "refused_details", "registered_at",
+    fields = ["terminal", "kind", "mrn", "kept", "kept_details", "refused_client_uuid", "refused_details", "registered_at",
               "device_id", "created_at", "resolution", "resolved_by", "resolved_at"]
     readonly_fields = fields
     actions = ["give_new_mrn"]
@@ -232,7 +258,9 @@ class OfflineIncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="kept (holds the MRN)")
     def kept_shown(self, obj):
-        return f"{obj.kept.full_name} ({obj.kept_details.get('registered_at') or 'registered online'})"
+        if obj.kept is None:
+            return "- (the number is of another machine's lease)"
+        return f"{obj.kept.full_name} ({(obj.kept_details or {}).get('registered_at') or 'registered online'})"
 
     @admin.display(description="refused (needs a new MRN)")
     def refused_shown(self, obj):
@@ -257,3 +285,74 @@ class OfflineIncidentAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"Incident #{incident.pk}: {patient.full_name} now has MRN {patient.mrn}; "
                                        f"reprint the slip printed as {incident.mrn}.", messages.SUCCESS)
+
+
+class LeaseHandoverForm(forms.ModelForm):
+    """A handover: which lease of which terminal, to which machine, and why (terminals.services.hand_over_lease)."""
+
+    terminal = forms.ModelChoiceField(LabTerminal.objects.all())
+    start = forms.IntegerField(help_text="The lease's first number, e.g. 710000.")
+
+    class Meta:
+        model = LeaseHandover
+        fields = ["to_device", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = services.hand_over_lease(
+                terminal_code=data["terminal"].code, start=data["start"], to_device=data["to_device"],
+                by=self.user, reason=data["reason"])
+        except DomainError as exc:
+            raise ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(LeaseHandover)
+class LeaseHandoverAdmin(admin.ModelAdmin):
+    """Hand a dead PC's lease to its replacement ("Add lease handover"); the list is the record of who and why."""
+
+    form = LeaseHandoverForm
+    list_display = ["at", "lease", "from_device", "to_device", "by", "reason"]
+    readonly_fields = ["at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user
+        return form
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved by the service in the form's clean, with the lease it moves
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what happened stays
+
+
+@admin.register(SkewedRegistration)
+class SkewedRegistrationAdmin(ReadOnlyAdmin):
+    """Offline records whose terminal clock claimed a time after their arrival: stored with the server's time."""
+
+    list_display = ["created_at", "terminal", "patient", "claimed_registered_at", "device_id"]
+    list_filter = ["terminal"]
+    list_select_related = ["terminal", "patient"]
+
+
+@admin.register(RefusedRegistration)
+class RefusedRegistrationAdmin(ReadOnlyAdmin):
+    """Offline records refused and not stored since, per machine (the ops view's "refused")."""
+
+    list_display = ["refused_at", "terminal", "device_id", "mrn", "status", "errors"]
+    list_filter = ["terminal", "status"]
+
+
+@admin.register(TerminalDevice)
+class TerminalDeviceAdmin(ReadOnlyAdmin):
+    """The machines of each terminal, by device identity, with their last contact."""
+
+    list_display = ["terminal", "device_id", "first_seen_at", "last_contact_at", "last_sync_at", "clock_skew_seconds"]
+    list_filter = ["terminal"]

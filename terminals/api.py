@@ -2,6 +2,7 @@
 `POST /api/v1/patients/` (and seed 001's `/api/patients/`) with `"offline": true`."""
 
 import logging
+import uuid
 from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema
@@ -14,7 +15,7 @@ from patients import api as patients_api
 from patients.api import PatientIn, PatientOut
 from patients.models import Patient
 from patients.exceptions import DuplicatePatient
-from terminals import devices, selectors, services
+from terminals import devices, incidents, queries, services
 from terminals.models import LabTerminal, TerminalLease, TerminalRange
 
 logger = logging.getLogger("tokenline.terminals")
@@ -69,18 +70,53 @@ class PatientViewSet(patients_api.PatientViewSet):
 
 
 def register_offline(request) -> Response:
-    """`POST /api/v1/patients/` with `"offline": true`: 201 with the new patient, 200 when already synced."""
+    """`POST /api/v1/patients/` with `"offline": true`: 201 with the new patient, 200 when already synced.
+
+    The same path as a batch sync of one item (`sync_as_device`): the `X-Tokenline-Device` binding, refusals and
+    incidents are the batch's, and the contact is recorded alike."""
     data = OfflinePatientIn(data=request.data)
     data.is_valid(raise_exception=True)
     fields = dict(data.validated_data)
     fields.pop("offline")
-    registration = services.register_offline(
-        terminal_code=fields.pop("origin_terminal_code"), user=request.user, **fields
-    )
-    return Response(
-        PatientOut(registration.patient).data,
-        status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK,
-    )
+    _terminal, _contact, outcomes, epoch = sync_as_device(request, fields.pop("origin_terminal_code"), [fields])
+    if isinstance(outcomes[0], Exception):
+        raise outcomes[0]
+    return with_epoch(Response(
+        PatientOut(outcomes[0].patient).data,
+        status=status.HTTP_201_CREATED if outcomes[0].created else status.HTTP_200_OK,
+    ), epoch)
+
+
+def with_epoch(response: Response, epoch: str) -> Response:
+    """`response` carrying the machine's next epoch (`X-Tokenline-Epoch`, terminals.devices.check_epoch)."""
+    if epoch:
+        response["X-Tokenline-Epoch"] = epoch
+    return response
+
+
+def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, devices.Contact, list, str]:
+    """Store terminal `code`'s offline registrations `items` (`services.sync_registrations`) as the device named by
+    the request's X-Tokenline-* headers, after checking its epoch, and record the contact.
+    Returns (terminal, contact, one outcome per item: a Registration or the exception it raised, the machine's
+    next epoch or "").
+    Raises as `services.terminal_for`, `services.sync_registrations` and `devices.parse_contact` (a malformed
+    header: 400), before anything is written."""
+    contact = devices.parse_contact(request.headers)
+    terminal = services.terminal_for(code=code, user=request.user)
+    epoch = devices.check_epoch(terminal=terminal, contact=contact)  # a clone's leases go on hold before it syncs
+    outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items,
+                                           device_id=contact.device_id)
+    devices.record_contact(terminal=terminal, contact=contact, synced=True)
+    stored, refused = [], []
+    for item, outcome in zip(items, outcomes, strict=True):
+        sent = item.get("client_uuid") if isinstance(item, dict) else getattr(item, "client_uuid", None)
+        if isinstance(outcome, services.Registration):
+            stored.append(outcome.patient.client_uuid)
+        elif sent is not None and (refusal := _refusal(outcome)) and refusal[0] < 500:
+            refused.append((sent, item.get("mrn") if isinstance(item, dict) else item.mrn, *refusal))
+    devices.record_refusals(terminal=terminal, device_id=contact.device_id, refused=refused,
+                            stored=[done for done in stored if done])
+    return terminal, contact, outcomes, epoch
 
 
 class LeaseIn(serializers.Serializer):
@@ -116,19 +152,23 @@ class LeaseView(APIView):
         data = LeaseIn(data=request.data)
         data.is_valid(raise_exception=True)
         contact = devices.parse_contact(request.headers)
+        epoch = devices.check_epoch(terminal=services.terminal_for(code=code, user=request.user), contact=contact)
         lease = services.lease_block(terminal_code=code, user=request.user, count=data.validated_data["count"],
                                      device_id=contact.device_id, request_id=data.validated_data.get("request_id"))
         devices.record_contact(terminal=lease.terminal, contact=contact)
-        answer = {**LeaseOut(lease).data, **selectors.lease_reply(lease),
+        answer = {**LeaseOut(lease).data, **queries.lease_reply(lease),
                   "leases": devices.lease_states(lease.terminal, device_id=contact.device_id)}
-        return Response(answer, status=status.HTTP_201_CREATED)
+        return with_epoch(Response(answer, status=status.HTTP_201_CREATED), epoch)
 
     @extend_schema(responses={200: dict})
     def get(self, request, code):
         """The terminal's own leases with what it used of each (for `recover` after losing its disk)."""
         terminal = services.terminal_for(code=code, user=request.user)
-        devices.record_contact(terminal=terminal, contact=devices.parse_contact(request.headers))
-        return Response({"terminal": terminal.code, "leases": devices.lease_states(terminal)})
+        contact = devices.parse_contact(request.headers)
+        epoch = devices.check_epoch(terminal=terminal, contact=contact)
+        devices.record_contact(terminal=terminal, contact=contact)
+        return with_epoch(Response({"terminal": terminal.code, "leases": devices.lease_states(terminal),
+                                    "renumbered": incidents.renumbered_for(terminal)}), epoch)
 
 
 class SyncIn(serializers.Serializer):
@@ -150,17 +190,14 @@ class SyncView(APIView):
         data.is_valid(raise_exception=True)
         item_in, patient_out = SyncItemIn(), PatientOut()  # one of each for the batch: building fields is costly
         items = [_validated(item_in, item) for item in data.validated_data["registrations"]]
-        contact = devices.parse_contact(request.headers)
-        outcomes = services.sync_registrations(terminal_code=code, user=request.user, registrations=items,
-                                               device_id=contact.device_id)
+        terminal, contact, outcomes, epoch = sync_as_device(request, code, items)
         results = [_result(patient_out, i, outcome) for i, outcome in enumerate(outcomes)]
         counts = {key: sum(r["result"] == key for r in results) for key in ("created", "already_synced", "error")}
-        terminal = services.terminal_for(code=code, user=request.user)
-        devices.record_contact(terminal=terminal, contact=contact, synced=True)
         if counts["error"]:
             logger.warning("Terminal %s sync: %s of %s registrations refused", code, counts["error"], len(results))
-        return Response({**counts, "results": results,
-                         "leases": devices.lease_states(terminal, device_id=contact.device_id)})
+        return with_epoch(Response({**counts, "results": results,
+                                    "leases": devices.lease_states(terminal, device_id=contact.device_id),
+                                    "renumbered": incidents.renumbered_for(terminal)}), epoch)
 
 
 def _validated(item_in: SyncItemIn, item: dict):
@@ -168,6 +205,11 @@ def _validated(item_in: SyncItemIn, item: dict):
     try:
         fields = dict(item_in.run_validation(item))
     except serializers.ValidationError as exc:
+        # Which registration was refused, when it says so legibly: the server keeps a record of refusals.
+        try:
+            exc.client_uuid, exc.mrn = uuid.UUID(str(item.get("client_uuid"))), str(item.get("mrn") or "")[:20]
+        except ValueError:
+            exc.client_uuid = None
         return exc
     for key in ("offline", "origin_terminal_code"):
         fields.pop(key)
@@ -182,15 +224,24 @@ def _result(patient_out: PatientOut, index: int, outcome) -> dict:
             "status": status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
             "patient": patient_out.to_representation(outcome.patient),
         }
-    response = exception_handler(outcome, {})  # the same status and body as a single request would get
-    if response is None:  # a fault, not a refusal: logged, and the terminal keeps the item to send again
+    refusal = _refusal(outcome)
+    if refusal is None:  # a fault, not a refusal: logged, and the terminal keeps the item to send again
         logger.error("Sync item %s failed", index, exc_info=outcome)
         return {"index": index, "result": "error", "status": 500,
                 "errors": {"detail": "Server error; this registration was not stored. Send it again later."}}
+    return {"index": index, "result": "error", "status": refusal[0], "errors": refusal[1]}
+
+
+def _refusal(outcome: Exception) -> tuple[int, dict] | None:
+    """(status, errors) of a refused sync item, as a single request would get them, with `field` naming what the
+    terminal can fix; None for a fault (an unexpected exception)."""
+    response = exception_handler(outcome, {})
+    if response is None:
+        return None
     errors = dict(response.data)
     if "detail" in errors and type(outcome) in REFUSED_FIELD:  # a field-level reason the terminal can fix
         errors.setdefault("field", REFUSED_FIELD[type(outcome)])
-    return {"index": index, "result": "error", "status": response.status_code, "errors": errors}
+    return response.status_code, errors
 
 
 # The field a domain error refuses, so that the terminal can show and fix it.
@@ -205,7 +256,7 @@ class UtilisationView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        return Response(selectors.utilisation())
+        return Response(queries.utilisation())
 
 
 class TerminalsView(APIView):
@@ -218,4 +269,4 @@ class TerminalsView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         own = getattr(request.user, "lab_terminal", None)
-        return Response({"terminals": selectors.ops_view(code=own.code if own else None)})
+        return Response({"terminals": queries.ops_view(code=own.code if own else None)})

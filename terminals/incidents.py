@@ -30,7 +30,8 @@ class Collision(DomainError):
     def __init__(self, incident: OfflineIncident):
         super().__init__(MRN_IN_USE, field="mrn", incident=incident.pk,
                          reason=f"MRN {incident.mrn} was already synced for another patient (offline incident "
-                                f"#{incident.pk}); the server will give this patient a new number.")
+                                f"#{incident.pk}); ops give this patient a new MRN, which the terminal's next sync "
+                                "prints for reprint.")
 
 
 def details(patient: Patient) -> dict:
@@ -42,30 +43,81 @@ def details(patient: Patient) -> dict:
             "origin_terminal": patient.origin_terminal.code if patient.origin_terminal else None}
 
 
-def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str = "") -> OfflineIncident:
+def record_collision(*, terminal: LabTerminal, refused: Patient, device_id: str = "",
+                     kind: str = OfflineIncident.Kind.COLLISION) -> OfflineIncident:
     """Open (or find, for a registration sent again) the incident for unsaved `refused`, whose `mrn` and
-    `client_uuid` are set and whose MRN another record holds. Commits on its own; logs an ERROR once.
+    `client_uuid` are set. `kind` COLLISION: another record holds the MRN; WRONG_DEVICE: the MRN is of a lease
+    bound to another machine; ON_HOLD: of a lease on hold, above its mark (for these two, the record holding the
+    MRN, if any, is kept). Commits on its own; logs an ERROR once.
 
-    Raises Patient.DoesNotExist if no record holds the MRN (the caller saw a unique violation, so one does).
+    Raises Patient.DoesNotExist for a COLLISION when no record holds the MRN (the caller saw a unique violation,
+    so one does).
     """
     value = mrn_value(refused.mrn)  # the kept record may write the number otherwise (`710000`, `007-10-000`)
-    kept = Patient.objects.select_related("origin_terminal").get(
+    holders = Patient.objects.select_related("origin_terminal").filter(
         **({"mrn_value": value} if value is not None else {"mrn": refused.mrn}))
+    kept = holders.get() if kind == OfflineIncident.Kind.COLLISION else holders.first()
     try:
         with transaction.atomic():
             incident, created = OfflineIncident.objects.get_or_create(
                 refused_client_uuid=refused.client_uuid,
-                defaults={"terminal": terminal, "mrn": refused.mrn, "kept": kept, "kept_details": details(kept),
-                          "refused_details": details(refused), "registered_at": refused.registered_at,
-                          "device_id": device_id},
+                defaults={"terminal": terminal, "kind": kind, "mrn": refused.mrn, "kept": kept,
+                          "kept_details": details(kept) if kept else None, "refused_details": details(refused),
+                          "registered_at": refused.registered_at, "device_id": device_id},
             )
     except IntegrityError:  # the same registration, sent twice at once: the other request opened it
         incident, created = OfflineIncident.objects.get(refused_client_uuid=refused.client_uuid), False
     if created:
-        logger.error("Offline incident #%s: terminal %s synced MRN %s for %r, but it belongs to %r (%s); "
-                     "the second registration is held for a new number", incident.pk, terminal.code, refused.mrn,
-                     refused.full_name, kept.full_name, kept.client_uuid or "registered online")
+        holder = {OfflineIncident.Kind.WRONG_DEVICE: "its lease is bound to another machine",
+                  OfflineIncident.Kind.ON_HOLD: "its lease is on hold (two machines printed from it)"}.get(kind) or \
+            f"it belongs to {kept.full_name!r} ({kept.client_uuid or 'registered online'})"
+        logger.error("Offline incident #%s (%s): terminal %s synced MRN %s for %r, but %s; the registration is held "
+                     "for a new number", incident.pk, kind, terminal.code, refused.mrn, refused.full_name, holder)
     return incident
+
+
+def earlier_keeps(*, terminal: LabTerminal, newcomer: Patient, value: int, by, device_id: str = "",
+                  dob_not_after=None) -> bool:
+    """When the unsaved offline `newcomer` claims MRN `value` that an offline record registered later already holds,
+    the earlier registration keeps it: the holder gets the next online MRN, `newcomer` is stored under the
+    contested MRN, and a resolved incident records the holder's old and new number so its terminal prints the
+    reprint notice on its next sync (`renumbered`). All in one transaction.
+
+    Returns False, changing nothing, unless both carry `registered_at` and a client_uuid and the newcomer's is
+    earlier. Raises as `patients.services.save_new_patient` (nothing changed then).
+    """
+    from idseq.services import issue
+    from patients.mrn import SCHEMES, active_scheme
+
+    if newcomer.registered_at is None or newcomer.client_uuid is None:
+        return False
+    with transaction.atomic():
+        holder = Patient.objects.select_for_update().filter(mrn_value=value).first()
+        if (holder is None or not holder.is_offline_entry or holder.client_uuid is None
+                or holder.registered_at is None or newcomer.registered_at >= holder.registered_at):
+            return False
+        contested = holder.mrn
+        holder.mrn = issue(SCHEMES[active_scheme()], purpose="offline MRN kept by an earlier registration",
+                           issued_by=by).ids[0]
+        holder._history_user = by
+        holder.save(update_fields=["mrn"])
+        save_new_patient(newcomer, numbering=lambda: contested, dob_not_after=dob_not_after)
+        incident = OfflineIncident.objects.create(
+            terminal=holder.origin_terminal or terminal, mrn=contested, kept=newcomer, kept_details=details(newcomer),
+            refused_client_uuid=holder.client_uuid, refused_details={**details(holder), "mrn": contested},
+            registered_at=holder.registered_at, device_id=device_id, resolved_at=timezone.now(), new_patient=holder)
+    logger.error("Offline incident #%s: MRN %s was printed for %r and, registered earlier, for %r, who keeps it; "
+                 "%r now has MRN %s (reprint the slip)", incident.pk, contested, holder.full_name, newcomer.full_name,
+                 holder.full_name, holder.mrn)
+    return True
+
+
+def renumbered_for(terminal: LabTerminal, limit: int = 200) -> list[dict]:
+    """The terminal's registrations given a new MRN by a resolved incident, newest first (at most `limit`):
+    [{"client_uuid", "printed", "mrn"}], sent with every sync and lease listing so its PC prints the reprint."""
+    rows = (OfflineIncident.objects.filter(terminal=terminal, new_patient__isnull=False)
+            .order_by("-resolved_at", "-pk").values_list("refused_client_uuid", "mrn", "new_patient__mrn")[:limit])
+    return [{"client_uuid": str(key), "printed": printed, "mrn": mrn} for key, printed, mrn in rows]
 
 
 def open_incidents():

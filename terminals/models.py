@@ -34,15 +34,9 @@ class LabTerminal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # What the terminal said on its latest contact (terminals/devices.py): the ops view's figures.
+    # The latest contact of any of its machines (terminals/devices.py; per machine: TerminalDevice).
     last_contact_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
-    pending_reported = models.IntegerField(
-        null=True, blank=True, editable=False, help_text="Registrations waiting in the terminal's outbox."
-    )
-    refused_reported = models.IntegerField(
-        null=True, blank=True, editable=False, help_text="Refused registrations the terminal holds for fixing."
-    )
     clock_skew_seconds = models.IntegerField(
         null=True, blank=True, editable=False, help_text="Terminal clock minus server clock at the latest contact."
     )
@@ -156,8 +150,15 @@ class TerminalLease(NumberBlock):
     # The client's id for the lease request: a resent request gets this same lease back, not a second block.
     request_id = models.UUIDField(null=True, blank=True)
     requested = models.IntegerField(null=True, blank=True, help_text="How many numbers the terminal asked for.")
-    # The terminal's own counter as it last reported it (the next number it would print), or NULL.
+    # The terminal's own counter as it last reported it (the next number it would print), or NULL; `reported_at`
+    # when its machine last reported it (every contact does): printed = reported_next - start.
     reported_next = models.BigIntegerField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    # Put on hold at the first collision on it (two machines printed its numbers: a cloned disk): numbers above
+    # `hold_mark` (the highest known printed then) are refused, and every client stops printing from it at its
+    # next contact and leases afresh.
+    on_hold_at = models.DateTimeField(null=True, blank=True)
+    hold_mark = models.BigIntegerField(null=True, blank=True)
 
     class Meta(NumberBlock.Meta):
         indexes = [
@@ -178,18 +179,32 @@ class TerminalLease(NumberBlock):
 
 
 class OfflineIncident(models.Model):
-    """Two offline registrations claiming one MRN: the server kept the first (`kept`), and refused the
-    second, stored here with its details so a person can give that patient a new number.
+    """An offline registration the server refused because its printed MRN cannot be trusted, stored here with its
+    details so a person can give that patient a new number:
+    - `collision`: two registrations claim one MRN; the one registered earlier keeps it (`kept`) and the other is
+      held here; when the one already stored was the later, it was renumbered at once (`new_patient` set, resolved:
+      `terminals.incidents.earlier_keeps`);
+    - `wrong_device`: the MRN lies in a lease bound to another machine (a copied outbox printed it); `kept` is the
+      record holding the number, if the lease's own machine synced it already;
+    - `on_hold`: printed from a lease on hold (after a collision on it) above its hold mark.
 
     Opened by `terminals.incidents.record_collision`, resolved by `terminals.incidents.resolve_incident`.
     """
 
+    class Kind(models.TextChoices):
+        COLLISION = "collision", "MRN claimed twice"
+        WRONG_DEVICE = "wrong_device", "number of another machine's lease"
+        ON_HOLD = "on_hold", "printed from a lease on hold"
+
     terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COLLISION)
     mrn = models.CharField("MRN claimed twice", max_length=20)
     kept = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="+", help_text="The record that holds the MRN."
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The record that holds the MRN (none yet for a number of another machine's lease).",
     )
-    kept_details = models.JSONField(help_text="The kept patient's details when the collision was found.")
+    kept_details = models.JSONField(null=True, blank=True,
+                                    help_text="The kept patient's details when the collision was found.")
     refused_client_uuid = models.UUIDField()
     refused_details = models.JSONField(help_text="The refused registration as the terminal sent it.")
     registered_at = models.DateTimeField(null=True, blank=True, help_text="When the terminal registered it.")
@@ -222,3 +237,91 @@ class OfflineIncident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class SkewedRegistration(models.Model):
+    """An offline registration whose `registered_at` (the terminal's clock) lay later than the server's time plus
+    the allowed skew when it arrived: the patient was stored with the server's time instead, and this row keeps
+    what the terminal claimed, so ops see which records and which clock to look at."""
+
+    patient = models.OneToOneField("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="skewed_registrations")
+    claimed_registered_at = models.DateTimeField(help_text="The registration time the terminal sent.")
+    device_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.terminal} patient {self.patient_id} claimed {self.claimed_registered_at:%Y-%m-%d %H:%M}"
+
+
+class TerminalDevice(models.Model):
+    """One machine of a terminal, by the device identity its client sends (`X-Tokenline-Device`; "" for clients
+    sending none): when it was last in touch and how its clock stood. The ops view shows each machine with the
+    server's own figures for it (its refused registrations, its leases' unsynced numbers)."""
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="devices")
+    device_id = models.CharField(max_length=64, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    clock_skew_seconds = models.IntegerField(null=True, blank=True)
+    # The epoch issued at its latest contact ("seq.token") and the one before, which a machine whose reply was lost
+    # may still present (terminals.devices.check_epoch): a clone of the disk presents an older one and is caught.
+    epoch = models.CharField(max_length=40, blank=True, default="")
+    previous_epoch = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        ordering = ["terminal", "device_id"]
+        constraints = [
+            # One row per machine of a terminal: contacts update it.
+            models.UniqueConstraint(fields=["terminal", "device_id"], name="terminals_device_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.terminal} device {self.device_id[:8] or '(none)'}"
+
+
+class RefusedRegistration(models.Model):
+    """An offline registration the server refused (4xx) and has not stored since: the server's own record of what
+    a terminal holds for fixing, per machine. Written by every sync (batch or single); deleted when a later sync
+    stores that registration."""
+
+    terminal = models.ForeignKey(LabTerminal, on_delete=models.PROTECT, related_name="refusals")
+    device_id = models.CharField(max_length=64, blank=True)
+    client_uuid = models.UUIDField()
+    mrn = models.CharField(max_length=20, blank=True)
+    status = models.PositiveSmallIntegerField()
+    errors = models.JSONField()
+    refused_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["refused_at", "id"]
+        constraints = [
+            # One row per registration: refused again, it is updated.
+            models.UniqueConstraint(fields=["client_uuid"], name="terminals_refusal_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.terminal} {self.mrn} refused ({self.status})"
+
+
+class LeaseHandover(models.Model):
+    """Ops moved a lease, with its printed-but-unsynced records, from one machine of its terminal to another (a
+    dead PC's disk or outbox now in its replacement): who, when and why. Written by
+    `terminals.services.hand_over_lease` only; never changed afterwards."""
+
+    lease = models.ForeignKey(TerminalLease, on_delete=models.PROTECT, related_name="handovers")
+    from_device = models.CharField(max_length=64, blank=True)
+    to_device = models.CharField(max_length=64)
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.lease} handed to {self.to_device[:12]}"

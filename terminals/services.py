@@ -46,7 +46,9 @@ from patients.mrn import mrn_value, written_mrn
 from patients.services import MRN_COUNTER, save_new_patient
 from terminals import devices, incidents
 from terminals.incidents import MRN_IN_USE, Collision
-from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from terminals.models import (
+    LabTerminal, LeaseHandover, OfflineIncident, SkewedRegistration, TerminalDevice, TerminalLease, TerminalRange,
+)
 
 logger = logging.getLogger("tokenline.terminals")
 
@@ -86,6 +88,17 @@ class NotLeased(DomainError):
     """422: a synced MRN lies in none of the terminal's leases, so the terminal could not have printed it."""
 
     status_code = 422
+
+
+class LeaseOnHold(DomainError):
+    """409: a number printed from a lease on hold, above its hold mark (after a collision on the lease);
+    `incident` holds the registration for a new MRN when it had a client_uuid."""
+
+    def __init__(self, lease: TerminalLease, number: str, incident=None):
+        extra = {"incident": incident.pk} if incident is not None else {}
+        super().__init__(f"MRN {number}: lease {lease.start}-{lease.end} is on hold since two machines printed "
+                         "from it (a cloned PC?); its later numbers are refused. Lease a new block.", field="mrn",
+                         **extra)
 
 
 @dataclass(frozen=True)
@@ -385,37 +398,52 @@ def register_offline(
 def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid.UUID | None, device_id: str = "",
               registered_at: datetime | None = None, stored: dict[uuid.UUID, Patient] | None = None,
               **demographics) -> Registration:
-    """`register_offline` for a terminal already checked by `terminal_for`. `stored`: the patients a sync batch's
+    """`register_offline` for a terminal already checked by `terminal_for`: the one path every offline
+    registration takes (the single endpoint and batch sync alike). `stored`: the patients a sync batch's
     client_uuids were already stored with, looked up once for the batch (None: look this one up)."""
     if client_uuid is not None:
         existing = _already_synced(terminal, client_uuid, mrn, stored=stored)
         if existing is not None:
             return Registration(existing, created=False)
+    now = timezone.now()
+    # A terminal clock running ahead cannot date a record after its arrival: the server's time is stored instead
+    # and the claim kept (SkewedRegistration). Within the allowed skew the terminal's time stands.
+    claimed = registered_at if registered_at is not None and registered_at > now + devices.SKEW_LIMIT else None
     patient = Patient(
         **demographics,
         created_by=user,
         origin_terminal=terminal,
         is_offline_entry=True,
-        synced_at=timezone.now(),
-        registered_at=registered_at,
+        synced_at=now,
+        registered_at=now if claimed else registered_at,
         client_uuid=client_uuid,
     )
-    # The terminal's day, not the server's, bounds the date of birth (its clock may run a day ahead).
-    dob_not_after = timezone.localdate(registered_at) + timedelta(days=1) if registered_at else None
+    # The terminal's registration day, not the server's, bounds the date of birth (from 1900, as online).
+    dob_not_after = timezone.localdate(patient.registered_at) if patient.registered_at else None
     value = None
     if mrn is not None:
         lease, value = _check_leased(terminal, mrn)
-        devices.check_device(terminal=terminal, lease=lease, device_id=device_id, mrn=mrn)
+        if not devices.may_use(lease, device_id):
+            raise devices.WrongDevice(terminal, mrn, incident=client_uuid and incidents.record_collision(
+                terminal=terminal, refused=_as_printed(patient, mrn), device_id=device_id,
+                kind=OfflineIncident.Kind.WRONG_DEVICE))
+        if lease.on_hold_at is not None and value > lease.hold_mark:
+            raise LeaseOnHold(lease, mrn, incident=client_uuid and incidents.record_collision(
+                terminal=terminal, refused=_as_printed(patient, mrn), device_id=device_id,
+                kind=OfflineIncident.Kind.ON_HOLD))
     try:
-        if value is None:
-            # Seed 001: the terminal range's next number, taken in the same transaction as the insert. Validation
-            # runs under the terminal's lock here, which only that terminal's own requests wait for.
-            with transaction.atomic():
-                number = _take_numbers(terminal.pk, 1)[2].start
-                save_new_patient(patient, numbering=lambda: _issue(terminal, number, user),
-                                 dob_not_after=dob_not_after)
-        else:
+        with transaction.atomic():
+            if value is None:
+                # Seed 001: the terminal range's next number, taken in the same transaction as the insert.
+                # Validation runs under the terminal's lock here, which only that terminal's own requests wait for.
+                value = _take_numbers(terminal.pk, 1)[2].start
             save_new_patient(patient, numbering=lambda: _issue(terminal, value, user), dob_not_after=dob_not_after)
+            if claimed:
+                SkewedRegistration.objects.create(patient=patient, terminal=terminal, claimed_registered_at=claimed,
+                                                  device_id=device_id)
+                transaction.on_commit(lambda: logger.warning(
+                    "Terminal %s sent registered_at %s for MRN %s, after the server's time plus %s: stored with "
+                    "the server's time", terminal.code, claimed.isoformat(), patient.mrn, devices.SKEW_LIMIT))
     except Exception as exc:
         # A unique violation: a replay of this registration committed first (copies sent in parallel), or the MRN
         # belongs to another record (MrnTaken). Anything else goes up unchanged.
@@ -424,12 +452,23 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
             return Registration(existing, created=False)
         if isinstance(exc, MrnTaken):
             if client_uuid is not None and mrn is not None:  # two printed slips, one number: an incident
-                patient.mrn = mrn  # as the terminal printed it (the incident lists the slip for reprint)
-                raise Collision(incidents.record_collision(terminal=terminal, refused=patient,
-                                                           device_id=device_id)) from None
+                devices.put_on_hold(lease, printed=value, why=f"MRN {mrn} was printed twice")
+                patient.mrn = ""
+                if incidents.earlier_keeps(terminal=terminal, newcomer=patient, value=value, by=user,
+                                           device_id=device_id, dob_not_after=dob_not_after):
+                    return Registration(patient, created=True)
+                incident = incidents.record_collision(terminal=terminal, refused=_as_printed(patient, mrn),
+                                                      device_id=device_id)
+                raise Collision(incident) from None
             raise DomainError(MRN_IN_USE) from None
         raise
     return Registration(patient, created=True)
+
+
+def _as_printed(patient: Patient, mrn: str) -> Patient:
+    """`patient` (unsaved) carrying `mrn` as the terminal printed it: what an incident lists for reprint."""
+    patient.mrn = mrn
+    return patient
 
 
 def _issue(terminal: LabTerminal, value: int, user) -> str:
@@ -465,13 +504,12 @@ def _already_synced(terminal: LabTerminal, client_uuid: uuid.UUID, mrn: str | No
 
 
 def _check_leased(terminal: LabTerminal, mrn: str) -> tuple[TerminalLease, int]:
-    """The lease of `terminal` holding `mrn` (only its `device_id` loaded) and the MRN's value (`710042` or
+    """The lease of `terminal` holding `mrn` and the MRN's value (`710042` or
     `007-10-042`: terminals may send either, patients.mrn.mrn_value); NotLeased unless it lies inside one."""
     value = mrn_value(mrn) if mrn.isascii() else None
     if value is None or (mrn.isdigit() and mrn != str(value)):  # `0710042` is no number a terminal prints
         raise NotLeased(f"MRN {mrn!r} is not a number of terminal {terminal.code}'s leases.")
-    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=value, end__gte=value).only(
-        "device_id").first()
+    lease = TerminalLease.objects.filter(terminal=terminal, start__lte=value, end__gte=value).first()
     if lease is None:
         raise NotLeased(f"MRN {mrn} lies outside every lease of terminal {terminal.code}.")
     return lease, value
@@ -511,3 +549,37 @@ def sync_registrations(*, terminal_code: str, user, registrations: list, device_
         stored.setdefault(registration.patient.client_uuid, registration.patient)  # the same item again in it
         outcomes.append(registration)
     return outcomes
+
+
+def hand_over_lease(*, terminal_code: str, start: int, to_device: str, by, reason: str) -> LeaseHandover:
+    """Bind terminal `terminal_code`'s lease starting at `start` to its machine `to_device` (a dead PC's
+    replacement): from now on only that machine numbers from it and syncs its numbers, including the records the
+    dead one printed and never synced (the new machine takes them with the client's `adopt`).
+
+    Args: `to_device` must have contacted the server as a machine of the same terminal (its client's `status`
+        shows its identity); `by` the ops user; `reason` why (required, kept with the handover).
+    Returns: the LeaseHandover recorded in the same transaction as the change.
+    Raises: DomainError (400) for a blank reason or an unknown device; NotFound (404) for an unknown lease;
+        DomainError (409) when the lease is already bound to that device.
+    """
+    from core.errors import NotFound
+
+    if not reason.strip():
+        raise DomainError("Say why the lease is handed over (reason).", status_code=400)
+    with transaction.atomic():
+        terminal = LabTerminal.objects.select_for_update().filter(code=terminal_code).first()
+        lease = terminal and TerminalLease.objects.select_for_update().filter(terminal=terminal, start=start).first()
+        if lease is None:
+            raise NotFound(f"Terminal {terminal_code} has no lease starting at {start}.")
+        if not TerminalDevice.objects.filter(terminal=terminal, device_id=to_device).exists():
+            raise DomainError(f"No machine {to_device!r} of {terminal_code} has contacted the server; run the "
+                              "client's status on the new machine first (it shows its identity).", status_code=400)
+        if lease.device_id == to_device:
+            raise DomainError(f"Lease {lease} is already bound to {to_device}.")
+        handover = LeaseHandover.objects.create(lease=lease, from_device=lease.device_id, to_device=to_device,
+                                                reason=reason.strip(), by=by)
+        lease.device_id = to_device
+        lease.save(update_fields=["device_id"])
+    logger.warning("Lease %s handed from machine %s to %s by %s: %s", lease, handover.from_device or "-", to_device,
+                   by, handover.reason)
+    return handover

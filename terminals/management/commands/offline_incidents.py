@@ -12,8 +12,9 @@ class Command(BaseCommand):
         found = list(open_incidents().order_by("created_at", "pk"))
         for incident in found:
             sent = incident.refused_details
+            kept = f"kept {incident.kept.full_name!r}" if incident.kept else "number of another machine's lease"
             self.stdout.write(f"#{incident.pk} {incident.created_at:%Y-%m-%d %H:%M} {incident.terminal.code} "
-                              f"MRN {incident.mrn}: kept {incident.kept.full_name!r}, refused "
+                              f"MRN {incident.mrn}: {kept}, refused "
                               f"{sent.get('full_name')!r} (dob {sent.get('dob') or '-'}, phone "
                               f"{sent.get('phone') or '-'})")
         self.stdout.write(f"{len(found)} open offline incident(s)"

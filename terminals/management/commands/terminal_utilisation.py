@@ -1,12 +1,12 @@
-"""`manage.py terminal_utilisation`: seed 001's monitoring numbers per terminal and range, and the ops view
-(last contact and sync, pending and refused as reported, clock skew, open incidents, per lease
-used/unused)."""
+"""`manage.py terminal_utilisation`: seed 001's monitoring numbers per terminal and range, and the ops view (last
+contact and sync, printed-not-synced and refused from the server's state, clock skew, open incidents, per machine,
+and per lease printed/synced/unsynced with its last contact, STALE when unreported too long)."""
 
 import json
 
 from django.core.management.base import BaseCommand
 
-from terminals.selectors import ops_view, utilisation
+from terminals.queries import ops_view, utilisation
 
 
 class Command(BaseCommand):
@@ -32,10 +32,16 @@ class Command(BaseCommand):
             self.stdout.write(f"  last contact {_when(o['last_contact_at'])}, last sync {_when(o['last_sync_at'])}, "
                               f"pending {_shown(o['pending'])}, refused {_shown(o['refused'])}, clock {skew}"
                               f"{' SKEWED' if o['clock_skewed'] else ''}, open incidents {o['open_incidents']}")
+            for device in o["devices"]:
+                self.stdout.write(f"  machine {device['device_id'][:12] or '(no identity)'}: last contact "
+                                  f"{_when(device['last_contact_at'])}, pending {device['pending']}, refused "
+                                  f"{device['refused']}, leases {device['leases']}")
             for lease in o["leases"]:
                 self.stdout.write(f"  lease {lease['start']}-{lease['end']}: used {lease['used']}, unused "
                                   f"{lease['unused']}, synced {lease['synced']}, high-water "
-                                  f"{_shown(lease['high_water'])}")
+                                  f"{_shown(lease['high_water'])}, printed {_shown(lease['printed'])}, unsynced "
+                                  f"{_shown(lease['unsynced'])}, machine {lease['device_id'][:12] or '-'}, last "
+                                  f"contact {_when(lease['last_contact_at'])}{' STALE' if lease['stale'] else ''}")
         self.stdout.write(f"online MRN counter at {report['online_mrn_last']}; "
                           f"headroom below the lowest offline range: {report['online_headroom']}")
 

@@ -1,5 +1,9 @@
 """Reads on terminals: utilisation of their ranges (seed 001's monitoring numbers, computed correctly), and the
-ops view (contacts, outboxes, leases, incidents, clock skew) with the figures /metrics shows."""
+ops view (contacts per machine, refused and unsynced registrations, leases, incidents, clock skew) with the
+figures /metrics shows.
+
+Named `queries`, not `selectors` as in the other apps: the terminal's client (terminals/client.py) may be run as a
+script from this directory, and a `selectors.py` here would shadow the standard library module it needs."""
 
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
@@ -7,11 +11,12 @@ from django.db.models import Count, Prefetch, Q
 from patients.models import Patient
 from terminals import devices
 from terminals.incidents import open_incident_count, open_incidents
-from terminals.models import LabTerminal, TerminalLease, TerminalRange
+from terminals.models import LabTerminal, RefusedRegistration, TerminalDevice, TerminalLease, TerminalRange
 from terminals.services import CRITICAL_PERCENT, WARNING_PERCENT, online_mrn_last
 
 __all__ = [
     "open_incident_count", "skewed_terminal_count", "ops_view", "utilisation", "lease_reply", "unsynced_leased",
+    "stale_lease_count",
 ]
 
 
@@ -108,13 +113,21 @@ def skewed_terminal_count() -> int:
                                       is_active=True).count()
 
 
-def ops_view(*, code: str | None = None) -> list[dict]:
-    """Per terminal (only `code` when given), what ops watch.
+def stale_lease_count() -> int:
+    """Leases with numbers reported printed but not synced, unreported for TOKENLINE_OFFLINE_STALE_HOURS (/metrics):
+    most likely a dead PC's slips whose records the server does not hold; hand the lease over."""
+    return sum(lease["stale"] for terminal in LabTerminal.objects.all() for lease in devices.lease_states(terminal))
 
-    Returns [{"code", "name", "is_active", "last_contact_at", "last_sync_at" (None: never), "pending",
-    "refused" (as the terminal last reported them; None: never reported), "clock_skew_seconds", "clock_skewed"
-    (over 10 minutes), "registered" (offline patients stored), "open_incidents", "leased", "used", "unused",
-    "leases": [devices.lease_state, ...]}, ...], ordered by code.
+
+def ops_view(*, code: str | None = None) -> list[dict]:
+    """Per terminal (only `code` when given), what ops watch, from the server's own state.
+
+    Returns [{"code", "name", "is_active", "last_contact_at", "last_sync_at" (None: never), "pending" (numbers its
+    machines reported printed that no stored registration carries yet), "refused" (registrations refused and not
+    stored since), "clock_skew_seconds", "clock_skewed" (over 10 minutes), "registered" (offline patients stored),
+    "open_incidents", "stale_leases", "leased", "used", "unused", "leases": [devices.lease_state, ...],
+    "devices": [{"device_id", "first_seen_at", "last_contact_at", "last_sync_at", "clock_skew_seconds", "pending",
+    "refused", "leases" (how many are bound to it)}, ...]}, ...], ordered by code.
     """
     terminals = LabTerminal.objects.annotate(
         registered=Count("patients", filter=Q(patients__is_offline_entry=True), distinct=True),
@@ -122,17 +135,36 @@ def ops_view(*, code: str | None = None) -> list[dict]:
     if code is not None:
         terminals = terminals.filter(code=code)
     incidents = dict(open_incidents().values("terminal").annotate(n=Count("pk")).values_list("terminal", "n"))
+    refused = {}
+    for terminal_id, device_id, count in (RefusedRegistration.objects.values("terminal", "device_id")
+                                          .annotate(n=Count("pk")).values_list("terminal", "device_id", "n")):
+        refused[terminal_id, device_id] = count
+    machines = {}
+    for device in TerminalDevice.objects.order_by("first_seen_at"):
+        machines.setdefault(device.terminal_id, []).append(device)
     rows = []
     for terminal in terminals:
         leases = devices.lease_states(terminal)
+        shown = []
+        for device in machines.get(terminal.pk, []):
+            own = [lease for lease in leases if lease["device_id"] == device.device_id]
+            shown.append({
+                "device_id": device.device_id, "first_seen_at": device.first_seen_at,
+                "last_contact_at": device.last_contact_at, "last_sync_at": device.last_sync_at,
+                "clock_skew_seconds": device.clock_skew_seconds,
+                "pending": sum(lease["unsynced"] or 0 for lease in own),
+                "refused": refused.get((terminal.pk, device.device_id), 0), "leases": len(own),
+            })
         rows.append({
             "code": terminal.code, "name": terminal.name, "is_active": terminal.is_active,
             "last_contact_at": terminal.last_contact_at, "last_sync_at": terminal.last_sync_at,
-            "pending": terminal.pending_reported, "refused": terminal.refused_reported,
+            "pending": sum(lease["unsynced"] or 0 for lease in leases),
+            "refused": sum(n for (terminal_id, _), n in refused.items() if terminal_id == terminal.pk),
             "clock_skew_seconds": terminal.clock_skew_seconds,
             "clock_skewed": devices.skewed(terminal.clock_skew_seconds),
             "registered": terminal.registered, "open_incidents": incidents.get(terminal.pk, 0),
+            "stale_leases": sum(lease["stale"] for lease in leases),
             "leased": sum(lease["count"] for lease in leases), "used": sum(lease["used"] for lease in leases),
-            "unused": sum(lease["unused"] for lease in leases), "leases": leases,
+            "unused": sum(lease["unused"] for lease in leases), "leases": leases, "devices": shown,
         })
     return rows
