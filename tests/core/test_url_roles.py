@@ -70,6 +70,7 @@ def admin_model(path: str, *, change=STAFF, add=STAFF, delete=STAFF, history=STA
 EXPECTED = {
     # monitoring: open (metrics from 127.0.0.1, in METRICS_ALLOWED_IPS by default)
     "health/": OPEN,
+    "health/live/": OPEN,
     "metrics": OPEN,
     # login, logout, home
     "": PAGE_ALL,
@@ -194,6 +195,14 @@ EXPECTED = {
     **admin_model("patients/patient", delete=ADMIN_REFUSES),
     **admin_model("patients/patientaccess", add=ADMIN_REFUSES, delete=ADMIN_REFUSES),
     **admin_model("terminals/labterminal", delete=ADMIN_REFUSES),
+    # No handover, machine or refused record exists here: their pages answer as for a missing object.
+    **admin_model("terminals/leasehandover", change=TO_LOGIN, delete=ADMIN_REFUSES, history=TO_LOGIN),
+    **admin_model("terminals/terminaldevice", add=ADMIN_REFUSES, change=TO_LOGIN, delete=ADMIN_REFUSES,
+                  history=TO_LOGIN),
+    **admin_model("terminals/refusedregistration", add=ADMIN_REFUSES, change=TO_LOGIN, delete=ADMIN_REFUSES,
+                  history=TO_LOGIN),
+    **admin_model("terminals/skewedregistration", add=ADMIN_REFUSES, change=TO_LOGIN, delete=ADMIN_REFUSES,
+                  history=TO_LOGIN),
     **admin_model("terminals/offlineincident", add=ADMIN_REFUSES, change=TO_LOGIN, delete=ADMIN_REFUSES,
                   history=TO_LOGIN),
     **admin_model("queues/queue"),
@@ -289,7 +298,8 @@ def world(db):
         ("api/v1/^waiting-list/", "pk"): entry.pk, ("fhir/Patient/", "pk"): patient.pk,
         ("admin/r/", "content_type_id"): ContentType.objects.get_for_model(Patient).pk,
         ("admin/r/", "object_id"): patient.pk, ("admin/auth/user/", "id"): users["reception"].pk,
-        ("admin/idseq/sequence/", "pk"): sequence.pk, ("admin/otp_totp/totpdevice/", "pk"): device.pk, ("admin/", "app_label"): "patients",
+        ("admin/idseq/sequence/", "pk"): sequence.pk, ("admin/otp_totp/totpdevice/", "pk"): device.pk,
+        ("admin/", "app_label"): "patients",
         ("admin/", "url"): "no/such/page/",
         ("admin/patients/patient/^", "1"): patient.pk,
         ("admin/patients/patient/^", "2"): patient.history.first().history_id,
