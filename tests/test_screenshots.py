@@ -24,6 +24,7 @@ SHOTS = {
     "reception-form.png": ("/patients/register/", 1366, 768),
     "desk.png": ("/queues/desks/{desk}/", 1366, 768),
     "board.png": ("/board/?key={key}&sources=opd", 1920, 1080),
+    "board-portrait.png": ("/board/?key={key}&sources=opd", 768, 1024),
     "report.png": ("/opd/report/", 1366, 1000),
 }
 

@@ -167,16 +167,17 @@ BOARD_CALLS = 6  # OPD calls offered to the waiting-room board (it shows 6 calls
 
 def board_calls(day: datetime.date) -> list[dict]:
     """The doctors' rooms' latest calls on `day` for the waiting-room board (core.boards source "opd"): tokens
-    called and not cancelled or no-show, newest first, as `{"token": "OPD 7", "queue": "OPD", "desk": doctor's
-    name, "announced_at": called_at}`."""
+    called, newest first, as `{"token": "OPD 7", "queue": "OPD", "desk": doctor's name, "announced_at": called_at,
+    "left": True for a cancelled or no-show token (the board counts its call as the newest but does not list it)}`."""
     called = (
         Token.objects.filter(day=day, called_at__isnull=False)
-        .exclude(status__in=[Token.Status.CANCELLED, Token.Status.NO_SHOW])
         .select_related("doctor")
         .order_by("-called_at")[:BOARD_CALLS]
     )
+    gone = {Token.Status.CANCELLED, Token.Status.NO_SHOW}
     return [
-        {"token": f"OPD {t.token_number}", "queue": "OPD", "desk": t.doctor.name, "announced_at": t.called_at}
+        {"token": f"OPD {t.token_number}", "queue": "OPD", "desk": t.doctor.name, "announced_at": t.called_at,
+         "left": t.status in gone}
         for t in called
     ]
 
