@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from queues.models import Desk, Visit
+from tokens.models import Doctor
 from queues.views import board_key
 from tests.conftest import CHROMIUM, browser_context, make_user
 
@@ -26,6 +27,7 @@ SHOTS = {
     "board.png": ("/board/?key={key}&sources=opd", 1920, 1080),
     "board-portrait.png": ("/board/?key={key}&sources=opd", 768, 1024),
     "report.png": ("/opd/report/", 1366, 1000),
+    "room.png": ("/opd/room/{doctor}/", 1366, 768),
     # Slips as they print (print styles), about 80 mm wide at 96 CSS pixels per inch.
     "slip-registration.png": ("/patients/{patient}/slip/", 320, 480),
     "slip-token.png": ("/queues/visits/{visit}/slip/", 320, 400),
@@ -43,7 +45,7 @@ def test_screenshots_of_the_demo_morning(live_server, tmp_path):
     user = make_user("shots", "reception")
     visit = Visit.objects.filter(status=Visit.Status.WAITING).order_by("pk").first()
     values = {"desk": Desk.objects.get(name="Room 1").pk, "key": board_key(), "visit": visit.pk,
-              "patient": visit.patient_id}
+              "patient": visit.patient_id, "doctor": Doctor.objects.order_by("name").first().pk}
     with browser_context(live_server, user) as context:
         page = context.new_page()
         for name, (path, width, height) in SHOTS.items():

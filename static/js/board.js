@@ -1,5 +1,5 @@
-// Waiting-room board: htmx polls the panel every second. This script sends the last ETag so an unchanged board
-// costs a 304 with no body, keeps the panel on 304, shows the hospital's clock, and on each new call or call again
+// Waiting-room board: htmx polls the panel every second (an unchanged board answers 304: static/js/poll.js). This
+// script shows the hospital's clock, and on each new call or call again
 // flashes "now calling", plays the chime (static/audio/chime.wav, a local file) and speaks the token in English and,
 // when the TV has an Urdu voice, in Urdu (the browser's speechSynthesis with the voices installed: no internet
 // needed). Without an Urdu voice the number is said twice in English; the Urdu line is on screen, large.
@@ -11,7 +11,6 @@
 (function () {
   "use strict";
   const KIOSK = "tokenline.board.kiosk";
-  let etag = null;
   let newestMs = 0;
   let soundOn = false;
   const chimeUrl = document.currentScript.dataset.chime;
@@ -115,17 +114,6 @@
     startClock();
   });
 
-  document.addEventListener("htmx:configRequest", function (event) {
-    if (etag) event.detail.headers["If-None-Match"] = etag;
-  });
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    const xhr = event.detail.xhr;
-    if (xhr.status === 304) {
-      event.detail.shouldSwap = false;
-    } else if (xhr.status === 200) {
-      etag = xhr.getResponseHeader("ETag");
-    }
-  });
   document.addEventListener("htmx:afterSwap", function () {
     const ms = announcedMs();
     if (ms > newestMs) {
