@@ -3,7 +3,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
 
 from core.errors import DomainError
 from core.pages import role_required
@@ -133,6 +135,16 @@ def import_upload(request):
         else:
             return redirect("patients:import-job", pk=job.pk)
     return render(request, "patients/import.html", {"form": form, "jobs": ImportJob.objects.all()[:10]})
+
+
+@role_required("patients.add_importjob")
+def import_refused_csv(request, pk):
+    """The job's invalid rows as a CSV download with a `reason` column (patients.imports.refused_rows_csv)."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    response = HttpResponse(imports.refused_rows_csv(job), content_type="text/csv; charset=utf-8")
+    name = job.file_name.rsplit(".", 1)[0] or "import"
+    response["Content-Disposition"] = f'attachment; filename="{slugify(name) or "import"}-refused.csv"'
+    return response
 
 
 @role_required("patients.add_importjob")
