@@ -22,13 +22,6 @@ def minutes_ago(minutes: int) -> datetime.datetime:
 
 
 @pytest.fixture
-def desk(reception):
-    client = Client()
-    client.force_login(reception)
-    return client
-
-
-@pytest.fixture
 def doctor_user(db):
     return make_user("drkhan", "doctor")
 
