@@ -52,9 +52,13 @@ def register(request):
 
 @role_required("patients.view_patient")
 def registered(request, pk):
-    """The success page: the MRN large, with one click to print the slip."""
+    """The success page: the MRN large, the focus on Print slip (<kbd>P</kbd> from anywhere), and the patient
+    page's panels (Issue token for each open queue)."""
     patient = get_object_or_404(visible_patients(request.user), pk=pk)
-    return render(request, "patients/registered.html", {"patient": patient, "slip": slips.Slip.of(patient)})
+    return render(request, "patients/registered.html", {
+        "patient": patient, "slip": slips.Slip.of(patient),
+        "panels": panels.render_all(request, patient),  # e.g. Issue token, so a walk-in needs no second page
+    })
 
 
 @role_required("patients.view_patient")

@@ -27,7 +27,7 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
         page = context.new_page()
         page.goto("/patients/register/")
         assert page.evaluate("document.activeElement.id") == "id_full_name"  # autofocus, no tabbing through the menu
-        page.keyboard.press("Enter")  # nothing typed: the summary, and the focus back on the name
+        page.keyboard.press("Control+Enter")  # nothing typed: the summary, and the focus back on the name
         page.wait_for_selector("[data-testid=error-summary]")
         page.wait_for_load_state("load")  # keys.js (deferred) moves the focus
         assert page.evaluate("document.activeElement.id") == "id_full_name"
@@ -36,7 +36,7 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
         page.keyboard.type("Gul Khan")
         page.keyboard.press("Tab")
         page.keyboard.type("70")  # an age, not a date
-        page.keyboard.press("Enter")
+        page.keyboard.press("Control+Enter")  # registers from any field (Enter moves to the next)
         page.wait_for_url("**/registered/")
         mrn = page.text_content("[data-testid=mrn]")
 
