@@ -1,5 +1,7 @@
 /* Desk keyboard flow, for every page:
- * - a button or link with data-key="n" is pressed by that key (no modifier, not while typing in a field);
+ * - a button or link with data-key="n" is pressed by that key (no modifier, not while typing in a field), found by
+ *   the key's position (event.code "KeyN"), so it works in any keyboard layout: with an Urdu layout the same key
+ *   types "ن" and still calls next;
  * - a form with data-confirm="question" asks before it is sent (cancel, no-show);
  * - after a failed submit (an .error-summary on the page) the first field in error gets the focus;
  * - in a form with data-enter-next, Enter in a field moves to the next field (an Enter after the name must not
@@ -13,7 +15,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     var target = event.target;
     if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-    var key = event.key.toLowerCase();
+    var key = /^Key[A-Z]$/.test(event.code) ? event.code.slice(3).toLowerCase() : event.key.toLowerCase();
     var button = document.querySelector('[data-key="' + CSS.escape(key) + '"]:not([disabled])');
     if (button) { event.preventDefault(); button.click(); }
   });
