@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -24,6 +25,7 @@ pytestmark = [
 SHOTS = {
     "reception-form.png": ("/patients/register/", 1366, 768),
     "desk.png": ("/queues/desks/{desk}/", 1366, 768),
+    "desk-ur.png": ("/queues/desks/{desk}/", 1366, 768),
     "board.png": ("/board/?key={key}&sources=opd", 1920, 1080),
     "board-portrait.png": ("/board/?key={key}&sources=opd", 768, 1024),
     "report.png": ("/opd/report/", 1366, 1000),
@@ -33,6 +35,7 @@ SHOTS = {
     "slip-token.png": ("/queues/visits/{visit}/slip/", 320, 400),
 }
 PRINTED = {"slip-registration.png", "slip-token.png"}
+URDU = {"desk-ur.png"}  # taken with the language cookie set to Urdu
 
 
 def test_screenshots_of_the_demo_morning(live_server, tmp_path):
@@ -51,6 +54,8 @@ def test_screenshots_of_the_demo_morning(live_server, tmp_path):
         for name, (path, width, height) in SHOTS.items():
             page.set_viewport_size({"width": width, "height": height})
             page.emulate_media(media="print" if name in PRINTED else "screen")
+            context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "ur" if name in URDU else "en",
+                                  "url": live_server.url}])
             page.goto(path.format(**values))
             page.wait_for_load_state("networkidle")
             page.screenshot(path=out / name, full_page=name in PRINTED)
