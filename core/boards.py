@@ -4,7 +4,8 @@ The board belongs to queues, which may not import the apps beside it (tokens). A
 board registers a source here from its `AppConfig.ready()`; the board asks every source named in its URL.
 
 A source has a name (`"opd"`), `calls(day) -> list[dict]`: its latest calls of `day` (hospital time zone), each
-`{"token": str, "desk": str, "announced_at": aware datetime}`, newest first; and `version(day) -> str`, which
+`{"token": str, "desk": str, "announced_at": aware datetime, "left": bool (optional: True for a call that left the
+board, e.g. a no-show; it is not listed but keeps an older call from showing as "now calling")}`, newest first; and `version(day) -> str`, which
 changes whenever those calls do (the board's ETag includes it).
 """
 

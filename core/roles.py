@@ -2,6 +2,8 @@
 
 - reception: registers and finds patients, issues tokens (books, cancels, marks no-shows), runs queues.
 - lab_terminal: a lab workstation registering patients over the API, online or offline.
+- doctor: runs their own room (OPD): sees doctors, slots and tokens; calls, calls again, starts, completes and
+  marks no-shows (tokens.change_token). Books nothing and registers no one.
 - ops: reads everything for reports (the OPD daily report included) and integrity checks (idseq: sequences with usage, health, the ledger).
 - fhir_reader: another system (lab, hospital information system) reading patients through /fhir/.
 - admin: manages everything through the admin (members must also be staff to log in there); for idseq that means
@@ -29,12 +31,14 @@ ROLE_PERMISSIONS = {
         "tokens.view_slot",
         "tokens.view_token",
         "tokens.add_token",
+        "tokens.change_token",  # runs doctors' rooms while a doctor has no login of their own
         "tokens.delete_token",
         "tokens.view_waitinglistentry",
         # Walk-in queues: see queues and desks, issue tokens (add_visit), run desks (change_visit: call, start,
         # complete, no-show, recall, transfer, cancel).
         "queues.view_queue", "queues.view_desk", "queues.view_visit", "queues.add_visit", "queues.change_visit",
     ],
+    "doctor": ["tokens.view_doctor", "tokens.view_slot", "tokens.view_token", "tokens.change_token"],
     # A terminal leases blocks and syncs for its own terminal only (terminals.services checks the binding).
     "lab_terminal": [
         "patients.view_patient",

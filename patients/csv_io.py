@@ -20,6 +20,8 @@ from patients.mrn import lenient_mrn
 COLUMNS = ("mrn", "full_name", "father_name", "dob", "sex", "phone", "cnic", "email", "address", "is_active",
            "registered_at")
 REQUIRED_COLUMNS = ("mrn", "full_name")
+# The refused rows' download adds this column (write_refused); reading ignores it, so the fixed file imports as is.
+REASON_COLUMN = "reason"
 TRUE, FALSE = {"", "1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f"}
 
 
@@ -29,12 +31,21 @@ class BadFile(ValueError):
 
 @dataclass
 class Reading:
-    """What a file holds: valid patients (unsaved, MRN set) with their `lines`, and `errors` as
-    `line N, column: message` strings."""
+    """What a file holds: `rows` (data rows read), valid patients (unsaved, MRN set) with their `lines`, `errors` as
+    `line N, column: message` strings (a row may have several), and `refused`: line -> that row's reasons
+    (`column: message`), one entry per invalid row, so `len(refused)` counts rows, not messages."""
 
     patients: list[Patient] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refused: dict[int, list[str]] = field(default_factory=dict)
+    rows: int = 0
+
+    def refuse(self, line: int, message: str, *, column: str = "") -> None:
+        """Record that the row on `line` is invalid: `message` about its `column` (blank: about the whole row)."""
+        reason = f"{column}: {message}" if column else message
+        self.errors.append(f"line {line}, {reason}" if column else f"line {line}: {reason}")
+        self.refused.setdefault(line, []).append(reason)
 
     def refuse_clashes_with_register(self) -> None:
         """Move to `errors` the rows that clash with registered patients: an MRN registered to someone else (another
@@ -55,9 +66,9 @@ class Reading:
         for patient, line in zip(self.patients, self.lines):
             name, holder = by_mrn.get(patient.mrn), by_cnic.get(_active_cnic(patient))
             if name is not None and name.casefold() != patient.full_name.casefold():
-                self.errors.append(f"line {line}, mrn: {patient.mrn} is already registered to {name}")
+                self.refuse(line, f"{patient.mrn} is already registered to {name}", column="mrn")
             elif holder and holder != patient.mrn:
-                self.errors.append(f"line {line}, cnic: {patient.cnic} is already registered as {holder}")
+                self.refuse(line, f"{patient.cnic} is already registered as {holder}", column="cnic")
             else:
                 kept.append(patient)
                 kept_lines.append(line)
@@ -101,7 +112,7 @@ def read_patients(text: str, progress=iter) -> Reading:
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     header = reader.fieldnames or []
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    unknown = [column for column in header if column not in COLUMNS]
+    unknown = [column for column in header if column not in (*COLUMNS, REASON_COLUMN)]
     if missing or unknown:
         problems = [f"missing column(s) {', '.join(missing)}" if missing else "",
                     f"unknown column(s) {', '.join(unknown)}" if unknown else ""]
@@ -111,17 +122,19 @@ def read_patients(text: str, progress=iter) -> Reading:
     try:
         for row in progress(reader):
             line = reader.line_num
+            reading.rows += 1
             if None in row:
-                reading.errors.append(f"line {line}: more values than columns")
+                reading.refuse(line, "more values than columns")
                 continue
             try:
                 patient = _patient(row)
             except ValidationError as exc:
-                reading.errors.extend(f"line {line}, {column}: {' '.join(msgs)}" for column, msgs in _by_column(exc))
+                for column, msgs in _by_column(exc):
+                    reading.refuse(line, " ".join(msgs), column=column)
                 continue
             for key, seen, label in ((patient.mrn, seen_mrns, "mrn"), (_active_cnic(patient), seen_cnics, "cnic")):
                 if key and key in seen:
-                    reading.errors.append(f"line {line}, {label}: {key} repeats line {seen[key]}")
+                    reading.refuse(line, f"{key} repeats line {seen[key]}", column=label)
                     break
             else:
                 seen_mrns[patient.mrn] = line
@@ -192,3 +205,20 @@ def write_patients(out, patients) -> int:
                          timezone.localtime(p.created_at).isoformat()]))
         count += 1
     return count
+
+
+def write_refused(out, text: str, refused: dict[int, list[str]]) -> int:
+    """Write to `out` (a text file) the rows of the CSV `text` whose line is in `refused`, as they were, with a last
+    column `reason` (the row's reasons joined by "; "), ready to fix and import again: reading ignores `reason`.
+    Cells that a spreadsheet would run as a formula are quoted (core.spreadsheet.safe_row; reading unquotes them).
+    Returns the number of rows written."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [column for column in (reader.fieldnames or []) if column and column != REASON_COLUMN]
+    writer = csv.writer(out)
+    writer.writerow([*header, REASON_COLUMN])
+    written = 0
+    for row in reader:
+        if reader.line_num in refused:
+            writer.writerow(safe_row([row.get(column) or "" for column in header] + ["; ".join(refused[reader.line_num])]))
+            written += 1
+    return written

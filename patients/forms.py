@@ -11,6 +11,7 @@ from patients.models import Patient
 from patients.mrn import validate_mrn
 from patients.selectors import possible_duplicates
 from patients.services import DEMOGRAPHIC_FIELDS
+from patients.validators import normalise_cnic, normalise_phone
 
 
 class MRNInput(forms.TextInput):
@@ -62,14 +63,22 @@ class DemographicsForm(forms.ModelForm):
         widgets = {
             "full_name": forms.TextInput(attrs={"autofocus": True}),
             "address": forms.Textarea(attrs={"rows": 2}),
-            "cnic": forms.TextInput(attrs={"placeholder": "12345-1234567-1"}),
-            "phone": forms.TextInput(attrs={"placeholder": "0300-1234567"}),
+            "cnic": forms.TextInput(attrs={"placeholder": "12345-1234567-1", "inputmode": "numeric"}),
+            "phone": forms.TextInput(attrs={"placeholder": "0300-1234567", "inputmode": "tel"}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sex"].choices = [("", "—"), *((code, SEX_LABELS[code]) for code in Patient.Sex.values)]
         self.fields["notify_language"].required = False  # a post without it keeps the patient's (new: Urdu)
+
+    def clean_cnic(self):
+        """13 digits with or without dashes or spaces, kept as printed on the card (12345-1234567-1)."""
+        return normalise_cnic(self.cleaned_data["cnic"])
+
+    def clean_phone(self):
+        """Brackets, dots, spaces and dashes as anyone types them; kept one way (0300-1234567)."""
+        return normalise_phone(self.cleaned_data["phone"])
 
     def clean_notify_language(self):
         return self.cleaned_data["notify_language"] or self.instance.notify_language

@@ -6,6 +6,8 @@ as a django-tasks job (patients.tasks.run_import_task) that records its progress
 page polls.
 """
 
+import io
+
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -20,7 +22,8 @@ PROGRESS_EVERY = 500  # rows between progress updates
 def check_upload(*, file_name: str, data: bytes, skip_invalid: bool = False, created_by=None) -> ImportJob:
     """Read and check an uploaded CSV (without importing) and keep it as an ImportJob to run later.
 
-    Returns: the job (status CHECKED) with `rows`, `errors` (first MAX_ERRORS_KEPT) and `error_count`.
+    Returns: the job (status CHECKED) with `rows` (data rows), `errors` (messages, first MAX_ERRORS_KEPT) and
+        `error_count` (invalid rows: a row with two bad values counts once).
     Raises: csv_io.BadFile for a file that cannot be read (encoding, CSV syntax, columns); nothing is kept.
     """
     text = csv_io.decode(data)
@@ -29,8 +32,8 @@ def check_upload(*, file_name: str, data: bytes, skip_invalid: bool = False, cre
     return ImportJob.objects.create(
         # The browser's file name, shown on the page: printed safely rather than refused.
         file_name=printable(file_name)[:255], csv_text=text, skip_invalid=skip_invalid,
-        rows=len(reading.patients) + len(reading.errors), errors=reading.errors[:MAX_ERRORS_KEPT],
-        error_count=len(reading.errors), created_by=created_by,
+        rows=reading.rows, errors=reading.errors[:MAX_ERRORS_KEPT],
+        error_count=len(reading.refused), created_by=created_by,
     )
 
 
@@ -61,7 +64,7 @@ def run(*, job_id: int) -> dict:
     try:
         return _run(job)
     except Exception as exc:  # the page must not wait forever on a job that died; the worker logs the traceback
-        _finish(job_id, ImportJob.Status.FAILED, errors=[], message=f"The import stopped ({type(exc).__name__}).")
+        _finish(job_id, ImportJob.Status.FAILED, message=f"The import stopped ({type(exc).__name__}).")
         raise
 
 
@@ -77,22 +80,37 @@ def _run(job: ImportJob) -> dict:
     reading = csv_io.read_patients(job.csv_text, progress=counted)
     reading.refuse_clashes_with_register()
     ImportJob.objects.filter(pk=job_id).update(checked=job.rows)
-    if reading.errors and not job.skip_invalid:
-        return _finish(job_id, ImportJob.Status.FAILED, errors=reading.errors,
-                       message=f"{len(reading.errors)} invalid row(s) now; nothing imported.")
+    if reading.refused and not job.skip_invalid:
+        return _finish(job_id, ImportJob.Status.FAILED, reading=reading,
+                       message=f"{len(reading.refused)} invalid row(s) now; nothing imported.")
     try:
         added = services.import_patients(patients=reading.patients, imported_by=job.created_by)
     except DomainError as exc:
-        return _finish(job_id, ImportJob.Status.FAILED, errors=reading.errors, message=f"{exc}. Nothing imported.")
-    return _finish(job_id, ImportJob.Status.DONE, errors=reading.errors, imported=len(added),
+        return _finish(job_id, ImportJob.Status.FAILED, reading=reading, message=f"{exc}. Nothing imported.")
+    return _finish(job_id, ImportJob.Status.DONE, reading=reading, imported=len(added),
                    already_registered=len(reading.patients) - len(added))
 
 
-def _finish(job_id: int, status: str, *, errors: list, message: str = "", imported: int = 0,
+def refused_rows_csv(job: ImportJob) -> str:
+    """The job's invalid rows as CSV, as they were in the file plus a `reason` column, to fix and import again.
+
+    The file is read and checked again against today's register (csv_io.read_patients and the register clashes),
+    as the background run does: after an import the rows it imported are registered under their own names and so
+    are not refused."""
+    reading = csv_io.read_patients(job.csv_text)
+    reading.refuse_clashes_with_register()
+    out = io.StringIO()
+    csv_io.write_refused(out, job.csv_text, reading.refused)
+    return out.getvalue()
+
+
+def _finish(job_id: int, status: str, *, reading=None, message: str = "", imported: int = 0,
             already_registered: int = 0) -> dict:
-    counts = {"imported": imported, "already_registered": already_registered, "invalid": len(errors)}
+    errors = reading.errors if reading else []
+    invalid = len(reading.refused) if reading else 0
+    counts = {"imported": imported, "already_registered": already_registered, "invalid": invalid}
     ImportJob.objects.filter(pk=job_id).update(
-        status=status, message=message, errors=errors[:MAX_ERRORS_KEPT], error_count=len(errors),
+        status=status, message=message, errors=errors[:MAX_ERRORS_KEPT], error_count=invalid,
         imported=imported, already_registered=already_registered, finished_at=timezone.now(),
     )
     return counts

@@ -9,6 +9,7 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("import/", views.import_upload, name="import"),
     path("import/<int:pk>/", views.import_job, name="import-job"),
+    path("import/<int:pk>/refused.csv", views.import_refused_csv, name="import-refused"),
     path("<int:pk>/", views.patient_detail, name="detail"),
     path("<int:pk>/correct/", views.correct, name="correct"),
     path("<int:pk>/registered/", views.registered, name="registered"),

@@ -23,6 +23,32 @@ def validate_phone(value: str) -> None:
         raise ValidationError("Enter a phone number of 7 to 15 digits, e.g. 0300-1234567 or +92 300 1234567.")
 
 
+def normalise_cnic(value: str) -> str:
+    """A CNIC typed any common way as printed on the card: 13 digits with or without dashes, spaces or dots
+    (`3520212345671`, `35202 1234567 1`) -> `35202-1234567-1`. Anything else is returned stripped, for
+    `validate_cnic` to refuse with its message."""
+    digits = re.sub(r"[\s.\-]", "", value)
+    if re.fullmatch(r"\d{13}", digits):
+        return f"{digits[:5]}-{digits[5:12]}-{digits[12]}"
+    return value.strip()
+
+
+def normalise_phone(value: str) -> str:
+    """A phone typed any common way, written one way. A Pakistani mobile (03xx and 7 digits) becomes `0300-1234567`
+    whatever the separators (`(0300) 123 4567`, `0300.1234567`, `03001234567`), or `+92 300 1234567` with the
+    country code (`+923001234567`, `0092 300 1234567`); other numbers keep their digits and dashes, brackets and
+    dots becoming spaces (`(042) 3576-1234` -> `042 3576-1234`). Text with letters is returned stripped, for
+    `validate_phone` to refuse."""
+    compact = re.sub(r"[\s().\-]", "", value)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if re.fullmatch(r"03\d{9}", compact):
+        return f"{compact[:4]}-{compact[4:]}"
+    if re.fullmatch(r"\+923\d{9}", compact):
+        return f"+92 {compact[3:6]} {compact[6:]}"
+    return " ".join(re.sub(r"[().]", " ", value).split())
+
+
 EARLIEST_DOB = datetime.date(1900, 1, 1)
 
 

@@ -3,7 +3,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
 
 from core.errors import DomainError
 from core.pages import role_required
@@ -50,12 +52,16 @@ def register(request):
 
 @role_required("patients.view_patient")
 def registered(request, pk):
-    """The success page: the MRN large, with one click to print the slip. Part of the registration for the clerk who
-    registered the patient; anyone else opening it reads the patient's details (an access record)."""
+    """The success page: the MRN large, the focus on Print slip (<kbd>P</kbd> from anywhere), and the patient
+    page's panels (Issue token for each open queue). Part of the registration for the clerk who registered the
+    patient; anyone else opening it reads the patient's details (an access record)."""
     patient = get_object_or_404(visible_to(request.user), pk=pk)
     if patient.created_by_id != request.user.pk:
         access.record_read(user=request.user, patient=patient, channel=access.Channel.PAGE)
-    return render(request, "patients/registered.html", {"patient": patient, "slip": slips.Slip.of(patient)})
+    return render(request, "patients/registered.html", {
+        "patient": patient, "slip": slips.Slip.of(patient),
+        "panels": panels.render_all(request, patient),  # e.g. Issue token, so a walk-in needs no second page
+    })
 
 
 @role_required("patients.view_patient")
@@ -141,6 +147,16 @@ def import_upload(request):
         else:
             return redirect("patients:import-job", pk=job.pk)
     return render(request, "patients/import.html", {"form": form, "jobs": ImportJob.objects.all()[:10]})
+
+
+@role_required("patients.add_importjob")
+def import_refused_csv(request, pk):
+    """The job's invalid rows as a CSV download with a `reason` column (patients.imports.refused_rows_csv)."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    response = HttpResponse(imports.refused_rows_csv(job), content_type="text/csv; charset=utf-8")
+    name = job.file_name.rsplit(".", 1)[0] or "import"
+    response["Content-Disposition"] = f'attachment; filename="{slugify(name) or "import"}-refused.csv"'
+    return response
 
 
 @role_required("patients.add_importjob")

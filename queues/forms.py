@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from queues.models import Queue, Visit
 
@@ -14,5 +15,5 @@ class TransferForm(forms.Form):
     """The desk's transfer: the queue to send the patient to."""
 
     queue = forms.ModelChoiceField(
-        queryset=Queue.objects.filter(is_active=True), label="Transfer to", empty_label="Transfer to…"
+        queryset=Queue.objects.filter(is_active=True), label=_("Transfer to"), empty_label=_("Transfer to…")
     )

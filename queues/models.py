@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.text import NameField
 
@@ -51,20 +52,21 @@ class Desk(models.Model):
         return self.name
 
 
+# Labels in the page's language (desk lists, slips); the values are what is stored and what the API speaks.
 class VisitPriority(models.TextChoices):
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
 
 
 class VisitStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    CALLED = "called", "Called"
-    IN_CONSULTATION = "in_consultation", "In consultation"
-    COMPLETED = "completed", "Completed"
-    NO_SHOW = "no_show", "No-show"
-    CANCELLED = "cancelled", "Cancelled"
-    TRANSFERRED = "transferred", "Transferred"
+    WAITING = "waiting", _("Waiting")
+    CALLED = "called", _("Called")
+    IN_CONSULTATION = "in_consultation", _("In consultation")
+    COMPLETED = "completed", _("Completed")
+    NO_SHOW = "no_show", _("No-show")
+    CANCELLED = "cancelled", _("Cancelled")
+    TRANSFERRED = "transferred", _("Transferred")
 
 
 # Open visits hold the patient's place in the queue for the day; a no-show stays open so it can be recalled.

@@ -1,10 +1,10 @@
-"""QR codes for token slips, drawn by segno as inline SVG (no image files, prints sharp)."""
+"""QR codes for token slips (core.qr: standard QR, inline SVG)."""
 
 import datetime
 
-import segno
+from core import qr
 
 
 def svg(token: str, visit_date: datetime.date) -> str:
     """An inline `<svg>` QR code holding `"<token> <date>"`, e.g. `"GEN-001 2026-11-25"`, for scanning at a desk."""
-    return segno.make(f"{token} {visit_date.isoformat()}", error="m").svg_inline(omitsize=True)
+    return qr.svg(f"{token} {visit_date.isoformat()}")

@@ -156,13 +156,22 @@ def board(*, queues: list[Queue], visit_date: datetime.date, sources: list[str] 
     """What a waiting-room board shows: tokens only, never patient names.
 
     Calls stay on the board after the desk presses Start or Complete (a patient who looked away still finds the
-    token); a no-show, a cancelled or a recalled visit leaves it. `sources` names other apps' calls to merge in
-    (core.boards, e.g. "opd": the doctors' rooms).
+    token); a no-show, a cancelled, a transferred or a recalled visit leaves it. `sources` names other apps' calls to
+    merge in (core.boards, e.g. "opd": the doctors' rooms).
+
+    "Now calling" is only ever the day's newest announcement: when that call left the board (no-show, cancel,
+    transfer, recall), `now` is None and the older calls stay in the list of last calls, so the board never shows
+    or speaks an older call as if it were new.
     Returns:
         {"called": [{"token", "queue", "desk", "announced_at"}...] newest announcement first (up to BOARD_CALLED),
+         "now": the first of "called" when it is the day's newest announcement, else None,
          "queues": [{"code", "name", "waiting": n, "next": [{"token", "position"}...] (up to BOARD_NEXT)}...]}
     """
     queue_ids = [q.pk for q in queues]
+    # The newest announcement of any visit today, whatever became of it (a recall keeps its `announced_at`).
+    newest = Visit.objects.filter(queue_id__in=queue_ids, visit_date=visit_date).aggregate(
+        last=Max("announced_at")
+    )["last"]
     called = (
         Visit.objects.filter(
             queue_id__in=queue_ids, visit_date=visit_date, announced_at__isnull=False,
@@ -173,10 +182,14 @@ def board(*, queues: list[Queue], visit_date: datetime.date, sources: list[str] 
     )
     calls = [{"token": v.token, "queue": v.queue.code, "desk": v.desk.name, "announced_at": v.announced_at}
              for v in called]
-    calls = sorted([*calls, *boards.calls(list(sources), visit_date)], key=lambda c: c["announced_at"], reverse=True)
+    others = boards.calls(list(sources), visit_date)
+    newest = max([c["announced_at"] for c in others if c.get("left")] + ([newest] if newest else []), default=None)
+    calls = sorted([*calls, *(c for c in others if not c.get("left"))], key=lambda c: c["announced_at"], reverse=True)
     line = list(waiting_line(queue_ids=queue_ids, visit_date=visit_date))
+    now = calls[0] if calls and (newest is None or calls[0]["announced_at"] >= newest) else None
     return {
         "called": calls[:BOARD_CALLED],
+        "now": now,
         "queues": [
             {
                 "code": q.code,

@@ -196,7 +196,8 @@ def mark_no_show(*, visit: Visit, marked_by=None) -> Visit:
 
 def recall_visit(*, visit: Visit, recalled_by=None) -> Visit:
     """A no-show came back: no_show -> waiting with the same token, placed after the visits already waiting of the
-    same priority (its place in line is now). The earlier call is cleared (`no_show_at` keeps that it happened).
+    same priority (its place in line is now). The earlier call is cleared (`no_show_at` keeps that it happened);
+    `announced_at` stays, so the board knows its newest announcement was not an older call's.
     Raises ActionNotAllowed (409) for another status or a visit of another day."""
     if visit.visit_date != timezone.localdate():
         raise ActionNotAllowed(f"Cannot recall visit {visit.token}: it belongs to {visit.visit_date}, not today.")
@@ -204,7 +205,7 @@ def recall_visit(*, visit: Visit, recalled_by=None) -> Visit:
     return _step(
         visit, "recall", (S.NO_SHOW,),
         status=S.WAITING, queued_at=now, recalled_at=now, recalled_by=recalled_by,
-        called_at=None, called_by=None, announced_at=None, desk=None,
+        called_at=None, called_by=None, desk=None,
     )
 
 

@@ -188,13 +188,28 @@ def _board_sources(request) -> list[str]:
 def _board_context(request) -> dict:
     queues = _board_queues(request)
     data = selectors.board(queues=queues, visit_date=timezone.localdate(), sources=_board_sources(request))
-    latest = data["called"][0] if data["called"] else None
+    latest = data["now"]
+    recent = data["called"][1:] if latest else data["called"][:BOARD_RECENT]
     return {
         **data,
         "latest": latest,
-        "recent": data["called"][1:],
+        "latest_urdu": urdu_call(latest["token"], latest["desk"]) if latest else "",
+        "recent": recent,
         "last_call": f"{latest['token']}@{latest['announced_at'].isoformat()}" if latest else "",
+        # Milliseconds since the epoch of the call now shown: the board speaks a call only when this grows.
+        "announced_ms": int(latest["announced_at"].timestamp() * 1000) if latest else 0,
     }
+
+
+BOARD_RECENT = selectors.BOARD_CALLED - 1  # the last calls listed under "now calling"
+# Words of desk names read in Urdu on the board ("Room 2" -> "کمرہ 2").
+URDU_DESK_WORDS = {"room": "کمرہ", "counter": "کاؤنٹر", "dr.": "ڈاکٹر"}
+
+
+def urdu_call(token: str, desk: str) -> str:
+    """The call as the board's Urdu line shows it, e.g. `ٹوکن GEN-025 ← کمرہ 2` (token and numbers as printed)."""
+    words = [URDU_DESK_WORDS.get(w.lower(), w) for w in desk.split()]
+    return f"ٹوکن {token} ← {' '.join(words)}"
 
 
 def _board_etag(request, *args, **kwargs) -> str:

@@ -52,6 +52,14 @@ class BookingForm(forms.Form):
         self.user = user  # patients are found among those this user may read (patients.selectors.visible_to)
         self.candidates = []
 
+    def clean_slot(self):
+        """A slot that is over (its end and delay passed) is refused here, as the page greys it out, before the
+        patient search; the service refuses it again under the slot's lock."""
+        slot = self.cleaned_data["slot"]
+        if slot.is_over(timezone.now()):
+            raise forms.ValidationError(_("This slot is over: choose a later one."))
+        return slot
+
     def clean(self):
         data = super().clean()
         active = visible_to(self.user).filter(is_active=True)

@@ -5,6 +5,7 @@ and estimated time are derived on read (`tokens.selectors`), so no stored row is
 time passes.
 """
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -133,6 +134,10 @@ class Slot(models.Model):
         """The slot's day in the hospital's time zone (the day double booking is judged by)."""
         return timezone.localdate(self.start_time)
 
+    def is_over(self, now: datetime.datetime) -> bool:
+        """True once the slot, its delay included, has ended at `now` (an aware datetime): it takes no bookings."""
+        return self.end_time + datetime.timedelta(minutes=self.delay_minutes) <= now
+
     @property
     def free_places(self) -> int:
         """Places left for non-emergency bookings (0 when full)."""
@@ -167,6 +172,8 @@ class Token(models.Model):
     # The doctor's room: called to the room, consultation started. The token stays CONFIRMED meanwhile,
     # so its place, number and double-booking guard are untouched; complete or no-show ends it.
     called_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The board's latest announcement of this token: the call, or a later "call again" (called_at keeps the first).
+    announced_at = models.DateTimeField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,6 +10,7 @@ stored row is ever rewritten as time passes.
 import datetime
 
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
     DurationField,
@@ -20,8 +21,10 @@ from django.db.models import (
     Max,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from tokens.models import Category, Slot, Token, WaitingListEntry
@@ -77,8 +80,9 @@ def tokens_in_queue() -> QuerySet[Token]:
     Annotations:
         final_priority: float, the seed's formula at this instant (lower is seen first).
         position: 1-based place among the slot's confirmed tokens; None unless CONFIRMED.
-        estimated_time: slot start + delay + (position - 1) x slot length / max_capacity; None unless
-            CONFIRMED.
+        estimated_time: slot start + delay + (position - 1) x slot length / max_capacity, and never before now
+            (an emergency booked at 16:08 into a slot that began at 16:00 is expected at 16:08, not 16:00); None
+            unless CONFIRMED.
     Filtering the result (by category, say) does not change positions: each is counted over the whole slot.
     """
     def duration(expression):
@@ -92,12 +96,16 @@ def tokens_in_queue() -> QuerySet[Token]:
             position=_TOKEN_POSITION,
         )
         .annotate(
-            estimated_time=ExpressionWrapper(
-                F("slot__start_time")
-                + duration(F("slot__delay_minutes") * Value(datetime.timedelta(minutes=1)))
-                + duration((F("position") - 1) * per_place),
-                output_field=DateTimeField(),
-            )
+            estimated_time=Case(When(position__isnull=False, then=Greatest(  # PostgreSQL's GREATEST skips NULLs
+                ExpressionWrapper(
+                    F("slot__start_time")
+                    + duration(F("slot__delay_minutes") * Value(datetime.timedelta(minutes=1)))
+                    + duration((F("position") - 1) * per_place),
+                    output_field=DateTimeField(),
+                ),
+                # The application's clock, as the slip's other times (and time-travelling tests) use.
+                Value(timezone.now(), output_field=DateTimeField()),
+            )))
         )
     )
 
@@ -167,16 +175,18 @@ BOARD_CALLS = 6  # OPD calls offered to the waiting-room board (it shows 6 calls
 
 def board_calls(day: datetime.date) -> list[dict]:
     """The doctors' rooms' latest calls on `day` for the waiting-room board (core.boards source "opd"): tokens
-    called and not cancelled or no-show, newest first, as `{"token": "OPD 7", "queue": "OPD", "desk": doctor's
-    name, "announced_at": called_at}`."""
+    called, newest first, as `{"token": "OPD 7", "queue": "OPD", "desk": doctor's name, "announced_at": the latest
+    call or call again,
+    "left": True for a cancelled or no-show token (the board counts its call as the newest but does not list it)}`."""
     called = (
         Token.objects.filter(day=day, called_at__isnull=False)
-        .exclude(status__in=[Token.Status.CANCELLED, Token.Status.NO_SHOW])
         .select_related("doctor")
-        .order_by("-called_at")[:BOARD_CALLS]
+        .order_by(Coalesce("announced_at", "called_at").desc())[:BOARD_CALLS]
     )
+    gone = {Token.Status.CANCELLED, Token.Status.NO_SHOW}
     return [
-        {"token": f"OPD {t.token_number}", "queue": "OPD", "desk": t.doctor.name, "announced_at": t.called_at}
+        {"token": f"OPD {t.token_number}", "queue": "OPD", "desk": t.doctor.name, "announced_at": t.announced_at or t.called_at,
+         "left": t.status in gone}
         for t in called
     ]
 

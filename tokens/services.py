@@ -254,7 +254,7 @@ def _confirmed_token_with_doctor(patient: Patient, slot: Slot) -> Token | None:
 def _check_bookable(slot: Slot) -> None:
     if slot.status == Slot.Status.CANCELLED:
         raise DomainError(f"Slot {slot} is cancelled.")
-    if slot.end_time + datetime.timedelta(minutes=slot.delay_minutes) <= timezone.now():
+    if slot.is_over(timezone.now()):
         raise DomainError(f"Slot {slot} is over.")
 
 
@@ -369,9 +369,25 @@ def call_next_token(*, slot_id, called_by=None) -> Token:
         token = selectors.slot_queue(slot).filter(status=Token.Status.CONFIRMED, called_at__isnull=True).first()
         if token is None:
             raise DomainError(f"Nobody is waiting for {slot}.")
-        token.called_at = timezone.now()
-        token.save(update_fields=["called_at", "updated_at"])
+        token.called_at = token.announced_at = timezone.now()
+        token.save(update_fields=["called_at", "announced_at", "updated_at"])
         signals.token_called(token)  # the outbox row (SMS, webhook) commits with the call
+    return token
+
+
+def call_token_again(*, token_id) -> Token:
+    """Announce a called token again (the patient has not come in yet): the waiting-room board shows it as the latest
+    call, flashes, chimes and speaks it. Only `announced_at` changes; `called_at` keeps the first call.
+
+    Raises: NotFound (404); DomainError (409) unless the token is confirmed, called and not started.
+    """
+    with transaction.atomic():
+        token = get_or_not_found(Token, token_id, lock=True)
+        _check_confirmed(token)
+        if token.called_at is None or token.started_at is not None:
+            raise DomainError(f"Token {token.token_number} is not waiting to come in: only a called token is called again.")
+        token.announced_at = timezone.now()
+        token.save(update_fields=["announced_at", "updated_at"])
     return token
 
 

@@ -14,7 +14,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import condition, require_POST
 
 from core.errors import DomainError
 from core.pages import role_required
@@ -53,7 +54,11 @@ def book(request):
                 return redirect("tokens:waiting", pk=booked.pk)
             return redirect("tokens:slip", pk=booked.pk)
     pick = SlotPickForm(initial={"day": day, "doctor": doctor})
-    return render(request, "tokens/book.html", {"pick": pick, "form": form, "slots": slots, "day": day,
+    now = timezone.now()
+    rows = list(slots)
+    for slot in rows:
+        slot.over = slot.is_over(now)  # greyed out and not selectable; the form refuses it too
+    return render(request, "tokens/book.html", {"pick": pick, "form": form, "slots": rows, "day": day,
                                                 "doctor": doctor, "full": full})
 
 
@@ -127,7 +132,7 @@ def waiting_step(request, pk, step):
     return redirect("tokens:slot-waiting", pk=entry.slot_id)
 
 
-@role_required("tokens.add_token")
+@role_required("tokens.change_token")
 def rooms(request):
     """Choose the doctor whose room page to open."""
     form = RoomPickForm(request.GET or None)
@@ -138,16 +143,27 @@ def rooms(request):
 
 # The room page's token buttons: step -> (service, past tense for the message).
 ROOM_STEPS = {
+    "call-again": (services.call_token_again, "called again"),
     "start": (services.start_token, "started"),
     "complete": (services.complete_token, "completed"),
     "no-show": (lambda token_id: services.mark_no_show(token_id=token_id)[0], "marked no-show"),
 }
 
 
-@role_required("tokens.add_token")
+def _room_etag(request, pk) -> str:
+    """The room page's ETag: the OPD tokens' version of today (the board's) and which slot is asked for."""
+    return f'{selectors.board_version(timezone.localdate())}-{pk}-{request.GET.get("slot", "")}'
+
+
+@never_cache
+@role_required("tokens.change_token")
+@condition(etag_func=_room_etag)
 def room(request, pk):
     """The doctor's room: today's slots of one doctor, the current one (`?slot=` picks another, of any day) with
-    the token in the room, Call next, Start, Complete, No-show, and the slot's queue in order."""
+    the token in the room, Call next, Call again, Start, Complete, No-show, and the slot's queue in order.
+
+    The page refreshes itself the way the board does (static/js/poll.js): it asks every 2 s with its ETag and an
+    unchanged room costs a 304; any booking, call or step of the day's OPD tokens changes the ETag."""
     doctor = get_object_or_404(Doctor, pk=pk)
     chosen = Slot.objects.filter(doctor=doctor, pk=_uuid_or_none(request.GET.get("slot"))).first()
     day = chosen.day if chosen else timezone.localdate()
@@ -162,7 +178,7 @@ def room(request, pk):
 
 
 @require_POST
-@role_required("tokens.add_token")
+@role_required("tokens.change_token")
 def room_call_next(request, pk):
     """The room's Call next: the slot's next token in priority order; back to the room on that slot."""
     slot = get_object_or_404(Slot, pk=pk)
@@ -173,9 +189,9 @@ def room_call_next(request, pk):
 
 
 @require_POST
-@role_required("tokens.add_token")
+@role_required("tokens.change_token")
 def room_step(request, pk, step):
-    """Start, Complete or No-show of the token in the room; back to the room on its slot."""
+    """Call again, Start, Complete or No-show of the token in the room; back to the room on its slot."""
     if step not in ROOM_STEPS:
         raise Http404("No such step.")
     token = get_object_or_404(Token.objects.select_related("slot", "patient"), pk=pk)

@@ -1,39 +1,35 @@
-// Waiting-room board: htmx polls the panel every second. This script sends the last ETag so an unchanged board
-// costs a 304 with no body, keeps the panel on 304, shows the hospital's clock, and on each new call or call again
-// flashes "now calling", plays a chime (Web Audio) and speaks the token in English and Urdu (the browser's
-// speechSynthesis with the voices installed on the TV: no internet needed).
+// Waiting-room board: htmx polls the panel every second (an unchanged board answers 304: static/js/poll.js). This
+// script shows the hospital's clock, and on each new call or call again
+// flashes "now calling", plays the chime (static/audio/chime.wav, a local file) and speaks the token in English and,
+// when the TV has an Urdu voice, in Urdu (the browser's speechSynthesis with the voices installed: no internet
+// needed). Without an Urdu voice the number is said twice in English; the Urdu line is on screen, large.
+// A call is announced only when its time (data-announced-ms) is newer than every call announced before: a call that
+// leaves the board (no-show, cancel, transfer) never makes an older one speak again.
 // ?kiosk=1 keeps the sound on across reloads (stored in localStorage; ?kiosk=0 forgets it). A browser still needs
 // one click before it plays sound unless started with --autoplay-policy=no-user-gesture-required (kiosk mode).
+// window.tokenlineBoard.announcements lists what was announced ("Token GEN 5, Room 2"), for tests and debugging.
 (function () {
   "use strict";
   const KIOSK = "tokenline.board.kiosk";
-  let etag = null;
-  let lastCall = null;
-  let audio = null;
+  let newestMs = 0;
   let soundOn = false;
+  const chimeUrl = document.currentScript.dataset.chime;
+  let chimeAudio = null;  // made on first use: a media element loading with the page would hold up its load event
+  window.tokenlineBoard = {announcements: []};
 
   function panel() { return document.querySelector("[data-last-call]"); }
 
-  function currentCall() {
+  function announcedMs() {
     const p = panel();
-    return p ? p.dataset.lastCall : "";
+    return p ? Number(p.dataset.announcedMs || 0) : 0;
   }
 
   function chime() {
     document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);  // for tests and debugging
-    if (!audio) return;
-    const now = audio.currentTime;
-    [880, 660].forEach(function (freq, i) {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, now + i * 0.35);
-      gain.gain.exponentialRampToValueAtTime(0.4, now + i * 0.35 + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.35 + 0.6);
-      osc.connect(gain).connect(audio.destination);
-      osc.start(now + i * 0.35);
-      osc.stop(now + i * 0.35 + 0.65);
-    });
+    if (!soundOn) return;
+    chimeAudio = chimeAudio || new Audio(chimeUrl);
+    chimeAudio.currentTime = 0;
+    chimeAudio.play().catch(function () { document.getElementById("sound").hidden = false; });
   }
 
   // "GEN-005" is read "GEN 5"; "Room 2" is "کمرہ 2" in Urdu.
@@ -49,13 +45,17 @@
     const en = "Token " + spokenToken(token) + ", " + desk;
     const ur = "ٹوکن " + spokenToken(token) + "، " + urduDesk(desk);
     document.body.dataset.announcement = en + " | " + ur;  // for tests and debugging
+    window.tokenlineBoard.announcements.push(en);
     if (!soundOn || !window.speechSynthesis) return;
-    [[en, "en"], [ur, "ur"]].forEach(function (pair) {
-      const utterance = new SpeechSynthesisUtterance(pair[0]);
-      utterance.lang = pair[1] === "ur" ? "ur-PK" : "en-GB";
-      const voice = voiceFor(pair[1]);
-      if (voice) utterance.voice = voice;
-      if (voice || pair[1] === "en") window.speechSynthesis.speak(utterance);
+    const urdu = voiceFor("ur");
+    // Without an Urdu voice the number is repeated in English rather than skipped in silence.
+    const lines = urdu ? [[en, "en-GB", voiceFor("en")], [ur, "ur-PK", urdu]]
+                       : [[en, "en-GB", voiceFor("en")], ["Token " + spokenToken(token), "en-GB", voiceFor("en")]];
+    lines.forEach(function (line) {
+      const utterance = new SpeechSynthesisUtterance(line[0]);
+      utterance.lang = line[1];
+      if (line[2]) utterance.voice = line[2];
+      window.speechSynthesis.speak(utterance);
     });
   }
 
@@ -73,10 +73,15 @@
   }
 
   function enableSound() {
-    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-    audio.resume();
     soundOn = true;
-    document.getElementById("sound").hidden = audio.state === "running";
+    // A silent play tells whether the browser lets this page make sound yet (it needs a click without kiosk mode).
+    chimeAudio = chimeAudio || new Audio(chimeUrl);
+    chimeAudio.muted = true;
+    chimeAudio.play().then(function () {
+      chimeAudio.pause();
+      chimeAudio.muted = false;
+      document.getElementById("sound").hidden = true;
+    }).catch(function () { chimeAudio.muted = false; });
   }
 
   function startClock() {
@@ -93,7 +98,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    lastCall = currentCall();
+    newestMs = announcedMs();
     const params = new URLSearchParams(window.location.search);
     if (params.get("kiosk") === "1") window.localStorage.setItem(KIOSK, "1");
     if (params.get("kiosk") === "0") window.localStorage.removeItem(KIOSK);
@@ -109,20 +114,11 @@
     startClock();
   });
 
-  document.addEventListener("htmx:configRequest", function (event) {
-    if (etag) event.detail.headers["If-None-Match"] = etag;
-  });
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    const xhr = event.detail.xhr;
-    if (xhr.status === 304) {
-      event.detail.shouldSwap = false;
-    } else if (xhr.status === 200) {
-      etag = xhr.getResponseHeader("ETag");
-    }
-  });
   document.addEventListener("htmx:afterSwap", function () {
-    const call = currentCall();
-    if (call && call !== lastCall) announce();
-    lastCall = call;
+    const ms = announcedMs();
+    if (ms > newestMs) {
+      newestMs = ms;
+      announce();
+    }
   });
 })();

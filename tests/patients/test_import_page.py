@@ -101,3 +101,31 @@ def test_ops_uploads_runs_and_watches_the_import_in_the_browser(live_server, tmp
     assert worker.returncode == 0, worker.stderr.decode()[-2000:]
     assert "Imported 2 patient(s); 0 already registered." in result
     assert Patient.objects.count() == 2
+
+
+# 6 rows, 4 of them bad: two with two bad values each, one repeating an MRN, one with too many values.
+FOUR_BAD = (GOOD + "001-00-003,,1990-13-01,F\n"
+            "bad-mrn,Bad Sex,1990-01-01,Q\n"
+            "001-00-001,Ayesha Again,,F\n"
+            "001-00-006,Too Many,1990-01-01,F,extra\n")
+
+
+def test_the_summary_counts_rows_not_messages_and_the_refused_rows_download_to_fix_and_import_again(ops):
+    job = ImportJob.objects.get(pk=upload(ops, FOUR_BAD).url.rstrip("/").rsplit("/", 1)[1])
+    assert (job.rows, job.valid, job.error_count) == (6, 2, 4)
+    assert len(job.errors) == 6  # two rows have two messages each
+    page = ops.get(f"/patients/import/{job.pk}/").content.decode()
+    assert "<dd>6</dd>" in page and '<dd data-testid="invalid">4' in page and 'data-testid="refused-csv"' in page
+    download = ops.get(f"/patients/import/{job.pk}/refused.csv")
+    assert download["Content-Type"].startswith("text/csv")
+    assert 'filename="patients-refused.csv"' in download["Content-Disposition"]
+    lines = download.content.decode().splitlines()
+    assert lines[0] == "mrn,full_name,dob,sex,reason"
+    assert lines[1].startswith("001-00-003,,1990-13-01,F,") and "full_name:" in lines[1] and "dob:" in lines[1]
+    assert lines[2].startswith("bad-mrn,Bad Sex,1990-01-01,Q,") and "mrn:" in lines[2] and "sex:" in lines[2]
+    assert lines[3] == "001-00-001,Ayesha Again,,F,mrn: 001-00-001 repeats line 2"
+    assert lines[4].startswith("001-00-006,Too Many,1990-01-01,F,") and "more values than columns" in lines[4]
+    assert len(lines) == 5
+    fixed = "\n".join([lines[0], "001-00-003,Fixed Name,1990-12-01,F,x", "001-00-007,Bad Sex,1990-01-01,F,"]) + "\n"
+    again = ImportJob.objects.get(pk=upload(ops, fixed).url.rstrip("/").rsplit("/", 1)[1])
+    assert (again.rows, again.error_count) == (2, 0)  # the reason column is ignored

@@ -20,7 +20,8 @@ def test_seed_demo_creates_one_user_per_role_and_patients_through_the_service(db
     output = capsys.readouterr().out
     assert "password 'reception-demo'" in output
     roles = {user.username: [g.name for g in user.groups.all()] for user in User.objects.all()}
-    assert roles == {"reception": ["reception"], "lab": ["lab_terminal"], "ops": ["ops"], "admin": ["admin"]}
+    assert roles == {"reception": ["reception"], "lab": ["lab_terminal"], "ops": ["ops"], "doctor": ["doctor"],
+                     "admin": ["admin"]}
     assert User.objects.get(username="admin").is_staff
     call_command("seed_demo_terminals")
     assert LabTerminal.objects.get(code="LAB1-PC").user.username == "lab"

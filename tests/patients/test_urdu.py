@@ -64,3 +64,26 @@ def test_switching_to_urdu_in_the_browser_lays_the_page_out_right_to_left_in_nas
         assert not context.blocked
     assert heading == "مریض کا اندراج" and direction == "rtl" and loaded == "loaded" and fits
     assert fonts and all(url.startswith(live_server.url + "/static/fonts/") and status == 200 for url, status in fonts)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed")
+@pytest.mark.django_db(transaction=True)
+def test_the_urdu_slip_prints_age_and_sex_in_reading_order(live_server):
+    user = make_user("urdu", "reception")
+    patient = register_patient(full_name="Bibi Jan", sex="M", dob=None)
+    patient.dob, patient.dob_estimated = patient.created_at.date().replace(year=patient.created_at.year - 35), True
+    patient.save(update_fields=["dob", "dob_estimated"])
+    with browser_context(live_server, user) as context:
+        context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "ur", "url": live_server.url}])
+        page = context.new_page()
+        page.goto(f"/patients/{patient.pk}/slip/")
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        # Left to right inside the right-to-left slip: "~35 y / M", never "y / M 35~". The "~" is drawn left of "M".
+        text = page.locator("[data-testid=age-sex] bdi")
+        assert text.inner_text() == "~35 y / M"
+        tilde_left_of_sex = page.evaluate("""(() => {
+            const node = document.querySelector("[data-testid=age-sex] bdi").firstChild, range = document.createRange();
+            const box = (i) => { range.setStart(node, i); range.setEnd(node, i + 1); return range.getBoundingClientRect().left; };
+            return box(0) < box(node.length - 1);
+        })()""")
+        assert tilde_left_of_sex

@@ -129,3 +129,21 @@ def test_a_call_and_a_call_again_reach_the_open_board_within_2_seconds(live_serv
         assert latest_px >= 150  # about 16 % of 1080 px: readable from 5 m
         assert not context.blocked
     assert Visit.objects.get(pk=gen6.pk).status == Visit.Status.CALLED
+
+
+def test_a_no_show_in_a_doctors_room_does_not_make_an_older_call_now_calling_again(general):
+    desk = make_desk("Room 1", general)
+    (patient, other) = make_patients(2)
+    services.issue_visit(patient=patient, queue=general)
+    serve_one(desk)  # GEN-001, completed
+    start = timezone.localtime().replace(second=0, microsecond=0)
+    slot = make_slot(opd.create_doctor(name="Dr. Sana Mirza"), start)
+    token = opd.book_token(slot_id=slot.pk, patient=other, category="WALKIN")
+    opd.call_next_token(slot_id=slot.pk)
+    now = board_html("&sources=opd").split('data-testid="now-calling"')[1].split("</section>")[0]
+    assert "OPD 1" in now
+    opd.mark_no_show(token_id=token.pk)
+    html = board_html("&sources=opd")
+    now = html.split('data-testid="now-calling"')[1].split("</section>")[0]
+    assert "GEN-001" not in now and "OPD 1" not in html and 'data-announced-ms="0"' in html
+    assert "GEN-001" in html.split('data-testid="recent-calls"')[1]

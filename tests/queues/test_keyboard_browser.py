@@ -27,7 +27,7 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
         page = context.new_page()
         page.goto("/patients/register/")
         assert page.evaluate("document.activeElement.id") == "id_full_name"  # autofocus, no tabbing through the menu
-        page.keyboard.press("Enter")  # nothing typed: the summary, and the focus back on the name
+        page.keyboard.press("Control+Enter")  # nothing typed: the summary, and the focus back on the name
         page.wait_for_selector("[data-testid=error-summary]")
         page.wait_for_load_state("load")  # keys.js (deferred) moves the focus
         assert page.evaluate("document.activeElement.id") == "id_full_name"
@@ -36,7 +36,7 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
         page.keyboard.type("Gul Khan")
         page.keyboard.press("Tab")
         page.keyboard.type("70")  # an age, not a date
-        page.keyboard.press("Enter")
+        page.keyboard.press("Control+Enter")  # registers from any field (Enter moves to the next)
         page.wait_for_url("**/registered/")
         mrn = page.text_content("[data-testid=mrn]")
 
@@ -56,3 +56,23 @@ def test_keyboard_only_registration_and_call_next(live_server, general):
     patient = Patient.objects.get(mrn=mrn)
     assert (patient.full_name, patient.father_name, patient.dob_estimated) == ("Bibi Jan", "Gul Khan", True)
     assert Visit.objects.get(patient=first).status == Visit.Status.COMPLETED
+
+
+def test_desk_shortcuts_work_by_key_position_under_an_urdu_keyboard_layout(live_server, general):
+    user = make_user("urdu", "reception")
+    desk = make_desk("Room 3", general)
+    (patient,) = make_patients(1)
+    services.issue_visit(patient=patient, queue=general)
+    with browser_context(live_server, user) as context:
+        page = context.new_page()
+        page.goto(f"/queues/desks/{desk.pk}/")
+        page.wait_for_load_state("load")
+        # The N key of an Urdu (phonetic) layout types "ن": the shortcut follows the key, not the letter.
+        page.evaluate("""document.body.dispatchEvent(new KeyboardEvent("keydown",
+            {key: "ن", code: "KeyN", bubbles: true, cancelable: true}))""")
+        page.wait_for_selector("[data-testid=current-token]:has-text('GEN-001')")
+        page.wait_for_load_state("load")
+        page.evaluate("""document.body.dispatchEvent(new KeyboardEvent("keydown",
+            {key: "س", code: "KeyS", bubbles: true, cancelable: true}))""")
+        page.wait_for_selector("[data-testid=complete-GEN-001]")
+    assert Visit.objects.get(patient=patient).status == Visit.Status.IN_CONSULTATION

@@ -4,6 +4,7 @@ import datetime
 import itertools
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from patients.models import Patient
@@ -41,3 +42,11 @@ def doctor(db):
 @pytest.fixture
 def slot(doctor):
     return make_slot(doctor, at(9))
+
+
+@pytest.fixture
+def desk(reception):
+    """A test client logged in as reception (the OPD front desk)."""
+    client = Client()
+    client.force_login(reception)
+    return client

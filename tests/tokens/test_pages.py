@@ -11,13 +11,6 @@ from tokens import services
 from tokens.models import Category, Slot, Token
 
 
-@pytest.fixture
-def desk(reception):
-    client = Client()
-    client.force_login(reception)
-    return client
-
-
 def test_the_booking_page_shows_the_days_slots_with_free_places(desk, doctor):
     slot = make_slot(doctor, at(9), capacity=3)
     services.book_token(slot_id=slot.pk, patient=make_patients(1)[0], category=Category.ONLINE)

@@ -4,19 +4,11 @@ no-shows; a slot's waiting list can be promoted and cancelled; messages to the d
 import re
 
 import pytest
-from django.test import Client
 
 from core.errors import DomainError
 from tests.tokens.conftest import at, make_patients, make_slot
 from tokens import selectors, services
 from tokens.models import Category, Slot, Token, WaitingListEntry
-
-
-@pytest.fixture
-def desk(reception):
-    client = Client()
-    client.force_login(reception)
-    return client
 
 
 def book(slot, patients, categories):

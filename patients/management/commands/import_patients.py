@@ -30,7 +30,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{file}, {error}")
         if reading.errors and not skip_invalid:
             raise CommandError(
-                f"{len(reading.errors)} invalid row(s); nothing imported (--skip-invalid imports the rest)."
+                f"{len(reading.refused)} invalid row(s); nothing imported (--skip-invalid imports the rest)."
             )
         try:
             added = services.import_patients(patients=reading.patients)
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}. Nothing imported.") from exc
         self.stdout.write(self.style.SUCCESS(
             f"Imported {len(added)} patient(s); {len(reading.patients) - len(added)} already registered;"
-            f" {len(reading.errors)} invalid row(s) skipped."
+            f" {len(reading.refused)} invalid row(s) skipped."
         ))
 
     def bar(self, rows, label, verbosity):

@@ -15,6 +15,7 @@ DEMO_USERS = {
     "reception": ("reception", False),
     "lab": ("lab_terminal", False),
     "ops": ("ops", False),
+    "doctor": ("doctor", False),
     "admin": ("admin", True),
 }
 
