@@ -151,9 +151,15 @@ def import_upload(request):
 
 @role_required("patients.add_importjob")
 def import_refused_csv(request, pk):
-    """The job's invalid rows as a CSV download with a `reason` column (patients.imports.refused_rows_csv)."""
+    """The job's invalid rows as a CSV download with a `reason` column (patients.imports.refused_rows_csv); back to
+    the job's page with the reason when the stored file can no longer be read at all (its header, say)."""
     job = get_object_or_404(ImportJob, pk=pk)
-    response = HttpResponse(imports.refused_rows_csv(job), content_type="text/csv; charset=utf-8")
+    try:
+        refused = imports.refused_rows_csv(job)
+    except csv_io.BadFile as exc:
+        messages.error(request, f"The file itself cannot be read, so there are no rows to download: {exc}")
+        return redirect("patients:import-job", pk=job.pk)
+    response = HttpResponse(refused, content_type="text/csv; charset=utf-8")
     name = job.file_name.rsplit(".", 1)[0] or "import"
     response["Content-Disposition"] = f'attachment; filename="{slugify(name) or "import"}-refused.csv"'
     return response

@@ -82,6 +82,8 @@ EXPECTED = {
     "patients/register/": (302, 200, 200, 200, 403, 200),
     "patients/import/": (302, 403, 403, 403, 200, 200),
     "patients/import/<int:pk>/": (302, 403, 403, 403, 200, 200),
+    # the job here holds a file without an `mrn` column: back to its page, which says why
+    "patients/import/<int:pk>/refused.csv": (302, 403, 403, 403, 302, 302),
     "patients/<int:pk>/": PATIENT_PAGE,
     "patients/<int:pk>/correct/": (302, 200, 403, 403, 403, 200),
     "patients/<int:pk>/registered/": PATIENT_PAGE,
