@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from rapidfuzz.distance import JaroWinkler
 
@@ -111,9 +112,11 @@ def skeleton(word: str) -> str:
 def word_similarity(a: str, b: str) -> float:
     """0..1: 1 for the same canonical word, 0.95 for the same skeleton (words longer than two letters), else
     Jaro-Winkler when at least WORD_FLOOR (a misspelling), else 0 (another word: `ayesha` and `fatima` share
-    letters enough for 0.56, which must not count half)."""
+    letters enough for 0.56, which must not count half). Words with digits are equal or different, never alike."""
     if a == b:
         return 1.0
+    if any(ch.isdigit() for ch in a + b):  # `bed 12`, a test row's `patient 1`: numbers are equal or not
+        return 0.0
     if not is_urdu(a) and len(a) > 2 and len(b) > 2 and skeleton(a) == skeleton(b):
         return 0.95
     similarity = JaroWinkler.normalized_similarity(a, b)
@@ -255,25 +258,45 @@ def _similar(column: str, texts: list[str]) -> Q:
     return condition
 
 
-def candidate_rows(patients: QuerySet, record: Record) -> QuerySet:
-    """Up to CANDIDATE_LIMIT patients of `patients` that could be `record`: the same CNIC, the same phone (its last
-    ten digits), or a name and father's name alike in the trigram sense (either name's common spellings tried).
+def near_dates(dob: date) -> set[date]:
+    """`dob` and the dates a desk types for it by mistake: day and month swapped, one digit of `YYYYMMDD` wrong."""
+    dates = {dob}
+    digits = dob.strftime("%Y%m%d")
+    variants = [digits[6:8] + digits[4:6]] if dob.day <= 12 else []  # MMDD -> DDMM
+    candidates = [digits[:4] + variant for variant in variants]
+    candidates += [digits[:i] + d + digits[i + 1:] for i in range(8) for d in "0123456789" if d != digits[i]]
+    for text in candidates:
+        try:
+            dates.add(date(int(text[:4]), int(text[4:6]), int(text[6:])))
+        except ValueError:
+            continue
+    return dates
 
-    Every branch is an index lookup (the CNIC index, the reversed phone key, the GIN trigram indexes of both folded
-    names, ANDed), so this stays cheap at a million patients; without a father's name the name alone is narrowed
-    by the date of birth (its index) when there is one.
+
+def candidate_rows(patients: QuerySet, record: Record) -> QuerySet:
+    """Up to CANDIDATE_LIMIT patients of `patients` that could be `record` by the scorer's rules.
+
+    The weights make a likely pair need one of: the same CNIC, the same phone, or a date of birth that agrees (the
+    same, mistyped by a digit or swapped day and month, or within ESTIMATE_YEARS of an estimate) with a name alike;
+    names alone never reach THRESHOLD (W_NAME + W_FATHER_SAME + W_SEX_SAME < THRESHOLD * SCALE). So the candidates
+    are exactly those, each branch an index lookup: the CNIC index, the reversed phone key, the date of birth index
+    (a few dozen patients share a birthday at a million) and the partial index of estimated ones, the names then
+    compared with pg_trgm's `%` in any of their common spellings. Nothing typed but a name: no query, no candidate.
     """
     from patients.search import phone_key  # the same expression as the phone index
 
     names = spellings(record.full_name)
     if not names:
         return patients.none()
-    condition = _similar("full_name_folded", names)
-    if record.father_name:
-        condition &= _similar("father_name_folded", spellings(record.father_name))
-    elif record.dob:
-        years = ESTIMATE_YEARS * 366
-        condition &= Q(dob__range=(record.dob - timedelta(days=years), record.dob + timedelta(days=years)))
+    condition = Q(pk__in=[])
+    if record.dob:
+        alike = _similar("full_name_folded", names)
+        years = timedelta(days=ESTIMATE_YEARS * 366)
+        near = Q(dob__in=sorted(near_dates(record.dob))) | Q(dob_estimated=True, dob__range=(record.dob - years,
+                                                                                             record.dob + years))
+        if record.dob_estimated:
+            near |= Q(dob__range=(record.dob - years, record.dob + years))
+        condition = near & alike
     cnic = _digits(record.cnic)
     if len(cnic) == 13:
         condition |= Q(cnic=f"{cnic[:5]}-{cnic[5:12]}-{cnic[12]}")
@@ -281,7 +304,66 @@ def candidate_rows(patients: QuerySet, record: Record) -> QuerySet:
     if len(phone) >= 10:
         patients = patients.alias(phone_key=phone_key("phone"))
         condition |= Q(phone_key=phone[-10:][::-1])
+    if not (record.dob or len(cnic) == 13 or len(phone) >= 10):
+        return patients.none()
     return patients.filter(condition).order_by()[:CANDIDATE_LIMIT]
+
+
+# Candidates of many saved patients at once (an import), by the rules of `candidate_rows` (the same CNIC, the same
+# phone, or the same date of birth, or within ESTIMATE_YEARS where either is an estimate, with a name alike; a
+# mistyped digit is not looked for here), at most CANDIDATES_PER_ROW per branch, each an index scan inside one
+# statement. The phone expression is patients.search.phone_key's, which the phone index is built on.
+_PHONE_KEY_SQL = "reverse(right(regexp_replace({}.phone, '\\D', '', 'g'), 10))"
+BULK_CANDIDATES_SQL = f"""
+SELECT n.id, c.id FROM patients_patient n CROSS JOIN LATERAL (
+    (SELECT p.id FROM patients_patient p
+     WHERE p.dob = n.dob AND p.id <> n.id AND p.full_name_folded %% n.full_name_folded LIMIT %(limit)s)
+    UNION
+    (SELECT p.id FROM patients_patient p
+     WHERE p.dob_estimated AND p.id <> n.id
+       AND p.dob BETWEEN n.dob - %(years)s AND n.dob + %(years)s AND p.full_name_folded %% n.full_name_folded
+     LIMIT %(limit)s)
+    UNION
+    (SELECT p.id FROM patients_patient p
+     WHERE n.dob_estimated AND p.id <> n.id
+       AND p.dob BETWEEN n.dob - %(years)s AND n.dob + %(years)s AND p.full_name_folded %% n.full_name_folded
+     LIMIT %(limit)s)
+    UNION
+    (SELECT p.id FROM patients_patient p WHERE n.cnic <> '' AND p.cnic = n.cnic AND p.id <> n.id LIMIT %(limit)s)
+    UNION
+    (SELECT p.id FROM patients_patient p
+     WHERE {_PHONE_KEY_SQL.format('p')} = {_PHONE_KEY_SQL.format('n')} AND p.id <> n.id
+       AND length(regexp_replace(n.phone, '\\D', '', 'g')) >= 10
+     LIMIT %(limit)s)
+) c
+WHERE n.id = ANY(%(ids)s)
+"""
+CANDIDATES_PER_ROW = 10
+
+
+def likely_pairs_among(ids: list[int]) -> list[tuple[int, int, "Match"]]:
+    """Likely duplicate pairs `(patient id, other id, Match)` of the saved patients `ids` (active, not merged away)
+    against every active patient: one statement per 1,000 ids (BULK_CANDIDATES_SQL), scored here. Each pair once,
+    smaller id first. For imports; a single record uses `likely_duplicates`, which also tries the common spellings.
+    """
+    from patients.models import Patient
+
+    found: dict[tuple[int, int], Match] = {}
+    for start in range(0, len(ids), 1000):
+        with connection.cursor() as cursor:
+            cursor.execute(BULK_CANDIDATES_SQL, {"limit": CANDIDATES_PER_ROW, "ids": ids[start:start + 1000],
+                                                 "years": ESTIMATE_YEARS * 366})
+            links = cursor.fetchall()
+        linked = Patient.objects.filter(pk__in={pk for link in links for pk in link}, is_active=True,
+                                        merged_into__isnull=True)
+        records = {p.pk: Record.of(p) for p in linked}
+        for a, b in links:
+            key = (min(a, b), max(a, b))
+            if key not in found and a in records and b in records:
+                match = score(records[a], records[b])
+                if match.likely:
+                    found[key] = match
+    return [(low, high, match) for (low, high), match in found.items()]
 
 
 def likely_duplicates(patients: QuerySet, record: Record, *, exclude_pk: int | None = None) -> list[tuple]:

@@ -1,13 +1,15 @@
 """The likely-duplicate scorer (patients/duplicates.py) on a labelled set of realistic Pakistani records, and its
 candidate lookup on the database."""
 
+import re
 from datetime import date
 
 import pytest
 from django.db import connection
 
 from patients.duplicates import (
-    THRESHOLD, Record, canonical_words, candidate_rows, likely_duplicates, name_similarity, score, spellings,
+    SCALE, THRESHOLD, W_FATHER_SAME, W_NAME, W_SEX_SAME, Record, canonical_words, candidate_rows, likely_duplicates,
+    name_similarity, score, spellings,
 )
 from patients.models import Patient
 from patients.services import register_patient
@@ -98,7 +100,9 @@ def test_candidates_come_from_the_names_phone_and_cnic_and_are_scored():
                                 phone="0333-9999999", sex="M")
     register_patient(full_name="Zainab Bibi", father_name="Nazir Ahmed")
     typed = Record("Mohd Ali Kahn", "Muhammad Aslam", date(1980, 5, 1), sex="M")
-    assert set(candidate_rows(Patient.objects.all(), typed)) == {same, namesake}
+    assert set(candidate_rows(Patient.objects.all(), typed)) == {same}
+    assert namesake in candidate_rows(Patient.objects.all(), Record("Mohd Ali", dob=date(1999, 1, 5)))  # 1, 5 swapped
+    assert not candidate_rows(Patient.objects.all(), Record("Muhammad Ali Khan", "Muhammad Aslam")).exists()
     found = likely_duplicates(Patient.objects.all(), typed)
     assert [patient for patient, _ in found] == [same]
     by_phone = candidate_rows(Patient.objects.all(), Record("Someone Else", phone="+92 300 1234567"))
@@ -108,9 +112,18 @@ def test_candidates_come_from_the_names_phone_and_cnic_and_are_scored():
 @pytest.mark.django_db
 def test_the_candidate_lookup_can_be_answered_from_indexes_alone():
     register_patient(full_name="Muhammad Ali", father_name="Muhammad Aslam")
-    queryset = candidate_rows(Patient.objects.all(), Record("Mohd Ali", "Muhammad Aslam", phone="0300-1234567",
-                                                            cnic="35202-1234567-1"))
+    queryset = candidate_rows(Patient.objects.all(), Record("Mohd Ali", "Muhammad Aslam", date(1980, 5, 1),
+                                                            phone="0300-1234567", cnic="35202-1234567-1"))
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.explain()
-    assert "Seq Scan" not in plan and "patients_full_name_trgm" in plan and "patients_phone_key" in plan
+    assert "Seq Scan" not in plan
+    assert {"patients_dob", "patients_dob_estimated", "patients_phone_key", "patients_cnic"} <= set(
+        re.findall(r"Index Scan on (\w+)", plan)), plan
+
+
+def test_a_name_alone_never_reaches_the_threshold():
+    """What makes the candidate lookup complete: a pair needs a CNIC, a phone or a birth date that agrees."""
+    assert W_NAME + W_FATHER_SAME + W_SEX_SAME < THRESHOLD * SCALE
+    assert not score(Record("Muhammad Ali", "Muhammad Aslam", sex="M"),
+                     Record("Muhammad Ali", "Muhammad Aslam", sex="M")).likely
