@@ -309,15 +309,15 @@ def candidate_rows(patients: QuerySet, record: Record) -> QuerySet:
     return patients.filter(condition).order_by()[:CANDIDATE_LIMIT]
 
 
-# Candidates of many saved patients at once (an import), by the rules of `candidate_rows` (the same CNIC, the same
-# phone, or the same date of birth, or within ESTIMATE_YEARS where either is an estimate, with a name alike; a
-# mistyped digit is not looked for here), at most CANDIDATES_PER_ROW per branch, each an index scan inside one
+# Candidates of many saved patients at once (an import), by the rules of `candidate_rows`: the same CNIC, the same
+# phone, the same date of birth (up to SAME_DAY of them, whatever their names: the scorer then knows the spellings,
+# which pg_trgm alone would miss), or within ESTIMATE_YEARS where either date is an estimate with a name alike (a
+# mistyped digit is not looked for here); at most CANDIDATES_PER_ROW per other branch, each an index scan inside one
 # statement. The phone expression is patients.search.phone_key's, which the phone index is built on.
 _PHONE_KEY_SQL = "reverse(right(regexp_replace({}.phone, '\\D', '', 'g'), 10))"
 BULK_CANDIDATES_SQL = f"""
 SELECT n.id, c.id FROM patients_patient n CROSS JOIN LATERAL (
-    (SELECT p.id FROM patients_patient p
-     WHERE p.dob = n.dob AND p.id <> n.id AND p.full_name_folded %% n.full_name_folded LIMIT %(limit)s)
+    (SELECT p.id FROM patients_patient p WHERE p.dob = n.dob AND p.id <> n.id LIMIT %(same_day)s)
     UNION
     (SELECT p.id FROM patients_patient p
      WHERE p.dob_estimated AND p.id <> n.id
@@ -339,6 +339,7 @@ SELECT n.id, c.id FROM patients_patient n CROSS JOIN LATERAL (
 WHERE n.id = ANY(%(ids)s)
 """
 CANDIDATES_PER_ROW = 10
+SAME_DAY = 50  # about 35 patients share a birthday at a million
 
 
 def likely_pairs_among(ids: list[int]) -> list[tuple[int, int, "Match"]]:
@@ -351,7 +352,7 @@ def likely_pairs_among(ids: list[int]) -> list[tuple[int, int, "Match"]]:
     found: dict[tuple[int, int], Match] = {}
     for start in range(0, len(ids), 1000):
         with connection.cursor() as cursor:
-            cursor.execute(BULK_CANDIDATES_SQL, {"limit": CANDIDATES_PER_ROW, "ids": ids[start:start + 1000],
+            cursor.execute(BULK_CANDIDATES_SQL, {"limit": CANDIDATES_PER_ROW, "same_day": SAME_DAY, "ids": ids[start:start + 1000],
                                                  "years": ESTIMATE_YEARS * 366})
             links = cursor.fetchall()
         linked = Patient.objects.filter(pk__in={pk for link in links for pk in link}, is_active=True,

@@ -21,7 +21,7 @@ def test_the_desk_hint_names_the_registered_patient_while_typing(live_server):
     known = register_patient(full_name="Muhammad Ali Khan", father_name="Muhammad Aslam",
                              dob=datetime.date(1980, 5, 1), sex="M")
     user = make_user("desk7", "reception")
-    for context in browser_context(live_server, user):
+    with browser_context(live_server, user) as context:
         page = context.new_page()
         page.goto("/patients/register/")
         page.fill("#id_full_name", "Mohd Ali Kahn")
@@ -43,7 +43,7 @@ def test_ops_merge_a_pair_from_the_worklist_in_urdu(live_server):
                               dob=datetime.date(1990, 3, 3))
     worklist.queue_pairs_for(second, source=worklist.SCAN)
     user = make_user("ops7", "ops")
-    for context in browser_context(live_server, user):
+    with browser_context(live_server, user) as context:
         context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "ur", "url": live_server.url}])
         page = context.new_page()
         page.goto("/patients/duplicates/")

@@ -136,3 +136,14 @@ def test_an_offline_likely_duplicate_is_stored_with_its_number_and_queued(first)
     assert Patient.objects.filter(mrn=stored.mrn).exists()
     pair = DuplicatePair.objects.get()
     assert (pair.low_id, pair.high_id, pair.source) == (first.pk, stored.pk, "offline sync")
+
+
+def test_find_duplicates_queues_the_pairs_of_recent_registrations(first):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    register_patient(full_name="Mohd Ali Kahn", father_name="Muhammad Aslam", dob=BORN, sex="M")
+    out = StringIO()
+    call_command("find_duplicates", stdout=out)
+    assert "1 likely duplicate pair(s)" in out.getvalue() and worklist.open_pairs().count() == 1
