@@ -87,9 +87,14 @@ class MergeOut(serializers.ModelSerializer):
 
 
 class UnmergeIn(serializers.Serializer):
-    """Why a merge is undone."""
+    """Why a merge is undone, and which rows added to the survivor since go to the restored record too."""
 
     reason = serializers.CharField()
+    also_move = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False, default=dict,
+        help_text='Rows added to the survivor since the merge that belong to this record: {"queues.visit.patient": '
+                  '[id, ...]} (labels as in the merge\'s `moved`).',
+    )
 
 
 class LikelyQuery(serializers.Serializer):
@@ -235,8 +240,8 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         done = PatientMerge.objects.filter(merged=self.get_object(), unmerged_at__isnull=True).first()
         if done is None:
             raise exceptions.NotFound("This record is not merged into another.")
-        return Response(MergeOut(merge.unmerge(done, reason=data.validated_data["reason"],
-                                               unmerged_by=request.user)).data)
+        return Response(MergeOut(merge.unmerge(done, reason=data.validated_data["reason"], unmerged_by=request.user,
+                                               also_move=data.validated_data["also_move"])).data)
 
     @extend_schema(
         parameters=[SlipQuery],

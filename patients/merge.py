@@ -204,13 +204,16 @@ def _json(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def unmerge(merge: PatientMerge, *, reason: str, unmerged_by=None) -> PatientMerge:
+def unmerge(merge: PatientMerge, *, reason: str, unmerged_by=None,
+            also_move: dict[str, list[str]] | None = None) -> PatientMerge:
     """Undo `merge`: the merged record is active (as it was) with its MRN again, the rows that moved go back, the
     survivor's fields filled from it are blank again (unless corrected since), and the pair is remembered as "not
-    the same". What was added to the survivor after the merge stays with the survivor.
+    the same". What was added to the survivor after the merge stays with the survivor, except the rows the user
+    names in `also_move` (`{"queues.visit.patient": [pk, ...]}`, labels as in PatientMerge.moved), which go to the
+    restored record too (a visit registered on the survivor that was the other patient's).
 
     Raises:
-        MergeRefused (422): blank reason.
+        MergeRefused (422): blank reason; an unknown label in `also_move`.
         MergeConflict (409): undone already; the survivor was itself merged away since (undo that first).
     """
     reason = (reason or "").strip()
@@ -224,8 +227,14 @@ def unmerge(merge: PatientMerge, *, reason: str, unmerged_by=None) -> PatientMer
         survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
         if survivor.merged_into_id is not None:
             raise MergeConflict(f"{survivor.mrn} was merged into {survivor_of(survivor).mrn} since; undo that first.")
+        labels = {_label(model, field) for model, field in _related_fields()}
+        unknown = set(also_move or {}) - labels
+        if unknown:
+            raise MergeRefused(f"Nothing of a patient is called {', '.join(sorted(unknown))}.")
         for model, field in _related_fields():
-            _move(model, field, survivor, merged, pks=merge.moved.get(_label(model, field), []))
+            label = _label(model, field)
+            back = [*merge.moved.get(label, []), *map(str, (also_move or {}).get(label, []))]
+            _move(model, field, survivor, merged, pks=back)
         restored = []
         for name, value in merge.filled.items():
             if name in FILLABLE and _json(getattr(survivor, name)) == value:

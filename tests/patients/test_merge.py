@@ -221,3 +221,16 @@ def test_the_api_answers_refusals_with_their_status_and_detail(pair, ops):
     missing = client.post(f"/api/v1/patients/{kept.pk}/merge/", {"other": 999999, "reason": "x"}, format="json")
     assert missing.status_code == 404
     assert client.post(f"/api/v1/patients/{kept.pk}/unmerge/", {"reason": "x"}, format="json").status_code == 404
+
+
+def test_unmerge_also_moves_what_the_user_names_from_the_survivor(pair, ops):
+    kept, other = pair
+    merge = merge_patients(survivor=kept, merged=other, reason="one patient", merged_by=ops)
+    later = issue_visit(patient=kept, queue=Queue.objects.create(name="Laboratory", code="LAB"))
+    answer = token_client(ops).post(f"/api/v1/patients/{other.pk}/unmerge/", {
+        "reason": "two people", "also_move": {"queues.visit.patient": [later.pk]}}, format="json")
+    assert answer.status_code == 200
+    later.refresh_from_db()
+    assert later.patient == other and PatientMerge.objects.get(pk=merge.pk).unmerged_at
+    with pytest.raises(MergeRefused, match="called"):
+        unmerge(merge_patients(survivor=kept, merged=other, reason="again"), reason="x", also_move={"nope": [1]})
