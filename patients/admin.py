@@ -1,9 +1,10 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import ReadOnlyAdmin
 from patients import services
 from patients.services import DEMOGRAPHIC_FIELDS
-from patients.models import Patient
+from patients.models import Patient, PatientMerge
 
 
 @admin.register(Patient)
@@ -36,3 +37,14 @@ class PatientAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         # Deleting would free a printed MRN; deactivate instead (is_active).
         return False
+
+
+@admin.register(PatientMerge)
+class PatientMergeAdmin(ReadOnlyAdmin):
+    """The merges made (patients/merge.py), for the audit: who merged which record into which, when and why, what
+    moved, and the unmerge. Read-only: merging and unmerging go through the worklist and the API."""
+
+    list_display = ["merged_at", "merged", "survivor", "merged_by", "cnic_override", "unmerged_at", "unmerged_by"]
+    list_select_related = ["merged", "survivor", "merged_by", "unmerged_by"]
+    search_fields = ["merged__mrn", "survivor__mrn", "reason"]
+    date_hierarchy = "merged_at"

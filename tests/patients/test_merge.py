@@ -234,3 +234,12 @@ def test_unmerge_also_moves_what_the_user_names_from_the_survivor(pair, ops):
     assert later.patient == other and PatientMerge.objects.get(pk=merge.pk).unmerged_at
     with pytest.raises(MergeRefused, match="called"):
         unmerge(merge_patients(survivor=kept, merged=other, reason="again"), reason="x", also_move={"nope": [1]})
+
+
+def test_the_admin_lists_merges_read_only(pair, client):
+    kept, other = pair
+    merge_patients(survivor=kept, merged=other, reason="one patient")
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    page = client.get("/admin/patients/patientmerge/")
+    assert page.status_code == 200 and other.mrn in page.content.decode()
+    assert client.get("/admin/patients/patientmerge/add/").status_code == 403
