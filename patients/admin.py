@@ -22,6 +22,11 @@ class PatientAdmin(SimpleHistoryAdmin):
     readonly_fields = ["mrn", "created_at", "created_by", "origin_terminal", "registered_at", "synced_at"]
     date_hierarchy = "created_at"
 
+    def get_readonly_fields(self, request, obj=None):
+        """A merged-away record stays inactive (a database constraint): only unmerging makes it active again."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "is_active", "merged_into"] if obj is not None and obj.merged_into_id else fields
+
     def save_model(self, request, obj, form, change):
         if change:  # the same service as the reception page and the API: validation, history user, CNIC guard
             demographics = {name: form.cleaned_data[name] for name in form.changed_data if name in DEMOGRAPHIC_FIELDS}

@@ -243,3 +243,5 @@ def test_the_admin_lists_merges_read_only(pair, client):
     page = client.get("/admin/patients/patientmerge/")
     assert page.status_code == 200 and other.mrn in page.content.decode()
     assert client.get("/admin/patients/patientmerge/add/").status_code == 403
+    change = client.get(f"/admin/patients/patient/{other.pk}/change/").content.decode()
+    assert 'name="is_active"' not in change and kept.mrn in change  # read-only: only unmerging reactivates it
