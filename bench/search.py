@@ -1,4 +1,5 @@
-"""Patient search at a million patients: p95 of each search kind through the API, next to raw SQL.
+"""Patient search at a million patients, and the desk's duplicate hint: p95 of each search kind through the API,
+next to raw SQL.
 
     .venv/bin/python bench/search.py [--patients 1000000] [--samples 100] [--smoke]
 
@@ -157,6 +158,23 @@ def search_kinds(rows: list[tuple], rng: random.Random) -> dict:
     }
 
 
+LIKELY = "/api/v1/patients/likely-duplicates/"  # the desk's duplicate hint (patients/duplicates.py)
+
+
+def duplicate_kinds(rows: list[tuple], rng: random.Random) -> dict:
+    """Kind -> function returning the query of one desk hint: a loaded patient typed again, the name as another desk
+    writes it (Muhammad as Mohd, a dropped vowel), with the date of birth, or the phone."""
+    from tests.patients.pakistani_names import _respell  # the labelled set's own respelling
+
+    pick = lambda: rng.choice(rows)  # noqa: E731
+    name, father, dob, phone = (COLUMNS.index(column) for column in ("full_name", "father_name", "dob", "phone"))
+    return {
+        "hint: name, father, birth date": lambda: (lambda r: {
+            "full_name": _respell(r[name], rng), "father_name": r[father], "dob": r[dob].isoformat()})(pick()),
+        "hint: name and phone": lambda: (lambda r: {"full_name": _respell(r[name], rng), "phone": r[phone]})(pick()),
+    }
+
+
 def run_searches(rows: list[tuple], samples: int) -> None:
     rng = random.Random(7)
     user = User.objects.create_superuser("bench", password="bench")
@@ -164,21 +182,23 @@ def run_searches(rows: list[tuple], samples: int) -> None:
     client.force_login(user)
     raw = connection.cursor().cursor.connection  # psycopg's own connection: no Django in the way
     print(f"\n{'search kind':32} {'api p50':>8} {'api p95':>8} {'raw p50':>8} {'raw p95':>8} {'ratio':>6}  (ms)")
-    for kind, make in search_kinds(rows, rng).items():
+    kinds = [("/api/v1/patients/", kind, make) for kind, make in search_kinds(rows, rng).items()]
+    kinds += [(LIKELY, kind, make) for kind, make in duplicate_kinds(rows, rng).items()]
+    for path, kind, make in kinds:
         api_times, raw_times = [], []
         for _ in range(samples):
             params = make()
             with CaptureQueriesContext(connection) as captured:  # learn the SQL (also warms the cache)
-                response = client.get("/api/v1/patients/", params)
+                response = client.get(path, params)
             assert response.status_code == 200, (params, response.content[:300])
             statements = [q["sql"] for q in captured.captured_queries if "patients_patient" in q["sql"]]
             started = time.perf_counter()
-            client.get("/api/v1/patients/", params)
+            client.get(path, params)
             api_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             with raw.cursor() as cursor:
                 for sql in statements:
-                    cursor.execute(sql.replace("%", "%%"))
+                    cursor.execute(sql)  # no parameters: psycopg sends the text as it is, `%` included
                     cursor.fetchall()
             raw_times.append(time.perf_counter() - started)
         api_p50, api_p95, raw_p50, raw_p95 = (ms(p(times)) for times in (api_times, raw_times) for p in (p50, p95))

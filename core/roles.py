@@ -48,7 +48,11 @@ ROLE_PERMISSIONS = {
         "terminals.add_terminallease",
     ],
     "fhir_reader": ["patients.view_patient", "patients.view_register"],
-    "ops": ["view:" + app for app in PROJECT_APPS] + ["patients.add_importjob"],  # the CSV import page
+    # The CSV import page; the duplicates worklist, where ops merge records and mark pairs "not the same" (reception
+    # may not merge: a wrong merge moves a patient's visits and tokens onto someone else).
+    "ops": ["view:" + app for app in PROJECT_APPS] + [
+        "patients.add_importjob", "patients.merge_patient", "patients.change_duplicatepair",
+    ],
     # API tokens (knox), login lockouts (axes: unlock by deleting the access attempt), TOTP devices (enrol staff).
     "admin": [*PROJECT_APPS, "auth", "knox", "axes", "otp_totp"],
 }

@@ -40,7 +40,8 @@ def patient(record: Patient) -> FHIRPatient:
     `record` may carry `last_updated` (annotated by fhir_api.search.patients(): its latest history row); without
     it, or without history, meta.lastUpdated is the registration time. Identifiers: the MRN (type MR, system
     setting FHIR_MRN_SYSTEM; an offline terminal MRN such as `710042` the same way) and the CNIC (type NI, system
-    FHIR_CNIC_SYSTEM). The father's name, which Pakistani registration records, is a contact with relationship FTH.
+    FHIR_CNIC_SYSTEM). A merged record links (`Patient.link`) to its survivor (`replaced-by`, and is inactive); a
+    survivor (with `replaces` annotated) to the records merged into it. The father's name, which Pakistani registration records, is a contact with relationship FTH.
     """
     resource = {
         "id": str(record.pk),
@@ -67,6 +68,11 @@ def patient(record: Patient) -> FHIRPatient:
         resource["telecom"] = telecom
     if record.address:
         resource["address"] = [{"text": record.address}]
+    links = [{"other": {"reference": f"Patient/{pk}"}, "type": "replaces"} for pk in getattr(record, "replaces", [])]
+    if record.merged_into_id:  # merged away: FHIR's `replaced-by` names the record that holds the patient now
+        links.insert(0, {"other": {"reference": f"Patient/{record.merged_into_id}"}, "type": "replaced-by"})
+    if links:
+        resource["link"] = links
     if record.father_name:
         resource["contact"] = [{
             "relationship": [{"coding": [{"system": V3_ROLE_CODES, "code": "FTH", "display": "father"}]}],

@@ -10,6 +10,7 @@ import re
 from datetime import date
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from patients import selectors
@@ -28,9 +29,12 @@ class InvalidSearch(ValueError):
 def patients(user) -> QuerySet:
     """The patients `user` may read (patients.selectors.visible_to: a lab terminal's key only its own), annotated
     `last_updated`: the time of its latest history row (registration or a correction), for meta.lastUpdated; one
-    subquery on the history's patient index, not a query per patient."""
+    subquery on the history's patient index, not a query per patient. Also `replaces`: the ids of the records merged
+    into it (Patient.link), from the index of `merged_into`."""
     history = Patient.history.model.objects.filter(id=OuterRef("pk")).order_by("-history_date")
-    return selectors.visible_to(user).annotate(last_updated=Subquery(history.values("history_date")[:1]))
+    merged_in = Patient.objects.filter(merged_into=OuterRef("pk")).order_by("pk").values("pk")
+    return selectors.visible_to(user).annotate(last_updated=Subquery(history.values("history_date")[:1]),
+                                               replaces=ArraySubquery(merged_in))
 
 
 def search(params, user) -> QuerySet:

@@ -588,6 +588,20 @@ def void_id(key: str, formatted: str, *, reason: str, voided_by=None) -> IssuedN
     return number
 
 
+def unvoid_id(key: str, formatted: str, *, reason: str) -> bool:
+    """Take back the voiding of id `formatted` of sequence `key` made with exactly `reason` (the record it named came
+    back: an unmerged patient record takes its number again). The number was never issued to anyone else meanwhile,
+    as voided numbers never are; a voiding made for another reason stays. Runs in the caller's transaction.
+
+    Returns: True when the voiding was taken back, False when the id is not voided with `reason` (or unknown).
+    """
+    return bool(
+        IssuedNumber.objects.filter(sequence__key=key, formatted=formatted, voided_at__isnull=False,
+                                    void_reason=reason.strip()[:200])
+        .update(voided_at=None, void_reason="", voided_by=None)
+    )
+
+
 class _Rollback(Exception):
     """Raised to roll back health_check()'s savepoint."""
 

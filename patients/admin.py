@@ -4,8 +4,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import ReadOnlyAdmin
 from patients import access, services
-from patients.models import Patient, PatientAccess
+from patients.models import Patient, PatientAccess, PatientMerge
 from patients.selectors import of_visible
 from patients.services import DEMOGRAPHIC_FIELDS
 
@@ -60,6 +61,11 @@ class PatientAdmin(SimpleHistoryAdmin):
         url = reverse("admin:patients_patientaccess_changelist") + f"?patient__id__exact={patient.pk}"
         return format_html('<a href="{}">Who read this patient, and when</a>', url)
 
+    def get_readonly_fields(self, request, obj=None):
+        """A merged-away record stays inactive (a database constraint): only unmerging makes it active again."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "is_active", "merged_into"] if obj is not None and obj.merged_into_id else fields
+
     def save_model(self, request, obj, form, change):
         if change:  # the same service as the reception page and the API: validation, history user, CNIC guard
             demographics = {name: form.cleaned_data[name] for name in form.changed_data if name in DEMOGRAPHIC_FIELDS}
@@ -98,3 +104,14 @@ class PatientAccessAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # records go only by age (prune_access_log)
+
+
+@admin.register(PatientMerge)
+class PatientMergeAdmin(ReadOnlyAdmin):
+    """The merges made (patients/merge.py), for the audit: who merged which record into which, when and why, what
+    moved, and the unmerge. Read-only: merging and unmerging go through the worklist and the API."""
+
+    list_display = ["merged_at", "merged", "survivor", "merged_by", "cnic_override", "unmerged_at", "unmerged_by"]
+    list_select_related = ["merged", "survivor", "merged_by", "unmerged_by"]
+    search_fields = ["merged__mrn", "survivor__mrn", "reason"]
+    date_hierarchy = "merged_at"

@@ -3,21 +3,22 @@
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api import refuse_empty_filters
 from core.serializers import ModelSerializer
 from idseq.services import request_fingerprint
-from patients import access, services, slips
+from patients import access, duplicates, merge, services, slips
 from patients.filters import PatientFilter
-from patients.models import Patient
+from patients.models import Patient, PatientMerge
 from patients.mrn import validate_mrn
 from patients.pagination import CappedPagination
 from patients.selectors import visible_to
 
 CARRY_OVER_PERMISSION = "patients.carry_over_mrn"
+MERGE_PERMISSION = "patients.merge_patient"
 
 
 class PatientIn(ModelSerializer):
@@ -61,9 +62,73 @@ class PatientOut(ModelSerializer):
         model = Patient
         fields = [
             "id", "mrn", *services.DEMOGRAPHIC_FIELDS, "is_active", "created_at", "created_by",
-            "is_offline_entry", "origin_terminal", "registered_at", "synced_at", "client_uuid",
+            "is_offline_entry", "origin_terminal", "registered_at", "synced_at", "client_uuid", "merged_into",
         ]
         read_only_fields = fields
+
+
+class MergeIn(serializers.Serializer):
+    """A merge of record `other` into the record of the URL (the survivor)."""
+
+    other = serializers.IntegerField(help_text="Id of the record merged away (its MRN is retired).")
+    reason = serializers.CharField(help_text="Why the two records are one patient (audited).")
+    cnic_override = serializers.BooleanField(default=False, help_text="Merge although the CNICs differ.")
+    survivor_version = serializers.IntegerField(required=False, help_text="`version` of the survivor as shown.")
+    other_version = serializers.IntegerField(required=False, help_text="`version` of the other record as shown.")
+
+
+class MergeOut(serializers.ModelSerializer):
+    """A merge as recorded."""
+
+    class Meta:
+        model = PatientMerge
+        fields = ["id", "survivor", "merged", "reason", "cnic_override", "moved", "merged_at", "merged_by",
+                  "unmerged_at", "unmerged_by", "unmerge_reason"]
+        read_only_fields = fields
+
+
+class UnmergeIn(serializers.Serializer):
+    """Why a merge is undone, and which rows added to the survivor since go to the restored record too."""
+
+    reason = serializers.CharField()
+    also_move = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False, default=dict,
+        help_text='Rows added to the survivor since the merge that belong to this record: {"queues.visit.patient": '
+                  '[id, ...]} (labels as in the merge\'s `moved`).',
+    )
+
+
+class LikelyQuery(serializers.Serializer):
+    """What the desk has typed so far."""
+
+    full_name = serializers.CharField(max_length=200)
+    father_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    dob = serializers.DateField(required=False, allow_null=True, default=None)
+    dob_estimated = serializers.BooleanField(required=False, default=False)
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices, required=False, default="", allow_blank=True)
+    phone = serializers.CharField(max_length=25, required=False, default="", allow_blank=True)
+    cnic = serializers.CharField(max_length=15, required=False, default="", allow_blank=True)
+
+
+class LikelyOut(serializers.Serializer):
+    """A likely duplicate: the patient, the score (0..1) and why."""
+
+    id = serializers.IntegerField()
+    mrn = serializers.CharField()
+    full_name = serializers.CharField()
+    father_name = serializers.CharField()
+    score = serializers.FloatField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+def likely_duplicates_of(query: dict, patients) -> list[dict]:
+    """The LikelyOut rows for the demographics `query` (LikelyQuery's validated data) among `patients`."""
+    record = duplicates.Record(**query)
+    return [
+        {"id": p.pk, "mrn": p.mrn, "full_name": p.full_name, "father_name": p.father_name, "score": match.score,
+         "reasons": match.reasons}
+        for p, match in duplicates.likely_duplicates(patients.filter(merged_into__isnull=True), record)
+    ]
 
 
 class SlipQuery(serializers.Serializer):
@@ -80,6 +145,12 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PatientOut
     filterset_class = PatientFilter
     pagination_class = CappedPagination
+
+    def get_permissions(self):
+        """Merging checks its own permission (MERGE_PERMISSION) instead of the model's add/change."""
+        if self.action in ("merge", "unmerge"):
+            return [permissions.IsAuthenticated()]
+        return super().get_permissions()
 
     @extend_schema(responses=PatientOut(many=True))
     def get_queryset(self):
@@ -137,6 +208,51 @@ class PatientViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def destroy(self, request, pk=None):
         services.deactivate_patient(self.get_object(), changed_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[LikelyQuery], responses=LikelyOut(many=True))
+    @action(detail=False, methods=["get"], url_path="likely-duplicates")
+    def likely_duplicates(self, request):
+        """Patients likely to be the one being typed (the desk's hint), best first, each with its score and why."""
+        query = LikelyQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(likely_duplicates_of(query.validated_data, self.get_queryset()))
+
+    @extend_schema(request=MergeIn, responses={201: MergeOut})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge record `other` into this one (needs `patients.merge_patient`): this record keeps its MRN, the
+        other's is retired and keeps finding this one. 409 when either changed since the versions sent."""
+        if not request.user.has_perm(MERGE_PERMISSION):
+            raise exceptions.PermissionDenied("Your role may not merge patient records.")
+        data = MergeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        survivor = self.get_object()
+        other = self.get_queryset().filter(pk=data.validated_data["other"]).first()
+        if other is None:
+            raise exceptions.NotFound(f"No patient {data.validated_data['other']}.")
+        versions = {}
+        for patient, key in ((survivor, "survivor_version"), (other, "other_version")):
+            if key in data.validated_data:
+                versions[patient.pk] = data.validated_data[key]
+        done = merge.merge_patients(
+            survivor=survivor, merged=other, reason=data.validated_data["reason"], merged_by=request.user,
+            cnic_override=data.validated_data["cnic_override"], versions=versions,
+        )
+        return Response(MergeOut(done).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UnmergeIn, responses=MergeOut)
+    @action(detail=True, methods=["post"])
+    def unmerge(self, request, pk=None):
+        """Undo the merge that retired this record (needs `patients.merge_patient`)."""
+        if not request.user.has_perm(MERGE_PERMISSION):
+            raise exceptions.PermissionDenied("Your role may not unmerge patient records.")
+        data = UnmergeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = PatientMerge.objects.filter(merged=self.get_object(), unmerged_at__isnull=True).first()
+        if done is None:
+            raise exceptions.NotFound("This record is not merged into another.")
+        return Response(MergeOut(merge.unmerge(done, reason=data.validated_data["reason"], unmerged_by=request.user,
+                                               also_move=data.validated_data["also_move"])).data)
 
     @extend_schema(
         parameters=[SlipQuery],

@@ -168,3 +168,29 @@ class ImportForm(forms.Form):
 
     file = forms.FileField(label=_("CSV file"), widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
     skip_invalid = forms.BooleanField(label=_("Import the valid rows when some are invalid"), required=False)
+
+
+class MergeForm(forms.Form):
+    """The worklist's decision on a pair: merge (which record keeps its MRN, why) or "not the same". The versions
+    are the records' as the page showed them (patients.merge.version_of), so a change made meanwhile is caught."""
+
+    decision = forms.ChoiceField(choices=[("merge", _("Same patient")), ("not_same", _("Not the same"))])
+    survivor = forms.ChoiceField(label=_("Keep the MRN of"), required=False, widget=forms.RadioSelect)
+    reason = forms.CharField(label=_("Why"), required=False, max_length=500,
+                             widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    cnic_override = forms.BooleanField(label=_("Merge although the CNICs differ"), required=False)
+    low_version = forms.IntegerField(widget=forms.HiddenInput)
+    high_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, pair, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["survivor"].choices = [(str(p.pk), p.mrn) for p in (pair.low, pair.high)]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "merge":
+            if not data.get("survivor"):
+                self.add_error("survivor", _("Choose the record that keeps its MRN."))
+            if not (data.get("reason") or "").strip():
+                self.add_error("reason", _("Say why the two records are one patient."))
+        return data

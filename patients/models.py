@@ -59,6 +59,13 @@ class Patient(models.Model):
         null=True, blank=True, editable=False,
         help_text="The terminal's id for this registration; makes sync idempotent.",
     )
+    # Set when this record was merged into another (patients/merge.py): the survivor, which holds this record's
+    # visits, tokens and notifications now. This record and its MRN stay (inactive), so the number printed on its
+    # slips still finds the patient; unmerging clears it.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_records", editable=False,
+        db_index=False,  # indexed below for the few merged records only
+    )
     # The names folded for search (lower case, no accents), computed by PostgreSQL on every write: the trigram
     # indexes are on these, and search compares and ranks them without folding a row again (patients/search.py).
     full_name_folded = models.GeneratedField(
@@ -81,6 +88,7 @@ class Patient(models.Model):
         permissions = [
             ("carry_over_mrn", "Can register a patient under a number issued before Tokenline"),
             ("view_register", "Can read and search the whole patient register (not only own registrations)"),
+            ("merge_patient", "Can merge two records of one patient, and unmerge them"),
         ]
         constraints = [
             # One patient per MRN value, whichever way it is written (grouped `007-10-000` or plain `710000`).
@@ -101,6 +109,12 @@ class Patient(models.Model):
             models.CheckConstraint(
                 condition=models.Q(dob_estimated=False) | models.Q(dob__isnull=False),
                 name="patients_patient_dob_estimated_needs_dob",
+            ),
+            # A merged-away record is no longer active (it is found through its survivor), and never its own survivor.
+            models.CheckConstraint(
+                condition=models.Q(merged_into__isnull=True)
+                | (models.Q(is_active=False) & ~models.Q(merged_into=models.F("id"))),
+                name="patients_patient_merged_is_inactive",
             ),
             # A terminal's replayed sync finds its record by client_uuid instead of creating a second patient.
             models.UniqueConstraint(
@@ -129,8 +143,14 @@ class Patient(models.Model):
             # CNIC of inactive patients too (the unique index above covers only active ones).
             models.Index(fields=["cnic"], name="patients_cnic"),
             models.Index(fields=["dob"], name="patients_dob"),
+            # Duplicate candidates (patients/duplicates.py): the patients whose birth date is an estimate from an
+            # age, within a few years of a date.
+            models.Index(fields=["dob"], condition=models.Q(dob_estimated=True), name="patients_dob_estimated"),
             # Registration date ranges and "newest first".
             models.Index(fields=["created_at"], name="patients_created_at"),
+            # A survivor's merged records (FHIR's Patient.link, search by an old MRN): the few merged rows only.
+            models.Index(fields=["merged_into"], condition=models.Q(merged_into__isnull=False),
+                         name="patients_merged_into"),
             # The few inactive patients, newest first, without reading the active ones.
             models.Index(fields=["created_at"], condition=models.Q(is_active=False), name="patients_inactive"),
         ]
@@ -256,3 +276,75 @@ class PatientAccess(models.Model):
     def __str__(self):
         what = f"patient {self.patient_id}" if self.patient_id else f"{self.search_kind} search"
         return f"{self.user or 'command line'} read {what} through {self.channel} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class PatientMerge(models.Model):
+    """One merge of `merged` into `survivor` (patients/merge.py), kept for the audit and to undo it: who, when, why,
+    the rows moved (by model label, their primary keys) and the survivor's blank fields filled from `merged`."""
+
+    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="merges_kept")
+    merged = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="merges_away")
+    reason = models.TextField()
+    cnic_override = models.BooleanField(default=False, help_text="Merged although the two CNICs differ.")
+    moved = models.JSONField(default=dict, help_text="`{\"app.model.field\": [pk, ...]}`: the rows moved.")
+    filled = models.JSONField(default=dict, help_text="The survivor's blank fields filled from the merged record.")
+    merged_at = models.DateTimeField(default=timezone.now)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    unmerged_at = models.DateTimeField(null=True, blank=True)
+    unmerged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unmerge_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        default_permissions = ("view",)
+        constraints = [
+            # A record is merged away at most once at a time: a second merge of it must undo the first.
+            models.UniqueConstraint(
+                fields=["merged"], condition=models.Q(unmerged_at__isnull=True), name="patients_merge_once"
+            ),
+            # Nobody merges without saying why (the audit).
+            models.CheckConstraint(condition=~models.Q(reason=""), name="patients_merge_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.merged_id} -> {self.survivor_id}"
+
+
+class DuplicatePair(models.Model):
+    """Two records the scorer finds likely to be one patient (patients/duplicates.py), on the worklist until a person
+    decides. `low` has the smaller primary key, so a pair is stored once whichever record found the other.
+    "Not the same" is remembered: the pair is never put on the worklist again."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Same patient (merged)"
+        NOT_SAME = "not_same", "Not the same"
+
+    low = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    high = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    reasons = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    found_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, blank=True, help_text="What found it: scan, offline sync, import.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-found_at", "-id"]
+        constraints = [
+            # One row per pair, in one order: "not the same" is then found again by the next scan and kept.
+            models.UniqueConstraint(fields=["low", "high"], name="patients_duplicatepair_once"),
+            models.CheckConstraint(condition=models.Q(low__lt=models.F("high")), name="patients_duplicatepair_ordered"),
+        ]
+        indexes = [
+            # The worklist: open pairs, newest first.
+            models.Index(fields=["-found_at"], condition=models.Q(status="open"), name="patients_duplicates_open"),
+        ]
+
+    def __str__(self):
+        return f"{self.low_id} ~ {self.high_id} ({self.score:.2f})"

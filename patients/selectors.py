@@ -43,6 +43,8 @@ class Search:
 def by_mrn(patients: QuerySet, text: str) -> QuerySet:
     """Patients whose MRN is `text`, written with or without dashes, in the old `xx-xx-xxx` format, or as plain
     digits the way offline slips print it (`710000` finds `007-10-000`: the `mrn_value` alias).
+    A merged-away record's MRN finds that record and its survivor (patients/merge.py), so a slip printed before
+    the merge still leads to the patient: one more indexed query, for the survivors.
 
     Raises:
         Unparsable: when `text` is no MRN of any scheme.
@@ -51,7 +53,20 @@ def by_mrn(patients: QuerySet, text: str) -> QuerySet:
     if mrn is None:
         raise Unparsable(f"{text.strip()} is not an MRN; write it as xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}.")
     value = mrn_value(mrn)
-    return patients.filter(Q(mrn=mrn) | Q(mrn_value=value)) if value is not None else patients.filter(mrn=mrn)
+    condition = Q(mrn=mrn) | Q(mrn_value=value) if value is not None else Q(mrn=mrn)
+    survivors = _survivors(Patient.objects.filter(condition))
+    return patients.filter(condition | Q(pk__in=survivors)) if survivors else patients.filter(condition)
+
+
+def _survivors(found: QuerySet) -> list[int]:
+    """Primary keys of the records that the merged-away records among `found` were merged into, followed through
+    later merges (A into B, then B into C: both)."""
+    survivors: list[int] = []
+    step = list(found.filter(merged_into__isnull=False).values_list("merged_into", flat=True))
+    while step and len(survivors) < 50:
+        survivors += step
+        step = list(Patient.objects.filter(pk__in=step, merged_into__isnull=False).values_list("merged_into", flat=True))
+    return survivors
 
 
 def by_mrn_prefix(patients: QuerySet, text: str) -> QuerySet:

@@ -13,6 +13,7 @@ from idseq.exceptions import AlreadyIssued, ReservedValue
 from idseq.reservations import claim, record_claimed
 from idseq.services import issue
 from patients.exceptions import DuplicatePatient, MrnTaken
+from patients import worklist
 from patients.history_trigger import history_user_for_inserts
 from patients.models import MRN_VALUE_UNIQUE, Patient
 from patients.mrn import SCHEMES, active_scheme, mrn_value, parse_mrn, scheme_formats
@@ -199,6 +200,7 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
     so the desks wait for the counter row only milliseconds, never for the import; the rows then go in with their
     ledger rows, all or none, in a second transaction that holds no counter. If that fails, the reservations stay
     (owner "import"), which only means those numbers are never issued to anyone else; the import can be rerun.
+    Likely duplicates among the rows imported are queued on the duplicates worklist (patients/worklist.py).
     """
     existing = set()
     mrns = [patient.mrn for patient in patients]
@@ -212,6 +214,9 @@ def import_patients(*, patients: list[Patient], imported_by=None, batch_size: in
             record_claimed(key, values, scope=scope, owner=IMPORTED, issued_by=imported_by, purpose="import")
         with history_user_for_inserts(imported_by):  # the history rows come from the insert trigger
             Patient.objects.bulk_create(new, batch_size=batch_size)
+    # Imported as they are (their numbers are printed); likely duplicates of patients already registered go on
+    # the worklist, after the rows are in (outside the import's transaction: the desks never wait for it).
+    worklist.queue_pairs_for_many([patient for patient in new if patient.is_active], source=worklist.IMPORT)
     return new
 
 

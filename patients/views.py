@@ -3,17 +3,20 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.text import slugify
 
 from core.errors import DomainError
 from core.pages import role_required
-from patients import access, csv_io, imports, panels, services, slips
+from patients import access, csv_io, duplicates, imports, merge, panels, services, slips, worklist
+from patients.dob import parse_dob
 from patients.exceptions import DuplicatePatient
-from patients.forms import CorrectionForm, ImportForm, PatientForm, PatientSearchForm
+from patients.forms import CorrectionForm, ImportForm, MergeForm, PatientForm, PatientSearchForm
 from patients.history import corrections
-from patients.models import ImportJob
+from patients.models import DuplicatePair, ImportJob
 from patients.mrn import client_formats
 from patients.pagination import CappedPaginator
 from patients.selectors import search_patients, visible_to
@@ -178,3 +181,67 @@ def import_job(request, pk):
         return redirect("patients:import-job", pk=job.pk)
     template = "patients/_import_progress.html" if request.headers.get("HX-Request") else "patients/import_job.html"
     return render(request, template, {"job": job})
+
+
+HINT_FIELDS = ("full_name", "father_name", "sex", "phone", "cnic")
+# The worklist's side-by-side rows: (label, translated on the page; field).
+SIDE_BY_SIDE = [("Full name", "full_name"), ("Father's name", "father_name"), ("Date of birth", "dob"),
+                ("Sex", "sex"), ("Phone", "phone"), ("CNIC", "cnic"), ("Address", "address"),
+                ("Registered", "created_at")]
+MAX_HINTS = 5
+
+
+@role_required("patients.add_patient")
+def likely(request):
+    """The desk's hint while typing (htmx, from the registration form): up to MAX_HINTS registered patients likely
+    to be the one typed, with MRN and why. Half-typed or unusable input (a date not yet whole) is ignored."""
+    typed = {name: request.GET.get(name, "").strip()[:200] for name in HINT_FIELDS}
+    try:
+        dob = parse_dob(request.GET.get("dob", ""), timezone.localdate())
+    except ValidationError:
+        dob = None
+    found = []
+    if len(typed["full_name"]) >= 3:
+        record = duplicates.Record(**typed, dob=dob and dob.date, dob_estimated=bool(dob and dob.estimated))
+        patients = visible_to(request.user).filter(merged_into__isnull=True)
+        found = duplicates.likely_duplicates(patients, record)[:MAX_HINTS]
+    return render(request, "patients/_likely.html", {"found": found})
+
+
+@role_required("patients.view_duplicatepair")
+def duplicate_list(request):
+    """The worklist: open pairs of likely duplicates, newest first."""
+    page = Paginator(worklist.open_pairs(), 25).get_page(request.GET.get("page"))
+    return render(request, "patients/duplicates.html", {"page": page})
+
+
+@role_required("patients.view_duplicatepair")
+def duplicate_pair(request, pk):
+    """One pair side by side; POST decides it: "same patient" merges (needs patients.merge_patient), "not the
+    same" is remembered (needs patients.change_duplicatepair). Refusals and races show as form errors."""
+    pair = get_object_or_404(DuplicatePair.objects.select_related("low", "high"), pk=pk)
+    versions = {"low_version": merge.version_of(pair.low), "high_version": merge.version_of(pair.high)}
+    form = MergeForm(request.POST or None, pair=pair, initial=versions)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        needed = "patients.merge_patient" if data["decision"] == "merge" else "patients.change_duplicatepair"
+        if not request.user.has_perm(needed):
+            raise PermissionDenied("Your role may not decide duplicates.")
+        try:
+            if data["decision"] == "merge":
+                survivor, other = (pair.low, pair.high) if data["survivor"] == str(pair.low_id) else (pair.high, pair.low)
+                merge.merge_patients(
+                    survivor=survivor, merged=other, reason=data["reason"], merged_by=request.user,
+                    cnic_override=data["cnic_override"],
+                    versions={pair.low_id: data["low_version"], pair.high_id: data["high_version"]},
+                )
+                messages.success(request, f"{other.mrn} merged into {survivor.mrn}.")
+            else:
+                worklist.mark_not_same(pair, decided_by=request.user)
+                messages.success(request, f"{pair.low.mrn} and {pair.high.mrn}: not the same patient.")
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("patients:duplicates")
+    rows = [(label, getattr(pair.low, name), getattr(pair.high, name)) for label, name in SIDE_BY_SIDE]
+    return render(request, "patients/duplicate_pair.html", {"pair": pair, "form": form, "rows": rows})

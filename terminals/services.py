@@ -40,6 +40,7 @@ from core.errors import DomainError
 from idseq.exceptions import AlreadyIssued, ReservationOverlap
 from idseq.models import Counter, Reservation
 from idseq.reservations import carve, issue_reserved, reserve, reserve_free, take_reserved
+from patients import worklist
 from patients.exceptions import MrnTaken
 from patients.models import Patient
 from patients.mrn import mrn_value, written_mrn
@@ -462,6 +463,9 @@ def _register(terminal: LabTerminal, *, user, mrn: str | None, client_uuid: uuid
                 raise Collision(incident) from None
             raise DomainError(MRN_IN_USE) from None
         raise
+    # Stored as the terminal sent it, its printed MRN working; a likely duplicate of a patient registered online
+    # (or on another terminal) goes on the ops' worklist, never refuses the sync.
+    worklist.queue_pairs_for(patient, source=worklist.OFFLINE)
     return Registration(patient, created=True)
 
 

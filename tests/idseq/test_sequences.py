@@ -209,6 +209,19 @@ def test_a_voided_number_stays_in_the_ledger_and_is_never_reissued():
         services.void_id("UOM", "UOM-AAA0002", reason="  ")
 
 
+def test_unvoiding_takes_back_only_the_voiding_made_for_that_reason():
+    first, second = services.next_id("UMG"), services.next_id("UMG")
+    services.void_id("UMG", first, reason="merged into X-1")
+    services.void_id("UMG", second, reason="record deleted")
+    with transaction.atomic():
+        assert services.unvoid_id("UMG", first, reason="merged into X-1")
+        assert not services.unvoid_id("UMG", second, reason="merged into X-1")
+        assert not services.unvoid_id("UMG", "UMG-AAA9999", reason="merged into X-1")
+    voided = dict(IssuedNumber.objects.filter(sequence__key="UMG").values_list("formatted", "void_reason"))
+    assert voided == {first: "", second: "record deleted"}
+    assert services.next_id("UMG") == "UMG-AAA0003" and selectors.ledger_problems() == []
+
+
 def test_a_failed_transaction_returns_its_numbers_and_leaves_no_ledger_row():
     services.next_id("WH")
     with pytest.raises(ZeroDivisionError), transaction.atomic():
