@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from idseq.models import Counter, IssuedNumber, Sequence
-from patients.models import ImportJob, Patient, PatientAccess
+from patients.models import DuplicatePair, ImportJob, Patient, PatientAccess
 from patients.services import register_patient
 from queues import services as queue_services
 from queues.models import Desk, Queue
@@ -85,6 +85,9 @@ EXPECTED = {
     # the job here holds a file without an `mrn` column: back to its page, which says why
     "patients/import/<int:pk>/refused.csv": (302, 403, 403, 403, 302, 302),
     "patients/<int:pk>/": PATIENT_PAGE,
+    "patients/duplicates/": (302, 403, 403, 403, 200, 200),  # the worklist: roles that may merge
+    "patients/duplicates/<int:pk>/": (302, 403, 403, 403, 200, 200),
+    "patients/likely/": (302, 200, 200, 200, 403, 200),  # the desk's hint: roles that register
     "patients/<int:pk>/correct/": (302, 200, 403, 403, 403, 200),
     "patients/<int:pk>/registered/": PATIENT_PAGE,
     "patients/<int:pk>/slip/": PATIENT_PAGE,
@@ -116,9 +119,15 @@ EXPECTED = {
     r"api/v1/^patients/$": (401, 200, 200, 200, 200, 200),  # a terminal's list holds its own patients only
     r"api/v1/^patients/(?P<pk>[^/.]+)/$": PATIENT_API,
     r"api/v1/^patients/(?P<pk>[^/.]+)/slip/$": PATIENT_API,
+    r"api/v1/^patients/(?P<pk>[^/.]+)/merge/$": POST_ONLY_API,
+    r"api/v1/^patients/(?P<pk>[^/.]+)/unmerge/$": POST_ONLY_API,
+    r"api/v1/^patients/likely-duplicates/$": (401, 400, 400, 400, 400, 400),  # without a name typed
     r"api/^patients/$": (401, 200, 200, 200, 200, 200),
     r"api/^patients/(?P<pk>[^/.]+)/$": PATIENT_API,
     r"api/^patients/(?P<pk>[^/.]+)/slip/$": PATIENT_API,
+    r"api/^patients/(?P<pk>[^/.]+)/merge/$": POST_ONLY_API,
+    r"api/^patients/(?P<pk>[^/.]+)/unmerge/$": POST_ONLY_API,
+    r"api/^patients/likely-duplicates/$": (401, 400, 400, 400, 400, 400),  # without a name typed
     r"api/v1/^sequences/$": (401, 403, 403, 403, 200, 200),
     r"api/v1/^sequences/health/$": (401, 403, 403, 403, 200, 200),
     r"api/v1/^sequences/(?P<key>[A-Za-z0-9_.-]+)/$": (401, 403, 403, 403, 200, 200),
@@ -196,6 +205,7 @@ EXPECTED = {
     r"admin/patients/patient/^([^/]+)/history/([^/]+)/$": STAFF,
     **admin_model("patients/patient", delete=ADMIN_REFUSES),
     **admin_model("patients/patientaccess", add=ADMIN_REFUSES, delete=ADMIN_REFUSES),
+    **admin_model("patients/patientmerge", add=ADMIN_REFUSES, change=TO_LOGIN, delete=ADMIN_REFUSES, history=TO_LOGIN),
     **admin_model("terminals/labterminal", delete=ADMIN_REFUSES),
     # No handover, machine or refused record exists here: their pages answer as for a missing object.
     **admin_model("terminals/leasehandover", change=TO_LOGIN, delete=ADMIN_REFUSES, history=TO_LOGIN),
@@ -263,6 +273,8 @@ def world(db):
     register_patient(full_name="Own Of Terminal A", created_by=users["lab_a"])
     patient = register_patient(full_name="Own Of Terminal B", created_by=users["lab_b"])
     other = register_patient(full_name="Registered At Reception", created_by=users["reception"])
+    pair = DuplicatePair.objects.create(low=min(patient, other, key=lambda p: p.pk),
+                                        high=max(patient, other, key=lambda p: p.pk), score=0.7)
     queue = Queue.objects.create(name="General", code="GEN", default_service_minutes=10)
     desk = Desk.objects.create(name="Desk 1")
     desk.queues.set([queue])
@@ -287,7 +299,7 @@ def world(db):
     }
     values = {
         # (route prefix, parameter): value; the longest matching prefix wins
-        ("patients/import/", "pk"): job.pk, ("patients/", "pk"): patient.pk,
+        ("patients/import/", "pk"): job.pk, ("patients/duplicates/", "pk"): pair.pk, ("patients/", "pk"): patient.pk,
         ("queues/issue/", "patient_pk"): patient.pk,
         ("queues/visits/", "pk"): visit.pk, ("queues/visits/", "step"): "start", ("queues/desks/", "pk"): desk.pk,
         ("opd/tokens/", "pk"): token.pk, ("opd/waiting/", "pk"): entry.pk, ("opd/waiting/", "step"): "promote",
