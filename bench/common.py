@@ -48,6 +48,7 @@ from django.db import connection  # noqa: E402
 
 from core.database import url as database_url  # noqa: E402,F401  (bench scripts import it from here)
 
+from core.busy import whole_wait_bounded  # noqa: E402
 from idseq.services import _ADVANCE_SEQUENCE  # noqa: E402
 
 
@@ -167,10 +168,16 @@ def print_table(title: str, rows: list[tuple[str, int, Result, Result]], versus:
 _TABLES = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
 
 
+# Statements sent together in one round trip: `a; b` from the code path (core.busy.whole_wait_bounded), `a \; b` in a
+# pgbench script. Split at a semicolon followed by the next statement's first word.
+_COMPOUND = re.compile(r"\s*\\?;\s*(?=[A-Za-z])")
+
+
 def statement_shapes(statements: list[str]) -> list[str]:
-    """Each SQL statement as its verb and the tables it names, e.g. `UPDATE idseq_counter`, for comparisons."""
+    """Each SQL statement as its verb and the tables it names, e.g. `UPDATE idseq_counter`, for comparisons; the
+    statements of a compound query (several in one round trip) each on their own."""
     shapes = []
-    for sql in statements:
+    for sql in (part for compound in statements for part in _COMPOUND.split(compound.strip()) if part.strip()):
         verb = sql.split(None, 1)[0].rstrip(";").upper()
         tables = sorted({t.lower() for t in _TABLES.findall(sql)} - {"unnest", "generate_series"})
         shapes.append(" ".join([verb, *tables]))
@@ -184,7 +191,7 @@ def script_statements(script: str) -> list[str]:
         if line.startswith("\\") or not line.strip():
             continue
         current.append(line)
-        if line.rstrip().endswith((";", "\\gset")):
+        if line.rstrip().endswith((";", "\\gset", "\\aset")):
             statements.append(" ".join(current))
             current = []
     return statements
@@ -202,12 +209,13 @@ def check_same_statements(label: str, script: str, captured: list[str]) -> None:
     print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
 
 
-# idseq's one statement that locks and advances a sequence's counter (`idseq.services._ADVANCE_SEQUENCE`), as raw
-# ceilings send it: the same text with pgbench variables for its parameters (`advance_variables` gives their values)
-# and `\\gset`, so the script has the new last value as `:n`.
-RAW_ADVANCE = (
+# idseq's one round trip that locks and advances a sequence's counter (`idseq.services._ADVANCE_SEQUENCE` with its wait
+# bounded by core.busy.whole_wait_bounded: three statements sent as one), as raw ceilings send it: the same text with
+# pgbench variables for its parameters (`advance_variables` gives their values), joined with `\\;` so pgbench too sends
+# them in one message, and `\\aset`, so the script has the new last value as `:n`.
+RAW_ADVANCE = whole_wait_bounded(
     _ADVANCE_SEQUENCE % {"count": ":count", "key": ":'key'", "sequence": ":sid", "version": ":version", "limit": ":limit"}
-).replace("RETURNING c.last_value", "RETURNING c.last_value AS n") + " \\gset"
+).replace("RETURNING c.last_value", "RETURNING c.last_value AS n").replace("; ", " \\; ") + " \\aset"
 
 
 def advance_variables(key: str, count: int = 1) -> dict:
