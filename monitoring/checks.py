@@ -1,10 +1,10 @@
 """System checks: METRICS_ALLOWED_IPS holds addresses or networks, so a typo stops startup instead of every scrape;
-and, with `check --deploy`, whether the database has a synchronous standby."""
+and, with `check --deploy --database default`, whether the database has a synchronous standby."""
 
 import ipaddress
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from core.replication import replication_state
@@ -24,10 +24,13 @@ def check_metrics_allowed_ips(app_configs, **kwargs):
     return errors
 
 
-@register(deploy=True)
-def check_synchronous_standby(app_configs, **kwargs):
-    """`check --deploy`: warn when the database has no synchronous standby attached (a failover can lose acknowledged
-    numbers and issue them again; docs/operations/failover.md), or cannot be read."""
+@register(Tags.database, deploy=True)
+def check_synchronous_standby(app_configs, databases=None, **kwargs):
+    """`check --deploy --database default`: warn when the database has no synchronous standby attached (a failover
+    can lose acknowledged numbers and issue them again; docs/operations/failover.md), or cannot be read. A database
+    check, as Django's own: it runs only when `--database` names one, so `check --deploy` alone needs no server."""
+    if not databases:
+        return []
     try:
         state = replication_state()
     except DatabaseError as exc:

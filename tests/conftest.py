@@ -40,6 +40,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PRODUCTION_CACHES = django_settings.CACHES
 
 
+@pytest.fixture
+def seed_terminals(db) -> None:
+    """The four terminals of seed 001's table with their ranges reserved, as the migrations leave them
+    (tests.terminals.conftest.create_seed_terminals): a transactional test that ran before in the same process
+    emptied every table, the migrations' rows included."""
+    from tests.terminals.conftest import create_seed_terminals
+
+    create_seed_terminals()
+
+
 def worker_ports(first: int, count: int) -> range:
     """`count` ports from `first` for the servers a test starts, shifted by 1000 per pytest-xdist worker (`gw0`,
     `gw1`, ...): tests running side by side never probe the same ports and then race to bind them."""

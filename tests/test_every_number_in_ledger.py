@@ -5,7 +5,6 @@ queries."""
 import io
 
 import pytest
-from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +15,7 @@ from idseq.selectors import ledger_problems
 from patients.services import register_patient
 from queues.models import Queue
 from queues.services import issue_visit
-from tests.terminals.conftest import PATIENT, reservation_migration, seed_migration, terminal_client
+from tests.terminals.conftest import PATIENT, terminal_client
 from tests.tokens.conftest import at
 from tokens import services as tokens
 from tokens.models import Category
@@ -25,11 +24,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def issued() -> dict:
+def issued(seed_terminals) -> dict:
     """Three visit tokens, two slot tokens and one offline MRN (registered through LAB1-PC's range), by sequence:
     their ledger ids in issue order (and "day": the visits' day, `20261202`). The ledger checks clean."""
-    seed_migration.create_terminals(apps, None)
-    reservation_migration.reserve_ranges(apps, None)
     offline = terminal_client("LAB1-PC").post(
         "/api/v1/patients/", {**PATIENT, "offline": True, "origin_terminal_code": "LAB1-PC"}, format="json"
     )

@@ -38,6 +38,7 @@ def test_the_counter_steps_over_a_reserved_range_and_no_free_value(seq):
     call_command("idseq_check")
 
 
+@pytest.mark.usefixtures("seed_terminals")
 def test_seven_hundred_and_ten_thousand_follows_seven_hundred_and_nine_thousand_nine_hundred_ninety_nine():
     # Seed 001's ranges 710000-749999 are reserved by migration (terminals 0003).
     assert Reservation.objects.filter(owner="LAB1-PC", first_value=710_000, last_value=719_999).exists()

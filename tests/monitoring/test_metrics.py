@@ -45,7 +45,7 @@ def test_a_bad_allow_list_entry_fails_the_system_check(settings):
     assert [error.id for error in check_metrics_allowed_ips(None)] == ["monitoring.E001"]
 
 
-def test_after_a_few_registrations_it_shows_numbers_lock_waits_usage_queues_and_terminals(api):
+def test_after_a_few_registrations_it_shows_numbers_lock_waits_usage_queues_and_terminals(api, seed_terminals):
     client = Client()
     before = scrape(client)
     for i in range(3):

@@ -35,7 +35,7 @@ def test_a_lone_primary_is_reported_asynchronous_everywhere():
     assert metrics["tokenline_database_sync_standbys", ()] == 0
     assert metrics["tokenline_database_in_recovery", ()] == 0
     out = io.StringIO()
-    call_command("check", "--deploy", stdout=out, stderr=out)
+    call_command("check", "--deploy", "--database", "default", stdout=out, stderr=out)
     assert "monitoring.W002" in out.getvalue() and "Asynchronous" in out.getvalue()
 
 

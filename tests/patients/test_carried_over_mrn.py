@@ -56,7 +56,7 @@ def test_a_carried_over_number_below_the_counter_already_issued_is_409_naming_it
     assert response.status_code == 409 and response.json()["mrn"] == first
 
 
-def test_a_carried_over_number_in_a_terminals_range_is_409_naming_the_terminal(carrier_api):
+def test_a_carried_over_number_in_a_terminals_range_is_409_naming_the_terminal(carrier_api, seed_terminals):
     # Seed 001's LAB1-PC range 710000-719999 is a reservation of the mrn sequence (terminals migration 0003).
     response = carrier_api.post("/api/v1/patients/", {"full_name": "Other", "mrn": "007-10-042"}, format="json")
     assert response.status_code == 409 and "reserved for LAB1-PC" in response.json()["detail"]

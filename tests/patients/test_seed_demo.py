@@ -15,7 +15,7 @@ def test_seed_demo_is_refused_when_debug_is_off(db):
 
 
 @override_settings(DEBUG=True)
-def test_seed_demo_creates_one_user_per_role_and_patients_through_the_service(db, capsys):
+def test_seed_demo_creates_one_user_per_role_and_patients_through_the_service(seed_terminals, capsys):
     call_command("seed_demo", patients=25)
     output = capsys.readouterr().out
     assert "password 'reception-demo'" in output

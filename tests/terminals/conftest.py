@@ -55,12 +55,6 @@ def hand_out_up_to(current: int, **range_filter) -> None:
     Reservation.objects.filter(terminal_range__in=ranges).update(next_value=current + 1)
 
 
-@pytest.fixture
-def seed_terminals(db) -> None:
-    """The four terminals of seed 001's table (`create_seed_terminals`), for each test that needs them."""
-    create_seed_terminals()
-
-
 def terminal_client(code: str) -> APIClient:
     """An API client authenticated with terminal `code`'s own key."""
     client = APIClient()
