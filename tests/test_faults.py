@@ -118,11 +118,15 @@ def wait_until_up(server: Server, log: Path) -> None:
 def worker_holding_a_number(servers: list[Server], within: float = 6.0) -> tuple[int, bool]:
     """A worker whose database transaction has moved the MRN counter and not committed yet (its backend has an xid:
     the counter UPDATE is a registration's first write), found through the TCP port of its connection; after
-    `within` seconds without one (or over a Unix socket, where ports are unknown) any worker. Returns (pid, found)."""
-    workers = [pid for server in servers for pid in server.workers()]
+    `within` seconds without one (or over a Unix socket, where ports are unknown) any live worker. The workers are
+    read again on each look: one killed before is gone, and gunicorn has booted its replacement.
+    Returns (pid, found)."""
     deadline = time.monotonic() + within
     with raw_connection(autocommit=True) as admin:
-        while time.monotonic() < deadline:
+        while True:
+            workers = [pid for server in servers for pid in server.workers()]
+            if time.monotonic() >= deadline and workers:
+                return workers[0], False
             ports = {port for (port,) in admin.execute(
                 "SELECT client_port FROM pg_stat_activity WHERE datname = current_database()"
                 " AND backend_xid IS NOT NULL AND client_port > 0 AND pid <> pg_backend_pid()")}
@@ -131,7 +135,6 @@ def worker_holding_a_number(servers: list[Server], within: float = 6.0) -> tuple
                     if any(c.laddr.port in ports for c in psutil.Process(pid).net_connections("tcp")):
                         return pid, True
             time.sleep(0.005)
-    return workers[0], False
 
 
 @dataclass
@@ -212,9 +215,14 @@ def test_b_c_killed_workers_and_cut_database_connections_lose_nothing_and_recove
     killed_holding_a_number = []
 
     def kill_a_worker():
-        pid, holding = worker_holding_a_number(servers)
-        os.kill(pid, signal.SIGKILL)
-        killed_holding_a_number.append(holding)
+        while True:
+            pid, holding = worker_holding_a_number(servers)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended between the look and the kill: look again
+                continue
+            killed_holding_a_number.append(holding)
+            return
 
     connection.close()  # the test's own connection stays out of the way; figures() opens a new one
 
