@@ -225,7 +225,7 @@ class Fixtures:
         _, desks = self.queue(line=True)
         raw_queue, raw_desks = self.queue(line=True)
         requests = [(f"/api/v1/desks/{desk}/call-next/", b"") for desk in desks]
-        return requests, RAW_CALL_NEXT, {"d0": raw_desks[0] - 1, "q": raw_queue.pk, "uid": self.user_id}
+        return requests, RAW_CALL_NEXT, {"d0": raw_desks[0] - 1, "q": raw_queue.pk}
 
     def raw(self, script: str, auth_sql: str, clients: int, seconds: int, **variables) -> Result:
         """pgbench: the token lookup the API makes, then `script`, with `variables`."""
