@@ -4,6 +4,7 @@ and tokens the test creates, with the clock frozen at 14:00 in Karachi."""
 import csv
 import datetime
 import io
+import re
 import statistics
 import zoneinfo
 
@@ -208,3 +209,12 @@ def test_an_empty_day_shows_no_alert_and_no_figures(frozen):
     client.force_login(make_user("ops1", "ops"))
     page = client.get("/today/").content.decode()
     assert "wait-alert" not in page and "No OPD slots today." in page
+
+
+@pytest.mark.django_db
+def test_the_page_speaks_urdu(the_day):
+    client = Client()
+    client.force_login(make_user("ops1", "ops"))
+    page = client.get("/today/", HTTP_ACCEPT_LANGUAGE="ur").content.decode()
+    assert "واک اِن قطاریں" in page and "60 منٹ سے زیادہ انتظار:" in page
+    assert re.search(r"General: 12[01]\.\d منٹ", page)
