@@ -203,3 +203,18 @@ def test_cancelling_a_slot_tells_each_confirmed_token_once(sms):
     with time_machine.travel(BOOKED, tick=False):
         delivery.deliver_due.call()
     assert Notification.objects.get().state == "pending"  # tried (closed port), not skipped
+
+
+@pytest.mark.django_db
+def test_the_admin_delays_or_cancels_a_slot_and_every_token_is_told_once(sms, admin_client):
+    token = book()
+    with time_machine.travel(BOOKED, tick=False):
+        url = "/admin/tokens/slot/"
+        for _ in range(2):
+            response = admin_client.post(url, {"action": "delay_slots", "_selected_action": [token.slot_id]})
+            assert response.status_code == 302
+        admin_client.post(url, {"action": "cancel_slots", "_selected_action": [token.slot_id]})
+    assert reminders() == [("slot_delayed", f"token:{token.pk}:slot_delayed:15"),
+                           ("slot_delayed", f"token:{token.pk}:slot_delayed:30"),
+                           ("slot_cancelled", f"token:{token.pk}:slot_cancelled")]
+    assert Notification.objects.filter(kind="slot_cancelled").get().extra == {"starts_at": "11:30"}

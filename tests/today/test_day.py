@@ -4,12 +4,16 @@ and tokens the test creates, with the clock frozen at 14:00 in Karachi."""
 import csv
 import datetime
 import io
+import os
 import re
 import statistics
+import subprocess
+import sys
 import zoneinfo
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.test import Client
 
 from patients.services import register_patient
@@ -218,3 +222,18 @@ def test_the_page_speaks_urdu(the_day):
     page = client.get("/today/", HTTP_ACCEPT_LANGUAGE="ur").content.decode()
     assert "واک اِن قطاریں" in page and "60 منٹ سے زیادہ انتظار:" in page
     assert re.search(r"General: 12[01]\.\d منٹ", page)
+
+
+@pytest.mark.parametrize("name, value, problem", [
+    ("DAY_WAIT_TARGET_MINUTES", "0", "DAY_WAIT_TARGET_MINUTES must be from 1 to 480, not 0."),
+    ("DAY_WAIT_ALERT_MINUTES", "721", "DAY_WAIT_ALERT_MINUTES must be from 1 to 720, not 721."),
+    ("REMINDER_BEFORE_MINUTES", "-5", "REMINDER_BEFORE_MINUTES must be from 1 to 1440, not -5."),
+    ("REMINDER_VISIT_AHEAD", "0", "REMINDER_VISIT_AHEAD must be from 1 to 50, not 0."),
+    ("REMINDER_EVENING_AT", "25:00", "REMINDER_EVENING_AT must be a time HH:MM, not '25:00'."),
+])
+def test_a_target_threshold_or_reminder_setting_out_of_bounds_stops_startup(name, value, problem):
+    env = {**os.environ, "DEBUG": "true", "SECRET_KEY": "x" * 50, name: value}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=django_settings.BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and problem in result.stderr, result.stderr[-2000:]
