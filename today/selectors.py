@@ -8,8 +8,8 @@ Definitions (docs/operations/today.md):
 - p50 and p90: percentiles with linear interpolation between the closest ranks (PostgreSQL's `percentile_cont`)
   over the visits (tokens) called today, in minutes.
 - within target: the share of those whose wait is at most DAY_WAIT_TARGET_MINUTES, in percent.
-- per hour: visits (tokens) completed today divided by the hours from the desk's (doctor's) first call today to its
-  latest completion; none before a second moment exists.
+- per hour: visits (tokens) completed today divided by the hours from the queue's, desk's (doctor's) first call
+  today to its latest completion; none before a completion exists.
 - oldest waiting: minutes the longest-waiting visit (token) still waiting has waited at `now`; the alert is on when
   it passes DAY_WAIT_ALERT_MINUTES.
 """
@@ -107,7 +107,10 @@ def queue_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
             _waited(row, visit.queued_at, now)
         if visit.called_at:
             row.waits.append(max(_minutes(visit.called_at - visit.queued_at), 0))
-        row.completed += visit.status == V.COMPLETED
+            row.calls.append(visit.called_at)
+        if visit.status == V.COMPLETED:
+            row.completed += 1
+            row.completions.append(visit.completed_at)
         row.no_shows += visit.status == V.NO_SHOW
     return [_finish(row) for row in rows.values()]
 

@@ -118,7 +118,6 @@ def expected_queue(code: str) -> dict:
     calls = [plus(at(j), w) for _, _, j, w, _, _ in rows if w is not None]
     waiting = [at(j) for _, _, j, _, _, status in rows if status == "waiting"]
     result = figures(waits, spans, calls)
-    del result["per_hour"]  # a queue's throughput is its desks'
     result.update(waiting=len(waiting), no_shows=sum(row[5] == "no_show" for row in rows),
                   oldest_waiting_minutes=(NOW - min(waiting)).total_seconds() / 60)
     return result
@@ -156,8 +155,10 @@ def test_the_page_shows_the_figures_computed_from_the_visits(live_server, the_da
                            ("desk", "Room 3"), ("doctor", "Dr. Ayesha Khan")):
             cells = page.locator(f'[data-testid={kind}-table] tr[data-row="{name}"] td[data-col]')
             shown[name] = {cell.get_attribute("data-col"): cell.inner_text() for cell in cells.all()}
+        marked = page.locator("tr.waited-too-long td:first-child").all_inner_texts()
         assert not context.blocked
     assert "General" in banner and "Dr. Ayesha Khan" in banner and "Laboratory" not in banner
+    assert marked == ["General", "Dr. Ayesha Khan"]
     expectations = {"General": expected_queue("GEN"), "Laboratory": expected_queue("LAB"),
                     "Room 1": expected_desk("Room 1"), "Room 2": expected_desk("Room 2"),
                     "Room 3": expected_desk("Room 3"), "Dr. Ayesha Khan": expected_doctor()}
