@@ -9,7 +9,8 @@ slot starts (shortly before): a scheduler that was down does not send stale remi
 A walk-in visit is told once when exactly REMINDER_VISIT_AHEAD visits wait before it in its queue's line today.
 
 Every notice carries a key (core.signals.notice_key); the outbox writes one row per key and adapter, so running the
-scheduler twice, or two at once, sends each reminder once.
+scheduler twice, or two at once, sends each reminder once. A run passes over the notices already in the outbox, so
+a scheduler running every minute all evening writes (and wakes the worker for) only what is new.
 """
 
 import datetime
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import signals
+from notifications.selectors import written_keys
 from queues import selectors as queue_selectors
 from queues.models import Visit
 from tokens import signals as token_signals
@@ -31,18 +33,26 @@ def send_due(*, now: datetime.datetime | None = None) -> dict[str, int]:
     """Write every reminder due at `now` (an aware datetime, default the present) in one transaction.
 
     Returns how many notices were sent per kind, e.g. `{"reminder_evening": 12, "reminder_soon": 3,
-    "visit_ahead": 1}` (notices already written before are sent again and written no second time; so the counts
-    are of due notices, not new rows). The rows' delivery task is enqueued after commit by the outbox.
+    "visit_ahead": 1}`: those due and not in the outbox yet (a scheduler running at the same moment may have
+    written some meanwhile; those are not written twice). The rows' delivery task is enqueued after commit by the
+    outbox.
     """
     now = now or timezone.now()
     counts = {}
     with transaction.atomic():
         for kind, tokens in ((signals.REMINDER_EVENING, due_evening(now)), (signals.REMINDER_SOON, due_soon(now))):
+            tokens = _unsent(tokens, lambda token: token_signals.token_key(token, kind))
             for token in tokens:
                 token_signals.reminder(token, kind)
             counts[kind] = len(tokens)
         counts[signals.VISIT_AHEAD] = tell_visits_ahead(queue_ids=None, now=now)
     return counts
+
+
+def _unsent(rows: list, key) -> list:
+    """`rows` whose notice (`key(row)`) is not in the outbox yet."""
+    written = written_keys(key(row) for row in rows)
+    return [row for row in rows if key(row) not in written]
 
 
 def _remindable(tokens):
@@ -89,22 +99,28 @@ def due_soon(now: datetime.datetime) -> list[Token]:
 
 def tell_visits_ahead(*, queue_ids=None, now: datetime.datetime | None = None) -> int:
     """Tell each waiting visit of today that has exactly REMINDER_VISIT_AHEAD visits before it in its line (of the
-    queues `queue_ids`, every queue for None). Returns how many visits were at that place."""
+    queues `queue_ids`, every queue for None), unless told before. Returns how many were told now."""
     day = timezone.localdate(now or timezone.now())
     if queue_ids is None:
         queue_ids = Visit.objects.filter(visit_date=day, status=Visit.Status.WAITING).values_list(
             "queue_id", flat=True).distinct()
     ahead = settings.REMINDER_VISIT_AHEAD
-    visits = list(queue_selectors.waiting_line(queue_ids=queue_ids, visit_date=day)
-                  .filter(position=ahead + 1).select_related("patient"))
+    visits = _unsent(
+        list(queue_selectors.waiting_line(queue_ids=queue_ids, visit_date=day).filter(position=ahead + 1)
+             .select_related("patient")),
+        _visit_key,
+    )
     with transaction.atomic():
         for visit in visits:
             signals.notify_patient(
                 sender=Visit, patient=visit.patient, kind=signals.VISIT_AHEAD, number=visit.token,
-                room=visit.queue.name, extra={"ahead": ahead},
-                key=signals.notice_key("visit", visit.pk, signals.VISIT_AHEAD),
+                room=visit.queue.name, extra={"ahead": ahead}, key=_visit_key(visit),
             )
     return len(visits)
+
+
+def _visit_key(visit: Visit) -> str:
+    return signals.notice_key("visit", visit.pk, signals.VISIT_AHEAD)
 
 
 def line_moved(queue_ids: list[int]) -> None:

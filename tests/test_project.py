@@ -44,7 +44,7 @@ ALLOWED_IMPORTS = {
     "monitoring": {"core", "idseq", "patients", "terminals", "queues", "tokens", "notifications", "today"},
     "fhir_api": {"core", "idseq", "patients"},
     "notifications": {"core", "patients"},
-    "reminders": {"core", "patients", "queues", "tokens"},
+    "reminders": {"core", "patients", "queues", "tokens", "notifications"},
     "today": {"core", "patients", "queues", "tokens"},
 }
 PROJECT_PACKAGES = {*ALLOWED_IMPORTS, "config"}

@@ -8,6 +8,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
 
 from notifications import delivery, messages
 from notifications.models import Notification
@@ -150,7 +151,9 @@ def test_english_reminders_for_a_patient_who_chose_english(sms):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_schedulers_at_once_write_each_reminder_once(sms):
+def test_two_schedulers_at_once_write_each_reminder_once(sms, monkeypatch):
+    # Both find every reminder unsent, as when both read before either commits: the outbox's unique key decides.
+    monkeypatch.setattr(services, "written_keys", lambda keys: set())
     tokens = [book()]
     with time_machine.travel(BOOKED, tick=False):
         others = [register_patient(full_name=f"Patient {i}", phone="0300-7654321") for i in range(4)]
@@ -161,6 +164,17 @@ def test_two_schedulers_at_once_write_each_reminder_once(sms):
     assert [result["reminder_evening"] for result in results] == [5, 5]
     keys = sorted(Notification.objects.values_list("key", flat=True))
     assert keys == sorted(f"token:{token.pk}:reminder_evening" for token in tokens)
+
+
+@pytest.mark.django_db
+def test_a_run_with_nothing_new_writes_nothing_and_wakes_no_worker(sms, django_capture_on_commit_callbacks):
+    book()
+    for minute in (0, 1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            counts = run_at(karachi(10, 18, minute))
+        assert counts["reminder_evening"] == (1 if minute == 0 else 0)
+    assert DBTaskResult.objects.count() == 1
+    assert len(reminders()) == 1
 
 
 @pytest.mark.django_db
