@@ -98,7 +98,8 @@ def _waited(row: Row, since: datetime.datetime, now: datetime.datetime) -> None:
 def queue_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
     """One Row per queue (by name), from its visits of `day` (a hospital day), judged at `now`."""
     rows = {queue.pk: Row("queue", queue.name) for queue in Queue.objects.order_by("name")}
-    for visit in Visit.objects.filter(visit_date=day).only(
+    # By queue and day: the leading columns of the unique (queue, visit_date, token_number) index.
+    for visit in Visit.objects.filter(queue_id__in=list(rows), visit_date=day).only(
         "queue_id", "status", "queued_at", "called_at", "completed_at"
     ):
         row = rows[visit.queue_id]
@@ -119,7 +120,10 @@ def desk_rows(day: datetime.date) -> list[Row]:
     """One Row per desk that called someone on `day`: its calls' waits, completions and throughput."""
     rows = {desk.pk: Row("desk", desk.name) for desk in Desk.objects.order_by("name")}
     used = set()
-    for visit in Visit.objects.filter(visit_date=day, desk__isnull=False, called_at__isnull=False).only(
+    queue_ids = list(Queue.objects.values_list("pk", flat=True))  # the index's leading column, as in queue_rows
+    for visit in Visit.objects.filter(
+        queue_id__in=queue_ids, visit_date=day, desk__isnull=False, called_at__isnull=False
+    ).only(
         "desk_id", "status", "queued_at", "called_at", "completed_at"
     ):
         row = rows[visit.desk_id]
@@ -136,7 +140,7 @@ def desk_rows(day: datetime.date) -> list[Row]:
 def doctor_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
     """One Row per doctor with slots on `day` (a hospital day), from their tokens, judged at `now`."""
     start, end = day_bounds(day)
-    tokens = Token.objects.filter(slot__start_time__gte=start, slot__start_time__lt=end).select_related("slot")
+    tokens = Token.objects.filter(day=day).select_related("slot")  # the (day, doctor) index; day is the slot's
     rows = {doctor.pk: Row("doctor", doctor.name)
             for doctor in Doctor.objects.filter(slots__start_time__gte=start, slots__start_time__lt=end).distinct()}
     for token in tokens.only("doctor_id", "status", "created_at", "called_at", "actual_time", "slot__start_time",
