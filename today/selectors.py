@@ -47,6 +47,17 @@ class Row:
     calls: list = field(default_factory=list, repr=False)  # call times and ...
     completions: list = field(default_factory=list, repr=False)  # ... completion times, for the throughput
 
+    def record(self, *, waited_since: datetime.datetime, called_at, completed_at, no_show: bool) -> None:
+        """Count one visit or token: its wait if it was called (`called_at`, else None), its completion
+        (`completed_at`, else None), and whether it is a no-show."""
+        if called_at:
+            self.waits.append(max(_minutes(called_at - waited_since), 0))
+            self.calls.append(called_at)
+        if completed_at:
+            self.completed += 1
+            self.completions.append(completed_at)
+        self.no_shows += no_show
+
     @property
     def alert(self) -> bool:
         """True when someone has waited longer than DAY_WAIT_ALERT_MINUTES."""
@@ -95,46 +106,23 @@ def _waited(row: Row, since: datetime.datetime, now: datetime.datetime) -> None:
     row.oldest_waiting_minutes = max(row.oldest_waiting_minutes or 0, minutes)
 
 
-def queue_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
-    """One Row per queue (by name), from its visits of `day` (a hospital day), judged at `now`."""
-    rows = {queue.pk: Row("queue", queue.name) for queue in Queue.objects.order_by("name")}
+def walk_in_rows(day: datetime.date, now: datetime.datetime) -> tuple[list[Row], list[Row]]:
+    """(one Row per queue, one per desk that called someone), by name, from the visits of `day` (a hospital day),
+    judged at `now`. One query."""
+    queues = {queue.pk: Row("queue", queue.name) for queue in Queue.objects.order_by("name")}
+    desks = {desk.pk: Row("desk", desk.name) for desk in Desk.objects.order_by("name")}
     # By queue and day: the leading columns of the unique (queue, visit_date, token_number) index.
-    for visit in Visit.objects.filter(queue_id__in=list(rows), visit_date=day).only(
-        "queue_id", "status", "queued_at", "called_at", "completed_at"
+    for visit in Visit.objects.filter(queue_id__in=list(queues), visit_date=day).only(
+        "queue_id", "desk_id", "status", "queued_at", "called_at", "completed_at"
     ):
-        row = rows[visit.queue_id]
         if visit.status == V.WAITING:
-            row.waiting += 1
-            _waited(row, visit.queued_at, now)
-        if visit.called_at:
-            row.waits.append(max(_minutes(visit.called_at - visit.queued_at), 0))
-            row.calls.append(visit.called_at)
-        if visit.status == V.COMPLETED:
-            row.completed += 1
-            row.completions.append(visit.completed_at)
-        row.no_shows += visit.status == V.NO_SHOW
-    return [_finish(row) for row in rows.values()]
-
-
-def desk_rows(day: datetime.date) -> list[Row]:
-    """One Row per desk that called someone on `day`: its calls' waits, completions and throughput."""
-    rows = {desk.pk: Row("desk", desk.name) for desk in Desk.objects.order_by("name")}
-    used = set()
-    queue_ids = list(Queue.objects.values_list("pk", flat=True))  # the index's leading column, as in queue_rows
-    for visit in Visit.objects.filter(
-        queue_id__in=queue_ids, visit_date=day, desk__isnull=False, called_at__isnull=False
-    ).only(
-        "desk_id", "status", "queued_at", "called_at", "completed_at"
-    ):
-        row = rows[visit.desk_id]
-        used.add(visit.desk_id)
-        row.waits.append(max(_minutes(visit.called_at - visit.queued_at), 0))
-        row.calls.append(visit.called_at)
-        if visit.status == V.COMPLETED:
-            row.completed += 1
-            row.completions.append(visit.completed_at)
-        row.no_shows += visit.status == V.NO_SHOW
-    return [_finish(row) for pk, row in rows.items() if pk in used]
+            queues[visit.queue_id].waiting += 1
+            _waited(queues[visit.queue_id], visit.queued_at, now)
+        for row in [queues[visit.queue_id]] + ([desks[visit.desk_id]] if visit.desk_id and visit.called_at else []):
+            row.record(waited_since=visit.queued_at, called_at=visit.called_at,
+                       completed_at=visit.completed_at if visit.status == V.COMPLETED else None,
+                       no_show=visit.status == V.NO_SHOW)
+    return [_finish(row) for row in queues.values()], [_finish(row) for row in desks.values() if row.calls]
 
 
 def doctor_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
@@ -151,13 +139,9 @@ def doctor_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
             row.waiting += 1
             if due <= now:
                 _waited(row, due, now)
-        if token.called_at:
-            row.waits.append(max(_minutes(token.called_at - due), 0))
-            row.calls.append(token.called_at)
-        if token.status == T.COMPLETED:
-            row.completed += 1
-            row.completions.append(token.actual_time)
-        row.no_shows += token.status == T.NO_SHOW
+        row.record(waited_since=due, called_at=token.called_at,
+                   completed_at=token.actual_time if token.status == T.COMPLETED else None,
+                   no_show=token.status == T.NO_SHOW)
     return sorted((_finish(row) for row in rows.values()), key=lambda row: row.name)
 
 
@@ -167,11 +151,11 @@ def day_figures(*, now: datetime.datetime | None = None) -> dict:
     "desks": [Row], "alerts": [Row]}`; `alerts` are the queue and doctor rows over DAY_WAIT_ALERT_MINUTES."""
     now = now or timezone.now()
     day = timezone.localdate(now)
-    queues, doctors = queue_rows(day, now), doctor_rows(day, now)
+    (queues, desks), doctors = walk_in_rows(day, now), doctor_rows(day, now)
     return {
         "day": day, "now": now, "target": settings.DAY_WAIT_TARGET_MINUTES,
         "alert_after": settings.DAY_WAIT_ALERT_MINUTES, "queues": queues, "doctors": doctors,
-        "desks": desk_rows(day), "alerts": [row for row in [*queues, *doctors] if row.alert],
+        "desks": desks, "alerts": [row for row in [*queues, *doctors] if row.alert],
     }
 
 
