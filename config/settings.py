@@ -3,6 +3,7 @@
 import datetime
 import logging
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -122,6 +123,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "fhir_api",  # not "fhir": that name is the fhir.resources library's package
     "notifications",
+    "reminders",
+    "today",
 ]
 
 MIDDLEWARE = [
@@ -371,6 +374,30 @@ NOTIFY_WEBHOOK_SECRET = env.str("NOTIFY_WEBHOOK_SECRET", default="")
 NOTIFY_TIMEOUT_SECONDS = env.float("NOTIFY_TIMEOUT_SECONDS", default=5.0)  # per request
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
 NOTIFY_RETRY_SECONDS = env.float("NOTIFY_RETRY_SECONDS", default=30.0)  # first retry; doubles each time, up to an hour
+
+
+def bounded(name: str, value: int, low: int, high: int) -> int:
+    """`value` of setting `name` when low <= value <= high; else ImproperlyConfigured at start-up, not a wrong
+    figure or message later."""
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be from {low} to {high}, not {value}.")
+    return value
+
+
+# Messages before the call (reminders/; run `manage.py send_reminders --every 60` next to the worker):
+# OPD reminders the evening before a slot, at this local time (HH:MM, hospital TIME_ZONE) ...
+REMINDER_EVENING_AT = env.str("REMINDER_EVENING_AT", default="18:00")
+if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", REMINDER_EVENING_AT):
+    raise ImproperlyConfigured(f"REMINDER_EVENING_AT must be a time HH:MM, not {REMINDER_EVENING_AT!r}.")
+# ... and this many minutes before it starts (its delay included): two hours, at most a day.
+REMINDER_BEFORE_MINUTES = bounded("REMINDER_BEFORE_MINUTES", env.int("REMINDER_BEFORE_MINUTES", default=120), 1, 1440)
+# A walk-in visit is told "N patients ahead of you" when N visits wait before it, N from 1 to 50.
+REMINDER_VISIT_AHEAD = bounded("REMINDER_VISIT_AHEAD", env.int("REMINDER_VISIT_AHEAD", default=3), 1, 50)
+
+# The manager's day (today/): a visit is served within the target when called at most this many minutes after it
+# joined the line; the page and /metrics alert when the longest wait of a queue passes the alert threshold.
+DAY_WAIT_TARGET_MINUTES = bounded("DAY_WAIT_TARGET_MINUTES", env.int("DAY_WAIT_TARGET_MINUTES", default=30), 1, 480)
+DAY_WAIT_ALERT_MINUTES = bounded("DAY_WAIT_ALERT_MINUTES", env.int("DAY_WAIT_ALERT_MINUTES", default=60), 1, 720)
 
 LOGGING = {
     "version": 1,

@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("terminals.urls")),
     path("", include("queues.urls")),
     path("", include("tokens.urls")),
+    path("", include("today.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch in the top bar
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -4,7 +4,7 @@
 - lab_terminal: a lab workstation registering patients over the API, online or offline.
 - doctor: runs their own room (OPD): sees doctors, slots and tokens; calls, calls again, starts, completes and
   marks no-shows (tokens.change_token). Books nothing and registers no one.
-- ops: reads everything for reports (the OPD daily report included) and integrity checks (idseq: sequences with usage, health, the ledger).
+- ops: reads everything for reports (the OPD daily report and the manager's day, `today.view_day`, included) and integrity checks (idseq: sequences with usage, health, the ledger).
 - fhir_reader: another system (lab, hospital information system) reading patients through /fhir/.
 - admin: manages everything through the admin (members must also be staff to log in there); for idseq that means
   creating sequences (add_sequence), resetting them (idseq.reset_sequence), voiding numbers and taking ids over
@@ -17,7 +17,7 @@ has no record behind it, so giving desks that button would only produce numbers 
 needs prefix ids (billing, stores) gets a user with `idseq.issue_number`.
 """
 
-PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens", "notifications")
+PROJECT_APPS = ("idseq", "patients", "terminals", "queues", "tokens", "notifications", "today")
 
 # Each role: a list of "app_label.codename" permissions, or an app label alone for every permission of that app.
 ROLE_PERMISSIONS = {

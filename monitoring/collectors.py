@@ -1,9 +1,10 @@
 """Figures read from the database when Prometheus scrapes: the same from whichever worker answers, so they need no
 per-process state. Each comes from the selector of the app that owns the rule (idseq, queues, terminals,
-notifications)."""
+notifications, today)."""
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -13,6 +14,7 @@ from idseq import selectors as idseq_selectors
 from notifications import selectors as notification_selectors
 from queues import selectors as queue_selectors
 from terminals import queries as terminal_queries
+from today import selectors as today_selectors
 
 logger = logging.getLogger("tokenline.monitoring")
 
@@ -59,10 +61,33 @@ class DatabaseCollector:
             "Minutes the longest-waiting visit of each queue has been in line today (0 when nobody waits).",
             labels=["queue"],
         )
+        alert = GaugeMetricFamily(
+            "tokenline_queue_wait_alert",
+            "1 when the longest-waiting visit of each queue has waited longer than DAY_WAIT_ALERT_MINUTES.",
+            labels=["queue"],
+        )
+        threshold = settings.DAY_WAIT_ALERT_MINUTES
         for code, count, since in queue_selectors.line_lengths(visit_date=timezone.localdate(now)):
+            minutes = round((now - since).total_seconds() / 60, 1) if since else 0
             waiting.add_metric([code], count)
-            oldest.add_metric([code], round((now - since).total_seconds() / 60, 1) if since else 0)
-        return [waiting, oldest]
+            oldest.add_metric([code], minutes)
+            alert.add_metric([code], int(minutes > threshold))
+        opd_oldest = GaugeMetricFamily(
+            "tokenline_opd_oldest_waiting_minutes",
+            "Minutes the longest-waiting OPD token of each doctor has waited since its slot began (0 when none).",
+            labels=["doctor"],
+        )
+        opd_alert = GaugeMetricFamily(
+            "tokenline_opd_wait_alert", "1 when that wait is longer than DAY_WAIT_ALERT_MINUTES.", labels=["doctor"]
+        )
+        for row in today_selectors.doctor_rows(timezone.localdate(now), now):
+            opd_oldest.add_metric([row.name], row.oldest_waiting_minutes or 0)
+            opd_alert.add_metric([row.name], int(row.alert))
+        limit = GaugeMetricFamily(
+            "tokenline_wait_alert_threshold_minutes", "DAY_WAIT_ALERT_MINUTES: the wait that raises the alerts.",
+            value=threshold,
+        )
+        return [waiting, oldest, alert, opd_oldest, opd_alert, limit]
 
     def _terminals(self):
         labels = ["terminal"]

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
+from core import signals
 from notifications import adapters
 from notifications.models import Notification
 
@@ -64,7 +65,13 @@ def claim_next() -> Notification | None:
 
 def attempt(notification: Notification) -> None:
     """Send a claimed row through its adapter and record the outcome: delivered; pending again after the backoff
-    (and a task enqueued for then); or failed, when the adapter says so or NOTIFY_MAX_ATTEMPTS are used up."""
+    (and a task enqueued for then); or failed, when the adapter says so or NOTIFY_MAX_ATTEMPTS are used up. A keyed
+    row whose event no longer holds (`still_wanted`) is skipped: never sent."""
+    if not still_wanted(notification):
+        Notification.objects.filter(pk=notification.pk, state=State.SENDING).update(
+            state=State.SKIPPED, last_error="Not sent: what it announced no longer holds (e.g. the token was cancelled)."
+        )
+        return
     try:
         outcome = adapters.ADAPTERS[notification.adapter].send(notification)
     except Exception as exc:  # a bug or a bad setting (a template, a URL): recorded, the other rows go on
@@ -84,6 +91,19 @@ def attempt(notification: Notification) -> None:
     Notification.objects.filter(pk=notification.pk, state=State.SENDING).update(**changes)
     if changes["state"] == State.PENDING:
         enqueue(run_after=changes["next_attempt_at"])
+
+
+def still_wanted(notification: Notification) -> bool:
+    """False when a receiver of core.signals.notice_still_wanted says the keyed row's event no longer holds; True
+    for rows without a key, and when no receiver objects. A receiver that fails is logged and counts as no."""
+    if not notification.key:
+        return True
+    answers = signals.notice_still_wanted.send_robust(sender=Notification, kind=notification.kind, key=notification.key)
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            logger.error("Notification %s: %r could not say whether it is still wanted: %r", notification.pk,
+                         receiver, answer)
+    return all(answer is not False and not isinstance(answer, Exception) for _, answer in answers)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -16,17 +16,23 @@ class Kind(models.TextChoices):
     TOKEN_CALLED = signals.TOKEN_CALLED, "OPD token called"
     TOKEN_PROMOTED = signals.TOKEN_PROMOTED, "OPD token from the waiting list"
     SLOT_DELAYED = signals.SLOT_DELAYED, "OPD slot delayed"
+    SLOT_CANCELLED = signals.SLOT_CANCELLED, "OPD slot cancelled"
+    REMINDER_EVENING = signals.REMINDER_EVENING, "OPD reminder, the evening before"
+    REMINDER_SOON = signals.REMINDER_SOON, "OPD reminder, shortly before"
+    VISIT_AHEAD = signals.VISIT_AHEAD, "Patients ahead of a visit"
 
 
 class State(models.TextChoices):
     """Delivery state. pending -> sending (claimed, one attempt under way) -> delivered | pending (retry later) |
     failed. A row left `sending` by a worker that died is never sent again by itself (at most once): an operator
-    may send it again from the admin."""
+    may send it again from the admin. `skipped`: not sent, because the event it announced no longer held when its
+    turn came (a reminder for a token cancelled since: core.signals.notice_still_wanted)."""
 
     PENDING = "pending", "Pending"
     SENDING = "sending", "Sending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
 
 
 class Notification(models.Model):
@@ -49,6 +55,10 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt started.")
     delivered_at = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="The notice's identity (token:<id>:reminder_evening); blank for notices that may repeat.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -64,6 +74,8 @@ class Notification(models.Model):
                 condition=~Q(state="sending") | Q(attempts__gte=1, claimed_at__isnull=False),
                 name="notifications_sending_is_claimed",
             ),
+            # Idempotency: one message per notice and adapter, however many schedulers or retries write it.
+            models.UniqueConstraint(fields=["key", "adapter"], condition=~Q(key=""), name="notifications_key_once"),
         ]
         indexes = [
             # The worker's claim: due pending rows, oldest due first, without reading delivered ones.

@@ -41,9 +41,11 @@ ALLOWED_IMPORTS = {
     "terminals": {"core", "idseq", "patients"},
     "queues": {"core", "idseq", "patients"},
     "tokens": {"core", "idseq", "patients"},
-    "monitoring": {"core", "idseq", "patients", "terminals", "queues", "tokens", "notifications"},
+    "monitoring": {"core", "idseq", "patients", "terminals", "queues", "tokens", "notifications", "today"},
     "fhir_api": {"core", "idseq", "patients"},
     "notifications": {"core", "patients"},
+    "reminders": {"core", "patients", "queues", "tokens", "notifications"},
+    "today": {"core", "patients", "queues", "tokens"},
 }
 PROJECT_PACKAGES = {*ALLOWED_IMPORTS, "config"}
 

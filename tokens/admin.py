@@ -29,6 +29,9 @@ class TokenInline(admin.TabularInline):
         return False
 
 
+DELAY_STEP_MINUTES = 15  # one press of the admin's delay action
+
+
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
     list_display = ["doctor", "start_time", "end_time", "max_capacity", "current_capacity", "emergency_overflow",
@@ -37,7 +40,7 @@ class SlotAdmin(admin.ModelAdmin):
     date_hierarchy = "start_time"
     readonly_fields = ["current_capacity", "emergency_overflow", "delay_minutes", "created_at"]
     inlines = [TokenInline]
-    actions = ["cancel_slots"]
+    actions = ["cancel_slots", "delay_slots"]
 
     def get_readonly_fields(self, request, obj=None):
         # Times and capacity are set once: changing them under booked tokens would break places and estimates.
@@ -50,8 +53,20 @@ class SlotAdmin(admin.ModelAdmin):
     def cancel_slots(self, request, queryset):
         _each(request, queryset, lambda slot: services.cancel_slot(slot_id=slot.pk))
 
+    @admin.action(description=f"Delay selected slots by {DELAY_STEP_MINUTES} more minutes (their patients are told)")
+    def delay_slots(self, request, queryset):
+        _each(request, queryset, _delay_more)
+
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _delay_more(slot) -> None:
+    """`slot` runs DELAY_STEP_MINUTES later than now recorded (read again: an earlier slot of the same action may
+    have pushed it), at most MAX_DELAY_MINUTES."""
+    slot.refresh_from_db(fields=["delay_minutes"])
+    services.delay_slot(slot_id=slot.pk,
+                        delay_minutes=min(slot.delay_minutes + DELAY_STEP_MINUTES, services.MAX_DELAY_MINUTES))
 
 
 @admin.register(Token)

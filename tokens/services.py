@@ -167,13 +167,14 @@ def _set_delay(slot: Slot, minutes: int) -> Slot:
 
 
 def cancel_slot(*, slot_id) -> Slot:
-    """Cancel a slot: its confirmed tokens are cancelled (numbers kept, never reissued), its waiting list cleared
-    and its time freed for another slot. Raises NotFound (404), or DomainError (409) if already cancelled."""
+    """Cancel a slot: its confirmed tokens are cancelled (numbers kept, never reissued) and their patients told
+    (tokens.signals.slot_cancelled), its waiting list cleared and its time freed for another slot. Raises NotFound (404), or DomainError (409) if already cancelled."""
     with transaction.atomic():
         slot = _lock_slot(slot_id)
         if slot.status == Slot.Status.CANCELLED:
             raise DomainError(f"Slot {slot} is already cancelled.")
-        slot.tokens.filter(status=Token.Status.CONFIRMED).update(
+        confirmed = list(slot.tokens.filter(status=Token.Status.CONFIRMED).select_related("patient", "doctor"))
+        slot.tokens.filter(pk__in=[token.pk for token in confirmed]).update(
             status=Token.Status.CANCELLED, updated_at=timezone.now()
         )
         slot.waiting_entries.all().delete()
@@ -181,6 +182,7 @@ def cancel_slot(*, slot_id) -> Slot:
         slot.emergency_overflow = max(slot.current_capacity - slot.max_capacity, 0)
         slot.status = Slot.Status.CANCELLED
         slot.save(update_fields=["current_capacity", "emergency_overflow", "status"])
+        signals.slot_cancelled(slot, confirmed)  # each patient's message commits with the cancellation
     return slot
 
 

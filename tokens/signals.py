@@ -25,13 +25,32 @@ def slot_delayed(slot: Slot) -> None:
         return
     tokens = slot.tokens.filter(status=Token.Status.CONFIRMED).select_related("patient", "doctor", "slot")
     for token in tokens:
-        _notify(token, signals.SLOT_DELAYED, delay_minutes=slot.delay_minutes, starts_at=_local_time(slot))
+        _notify(token, signals.SLOT_DELAYED, delay_minutes=slot.delay_minutes, starts_at=_local_time(slot),
+                key=token_key(token, signals.SLOT_DELAYED, slot.delay_minutes))
 
 
-def _notify(token: Token, kind: str, **extra) -> None:
+def slot_cancelled(slot: Slot, tokens: list[Token]) -> None:
+    """`slot` was cancelled with `tokens` (those confirmed until then): tell each patient, once per token."""
+    for token in tokens:
+        _notify(token, signals.SLOT_CANCELLED, starts_at=_local_time(slot),
+                key=token_key(token, signals.SLOT_CANCELLED))
+
+
+def reminder(token: Token, kind: str) -> None:
+    """Remind the patient of `token` of its slot (`kind`: core.signals.REMINDER_EVENING or REMINDER_SOON); written
+    at most once per token and kind."""
+    _notify(token, kind, starts_at=_local_time(token.slot), key=token_key(token, kind))
+
+
+def token_key(token: Token, kind: str, *variant) -> str:
+    """The notice key of `token`'s message of `kind` (core.signals.notice_key): `token:<id>:<kind>[:<variant>]`."""
+    return signals.notice_key("token", token.pk, kind, *variant)
+
+
+def _notify(token: Token, kind: str, *, key: str = "", **extra) -> None:
     signals.notify_patient(
         sender=Token, patient=token.patient, kind=kind, number=str(token.token_number), room=str(token.doctor),
-        extra=extra,
+        extra=extra, key=key,
     )
 
 

@@ -49,6 +49,7 @@ OPD_POST_ONLY = (401, 405, 403, 403, 405, 405)  # POST-only, ops may view tokens
 SEQUENCE_POST_ONLY = (401, 403, 403, 403, 405, 405)
 QUEUE_READ_API = (401, 200, 403, 403, 200, 200)
 QUEUE_READ_PAGE = (302, 200, 403, 403, 200, 200)
+MANAGER_PAGE = (302, 403, 403, 403, 200, 200)  # the manager's day: ops and admin (today.view_day)
 # B's patient: terminal A is told it does not exist, B and the register's roles read it.
 PATIENT_PAGE = (302, 200, 404, 200, 200, 200)
 PATIENT_API = (401, 200, 404, 200, 200, 200)
@@ -113,6 +114,8 @@ EXPECTED = {
     "opd/room/tokens/<uuid:pk>/<slug:step>/": POST_ONLY_PAGE,
     "opd/report/": QUEUE_READ_PAGE,
     "opd/report.csv": QUEUE_READ_PAGE,
+    "today/": MANAGER_PAGE,
+    "today.csv": MANAGER_PAGE,
     # the API
     "api/v1/auth/token/": (405,) * 6,  # POST only, open to anyone
     "api/v1/auth/logout/": POST_ONLY_API,  # POST only: revokes the token it is called with

@@ -90,7 +90,7 @@ def test_after_a_few_registrations_it_shows_numbers_lock_waits_usage_queues_and_
     assert value(after, "tokenline_terminal_unsynced_numbers", terminal="LAB2-PC") == 0
     assert after[("tokenline_offline_incidents_open", ())] == 0
     notification_states = {dict(labels)["state"] for name, labels in after if name == "tokenline_notifications"}
-    assert notification_states == {"pending", "sending", "delivered", "failed"}
+    assert notification_states == {"pending", "sending", "delivered", "failed", "skipped"}
     # request latency per view, from django-prometheus' middleware
     latency = "django_http_requests_latency_seconds_by_view_method_count"
     assert value(after, latency, view="patient-list", method="POST") - value(

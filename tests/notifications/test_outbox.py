@@ -127,7 +127,7 @@ def test_opd_promotion_and_delays_write_rows_for_the_patients_concerned(db, adap
 def test_every_kind_has_a_message_in_urdu_and_english(settings, kind, language):
     settings.HOSPITAL_NAME = "Mayo Hospital"
     text = messages.render(kind=kind, language=language, number="GEN-007", room="Room 4",
-                           extra={"delay_minutes": 20, "starts_at": "10:30"})
+                           extra={"delay_minutes": 20, "starts_at": "10:30", "ahead": 3})
     assert text.startswith("Mayo Hospital: ") and "GEN-007" in text and "Room 4" in text
     assert ("ٹوکن" in text) == (language == "ur")
 
@@ -135,16 +135,19 @@ def test_every_kind_has_a_message_in_urdu_and_english(settings, kind, language):
 def test_the_kinds_are_the_notices_core_defines():
     assert set(Notification.Kind.values) == {
         signals.VISIT_CALLED, signals.VISIT_CALLED_AGAIN, signals.TOKEN_CALLED, signals.TOKEN_PROMOTED,
-        signals.SLOT_DELAYED,
+        signals.SLOT_DELAYED, signals.SLOT_CANCELLED, signals.REMINDER_EVENING, signals.REMINDER_SOON,
+        signals.VISIT_AHEAD,
     }
 
 
 def test_counts_by_state_lists_every_state(adapters_on, called):
     desk, _ = called
-    assert selectors.counts_by_state() == {"pending": 0, "sending": 0, "delivered": 0, "failed": 0}
+    assert selectors.counts_by_state() == {"pending": 0, "sending": 0, "delivered": 0, "failed": 0,
+                                             "skipped": 0}
     queue_services.call_next(desk=desk)
     Notification.objects.filter(adapter="webhook").update(state="failed")
-    assert selectors.counts_by_state() == {"pending": 1, "sending": 0, "delivered": 0, "failed": 1}
+    assert selectors.counts_by_state() == {"pending": 1, "sending": 0, "delivered": 0, "failed": 1,
+                                             "skipped": 0}
 
 
 def test_registration_takes_the_patients_wishes_over_the_api_and_the_form(api, reception):
