@@ -5,11 +5,16 @@ and migrated like the test suite's, and dropped at the end, so it never touches 
 a few seconds on small data: tests/test_bench.py runs every bench that way on a copy of the test suite's database (named
 in BENCH_DATABASE, used as it is), so no bench rots unnoticed.
 
+Every answer a bench times is checked (`expect`, `checked`): an HTTP status, in process or over HTTP, or a service's
+result that is not the one the bench means to time stops the bench with a message and exit status 1, instead of
+printing the speed of redirects or refusals. Options common to the benches come from `arguments`.
+
 Raw ceilings send exactly the statements the code path sends: `check_same_statements` compares a pgbench script
 with the statements captured from one call of the code path (verb and tables of each), and fails the bench when they
 differ.
 """
 
+import argparse
 import contextlib
 import os
 import re
@@ -67,6 +72,57 @@ def bench_database():
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
+def arguments(doc: str, *, smoke: str, seconds: float | None = None, clients: tuple[int, ...] | None = None,
+              smoke_clients: tuple[int, ...] = (1, 4), options: dict[str, dict] | None = None) -> argparse.Namespace:
+    """Parse a bench's command line: `--smoke` (help text `smoke`); with `seconds`, `--seconds` (that default, of its
+    type; 1 in a smoke run); with `clients`, `--clients` (comma-separated counts, that default; `smoke_clients` in a
+    smoke run), parsed into a tuple of ints; and the bench's own `options` (flag -> `add_argument` keywords).
+    `doc` (the script's docstring) is the help's description. Exits 2 on a bad command line (argparse)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if seconds is not None:
+        parser.add_argument("--seconds", type=type(seconds), default=seconds,
+                            help=f"seconds per configuration (default {seconds:g})")
+    if clients is not None:
+        parser.add_argument("--clients", default=",".join(map(str, clients)),
+                            help=f"client counts, comma-separated (default {','.join(map(str, clients))})")
+    parser.add_argument("--smoke", action="store_true", help=smoke)
+    for flag, keywords in (options or {}).items():
+        parser.add_argument(flag, **keywords)
+    args = parser.parse_args()
+    if args.smoke and seconds is not None:
+        args.seconds = type(seconds)(1)
+    if clients is not None:
+        args.clients = smoke_clients if args.smoke else tuple(int(c) for c in args.clients.split(","))
+    return args
+
+
+class UnexpectedAnswer(SystemExit):
+    """A bench got an answer it does not time (a redirect, a refusal, another result): it stops with this message
+    and exit status 1. A SystemExit, so it ends the bench without a traceback; run_threads carries it from a timed
+    thread to the main one."""
+
+
+def expect(what: str, answer, expected: tuple, detail: str | bytes = "") -> None:
+    """Stop the bench (UnexpectedAnswer) unless `answer` is one of `expected`.
+
+    `what` names the request or call (e.g. `POST /api/v1/patients/`), `answer` is its HTTP status or the kind of
+    result a service returned (e.g. `Token`), `detail` (the body) is shown cut to 300 characters. The one check of
+    every bench: a bench that timed 301 redirects once printed a registration rate of "3978 %" of its ceiling."""
+    if answer not in expected:
+        raise UnexpectedAnswer(f"stopped: {what} answered {answer}, the bench times only {' or '.join(map(str, expected))}"
+                               f"; the figures would be wrong. {detail[:300]!r}")
+
+
+OK = (200, 201)
+
+
+def checked(response, expected: tuple = OK):
+    """`response` of Django's or DRF's test client, after `expect` of its status (by default 200 or 201)."""
+    request = response.request
+    expect(f"{request['REQUEST_METHOD']} {request['PATH_INFO']}", response.status_code, expected, response.content)
+    return response
+
+
 class Result:
     """Throughput and latency of one run: `rate` per second, `p50`/`p99` in milliseconds."""
 
@@ -92,7 +148,7 @@ def run_threads(work, clients: int, seconds: float) -> Result:
                 start = time.perf_counter()
                 work()
                 mine.append(time.perf_counter() - start)
-        except Exception as exc:  # reported below
+        except (Exception, UnexpectedAnswer) as exc:  # reported below
             errors.append(exc)
         finally:
             connection.close()
@@ -154,15 +210,15 @@ def _pgserver_bin() -> Path:
 
 def print_table(title: str, rows: list[tuple[str, int, Result, Result]], versus: str = "raw") -> None:
     """Print one line per (label, clients, ours, other) with the ratio of our rate to the other's (by default the
-    raw-SQL ceiling)."""
+    raw-SQL ceiling measured in the same run) and our p99 as a multiple of the other's."""
     print(f"\n{title}")
     header = (f"{'what':<28}{'clients':>8}{'ours/s':>10}{'p50 ms':>9}{'p99 ms':>9}{versus + '/s':>10}{'p50 ms':>9}"
-              f"{'p99 ms':>9}{'ratio':>8}")
+              f"{'p99 ms':>9}{'ratio':>8}{'p99/' + versus:>12}")
     print(header)
     print("-" * len(header))
     for label, clients, ours, raw in rows:
         print(f"{label:<28}{clients:>8}{ours.rate:>10.0f}{ours.p50:>9.2f}{ours.p99:>9.2f}"
-              f"{raw.rate:>10.0f}{raw.p50:>9.2f}{raw.p99:>9.2f}{ours.rate / raw.rate:>7.0%}")
+              f"{raw.rate:>10.0f}{raw.p50:>9.2f}{raw.p99:>9.2f}{ours.rate / raw.rate:>7.0%}{ours.p99 / raw.p99:>12.1f}")
 
 
 _TABLES = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)

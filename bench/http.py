@@ -1,8 +1,9 @@
 """The real server: gunicorn with the production settings (config/gunicorn.py: workers, connection
 pool) on 127.0.0.1, driven over HTTP at 16 and 64 clients for registrations (`POST /api/v1/patients/`), visit issue
 (`POST /api/v1/visits/`) and call-next (`POST /api/v1/desks/{id}/call-next/`), each next to the raw-SQL ceiling
-measured in the same run (pgbench sending the same statements, token lookup included), plus gunicorn's CPU time
-per request (utime + stime of its worker processes, from /proc).
+measured in the same run (pgbench sending the same statements, token lookup included), with the ratio to it and the
+p99 as a multiple of its p99, plus gunicorn's CPU time per request (utime + stime of its worker processes, from
+/proc). Every answer's status is checked: one that is not 200/201 stops the bench (bench/common.py: expect).
 
     .venv/bin/python bench/http.py [--seconds 5] [--clients 16,64] [--workers N] [--threads N] [--port 8500]
                                    [--connections pool|persistent|per-request] [--smoke]
@@ -12,15 +13,19 @@ Runs in a throw-away database (bench/common.py); gunicorn is stopped at the end.
 """
 
 from common import (  # first: fixes the path
+    OK,
     Result,
+    UnexpectedAnswer,
+    arguments,
     bench_database,
     check_same_statements,
+    checked,
     database_url,
+    expect,
     pgbench,
     with_variables,
 )
 
-import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -75,11 +80,11 @@ def client_process(port: int, token: str, requests: list[tuple[str, bytes]], thr
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
-                payload = response.read()
-                if response.status not in (200, 201):
-                    with lock:
-                        failures.append(f"{response.status} {payload[:200]!r}")
-                    continue
+                expect(f"POST {path}", response.status, OK, response.read())
+            except UnexpectedAnswer as exc:
+                with lock:
+                    failures.append(str(exc))
+                continue
             finally:
                 conn.close()
             done.append(time.perf_counter() - start)
@@ -117,7 +122,7 @@ def drive(port: int, token: str, requests: list[tuple[str, bytes]], clients: int
         child.join()
     elapsed = time.perf_counter() - started
     if failures:
-        raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[0]}")
+        raise UnexpectedAnswer(f"{len(failures)} requests failed, the first: {failures[0]}")
     return Result(latencies, elapsed)
 
 
@@ -174,8 +179,9 @@ def start_gunicorn(port: int, workers: int | None, threads: int | None, connecti
     for _ in range(300):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/")
-            conn.getresponse().read()
+            conn.request("GET", "/health/live/")
+            response = conn.getresponse()
+            expect("GET /health/live/", response.status, (200,), response.read())
             conn.close()
             return server
         except OSError:
@@ -238,11 +244,10 @@ class Fixtures:
         """Send one request in process; check the raw script sends its statements; return its token lookup SQL."""
         path, body = requests.pop()  # used here, so not again by the clients
         client = Client(HTTP_AUTHORIZATION=f"Token {self.token}", SERVER_NAME="127.0.0.1")
-        client.post(path, body, content_type="application/json")  # warm: content types, counters
+        checked(client.post(path, body, content_type="application/json"))  # warm: content types, counters
         path, body = requests.pop()
         with CaptureQueriesContext(connection) as captured:
-            response = client.post(path, body, content_type="application/json")
-        assert response.status_code in (200, 201), response.content[:300]
+            checked(client.post(path, body, content_type="application/json"))
         statements = [q["sql"] for q in captured.captured_queries]
         auth_sql = statements[0]
         assert "knox_authtoken" in auth_sql, auth_sql
@@ -251,18 +256,17 @@ class Fixtures:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=5, help="seconds per configuration (default 5)")
-    parser.add_argument("--clients", default="16,64", help="client counts (default 16,64)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: config/gunicorn.py's)")
-    parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: config/gunicorn.py's)")
-    parser.add_argument("--port", type=int, default=8500, help="first port to try, up to 8599 (default 8500)")
-    parser.add_argument("--connections", choices=sorted(CONNECTIONS), default="pool",
-                        help="database connections of the workers (default: pool, as in production)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 2 clients, 2 workers: checks it runs")
-    args = parser.parse_args()
-    seconds = 1 if args.smoke else args.seconds
-    client_counts = [2] if args.smoke else [int(c) for c in args.clients.split(",")]
+    args = arguments(__doc__, smoke="1 s per row, 2 clients, 2 workers: checks it runs", seconds=5, clients=(16, 64),
+                     smoke_clients=(2,), options={
+                         "--workers": {"type": int, "help": "gunicorn workers (default: config/gunicorn.py's)"},
+                         "--threads": {"type": int,
+                                       "help": "gunicorn threads per worker (default: config/gunicorn.py's)"},
+                         "--port": {"type": int, "default": 8500,
+                                    "help": "first port to try, up to 8599 (default 8500)"},
+                         "--connections": {"choices": sorted(CONNECTIONS), "default": "pool",
+                                           "help": "database connections of the workers (default: pool, as in "
+                                                   "production)"}})
+    seconds, client_counts = args.seconds, args.clients
     workers = 2 if args.smoke else args.workers
     logging.getLogger("tokenline.queues").setLevel(logging.WARNING)  # no "Visit created" lines from this process
     with bench_database():
