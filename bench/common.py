@@ -109,8 +109,9 @@ def expect(what: str, answer, expected: tuple, detail: str | bytes = "") -> None
     result a service returned (e.g. `Token`), `detail` (the body) is shown cut to 300 characters. The one check of
     every bench: a bench that timed 301 redirects once printed a registration rate of "3978 %" of its ceiling."""
     if answer not in expected:
-        raise UnexpectedAnswer(f"stopped: {what} answered {answer}, the bench times only {' or '.join(map(str, expected))}"
-                               f"; the figures would be wrong. {detail[:300]!r}")
+        wanted = " or ".join(map(str, expected))
+        raise UnexpectedAnswer(f"stopped: {what} answered {answer}, the bench times only {wanted}; the figures would be"
+                               f" wrong. {detail[:300]!r}")
 
 
 OK = (200, 201)

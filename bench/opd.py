@@ -7,7 +7,6 @@ Every booking gets a token (capacity is far above the load), so this times the t
 double booking and the waiting list, take the slot's next number from idseq, insert the token, count the place.
 """
 
-import argparse
 import datetime
 import itertools
 import random
@@ -15,8 +14,10 @@ import random
 from common import (
     RAW_ADVANCE,
     advance_variables,
+    arguments,
     bench_database,
     check_same_statements,
+    expect,
     pgbench,
     print_table,
     run_threads,
@@ -87,8 +88,9 @@ def ours(slots: list[Slot], first_patient: int):
 
     def book():
         slot = random.choice(slots)
-        services.book_token(slot_id=slot.pk, patient=Patient(pk=next(patients), is_active=True),
-                            category=Category.ONLINE)
+        booked = services.book_token(slot_id=slot.pk, patient=Patient(pk=next(patients), is_active=True),
+                                     category=Category.ONLINE)
+        expect("book_token", type(booked).__name__, ("Token",))  # a place on the waiting list is another path
 
     return book
 
@@ -114,11 +116,9 @@ def check_statements(slots: list[Slot], patient_id: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=3, help="seconds per configuration (default 3)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
-    args = parser.parse_args()
-    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
+    args = arguments(__doc__, smoke="1 s per row, 1 and 4 clients: checks the bench runs", seconds=3,
+                     clients=(1, 4, 16))
+    seconds, client_counts = args.seconds, args.clients
     patients = 2_000 if args.smoke else PATIENTS
     with bench_database():
         with connection.cursor() as cursor:

@@ -9,13 +9,13 @@ database:
     .venv/bin/python bench/sequence.py [--seconds 2] [--smoke]
 """
 
-import argparse
 import time
 
 from common import (
     RAW_ADVANCE,
     Result,
     advance_variables,
+    arguments,
     bench_database,
     check_same_statements,
     pgbench,
@@ -61,11 +61,9 @@ def blocks(seconds: float) -> Result:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=2, help="seconds per configuration (default 2)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
-    args = parser.parse_args()
-    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
+    args = arguments(__doc__, smoke="1 s per row, 1 and 4 clients: checks the bench runs", seconds=2,
+                     clients=(1, 4, 16))
+    seconds, client_counts = args.seconds, args.clients
     with bench_database():
         services.next_id("BENCH")
         services.next_id(RAW_KEY)  # both sequences and counters exist before timing starts
