@@ -18,14 +18,14 @@ from common import (  # first: fixes the path
     pgbench,
     print_table,
     RAW_ADVANCE,
+    RoundTrips,
     advance_variables,
     run_threads,
     with_variables,
 )
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.db import transaction  # noqa: E402
 from sequences import get_next_value  # noqa: E402
 
 from idseq.models import Sequence  # noqa: E402
@@ -117,9 +117,9 @@ def main() -> None:
         api_post = api_client()
         api_post()  # before anything is timed: a bench whose requests are refused or redirected stops here
         script = raw_registration()
-        with CaptureQueriesContext(connection) as captured:
+        with RoundTrips() as trips:
             register()
-        check_same_statements("register_patient", script, [q["sql"] for q in captured.captured_queries])
+        check_same_statements("register_patient", script, trips.statements)
         rows, versus = [], []
         for clients in client_counts:
             rows.append(("register_patient", clients, run_threads(register, clients, seconds),

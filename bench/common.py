@@ -9,9 +9,10 @@ Every answer a bench times is checked (`expect`, `checked`): an HTTP status, in 
 result that is not the one the bench means to time stops the bench with a message and exit status 1, instead of
 printing the speed of redirects or refusals. Options common to the benches come from `arguments`.
 
-Raw ceilings send exactly the statements the code path sends: `check_same_statements` compares a pgbench script
-with the statements captured from one call of the code path (verb and tables of each), and fails the bench when they
-differ.
+Raw ceilings make exactly the round trips the code path makes: `check_same_statements` compares a pgbench script
+with the round trips of one call of the code path, counted on the wire (tests/round_trips.py: BEGIN and COMMIT, a
+pool's check of the connection it lends, whatever sends them), and the statements of each (verb and tables), and
+fails the bench when they differ.
 """
 
 import argparse
@@ -55,6 +56,7 @@ from core.database import url as database_url  # noqa: E402,F401  (bench scripts
 
 from core.busy import whole_wait_bounded  # noqa: E402
 from idseq.services import _ADVANCE_SEQUENCE  # noqa: E402
+from tests.round_trips import RoundTrips, production_connections, production_request  # noqa: E402,F401  (for benches)
 
 
 @contextlib.contextmanager
@@ -172,10 +174,11 @@ def run_threads(work, clients: int, seconds: float) -> Result:
 SMOKE_TRANSACTIONS = 20 if "--smoke" in sys.argv else None
 
 
-def pgbench(script: str, clients: int, seconds: int) -> Result:
+def pgbench(script: str, clients: int, seconds: int, *, connect: bool = False) -> Result:
     """Run the pgbench `script` (SQL text) against the current database; latencies from its per-transaction log.
 
-    `seconds` long, or SMOKE_TRANSACTIONS per client in a smoke run."""
+    `seconds` long, or SMOKE_TRANSACTIONS per client in a smoke run; with `connect`, each transaction on a new
+    connection (pgbench -C), as a server that connects for each request."""
     binary = shutil.which("pgbench") or str(_pgserver_bin() / "pgbench")
     params = connection.get_connection_params()
     env = {
@@ -191,7 +194,7 @@ def pgbench(script: str, clients: int, seconds: int) -> Result:
         script_path.write_text(script)
         length = ["-t", str(SMOKE_TRANSACTIONS)] if SMOKE_TRANSACTIONS else ["-T", str(seconds)]
         command = [binary, "-n", "-f", str(script_path), "-c", str(clients), "-j", str(min(clients, 4)), *length,
-                   "-l", f"--log-prefix={tmp}/log"]
+                   "-l", f"--log-prefix={tmp}/log", *(["-C"] if connect else [])]
         started = time.perf_counter()
         run = subprocess.run(command, env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
@@ -232,12 +235,17 @@ _COMPOUND = re.compile(r"\s*\\?;\s*(?=[A-Za-z])")
 
 def statement_shapes(statements: list[str]) -> list[str]:
     """Each SQL statement as its verb and the tables it names, e.g. `UPDATE idseq_counter`, for comparisons; the
-    statements of a compound query (several in one round trip) each on their own."""
+    statements of a compound query (several in one round trip) each on their own; an empty query (psycopg_pool's
+    check of a connection, `;` in a pgbench script) as `(empty)`."""
     shapes = []
-    for sql in (part for compound in statements for part in _COMPOUND.split(compound.strip()) if part.strip()):
-        verb = sql.split(None, 1)[0].rstrip(";").upper()
-        tables = sorted({t.lower() for t in _TABLES.findall(sql)} - {"unnest", "generate_series"})
-        shapes.append(" ".join([verb, *tables]))
+    for compound in statements:
+        parts = [part for part in _COMPOUND.split(compound.strip()) if part.strip().rstrip(";").strip()]
+        if not parts:
+            shapes.append("(empty)")
+        for sql in parts:
+            verb = sql.split(None, 1)[0].rstrip(";").upper()
+            tables = sorted({t.lower() for t in _TABLES.findall(sql)} - {"unnest", "generate_series"})
+            shapes.append(" ".join([verb, *tables]))
     return shapes
 
 
@@ -254,16 +262,18 @@ def script_statements(script: str) -> list[str]:
     return statements
 
 
-def check_same_statements(label: str, script: str, captured: list[str]) -> None:
-    """Fail unless the pgbench `script` sends the statements (verb and tables, in order) of the code path,
-    `captured` (CaptureQueriesContext of one call). The script's own row pickers (`SELECT nextval('bench_...')`, which
-    choose the patient or desk a transaction uses) are no statements of the code path and are left out."""
-    raw = statement_shapes([sql for sql in script_statements(script) if "nextval('bench_" not in sql])
-    ours = statement_shapes(captured)
-    if raw != ours:
-        raise SystemExit(f"{label}: the raw ceiling does not send the code path's statements\n"
-                         f"  code path: {ours}\n  raw SQL:   {raw}")
-    print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
+def check_same_statements(label: str, script: str, round_trips: list[str]) -> None:
+    """Fail (SystemExit) unless the pgbench `script` makes the round trips of the code path, `round_trips` (the
+    `statements` of RoundTrips around one call), as many and with the same statements (verb and tables, in order).
+    The script's own row pickers (`SELECT nextval('bench_...')`, which choose the patient or desk a transaction uses)
+    are no round trips of the code path and are left out."""
+    script_trips = [sql for sql in script_statements(script) if "nextval('bench_" not in sql]
+    raw, ours = statement_shapes(script_trips), statement_shapes(round_trips)
+    if raw != ours or len(script_trips) != len(round_trips):
+        raise SystemExit(f"{label}: the raw ceiling does not make the code path's round trips\n"
+                         f"  code path: {len(round_trips)} round trips, {ours}\n"
+                         f"  raw SQL:   {len(script_trips)} round trips, {raw}")
+    print(f"{label}: raw ceiling makes the code path's {len(round_trips)} round trips ({len(ours)} statements)")
 
 
 # idseq's one round trip that locks and advances a sequence's counter (`idseq.services._ADVANCE_SEQUENCE` with its wait

@@ -23,6 +23,8 @@ from common import (  # first: fixes the path
     database_url,
     expect,
     pgbench,
+    production_connections,
+    production_request,
     with_variables,
 )
 
@@ -41,7 +43,6 @@ from pathlib import Path  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.allocate import raw_registration  # noqa: E402
@@ -233,26 +234,32 @@ class Fixtures:
         requests = [(f"/api/v1/desks/{desk}/call-next/", b"") for desk in desks]
         return requests, RAW_CALL_NEXT, {"d0": raw_desks[0] - 1, "q": raw_queue.pk}
 
-    def raw(self, script: str, auth_sql: str, clients: int, seconds: int, **variables) -> Result:
-        """pgbench: the token lookup the API makes, then `script`, with `variables`."""
+    def raw(self, script: str, prelude: str, connect: bool, clients: int, seconds: int, **variables) -> Result:
+        """pgbench: `prelude` (what `check` found), then `script`, with `variables`; with `connect`, each
+        transaction on a new connection."""
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        script = with_variables(f"{auth_sql};\n{script}", **variables, day=self.today.isoformat())
-        return pgbench(script, clients, seconds)
+        script = with_variables(prelude + script, **variables, day=self.today.isoformat())
+        return pgbench(script, clients, seconds, connect=connect)
 
-    def check(self, name: str, requests: list, script: str, variables: dict) -> str:
-        """Send one request in process; check the raw script sends its statements; return its token lookup SQL."""
+    def check(self, name: str, requests: list, script: str, variables: dict, connections: str) -> tuple[str, bool]:
+        """Send one request in process, with the database connections of gunicorn's workers (`connections`, a key
+        of CONNECTIONS), and count its round trips; check the raw script, after them up to the token lookup, makes
+        the same. Returns those first round trips as pgbench lines (a pool's empty check query as `;`, the token
+        lookup) and whether the request connected anew (pgbench -C)."""
         path, body = requests.pop()  # used here, so not again by the clients
         client = Client(HTTP_AUTHORIZATION=f"Token {self.token}", SERVER_NAME="127.0.0.1")
-        checked(client.post(path, body, content_type="application/json"))  # warm: content types, counters
-        path, body = requests.pop()
-        with CaptureQueriesContext(connection) as captured:
-            checked(client.post(path, body, content_type="application/json"))
-        statements = [q["sql"] for q in captured.captured_queries]
-        auth_sql = statements[0]
-        assert "knox_authtoken" in auth_sql, auth_sql
-        check_same_statements(name, with_variables(f"{auth_sql};\n{script}", **variables, day="x"), statements)
-        return auth_sql
+        with production_connections(**CONNECTIONS[connections]):
+            checked(client.post(path, body, content_type="application/json"))  # warm: content types, counters
+            path, body = requests.pop()
+            response, trips = production_request(lambda: client.post(path, body, content_type="application/json"))
+        checked(response)
+        connect = trips.statements[:1] == ["(connect)"]
+        statements = trips.statements[connect:]
+        auth = next(i for i, sql in enumerate(statements) if "knox_authtoken" in sql)
+        prelude = "".join(f"{sql};\n" for sql in statements[:auth + 1])
+        check_same_statements(name, with_variables(prelude + script, **variables, day="x"), statements)
+        return prelude, connect
 
 
 def main() -> None:
@@ -280,7 +287,7 @@ def main() -> None:
                                ("call-next", fixtures.call_nexts)):
                 for clients in client_counts:
                     requests, script, variables = make()
-                    auth_sql = fixtures.check(name, requests, script, variables)
+                    prelude, connect = fixtures.check(name, requests, script, variables, args.connections)
                     connection.close()
                     # Warm every worker on the last tenth of the requests, kept apart: an issue or call-next is
                     # refused when sent twice (the patient already waits, the desk already has a visit called).
@@ -290,7 +297,7 @@ def main() -> None:
                     cpu_before = worker_cpu_seconds(server.pid)
                     ours = drive(port, fixtures.token, requests, clients, seconds)
                     cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)
-                    raw = fixtures.raw(script, auth_sql, clients, seconds, **variables)
+                    raw = fixtures.raw(script, prelude, connect, clients, seconds, **variables)
                     rows.append((name, clients, ours, raw, cpu_ms))
         finally:
             server.terminate()

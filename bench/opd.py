@@ -13,6 +13,7 @@ import random
 
 from common import (
     RAW_ADVANCE,
+    RoundTrips,
     advance_variables,
     arguments,
     bench_database,
@@ -25,7 +26,6 @@ from common import (
 )
 
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from idseq.models import Counter, Sequence
@@ -110,9 +110,9 @@ def check_statements(slots: list[Slot], patient_id: int) -> None:
     and `patient_id + 1`, as every timed booking is (the first reads the slot-token sequence into idseq's cache)."""
     book = ours(slots, patient_id)
     book()
-    with CaptureQueriesContext(connection) as captured:
+    with RoundTrips() as trips:
         book()
-    check_same_statements("book_token", raw(slots, patient_id), [q["sql"] for q in captured.captured_queries])
+    check_same_statements("book_token", raw(slots, patient_id), trips.statements)
 
 
 def main() -> None:

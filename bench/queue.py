@@ -11,6 +11,7 @@ are the server's own time without a network or a WSGI server. Runs in a throw-aw
 from common import (  # first: fixes the path
     RAW_ADVANCE,
     Result,
+    RoundTrips,
     advance_variables,
     arguments,
     bench_database,
@@ -30,7 +31,7 @@ import time  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
@@ -168,14 +169,14 @@ class Bench:
         api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
         api.force_authenticate(self.user)
         checked(api.post(f"/api/v1/desks/{desks[0]}/call-next/"))  # the user's permissions are cached from here on
-        with CaptureQueriesContext(connection) as captured:
+        with RoundTrips() as trips:
             checked(api.post(f"/api/v1/desks/{desks[1]}/call-next/"))
-        check_same_statements("call-next", RAW_CALL_NEXT, [q["sql"] for q in captured.captured_queries])
+        check_same_statements("call-next", RAW_CALL_NEXT, trips.statements)
         spare = Queue.objects.create(name="Bench spare", code="BSPARE")
         checked(api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json"))
-        with CaptureQueriesContext(connection) as captured:
+        with RoundTrips() as trips:
             checked(api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json"))
-        check_same_statements("issue", RAW_ISSUE, [q["sql"] for q in captured.captured_queries])
+        check_same_statements("issue", RAW_ISSUE, trips.statements)
 
     def call_next(self, clients: int) -> Result:
         _, desks = self.queue(line=True)

@@ -14,6 +14,7 @@ import time
 from common import (
     RAW_ADVANCE,
     Result,
+    RoundTrips,
     advance_variables,
     arguments,
     bench_database,
@@ -23,9 +24,6 @@ from common import (
     run_threads,
     with_variables,
 )
-
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from idseq import services
 from idseq.models import Sequence
@@ -68,9 +66,9 @@ def main() -> None:
         services.next_id("BENCH")
         services.next_id(RAW_KEY)  # both sequences and counters exist before timing starts
         assert Sequence.objects.filter(key=RAW_KEY).exists()
-        with CaptureQueriesContext(connection) as captured:
+        with RoundTrips() as trips:
             services.next_id("BENCH")
-        check_same_statements("next_id", raw_sql(1), [q["sql"] for q in captured.captured_queries])
+        check_same_statements("next_id", raw_sql(1), trips.statements)
         print_table(
             f"next_ids(key, {BLOCK:,}) with ledger rows, {seconds} s (target p50 < 1000 ms)",
             [(f"next_ids({BLOCK:,})", 1, blocks(seconds), pgbench(raw_sql(BLOCK), 1, seconds))],

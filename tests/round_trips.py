@@ -18,7 +18,7 @@ from pathlib import Path
 from unittest import mock
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 
 SETTINGS = Path(__file__).resolve().parent.parent / "config" / "settings.py"
 # One protocol message of the trace: direction (F from us, B from the server), length, type, then its fields; a
@@ -33,14 +33,15 @@ class RoundTrips:
     Traced: the psycopg connection Django holds when the block starts, every idle connection of Django's pool (the
     pool checks one before lending it, before Django sees it), and every connection Django gets in the block (a new
     one counts one more round trip for its start-up, which happens before it can be traced). After the block,
-    `statements` lists one entry per round trip, in order: its SQL as sent (`""` for the pool's empty check query,
-    several statements when sent in one message), or `(connect)`. `len()` is their number. Raises RuntimeError when
-    a traced connection was closed in the block (its last round trips would be lost). Linux only (psycopg's trace)."""
+    `statements` lists one entry per round trip, connection by connection, in order: its SQL as sent (`""` for the
+    pool's empty check query, several statements when sent in one message), or `(connect)`. `len()` is their number.
+    A connection Django closes in the block is read before it closes; one closed another way raises RuntimeError
+    after the block (its last round trips would be lost). Linux only (psycopg's trace)."""
 
     def __init__(self):
         self.statements: list[str] = []
         self._traces: list[tuple[psycopg.Connection, object]] = []
-        self._connects = 0
+        self._closed = 0
 
     def _trace(self, conn) -> None:
         if conn is None or conn.closed or any(traced is conn for traced, _ in self._traces):
@@ -51,37 +52,52 @@ class RoundTrips:
         self._traces.append((conn, log))
 
     def __enter__(self):
-        self._trace(connection.connection)
-        pool = connection.pool
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        self._trace(wrapper.connection)
+        pool = wrapper.pool
         for idle in list(pool._pool) if pool is not None else []:  # psycopg_pool keeps its idle connections there
             self._trace(idle)
-        new_connection = connection.get_new_connection
+        new_connection, close = wrapper.get_new_connection, wrapper._close
 
         def traced(params):
             conn = new_connection(params)
             if not any(traced is conn for traced, _ in self._traces):
-                self._connects += 1  # not from a traced pool: a connection made for this block
+                self.statements.append("(connect)")  # not from a traced pool: a connection made for this block
             self._trace(conn)
             return conn
 
-        self._patch = mock.patch.object(connections[DEFAULT_DB_ALIAS], "get_new_connection", traced)
-        self._patch.start()
+        def read_then_close():
+            if wrapper.pool is None:  # closed for good, not handed back to the pool (where it stays traced)
+                self._read(wrapper.connection)
+            return close()
+
+        self._patches = [mock.patch.object(wrapper, "get_new_connection", traced),
+                         mock.patch.object(wrapper, "_close", read_then_close)]
+        for patch in self._patches:
+            patch.start()
         return self
 
+    def _read(self, conn) -> None:
+        """Stop tracing `conn` and add its round trips."""
+        for traced, log in self._traces:
+            if traced is conn:
+                self._traces.remove((traced, log))
+                if conn.closed:
+                    self._closed += 1
+                    return
+                conn.pgconn.untrace()
+                log.seek(0)
+                self.statements += _round_trips(log.read().decode())
+                log.close()
+                return
+
     def __exit__(self, *exc):
-        self._patch.stop()
-        closed = []
-        for conn, log in self._traces:
-            if conn.closed:
-                closed.append(conn)
-                continue
-            conn.pgconn.untrace()
-            log.seek(0)
-            self.statements += _round_trips(log.read().decode())
-            log.close()
-        self.statements = ["(connect)"] * self._connects + self.statements
-        if closed and not any(exc):
-            raise RuntimeError(f"{len(closed)} traced connection(s) closed in the block: their round trips are lost")
+        for patch in self._patches:
+            patch.stop()
+        for conn, _ in list(self._traces):
+            self._read(conn)
+        if self._closed and not any(exc):
+            raise RuntimeError(f"{self._closed} traced connection(s) closed in the block: their round trips are lost")
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -108,13 +124,14 @@ def _round_trips(trace: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def production_connections():
+def production_connections(**environment):
     """Django's default connection, for the block, as config/settings.py sets it up for a gunicorn worker
     (config/gunicorn.py sets DB_POOL_SIZE): its OPTIONS (the pool's included), CONN_MAX_AGE and CONN_HEALTH_CHECKS,
-    read from the settings file run again with DB_POOL_SIZE=1; the database's name stays this process's. The pool's
-    connections are made first (as in a worker that has started), and the pool is closed and the settings put back afterwards. Call `connection.close()` before and after a request to hand its
-    connection back to the pool, as Django does at the start and end of every request."""
-    with mock.patch.dict(os.environ, {"DB_POOL_SIZE": "1"}):
+    read from the settings file run again with DB_POOL_SIZE=1 and `environment` (more variables, e.g. DB_POOL_SIZE=0
+    and CONN_MAX_AGE for a worker without a pool); the database's name stays this process's. A pool's connections
+    are made first (as in a worker that has started); afterwards the pool is closed and the settings put back.
+    `production_request` sends a request as a worker does."""
+    with mock.patch.dict(os.environ, {"DB_POOL_SIZE": "1", **environment}):
         production = runpy.run_path(str(SETTINGS))["DATABASES"]["default"]
     keys = ("OPTIONS", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")
     saved = {key: connection.settings_dict[key] for key in keys}
@@ -131,11 +148,12 @@ def production_connections():
 
 
 def production_request(send):
-    """`send()` (one request through Django's test client, say) with its connection taken from and handed back to
-    the pool around it, as in a gunicorn worker (inside `production_connections`); returns (its answer,
-    RoundTrips of the whole)."""
-    connection.close()
+    """`send()` (one request through Django's test client, say) between the request_started and request_finished
+    work of Django's handler on connections, which the test client leaves out (`close_old_connections`: the
+    connection handed back to the pool, closed or kept for the next request, its health check due again), as in a
+    gunicorn worker (inside `production_connections`); returns (its answer, RoundTrips of the whole)."""
+    close_old_connections()
     with RoundTrips() as trips:
         answer = send()
-        connection.close()
+        close_old_connections()
     return answer, trips

@@ -20,12 +20,11 @@ def test_round_trips_count_what_psycopg_sends_past_django():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_new_connection_in_the_block_counts_its_start():
-    connection.close()
-    with RoundTrips() as trips:
-        Patient.objects.exists()
-    assert trips.statements[0] == "(connect)"
-    assert len(trips) >= 2, trips.statements
+def test_a_worker_without_a_pool_counts_its_connection_per_request():
+    with production_connections(DB_POOL_SIZE="0", CONN_MAX_AGE="0"):
+        _, trips = production_request(lambda: Patient.objects.exists())
+    assert trips.statements[0] == "(connect)", trips.statements  # and read before Django closed it
+    assert trips.statements[-1].startswith("SELECT"), trips.statements
 
 
 @pytest.mark.django_db(transaction=True)
