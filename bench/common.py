@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -138,7 +139,10 @@ class Result:
 
 
 def run_threads(work, clients: int, seconds: float) -> Result:
-    """Call `work()` in a loop from `clients` threads (each with its own connection) for `seconds`."""
+    """Call `work()` in a loop from `clients` threads (each with its own connection) for `seconds`.
+
+    A call that raises stops the bench (UnexpectedAnswer naming the exception, after its traceback): a refused call,
+    such as NumberingBusy when a counter lock wait passes TOKENLINE_LOCK_TIMEOUT, is not timed as a served one."""
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
@@ -164,6 +168,10 @@ def run_threads(work, clients: int, seconds: float) -> Result:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors and not isinstance(errors[0], UnexpectedAnswer):
+        traceback.print_exception(errors[0])
+        raise UnexpectedAnswer(f"stopped: a timed call at {clients} clients raised {type(errors[0]).__name__}: "
+                               f"{errors[0]}") from errors[0]
     if errors:
         raise errors[0]
     return Result(latencies, time.perf_counter() - started)
