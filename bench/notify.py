@@ -3,7 +3,7 @@ with SMS and webhook on, both pointing at a local gateway that never answers, an
 stuck on it. The outbox rows are written in the call's transaction; delivery happens elsewhere, so the second set of
 figures should match the first within noise.
 
-    .venv/bin/python bench/notify.py [--seconds 2] [--smoke]
+    .venv/bin/python bench/notify.py [--seconds 2] [--clients 1,4,16] [--smoke]
 
 Uses bench/queue.py's fixtures (a fresh queue per run, one free desk per call) in a throw-away database.
 """

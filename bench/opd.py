@@ -1,7 +1,7 @@
 """OPD token bookings per second and p50/p99 latency of `tokens.services.book_token` at 1, 4 and 16 clients, all on
 one slot and spread over 20 slots, next to the same statements in raw SQL (pgbench) at the same client counts.
 
-    .venv/bin/python bench/opd.py [--seconds 3] [--smoke]
+    .venv/bin/python bench/opd.py [--seconds 3] [--clients 1,4,16] [--smoke]
 
 Every booking gets a token (capacity is far above the load), so this times the token path: lock the slot, check
 double booking and the waiting list, take the slot's next number from idseq, insert the token, count the place.

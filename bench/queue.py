@@ -2,7 +2,7 @@
 statements in raw SQL (pgbench) at the same client counts, then call-next with a board notifier that sleeps 2 s,
 to show that notifications never hold up a desk.
 
-    .venv/bin/python bench/queue.py [--seconds 2] [--smoke]
+    .venv/bin/python bench/queue.py [--seconds 2] [--clients 1,4,16] [--smoke]
 
 Requests go through Django's test client in-process (URL routing, auth, DRF, services, on_commit), so the figures
 are the server's own time without a network or a WSGI server. Runs in a throw-away database (bench/common.py).

@@ -6,7 +6,7 @@ database:
 - single `next_id` p50/p99 at 1, 4 and 16 clients, each call its own transaction, against the same two
   statements for one row.
 
-    .venv/bin/python bench/sequence.py [--seconds 2] [--smoke]
+    .venv/bin/python bench/sequence.py [--seconds 2] [--clients 1,4,16] [--smoke]
 """
 
 import time
