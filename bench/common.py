@@ -5,11 +5,17 @@ and migrated like the test suite's, and dropped at the end, so it never touches 
 a few seconds on small data: tests/test_bench.py runs every bench that way on a copy of the test suite's database (named
 in BENCH_DATABASE, used as it is), so no bench rots unnoticed.
 
-Raw ceilings send exactly the statements the code path sends: `check_same_statements` compares a pgbench script
-with the statements captured from one call of the code path (verb and tables of each), and fails the bench when they
-differ.
+Every answer a bench times is checked (`expect`, `checked`): an HTTP status, in process or over HTTP, or a service's
+result that is not the one the bench means to time stops the bench with a message and exit status 1, instead of
+printing the speed of redirects or refusals. Options common to the benches come from `arguments`.
+
+Raw ceilings make exactly the round trips the code path makes: `check_same_statements` compares a pgbench script
+with the round trips of one call of the code path, counted on the wire (tests/round_trips.py: BEGIN and COMMIT, a
+pool's check of the connection it lends, whatever sends them), and the statements of each (verb and tables), and
+fails the bench when they differ.
 """
 
+import argparse
 import contextlib
 import os
 import re
@@ -20,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -50,6 +57,7 @@ from core.database import url as database_url  # noqa: E402,F401  (bench scripts
 
 from core.busy import whole_wait_bounded  # noqa: E402
 from idseq.services import _ADVANCE_SEQUENCE  # noqa: E402
+from tests.round_trips import RoundTrips, production_connections, production_request  # noqa: E402,F401  (for benches)
 
 
 @contextlib.contextmanager
@@ -67,6 +75,58 @@ def bench_database():
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
+def arguments(doc: str, *, smoke: str, seconds: float | None = None, clients: tuple[int, ...] | None = None,
+              smoke_clients: tuple[int, ...] = (1, 4), options: dict[str, dict] | None = None) -> argparse.Namespace:
+    """Parse a bench's command line: `--smoke` (help text `smoke`); with `seconds`, `--seconds` (that default, of its
+    type; 1 in a smoke run); with `clients`, `--clients` (comma-separated counts, that default; `smoke_clients` in a
+    smoke run), parsed into a tuple of ints; and the bench's own `options` (flag -> `add_argument` keywords).
+    `doc` (the script's docstring) is the help's description. Exits 2 on a bad command line (argparse)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if seconds is not None:
+        parser.add_argument("--seconds", type=type(seconds), default=seconds,
+                            help=f"seconds per configuration (default {seconds:g})")
+    if clients is not None:
+        parser.add_argument("--clients", default=",".join(map(str, clients)),
+                            help=f"client counts, comma-separated (default {','.join(map(str, clients))})")
+    parser.add_argument("--smoke", action="store_true", help=smoke)
+    for flag, keywords in (options or {}).items():
+        parser.add_argument(flag, **keywords)
+    args = parser.parse_args()
+    if args.smoke and seconds is not None:
+        args.seconds = type(seconds)(1)
+    if clients is not None:
+        args.clients = smoke_clients if args.smoke else tuple(int(c) for c in args.clients.split(","))
+    return args
+
+
+class UnexpectedAnswer(SystemExit):
+    """A bench got an answer it does not time (a redirect, a refusal, another result): it stops with this message
+    and exit status 1. A SystemExit, so it ends the bench without a traceback; run_threads carries it from a timed
+    thread to the main one."""
+
+
+def expect(what: str, answer, expected: tuple, detail: str | bytes = "") -> None:
+    """Stop the bench (UnexpectedAnswer) unless `answer` is one of `expected`.
+
+    `what` names the request or call (e.g. `POST /api/v1/patients/`), `answer` is its HTTP status or the kind of
+    result a service returned (e.g. `Token`), `detail` (the body) is shown cut to 300 characters. The one check of
+    every bench: a bench that timed 301 redirects once printed a registration rate of "3978 %" of its ceiling."""
+    if answer not in expected:
+        wanted = " or ".join(map(str, expected))
+        raise UnexpectedAnswer(f"stopped: {what} answered {answer}, the bench times only {wanted}; the figures would be"
+                               f" wrong. {detail[:300]!r}")
+
+
+OK = (200, 201)
+
+
+def checked(response, expected: tuple = OK):
+    """`response` of Django's or DRF's test client, after `expect` of its status (by default 200 or 201)."""
+    request = response.request
+    expect(f"{request['REQUEST_METHOD']} {request['PATH_INFO']}", response.status_code, expected, response.content)
+    return response
+
+
 class Result:
     """Throughput and latency of one run: `rate` per second, `p50`/`p99` in milliseconds."""
 
@@ -79,7 +139,10 @@ class Result:
 
 
 def run_threads(work, clients: int, seconds: float) -> Result:
-    """Call `work()` in a loop from `clients` threads (each with its own connection) for `seconds`."""
+    """Call `work()` in a loop from `clients` threads (each with its own connection) for `seconds`.
+
+    A call that raises stops the bench (UnexpectedAnswer naming the exception, after its traceback): a refused call,
+    such as NumberingBusy when a counter lock wait passes TOKENLINE_LOCK_TIMEOUT, is not timed as a served one."""
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
@@ -92,7 +155,7 @@ def run_threads(work, clients: int, seconds: float) -> Result:
                 start = time.perf_counter()
                 work()
                 mine.append(time.perf_counter() - start)
-        except Exception as exc:  # reported below
+        except (Exception, UnexpectedAnswer) as exc:  # reported below
             errors.append(exc)
         finally:
             connection.close()
@@ -105,6 +168,10 @@ def run_threads(work, clients: int, seconds: float) -> Result:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors and not isinstance(errors[0], UnexpectedAnswer):
+        traceback.print_exception(errors[0])
+        raise UnexpectedAnswer(f"stopped: a timed call at {clients} clients raised {type(errors[0]).__name__}: "
+                               f"{errors[0]}") from errors[0]
     if errors:
         raise errors[0]
     return Result(latencies, time.perf_counter() - started)
@@ -115,10 +182,11 @@ def run_threads(work, clients: int, seconds: float) -> Result:
 SMOKE_TRANSACTIONS = 20 if "--smoke" in sys.argv else None
 
 
-def pgbench(script: str, clients: int, seconds: int) -> Result:
+def pgbench(script: str, clients: int, seconds: int, *, connect: bool = False) -> Result:
     """Run the pgbench `script` (SQL text) against the current database; latencies from its per-transaction log.
 
-    `seconds` long, or SMOKE_TRANSACTIONS per client in a smoke run."""
+    `seconds` long, or SMOKE_TRANSACTIONS per client in a smoke run; with `connect`, each transaction on a new
+    connection (pgbench -C), as a server that connects for each request."""
     binary = shutil.which("pgbench") or str(_pgserver_bin() / "pgbench")
     params = connection.get_connection_params()
     env = {
@@ -134,7 +202,7 @@ def pgbench(script: str, clients: int, seconds: int) -> Result:
         script_path.write_text(script)
         length = ["-t", str(SMOKE_TRANSACTIONS)] if SMOKE_TRANSACTIONS else ["-T", str(seconds)]
         command = [binary, "-n", "-f", str(script_path), "-c", str(clients), "-j", str(min(clients, 4)), *length,
-                   "-l", f"--log-prefix={tmp}/log"]
+                   "-l", f"--log-prefix={tmp}/log", *(["-C"] if connect else [])]
         started = time.perf_counter()
         run = subprocess.run(command, env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
@@ -154,15 +222,15 @@ def _pgserver_bin() -> Path:
 
 def print_table(title: str, rows: list[tuple[str, int, Result, Result]], versus: str = "raw") -> None:
     """Print one line per (label, clients, ours, other) with the ratio of our rate to the other's (by default the
-    raw-SQL ceiling)."""
+    raw-SQL ceiling measured in the same run) and our p99 as a multiple of the other's."""
     print(f"\n{title}")
     header = (f"{'what':<28}{'clients':>8}{'ours/s':>10}{'p50 ms':>9}{'p99 ms':>9}{versus + '/s':>10}{'p50 ms':>9}"
-              f"{'p99 ms':>9}{'ratio':>8}")
+              f"{'p99 ms':>9}{'ratio':>8}{'p99/' + versus:>12}")
     print(header)
     print("-" * len(header))
     for label, clients, ours, raw in rows:
         print(f"{label:<28}{clients:>8}{ours.rate:>10.0f}{ours.p50:>9.2f}{ours.p99:>9.2f}"
-              f"{raw.rate:>10.0f}{raw.p50:>9.2f}{raw.p99:>9.2f}{ours.rate / raw.rate:>7.0%}")
+              f"{raw.rate:>10.0f}{raw.p50:>9.2f}{raw.p99:>9.2f}{ours.rate / raw.rate:>7.0%}{ours.p99 / raw.p99:>12.1f}")
 
 
 _TABLES = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
@@ -175,12 +243,17 @@ _COMPOUND = re.compile(r"\s*\\?;\s*(?=[A-Za-z])")
 
 def statement_shapes(statements: list[str]) -> list[str]:
     """Each SQL statement as its verb and the tables it names, e.g. `UPDATE idseq_counter`, for comparisons; the
-    statements of a compound query (several in one round trip) each on their own."""
+    statements of a compound query (several in one round trip) each on their own; an empty query (psycopg_pool's
+    check of a connection, `;` in a pgbench script) as `(empty)`."""
     shapes = []
-    for sql in (part for compound in statements for part in _COMPOUND.split(compound.strip()) if part.strip()):
-        verb = sql.split(None, 1)[0].rstrip(";").upper()
-        tables = sorted({t.lower() for t in _TABLES.findall(sql)} - {"unnest", "generate_series"})
-        shapes.append(" ".join([verb, *tables]))
+    for compound in statements:
+        parts = [part for part in _COMPOUND.split(compound.strip()) if part.strip().rstrip(";").strip()]
+        if not parts:
+            shapes.append("(empty)")
+        for sql in parts:
+            verb = sql.split(None, 1)[0].rstrip(";").upper()
+            tables = sorted({t.lower() for t in _TABLES.findall(sql)} - {"unnest", "generate_series"})
+            shapes.append(" ".join([verb, *tables]))
     return shapes
 
 
@@ -197,16 +270,18 @@ def script_statements(script: str) -> list[str]:
     return statements
 
 
-def check_same_statements(label: str, script: str, captured: list[str]) -> None:
-    """Fail unless the pgbench `script` sends the statements (verb and tables, in order) of the code path,
-    `captured` (CaptureQueriesContext of one call). The script's own row pickers (`SELECT nextval('bench_...')`, which
-    choose the patient or desk a transaction uses) are no statements of the code path and are left out."""
-    raw = statement_shapes([sql for sql in script_statements(script) if "nextval('bench_" not in sql])
-    ours = statement_shapes(captured)
-    if raw != ours:
-        raise SystemExit(f"{label}: the raw ceiling does not send the code path's statements\n"
-                         f"  code path: {ours}\n  raw SQL:   {raw}")
-    print(f"{label}: raw ceiling sends the code path's {len(ours)} statements")
+def check_same_statements(label: str, script: str, round_trips: list[str]) -> None:
+    """Fail (SystemExit) unless the pgbench `script` makes the round trips of the code path, `round_trips` (the
+    `statements` of RoundTrips around one call), as many and with the same statements (verb and tables, in order).
+    The script's own row pickers (`SELECT nextval('bench_...')`, which choose the patient or desk a transaction uses)
+    are no round trips of the code path and are left out."""
+    script_trips = [sql for sql in script_statements(script) if "nextval('bench_" not in sql]
+    raw, ours = statement_shapes(script_trips), statement_shapes(round_trips)
+    if raw != ours or len(script_trips) != len(round_trips):
+        raise SystemExit(f"{label}: the raw ceiling does not make the code path's round trips\n"
+                         f"  code path: {len(round_trips)} round trips, {ours}\n"
+                         f"  raw SQL:   {len(script_trips)} round trips, {raw}")
+    print(f"{label}: raw ceiling makes the code path's {len(round_trips)} round trips ({len(ours)} statements)")
 
 
 # idseq's one round trip that locks and advances a sequence's counter (`idseq.services._ADVANCE_SEQUENCE` with its wait

@@ -1,8 +1,9 @@
 """The real server: gunicorn with the production settings (config/gunicorn.py: workers, connection
 pool) on 127.0.0.1, driven over HTTP at 16 and 64 clients for registrations (`POST /api/v1/patients/`), visit issue
 (`POST /api/v1/visits/`) and call-next (`POST /api/v1/desks/{id}/call-next/`), each next to the raw-SQL ceiling
-measured in the same run (pgbench sending the same statements, token lookup included), plus gunicorn's CPU time
-per request (utime + stime of its worker processes, from /proc).
+measured in the same run (pgbench sending the same statements, token lookup included), with the ratio to it and the
+p99 as a multiple of its p99, plus gunicorn's CPU time per request (utime + stime of its worker processes, from
+/proc). Every answer's status is checked: one that is not 200/201 stops the bench (bench/common.py: expect).
 
     .venv/bin/python bench/http.py [--seconds 5] [--clients 16,64] [--workers N] [--threads N] [--port 8500]
                                    [--connections pool|persistent|per-request] [--smoke]
@@ -12,15 +13,21 @@ Runs in a throw-away database (bench/common.py); gunicorn is stopped at the end.
 """
 
 from common import (  # first: fixes the path
+    OK,
     Result,
+    UnexpectedAnswer,
+    arguments,
     bench_database,
     check_same_statements,
+    checked,
     database_url,
+    expect,
     pgbench,
+    production_connections,
+    production_request,
     with_variables,
 )
 
-import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -36,7 +43,6 @@ from pathlib import Path  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.allocate import raw_registration  # noqa: E402
@@ -75,11 +81,11 @@ def client_process(port: int, token: str, requests: list[tuple[str, bytes]], thr
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
-                payload = response.read()
-                if response.status not in (200, 201):
-                    with lock:
-                        failures.append(f"{response.status} {payload[:200]!r}")
-                    continue
+                expect(f"POST {path}", response.status, OK, response.read())
+            except UnexpectedAnswer as exc:
+                with lock:
+                    failures.append(str(exc))
+                continue
             finally:
                 conn.close()
             done.append(time.perf_counter() - start)
@@ -117,7 +123,7 @@ def drive(port: int, token: str, requests: list[tuple[str, bytes]], clients: int
         child.join()
     elapsed = time.perf_counter() - started
     if failures:
-        raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[0]}")
+        raise UnexpectedAnswer(f"{len(failures)} requests failed, the first: {failures[0]}")
     return Result(latencies, elapsed)
 
 
@@ -174,8 +180,9 @@ def start_gunicorn(port: int, workers: int | None, threads: int | None, connecti
     for _ in range(300):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/")
-            conn.getresponse().read()
+            conn.request("GET", "/health/live/")
+            response = conn.getresponse()
+            expect("GET /health/live/", response.status, (200,), response.read())
             conn.close()
             return server
         except OSError:
@@ -227,42 +234,46 @@ class Fixtures:
         requests = [(f"/api/v1/desks/{desk}/call-next/", b"") for desk in desks]
         return requests, RAW_CALL_NEXT, {"d0": raw_desks[0] - 1, "q": raw_queue.pk}
 
-    def raw(self, script: str, auth_sql: str, clients: int, seconds: int, **variables) -> Result:
-        """pgbench: the token lookup the API makes, then `script`, with `variables`."""
+    def raw(self, script: str, prelude: str, connect: bool, clients: int, seconds: int, **variables) -> Result:
+        """pgbench: `prelude` (what `check` found), then `script`, with `variables`; with `connect`, each
+        transaction on a new connection."""
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE bench_seq RESTART")
-        script = with_variables(f"{auth_sql};\n{script}", **variables, day=self.today.isoformat())
-        return pgbench(script, clients, seconds)
+        script = with_variables(prelude + script, **variables, day=self.today.isoformat())
+        return pgbench(script, clients, seconds, connect=connect)
 
-    def check(self, name: str, requests: list, script: str, variables: dict) -> str:
-        """Send one request in process; check the raw script sends its statements; return its token lookup SQL."""
+    def check(self, name: str, requests: list, script: str, variables: dict, connections: str) -> tuple[str, bool]:
+        """Send one request in process, with the database connections of gunicorn's workers (`connections`, a key
+        of CONNECTIONS), and count its round trips; check the raw script, after them up to the token lookup, makes
+        the same. Returns those first round trips as pgbench lines (a pool's empty check query as `;`, the token
+        lookup) and whether the request connected anew (pgbench -C)."""
         path, body = requests.pop()  # used here, so not again by the clients
         client = Client(HTTP_AUTHORIZATION=f"Token {self.token}", SERVER_NAME="127.0.0.1")
-        client.post(path, body, content_type="application/json")  # warm: content types, counters
-        path, body = requests.pop()
-        with CaptureQueriesContext(connection) as captured:
-            response = client.post(path, body, content_type="application/json")
-        assert response.status_code in (200, 201), response.content[:300]
-        statements = [q["sql"] for q in captured.captured_queries]
-        auth_sql = statements[0]
-        assert "knox_authtoken" in auth_sql, auth_sql
-        check_same_statements(name, with_variables(f"{auth_sql};\n{script}", **variables, day="x"), statements)
-        return auth_sql
+        with production_connections(**CONNECTIONS[connections]):
+            checked(client.post(path, body, content_type="application/json"))  # warm: content types, counters
+            path, body = requests.pop()
+            response, trips = production_request(lambda: client.post(path, body, content_type="application/json"))
+        checked(response)
+        connect = trips.statements[:1] == ["(connect)"]
+        statements = trips.statements[connect:]
+        auth = next(i for i, sql in enumerate(statements) if "knox_authtoken" in sql)
+        prelude = "".join(f"{sql};\n" for sql in statements[:auth + 1])
+        check_same_statements(name, with_variables(prelude + script, **variables, day="x"), statements)
+        return prelude, connect
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=5, help="seconds per configuration (default 5)")
-    parser.add_argument("--clients", default="16,64", help="client counts (default 16,64)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: config/gunicorn.py's)")
-    parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: config/gunicorn.py's)")
-    parser.add_argument("--port", type=int, default=8500, help="first port to try, up to 8599 (default 8500)")
-    parser.add_argument("--connections", choices=sorted(CONNECTIONS), default="pool",
-                        help="database connections of the workers (default: pool, as in production)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 2 clients, 2 workers: checks it runs")
-    args = parser.parse_args()
-    seconds = 1 if args.smoke else args.seconds
-    client_counts = [2] if args.smoke else [int(c) for c in args.clients.split(",")]
+    args = arguments(__doc__, smoke="1 s per row, 2 clients, 2 workers: checks it runs", seconds=5, clients=(16, 64),
+                     smoke_clients=(2,), options={
+                         "--workers": {"type": int, "help": "gunicorn workers (default: config/gunicorn.py's)"},
+                         "--threads": {"type": int,
+                                       "help": "gunicorn threads per worker (default: config/gunicorn.py's)"},
+                         "--port": {"type": int, "default": 8500,
+                                    "help": "first port to try, up to 8599 (default 8500)"},
+                         "--connections": {"choices": sorted(CONNECTIONS), "default": "pool",
+                                           "help": "database connections of the workers (default: pool, as in "
+                                                   "production)"}})
+    seconds, client_counts = args.seconds, args.clients
     workers = 2 if args.smoke else args.workers
     logging.getLogger("tokenline.queues").setLevel(logging.WARNING)  # no "Visit created" lines from this process
     with bench_database():
@@ -276,7 +287,7 @@ def main() -> None:
                                ("call-next", fixtures.call_nexts)):
                 for clients in client_counts:
                     requests, script, variables = make()
-                    auth_sql = fixtures.check(name, requests, script, variables)
+                    prelude, connect = fixtures.check(name, requests, script, variables, args.connections)
                     connection.close()
                     # Warm every worker on the last tenth of the requests, kept apart: an issue or call-next is
                     # refused when sent twice (the patient already waits, the desk already has a visit called).
@@ -286,7 +297,7 @@ def main() -> None:
                     cpu_before = worker_cpu_seconds(server.pid)
                     ours = drive(port, fixtures.token, requests, clients, seconds)
                     cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)
-                    raw = fixtures.raw(script, auth_sql, clients, seconds, **variables)
+                    raw = fixtures.raw(script, prelude, connect, clients, seconds, **variables)
                     rows.append((name, clients, ours, raw, cpu_ms))
         finally:
             server.terminate()

@@ -3,14 +3,13 @@ with SMS and webhook on, both pointing at a local gateway that never answers, an
 stuck on it. The outbox rows are written in the call's transaction; delivery happens elsewhere, so the second set of
 figures should match the first within noise.
 
-    .venv/bin/python bench/notify.py [--seconds 2] [--smoke]
+    .venv/bin/python bench/notify.py [--seconds 2] [--clients 1,4,16] [--smoke]
 
 Uses bench/queue.py's fixtures (a fresh queue per run, one free desk per call) in a throw-away database.
 """
 
-from common import Result, bench_database, database_url, print_table  # first: fixes the path
+from common import Result, arguments, bench_database, database_url, print_table  # first: fixes the path
 
-import argparse  # noqa: E402
 import http.server  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
@@ -50,11 +49,9 @@ def start_worker(env: dict) -> subprocess.Popen:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per configuration (default 2)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
-    args = parser.parse_args()
-    seconds, client_counts = (1.0, (1, 4)) if args.smoke else (args.seconds, CLIENTS)
+    args = arguments(__doc__, smoke="1 s per row, 1 and 4 clients: checks the bench runs", seconds=2.0,
+                     clients=CLIENTS)
+    seconds, client_counts = args.seconds, args.clients
     logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
     gateway = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hang)
     gateway.daemon_threads = True

@@ -14,7 +14,6 @@ and the patient insert).
 `offline_day()` is also run, smaller, by tests/terminals/test_offline_day.py against the test server.
 """
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_database  # noqa: E402  (sets up Django)
+from bench.common import arguments, bench_database, expect  # noqa: E402  (sets up Django)
 
 
 from patients.models import Patient  # noqa: E402
@@ -241,12 +240,10 @@ def serve() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--terminals", type=int, default=4)
-    parser.add_argument("--patients", type=int, default=300, help="registrations per terminal (default 300)")
-    parser.add_argument("--replays", type=int, default=2, help="times each outbox is sent again (default 2)")
-    parser.add_argument("--smoke", action="store_true", help="2 terminals x 10 patients, 1 replay: checks it runs")
-    args = parser.parse_args()
+    args = arguments(__doc__, smoke="2 terminals x 10 patients, 1 replay: checks it runs", options={
+        "--terminals": {"type": int, "default": 4},
+        "--patients": {"type": int, "default": 300, "help": "registrations per terminal (default 300)"},
+        "--replays": {"type": int, "default": 2, "help": "times each outbox is sent again (default 2)"}})
     if args.smoke:
         args.terminals, args.patients, args.replays = 2, 10, 1
     from django.conf import settings
@@ -273,9 +270,9 @@ def main() -> None:
                                     [day.sync_seconds, *day.replay_seconds], raw, strict=True):
         print(f"{label:<10}{ours:>9.2f}{total / ours:>9.0f}{ceiling:>9.2f}{total / ceiling:>9.0f}"
               f"{ceiling / ours:>7.0%}")
-    ok = (day.patients, day.renumbered, day.duplicates, day.lost, day.refused, day.caught_before_printing,
-          day.incidents) == (total, 0, 0, 0, 0, 1, 0)
-    sys.exit(0 if ok else 1)
+    expect("the offline day (patients stored, renumbered, duplicates, lost, refused, caught before printing, "
+           "incidents)", (day.patients, day.renumbered, day.duplicates, day.lost, day.refused,
+                          day.caught_before_printing, day.incidents), ((total, 0, 0, 0, 0, 1, 0),))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Prints, per scenario: slips printed, renumbered (held in an incident for a new M
 duplicate slips (one MRN on two patients' slips), lost (printed, neither stored nor held), incidents opened, and
 numbering refused on the PC before printing.
 
-    .venv/bin/python bench/offline_faults.py
+    .venv/bin/python bench/offline_faults.py [--smoke]
 
 `scenarios()` is also run by tests/terminals/test_offline_faults.py against the test server.
 """
@@ -24,7 +24,7 @@ import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from bench.common import bench_database  # noqa: E402  (sets up Django)
+from bench.common import arguments, bench_database, expect  # noqa: E402  (sets up Django)
 
 from django.contrib.auth.models import User  # noqa: E402
 
@@ -213,12 +213,15 @@ def table(results: list[Faults]) -> str:
 def main() -> None:
     from django.conf import settings
 
+    arguments(__doc__, smoke="the same scenarios, which take seconds: accepted as every bench accepts it")
     settings.DEBUG = False
     with bench_database(), tempfile.TemporaryDirectory() as workdir:
         results, statuses = scenarios(serve(), workdir)
     print(table(results))
     print(f"single endpoint: bound PC {statuses[0]}, other PC {statuses[1]}")
-    sys.exit(0 if all(r.lost == 0 for r in results) and statuses == [201, 409] else 1)
+    expect("the single offline endpoint from the bound PC", statuses[0], (201,))
+    expect("the single offline endpoint from another PC", statuses[1], (409,))
+    expect("the scenarios (slips lost in each)", [r.lost for r in results], ([0] * len(results),))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
 """OPD token bookings per second and p50/p99 latency of `tokens.services.book_token` at 1, 4 and 16 clients, all on
 one slot and spread over 20 slots, next to the same statements in raw SQL (pgbench) at the same client counts.
 
-    .venv/bin/python bench/opd.py [--seconds 3] [--smoke]
+    .venv/bin/python bench/opd.py [--seconds 3] [--clients 1,4,16] [--smoke]
 
 Every booking gets a token (capacity is far above the load), so this times the token path: lock the slot, check
 double booking and the waiting list, take the slot's next number from idseq, insert the token, count the place.
 """
 
-import argparse
 import datetime
 import itertools
 import random
 
 from common import (
     RAW_ADVANCE,
+    RoundTrips,
     advance_variables,
+    arguments,
     bench_database,
     check_same_statements,
+    expect,
     pgbench,
     print_table,
     run_threads,
@@ -24,7 +26,6 @@ from common import (
 )
 
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from idseq.models import Counter, Sequence
@@ -87,8 +88,9 @@ def ours(slots: list[Slot], first_patient: int):
 
     def book():
         slot = random.choice(slots)
-        services.book_token(slot_id=slot.pk, patient=Patient(pk=next(patients), is_active=True),
-                            category=Category.ONLINE)
+        booked = services.book_token(slot_id=slot.pk, patient=Patient(pk=next(patients), is_active=True),
+                                     category=Category.ONLINE)
+        expect("book_token", type(booked).__name__, ("Token",))  # a place on the waiting list is another path
 
     return book
 
@@ -108,17 +110,15 @@ def check_statements(slots: list[Slot], patient_id: int) -> None:
     and `patient_id + 1`, as every timed booking is (the first reads the slot-token sequence into idseq's cache)."""
     book = ours(slots, patient_id)
     book()
-    with CaptureQueriesContext(connection) as captured:
+    with RoundTrips() as trips:
         book()
-    check_same_statements("book_token", raw(slots, patient_id), [q["sql"] for q in captured.captured_queries])
+    check_same_statements("book_token", raw(slots, patient_id), trips.statements)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=3, help="seconds per configuration (default 3)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
-    args = parser.parse_args()
-    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
+    args = arguments(__doc__, smoke="1 s per row, 1 and 4 clients: checks the bench runs", seconds=3,
+                     clients=(1, 4, 16))
+    seconds, client_counts = args.seconds, args.clients
     patients = 2_000 if args.smoke else PATIENTS
     with bench_database():
         with connection.cursor() as cursor:

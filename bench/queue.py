@@ -2,7 +2,7 @@
 statements in raw SQL (pgbench) at the same client counts, then call-next with a board notifier that sleeps 2 s,
 to show that notifications never hold up a desk.
 
-    .venv/bin/python bench/queue.py [--seconds 2] [--smoke]
+    .venv/bin/python bench/queue.py [--seconds 2] [--clients 1,4,16] [--smoke]
 
 Requests go through Django's test client in-process (URL routing, auth, DRF, services, on_commit), so the figures
 are the server's own time without a network or a WSGI server. Runs in a throw-away database (bench/common.py).
@@ -11,16 +11,18 @@ are the server's own time without a network or a WSGI server. Runs in a throw-aw
 from common import (  # first: fixes the path
     RAW_ADVANCE,
     Result,
+    RoundTrips,
     advance_variables,
+    arguments,
     bench_database,
     check_same_statements,
+    checked,
     pgbench,
     print_table,
     run_threads,
     with_variables,
 )
 
-import argparse  # noqa: E402
 import itertools  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
@@ -29,7 +31,7 @@ import time  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
@@ -147,8 +149,7 @@ class Bench:
             if not hasattr(local, "api"):
                 local.api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
                 local.api.force_authenticate(self.user)
-            response = request(local.api)
-            assert response.status_code in (200, 201), response.content[:300]
+            checked(request(local.api))
 
         return run_threads(work, clients, self.seconds)
 
@@ -167,15 +168,15 @@ class Bench:
         queue, desks = self.queue(line=True)
         api = APIClient(SERVER_NAME=settings.ALLOWED_HOSTS[0])
         api.force_authenticate(self.user)
-        api.post(f"/api/v1/desks/{desks[0]}/call-next/")  # the user's permissions are cached from here on
-        with CaptureQueriesContext(connection) as captured:
-            api.post(f"/api/v1/desks/{desks[1]}/call-next/")
-        check_same_statements("call-next", RAW_CALL_NEXT, [q["sql"] for q in captured.captured_queries])
+        checked(api.post(f"/api/v1/desks/{desks[0]}/call-next/"))  # the user's permissions are cached from here on
+        with RoundTrips() as trips:
+            checked(api.post(f"/api/v1/desks/{desks[1]}/call-next/"))
+        check_same_statements("call-next", RAW_CALL_NEXT, trips.statements)
         spare = Queue.objects.create(name="Bench spare", code="BSPARE")
-        api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json")
-        with CaptureQueriesContext(connection) as captured:
-            api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json")
-        check_same_statements("issue", RAW_ISSUE, [q["sql"] for q in captured.captured_queries])
+        checked(api.post("/api/v1/visits/", {"patient": self.patient_ids[0], "queue": spare.pk}, format="json"))
+        with RoundTrips() as trips:
+            checked(api.post("/api/v1/visits/", {"patient": self.patient_ids[1], "queue": spare.pk}, format="json"))
+        check_same_statements("issue", RAW_ISSUE, trips.statements)
 
     def call_next(self, clients: int) -> Result:
         _, desks = self.queue(line=True)
@@ -197,11 +198,9 @@ class Bench:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per configuration (default 2)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
-    args = parser.parse_args()
-    seconds, client_counts = (1.0, (1, 4)) if args.smoke else (args.seconds, CLIENTS)
+    args = arguments(__doc__, smoke="1 s per row, 1 and 4 clients: checks the bench runs", seconds=2.0,
+                     clients=CLIENTS)
+    seconds, client_counts = args.seconds, args.clients
     # One "Visit created" line per token would time the console, not the queue.
     logging.getLogger("tokenline.queues").setLevel(logging.WARNING)
     with bench_database():

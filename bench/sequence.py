@@ -6,16 +6,17 @@ database:
 - single `next_id` p50/p99 at 1, 4 and 16 clients, each call its own transaction, against the same two
   statements for one row.
 
-    .venv/bin/python bench/sequence.py [--seconds 2] [--smoke]
+    .venv/bin/python bench/sequence.py [--seconds 2] [--clients 1,4,16] [--smoke]
 """
 
-import argparse
 import time
 
 from common import (
     RAW_ADVANCE,
     Result,
+    RoundTrips,
     advance_variables,
+    arguments,
     bench_database,
     check_same_statements,
     pgbench,
@@ -23,9 +24,6 @@ from common import (
     run_threads,
     with_variables,
 )
-
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from idseq import services
 from idseq.models import Sequence
@@ -61,18 +59,16 @@ def blocks(seconds: float) -> Result:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=2, help="seconds per configuration (default 2)")
-    parser.add_argument("--smoke", action="store_true", help="1 s per row, 1 and 4 clients: checks the bench runs")
-    args = parser.parse_args()
-    seconds, client_counts = (1, (1, 4)) if args.smoke else (args.seconds, (1, 4, 16))
+    args = arguments(__doc__, smoke="1 s per row, 1 and 4 clients: checks the bench runs", seconds=2,
+                     clients=(1, 4, 16))
+    seconds, client_counts = args.seconds, args.clients
     with bench_database():
         services.next_id("BENCH")
         services.next_id(RAW_KEY)  # both sequences and counters exist before timing starts
         assert Sequence.objects.filter(key=RAW_KEY).exists()
-        with CaptureQueriesContext(connection) as captured:
+        with RoundTrips() as trips:
             services.next_id("BENCH")
-        check_same_statements("next_id", raw_sql(1), [q["sql"] for q in captured.captured_queries])
+        check_same_statements("next_id", raw_sql(1), trips.statements)
         print_table(
             f"next_ids(key, {BLOCK:,}) with ledger rows, {seconds} s (target p50 < 1000 ms)",
             [(f"next_ids({BLOCK:,})", 1, blocks(seconds), pgbench(raw_sql(BLOCK), 1, seconds))],

@@ -1,7 +1,9 @@
 """Every bench script runs: `bench/<name>.py --smoke`, a few seconds each, on a copy of the test database.
 
 A bench that no test runs rots (bench/opd.py once failed on its own fixture insert); the smoke runs also fail when a
-raw-SQL ceiling stops sending the statements its code path sends (bench/common.py: check_same_statements).
+raw-SQL ceiling stops sending the statements its code path sends (bench/common.py: check_same_statements), and a
+bench whose requests are answered with a status it does not time stops instead of printing figures
+(bench/common.py: expect).
 """
 
 import concurrent.futures
@@ -43,16 +45,17 @@ SHOWS = {"offline_faults": "| lost |"}
 AT_ONCE = 4
 
 
-def run_smoke(name: str, template: str) -> subprocess.CompletedProcess:
+def run_smoke(name: str, template: str, **env) -> subprocess.CompletedProcess:
     """`bench/<name>.py --smoke` on a database of its own, a copy of the test database (`template`, migrated and
-    empty), dropped afterwards: benches side by side never see each other's rows (several make the same users)."""
+    empty), dropped afterwards: benches side by side never see each other's rows (several make the same users).
+    `env`: more environment variables for the bench."""
     database = f"{template}_bench_{name}"
     with raw_connection(dbname="postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database)))
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(*map(sql.Identifier, (database, template))))
     try:
         # The bench's own settings, named here: pytest-django's DJANGO_SETTINGS_MODULE is in this process's environment.
-        env = {**os.environ, "BENCH_DATABASE": database, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+        env = {**os.environ, "BENCH_DATABASE": database, "DJANGO_SETTINGS_MODULE": "bench.settings", **env}
         return subprocess.run(
             [sys.executable, f"bench/{name}.py", "--smoke"], env=env, capture_output=True, text=True, timeout=300
         )
@@ -62,11 +65,17 @@ def run_smoke(name: str, template: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def smoke_runs(django_db_setup, django_db_blocker) -> dict:
-    """Every bench's smoke run, AT_ONCE at a time: {name: CompletedProcess or the exception that stopped it}."""
+def template(django_db_setup, django_db_blocker) -> str:
+    """The test database's name, this process's connection to it closed: a template database takes no other
+    session."""
     with django_db_blocker.unblock():
-        template = connection.settings_dict["NAME"]
-        connection.close()  # a template database takes no other session: this process's is closed first
+        connection.close()
+        return connection.settings_dict["NAME"]
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(template) -> dict:
+    """Every bench's smoke run, AT_ONCE at a time: {name: CompletedProcess or the exception that stopped it}."""
     with concurrent.futures.ThreadPoolExecutor(AT_ONCE) as pool:
         futures = {name: pool.submit(run_smoke, name, template) for name in BENCHES}
     return {name: future.exception() or future.result() for name, future in futures.items()}
@@ -79,3 +88,14 @@ def test_the_bench_runs_in_smoke_mode(name, smoke_runs):
     assert isinstance(run, subprocess.CompletedProcess), repr(run)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert SHOWS.get(name, "ratio") in run.stdout, run.stdout[-3000:]
+
+
+@pytest.mark.django_db(transaction=True)  # the test database must exist, and no transaction may hold it open
+def test_a_bench_stops_on_a_status_it_does_not_time(template):
+    """With the HTTPS redirect on, every in-process POST of bench/allocate.py is answered 301: the bench stops on the
+    first, before timing anything, instead of printing the redirects' speed as registrations' ("3978 %")."""
+    connection.close()  # the template's sessions: this test's too
+    run = run_smoke("allocate", template, SECURE_SSL_REDIRECT="true")
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "stopped: POST /api/v1/patients/ answered 301, the bench times only 200 or 201" in run.stderr, run.stderr
+    assert "ratio" not in run.stdout, run.stdout

@@ -2,22 +2,24 @@
 by anyone since it was cached is never used stale, because that statement checks the row's version."""
 
 import pytest
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import transaction
 
 from idseq import services
 from idseq.exceptions import SequenceInactive
 from idseq.models import Counter, Sequence
+from tests.round_trips import RoundTrips
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_cached_sequence_takes_a_number_with_one_statement_that_locks_and_advances():
     services.next_id("CACHE")  # reads (creates) the sequence and its counter
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+    with RoundTrips() as trips, transaction.atomic():
         assert services.next_id("CACHE", purpose="x") == "CACHE-AAA0002"
-    advance, ledger = (query["sql"] for query in queries.captured_queries)
-    # One round trip: the UPDATE ... RETURNING between setting and resetting its statement timeout (core.busy).
+    # Every round trip (the test's transaction makes atomic() a savepoint): one for the UPDATE ... RETURNING between
+    # setting and resetting its statement timeout (core.busy), one for the ledger row.
+    savepoint, advance, ledger, release = trips.statements
+    assert savepoint.startswith("SAVEPOINT") and release.startswith("RELEASE"), trips.statements
     bounded, update, reset = advance.split("; ")
     assert bounded.startswith("SELECT set_config('statement_timeout'") and reset.startswith("SET LOCAL")
     assert update.startswith("UPDATE") and "RETURNING" in update and ledger.startswith("INSERT")

@@ -12,7 +12,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from terminals import services
-from terminals.models import LabTerminal, TerminalRange
+from terminals.models import LabTerminal
 from tests.conftest import make_user
 from tests.terminals.conftest import hand_out_up_to
 

@@ -12,7 +12,7 @@ from patients.models import Patient
 from terminals import services
 from terminals.models import LabTerminal, OfflineIncident, TerminalLease, TerminalRange
 from tests.conftest import make_user
-from tests.terminals.conftest import PATIENT, hand_out_up_to, lab1_user, terminal_client
+from tests.terminals.conftest import PATIENT, hand_out_up_to
 
 OFFLINE = {**PATIENT, "offline": True, "origin_terminal_code": "LAB1-PC"}
 

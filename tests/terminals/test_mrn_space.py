@@ -16,7 +16,7 @@ from idseq.models import Counter, Sequence, UnrecordedRange
 from patients.models import Patient
 from patients.services import import_patients, register_patient
 from terminals import services
-from terminals.models import LabTerminal, TerminalRange
+from terminals.models import LabTerminal
 from tests.terminals.conftest import PATIENT, hand_out_up_to
 
 pytestmark = pytest.mark.django_db
