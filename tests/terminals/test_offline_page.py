@@ -1,0 +1,138 @@
+"""The offline registration page in a real browser (Debian's chromium through Playwright), with the browser
+context set offline: numbers come from the device's lease, registrations wait in IndexedDB, and back online they
+sync through the terminals' own sync endpoint, exactly as printed."""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from patients.models import Patient
+from patients.services import register_patient
+from terminals import api, views
+from terminals.models import LabTerminal, TerminalDevice, TerminalLease
+from tests.conftest import CHROMIUM, browser_context, make_user
+from tests.terminals.conftest import create_seed_terminals
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
+    pytest.mark.django_db(transaction=True),
+]
+PAGE = "/offline/LAB1-PC/"
+TAKEN_CNIC = "35202-1234567-1"
+# window.print() counts instead of opening a dialog, and each printed slip's MRN is kept across reloads.
+PRINT_LOG = """window.print = function () {
+  var mrn = document.querySelector("#offline-slip [data-slip=mrn]").textContent;
+  localStorage.setItem("printed", (localStorage.getItem("printed") || "") + mrn + ",");
+};"""
+
+
+@pytest.fixture
+def desk(live_server, monkeypatch):
+    """A receptionist listed as a browser user of LAB1-PC, and a count of the server's contacts (page loads and
+    terminal API calls) so a test can prove the offline part made none."""
+    create_seed_terminals()
+    clerk = make_user("labdesk", "reception")
+    LabTerminal.objects.get(code="LAB1-PC").browser_users.add(clerk)
+    contacts = []
+    for module, name in ((views, "terminal_for_page"), (api.devices, "parse_contact")):
+        original = getattr(module, name)
+
+        def counted(*args, _original=original, **kwargs):
+            contacts.append(1)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return clerk, contacts
+
+
+def open_ready(context, path=PAGE):
+    page = context.new_page()
+    page.goto(path)
+    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=15_000)
+    return page
+
+
+def register(page, name: str, **fields) -> str:
+    """Fill the page's form and register; returns the MRN the page printed."""
+    page.fill("#offline_full_name", name)
+    for field, value in fields.items():
+        if field == "sex":
+            page.select_option("#offline_sex", value)
+        else:
+            page.fill(f"#offline_{field}", value)
+    before = page.locator("[data-testid=last-mrn]").get_attribute("data-mrn")
+    page.click("[data-testid=offline-register]")
+    page.wait_for_function("before => { const shown = document.querySelector('[data-testid=last-mrn]').dataset.mrn;"
+                           " return shown && shown !== before; }", arg=before)
+    mrn = page.locator("[data-testid=last-mrn]").get_attribute("data-mrn")
+    expect(page.locator("#offline-slip [data-slip=mrn]")).to_have_text(mrn)
+    return mrn
+
+
+def test_fifty_offline_registrations_in_two_tabs_sync_exactly_as_printed(desk, live_server):
+    clerk, contacts = desk
+    register_patient(full_name="Already Registered", cnic=TAKEN_CNIC)
+    with browser_context(live_server, clerk) as context:
+        context.add_init_script(PRINT_LOG)
+        first = open_ready(context)
+        expect(first.locator("[data-testid=numbers-left]")).to_have_text("100")
+        expect(first.locator("[data-testid=network]")).to_have_text("online")
+        reached = len(contacts)
+
+        context.set_offline(True)
+        expect(first.locator("[data-testid=network]")).to_have_text("offline")
+        second = open_ready(context)  # a second tab opened with the network gone: the worker serves the page
+        printed = [register(first, f"Patient {i:02}", father_name="Father", sex="F") for i in range(20)]
+        printed.append(register(first, "Taken Cnic", cnic=TAKEN_CNIC))  # refused at sync: the CNIC is registered
+        first.reload()  # offline: from the service worker's cache, the outbox intact
+        expect(first.locator("body")).to_have_attribute("data-ready", "1")
+        expect(first.locator("[data-testid=waiting]")).to_have_text("21")
+        for i in range(29):
+            printed.append(register((first, second)[i % 2], f"Patient {21 + i:02}", dob="1990-01-01"))
+        expect(second.locator("[data-testid=numbers-left]")).to_have_text("50")
+        assert len(contacts) == reached, "the page reached the server while offline"
+        slips = first.evaluate("localStorage.getItem('printed')").rstrip(",").split(",")
+        assert slips == printed
+
+        context.set_offline(False)
+        expect(first.locator("[data-testid=waiting]")).to_have_text("0", timeout=20_000)
+        expect(first.locator("[data-testid=refused]")).to_have_text("1")
+        refused = first.locator("[data-testid=refused-list] li")
+        expect(refused).to_contain_text(printed[20])
+        expect(refused).to_contain_text("cnic")
+        refused.locator("input[name=cnic]").fill("35202-7654321-9")
+        refused.get_by_role("button").click()
+        expect(first.locator("[data-testid=refused]")).to_have_text("0", timeout=20_000)
+        expect(first.locator("[data-testid=waiting]")).to_have_text("0")
+        expect(first.locator("[data-testid=last-sync]")).not_to_have_text("never")
+        device = first.evaluate("document.body.dataset.device")
+        assert not context.blocked
+
+    stored = Patient.objects.filter(is_offline_entry=True, origin_terminal__code="LAB1-PC")
+    assert sorted(stored.values_list("mrn", flat=True)) == sorted(printed)  # 0 lost, 0 renumbered
+    assert len(set(printed)) == 50  # 0 duplicates
+    assert stored.values("client_uuid").distinct().count() == 50
+    assert stored.get(mrn=printed[20]).cnic == "35202-7654321-9"
+    assert re.fullmatch(r"browser-[0-9a-f]{32}", device)
+    assert TerminalDevice.objects.filter(device_id=device).exists()
+    assert set(TerminalLease.objects.filter(terminal__code="LAB1-PC").values_list("device_id", flat=True)) == {device}
+
+
+def test_a_lease_used_up_offline_refuses_to_number(desk, live_server, settings):
+    clerk, _ = desk
+    settings.TOKENLINE_BROWSER_LEASE = 5
+    with browser_context(live_server, clerk) as context:
+        context.add_init_script(PRINT_LOG)
+        page = open_ready(context)
+        expect(page.locator("[data-testid=numbers-left]")).to_have_text("5")
+        context.set_offline(True)
+        printed = [register(page, f"Patient {i}") for i in range(5)]
+        page.fill("#offline_full_name", "One Too Many")
+        page.click("[data-testid=offline-register]")
+        expect(page.locator("[data-testid=offline-problem]")).to_contain_text("No leased number left")
+        expect(page.locator("[data-testid=last-mrn]")).to_have_attribute("data-mrn", printed[-1])
+        expect(page.locator("[data-testid=numbers-left]")).to_have_text("0")
+        assert page.evaluate("localStorage.getItem('printed')").rstrip(",").split(",") == printed
+        assert not context.blocked
