@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from patients.models import Patient
 from patients.services import register_patient
-from terminals import api, views
+from terminals import api, queries, views
 from terminals.models import LabTerminal, TerminalDevice, TerminalLease
 from tests.conftest import CHROMIUM, browser_context, make_user
 from tests.terminals.conftest import create_seed_terminals
@@ -120,6 +120,11 @@ def test_fifty_offline_registrations_in_two_tabs_sync_exactly_as_printed(desk, l
     assert re.fullmatch(r"browser-[0-9a-f]{32}", device)
     assert TerminalDevice.objects.filter(device_id=device).exists()
     assert set(TerminalLease.objects.filter(terminal__code="LAB1-PC").values_list("device_id", flat=True)) == {device}
+    # Ops see the browser like a terminal's machine, with its leases' figures.
+    (machine,) = queries.ops_view(code="LAB1-PC")[0]["devices"]
+    assert (machine["device_id"], machine["kind"], machine["leases"]) == (device, "browser", 1)
+    assert (machine["leased"], machine["used"], machine["unused"], machine["pending"], machine["refused"]) == (
+        100, 50, 50, 0, 0)
 
 
 def test_a_lease_used_up_offline_refuses_to_number(desk, live_server, settings):
