@@ -21,6 +21,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from patients import slips
@@ -55,7 +56,7 @@ def field_rules() -> dict:
                 pattern, message = validator.regex.pattern, str(validator.message)
         max_length = next((v.limit_value for v in field.validators if isinstance(v, MaxLengthValidator)), None)
         rules[name] = {
-            "label": str(field.verbose_name).capitalize(),
+            "label": capfirst(str(field.verbose_name)),
             "required": not field.blank, "max_length": max_length, "pattern": pattern, "message": message,
             "choices": [[value, str(label)] for value, label in field.choices] if field.choices else None,
             "min": EARLIEST_DOB.isoformat() if name == "dob" else None,

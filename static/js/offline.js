@@ -429,7 +429,7 @@
     show("numbers-left", String(left(all)));
     show("waiting", String(rows.filter(function (r) { return r.status === "pending"; }).length));
     show("refused", String(rows.filter(function (r) { return r.status === "attention"; }).length));
-    show("last-sync", last ? new Date(last).toLocaleString() : T.never);
+    show("last-sync", last ? new Date(last).toLocaleString(document.documentElement.lang) : T.never);
     renderLists(rows);
   }
 

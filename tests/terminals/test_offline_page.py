@@ -4,6 +4,7 @@ sync through the terminals' own sync endpoint, exactly as printed."""
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -127,7 +128,9 @@ def test_fifty_offline_registrations_in_two_tabs_sync_exactly_as_printed(desk, l
         100, 50, 50, 0, 0)
 
 
-def test_a_lease_used_up_offline_refuses_to_number(desk, live_server, settings):
+def test_a_lease_used_up_offline_refuses_to_number(desk, live_server, settings, tmp_path):
+    """Also takes the manual's screenshot of the page (docs/screenshots/offline-page.png; to refresh it:
+    TOKENLINE_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest tests/terminals/test_offline_page.py)."""
     clerk, _ = desk
     settings.TOKENLINE_BROWSER_LEASE = 5
     with browser_context(live_server, clerk) as context:
@@ -142,4 +145,14 @@ def test_a_lease_used_up_offline_refuses_to_number(desk, live_server, settings):
         expect(page.locator("[data-testid=last-mrn]")).to_have_attribute("data-mrn", printed[-1])
         expect(page.locator("[data-testid=numbers-left]")).to_have_text("0")
         assert page.evaluate("localStorage.getItem('printed')").rstrip(",").split(",") == printed
+        page.emulate_media(media="print")  # what the printer gets: the 80 mm slip alone
+        expect(page.locator("#offline-slip")).to_be_visible()
+        expect(page.locator("#offline-slip [data-slip=mrn]")).to_have_text(printed[-1])
+        expect(page.locator("#offline-app")).to_be_hidden()
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 1366, "height": 768})
+        out = Path(os.environ.get("TOKENLINE_SCREENSHOTS") or tmp_path)
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=out / "offline-page.png")
         assert not context.blocked
+    assert not Patient.objects.filter(is_offline_entry=True).exists()  # nothing reached the server
