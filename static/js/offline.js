@@ -20,7 +20,7 @@
   var CODE = config.terminal;
   var BATCH = 50;
   var FIELDS = Object.keys(config.rules);
-  var db, device, unreachable = false;
+  var db, device, unreachable = false, lastListing = 0;
 
   function fmt(text, values) {
     return text.replace(/%\((\w+)\)s/g, function (_, key) { return values[key]; });
@@ -251,6 +251,9 @@
           (r.status === "attention" && r.errors && r.errors.incident != null));
       });
       if (!items.length) {
+        // Nothing to send: ask for the leases' marks and renumberings, at most once a minute.
+        if (Date.now() - lastListing < 60000) return;
+        lastListing = Date.now();
         var listing = await call("GET", config.api.leases);
         await applyMarks(listing.leases);
         await flagRenumbered(listing.renumbered || []);
