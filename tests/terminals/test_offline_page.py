@@ -4,14 +4,19 @@ sync through the terminals' own sync endpoint, exactly as printed."""
 
 import os
 import re
+import threading
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from patients.models import Patient
 from patients.services import register_patient
-from terminals import api, queries, views
+from terminals import api, queries, services, views
 from terminals.models import LabTerminal, TerminalDevice, TerminalLease
 from tests.conftest import CHROMIUM, browser_context, make_user
 from tests.terminals.conftest import create_seed_terminals
@@ -156,3 +161,47 @@ def test_a_lease_used_up_offline_refuses_to_number(desk, live_server, settings, 
         page.screenshot(path=out / "offline-page.png")
         assert not context.blocked
     assert not Patient.objects.filter(is_offline_entry=True).exists()  # nothing reached the server
+
+
+def in_thread(work):
+    """Run `work()` in a thread with its own database connection, closed after (Playwright's loop runs in this
+    thread, where the ORM must not open a second connection); returns what it returned."""
+    done = []
+
+    def run():
+        try:
+            done.append(work())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return done[0]
+
+
+def test_a_record_renumbered_on_the_server_is_shown_for_reprint(desk, live_server):
+    clerk, _ = desk
+    with browser_context(live_server, clerk) as context:
+        context.add_init_script(PRINT_LOG)
+        page = open_ready(context)
+        printed = register(page, "Later Patient")
+        expect(page.locator("[data-testid=waiting]")).to_have_text("0")  # online: synced at once
+        device = page.evaluate("document.body.dataset.device")
+
+        def earlier_registration_of_the_same_number():  # e.g. a restored copy of this browser, registered earlier
+            return services.sync_registrations(terminal_code="LAB1-PC", user=clerk, device_id=device, registrations=[{
+                "full_name": "Earlier Patient", "mrn": printed, "client_uuid": uuid.uuid4(),
+                "registered_at": timezone.now() - timedelta(hours=1)}])
+
+        assert in_thread(earlier_registration_of_the_same_number)[0].created
+        register(page, "Next Patient")  # its sync brings the notice
+        notice = page.locator("[data-testid=reprint-list] li")
+        expect(notice).to_contain_text(f"REPRINT: The slip printed as {printed} now has MRN")
+        renumbered = re.search(r"now has MRN (\S+):", notice.text_content()).group(1)
+        notice.get_by_role("button").click()
+        expect(notice).to_have_count(0)
+        assert page.evaluate("localStorage.getItem('printed')").rstrip(",").split(",")[-1] == renumbered
+        assert not context.blocked
+    assert Patient.objects.get(full_name="Later Patient").mrn == renumbered
+    assert Patient.objects.get(full_name="Earlier Patient").mrn == printed
