@@ -456,7 +456,10 @@
     try {
       item = await takeNumber(checked.payload);
     } catch (error) {
-      if (!(error instanceof NoNumber)) throw error;
+      if (!(error instanceof NoNumber)) {  // storage refused the record (full, or cleared under the page)
+        say(String(error && error.message || error));
+        return refresh();
+      }
       if (navigator.onLine) {  // online: lease now and number from it
         await tick();
         try { item = await takeNumber(checked.payload); } catch (again) { error = again; }
