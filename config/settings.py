@@ -71,6 +71,9 @@ TOKENLINE_OFFLINE_POOL = env.str("TOKENLINE_OFFLINE_POOL", default="")
 # A lab terminal's lease with numbers its machine reported printed but not synced, and no report for this many hours,
 # is flagged stale in the ops view and /metrics (a dead PC's slips whose records the server does not hold).
 TOKENLINE_OFFLINE_STALE_HOURS = env.float("TOKENLINE_OFFLINE_STALE_HOURS", default=8.0)
+# The offline registration page (/offline/<code>/) leases this many numbers at a time, and a new block while online
+# once fewer than 20 % of a block are left (a range's warning level, 80 % used).
+TOKENLINE_BROWSER_LEASE = env.int("TOKENLINE_BROWSER_LEASE", default=100)
 
 # MRN scheme of new registrations: "grouped" 001-00-001 (seed 000) or "dated" PAT-20241103-0001 (seed 001),
 # issued by the idseq sequences `mrn` and `mrn-dated`. Switching later keeps every issued number valid and findable.

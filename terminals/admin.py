@@ -111,10 +111,11 @@ class LabTerminalAdmin(admin.ModelAdmin):
                     "clock", "open_incidents"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
-    fields = ["code", "name", "is_active", "user", "created_at", "updated_at", "last_contact_at", "last_sync_at",
+    fields = ["code", "name", "is_active", "user", "browser_users", "created_at", "updated_at", "last_contact_at", "last_sync_at",
               "unsynced", "refused", "clock", "open_incidents"]
     readonly_fields = ["user", "created_at", "updated_at", "last_contact_at", "last_sync_at", "unsynced",
                        "refused", "clock", "open_incidents"]
+    filter_horizontal = ["browser_users"]
     inlines = [TerminalRangeInline, TerminalLeaseInline]
     actions = ["issue_key", "revoke_key"]
 
@@ -354,5 +355,22 @@ class RefusedRegistrationAdmin(ReadOnlyAdmin):
 class TerminalDeviceAdmin(ReadOnlyAdmin):
     """The machines of each terminal, by device identity, with their last contact."""
 
-    list_display = ["terminal", "device_id", "first_seen_at", "last_contact_at", "last_sync_at", "clock_skew_seconds"]
+    list_display = ["terminal", "device_id", "kind", "first_seen_at", "last_contact_at", "last_sync_at",
+                    "clock_skew_seconds", "leased_used_unused"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("terminal")
+
+    @admin.display(description="kind")
+    def kind(self, obj):
+        """A browser (the offline registration page) or the command-line client."""
+        return devices.device_kind(obj.device_id)
+
+    @admin.display(description="leased / used / unused")
+    def leased_used_unused(self, obj):
+        """The figures of the leases bound to this machine, as the terminal's leases show them."""
+        own = devices.lease_states(obj.terminal, device_id=obj.device_id)
+        own = [lease for lease in own if lease["device_id"] == obj.device_id]
+        return (f"{sum(lease['count'] for lease in own):,} / {sum(lease['used'] for lease in own):,} / "
+                f"{sum(lease['unused'] for lease in own):,}")
     list_filter = ["terminal"]

@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import exception_handler
+from core.api import RolePermissions, exception_handler
 from patients import api as patients_api
 from patients.api import PatientIn, PatientOut
 from patients.models import Patient
@@ -119,6 +119,17 @@ def sync_as_device(request, code: str, items: list) -> tuple[LabTerminal, device
     return terminal, contact, outcomes, epoch
 
 
+class TerminalUse(RolePermissions):
+    """The role's model permission, or (staff on a terminal's offline page in a browser) the URL's terminal lists
+    the user in its `browser_users`. Either way `services.terminal_for` then checks the binding to that terminal."""
+
+    def has_permission(self, request, view):
+        if super().has_permission(request, view):
+            return True
+        terminal = LabTerminal.objects.filter(code=view.kwargs.get("code", ""), is_active=True).first()
+        return terminal is not None and services.may_run_in_browser(terminal=terminal, user=request.user)
+
+
 class LeaseIn(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=services.LEASE_MAX)
     request_id = serializers.UUIDField(
@@ -146,6 +157,7 @@ class LeaseView(APIView):
     a terminal that lost its disk can recover. Only the terminal's own key may use either (403 otherwise)."""
 
     queryset = TerminalLease.objects.none()  # RolePermissions: POST needs add_terminallease, GET view_terminallease
+    permission_classes = [TerminalUse]
 
     @extend_schema(request=LeaseIn, responses={201: dict, 200: dict})
     def post(self, request, code):
@@ -183,6 +195,7 @@ class SyncView(APIView):
     `created` (201), `already_synced` (200) or `error` (its status and message); items are independent."""
 
     queryset = Patient.objects.none()  # RolePermissions: POST needs patients.add_patient
+    permission_classes = [TerminalUse]
 
     @extend_schema(request=SyncIn, responses={200: dict})
     def post(self, request, code):

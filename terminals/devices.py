@@ -33,6 +33,13 @@ logger = logging.getLogger("tokenline.terminals")
 
 SKEW_LIMIT = timedelta(minutes=10)  # a terminal clock off by more is flagged (its records are accepted)
 DEVICE_ID_MAX = 64
+# How the offline registration page names its browser (static/js/offline.js): "browser-" and 32 hex digits.
+BROWSER_PREFIX = "browser-"
+
+
+def device_kind(device_id: str) -> str:
+    """"browser" for an offline registration page's identity, "client" for the command-line client's."""
+    return "browser" if device_id.startswith(BROWSER_PREFIX) else "client"
 
 
 @dataclass(frozen=True)

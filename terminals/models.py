@@ -32,6 +32,14 @@ class LabTerminal(models.Model):
         related_name="lab_terminal",
         help_text="The API identity of this terminal; its token is the terminal's key.",
     )
+    # Staff who may run this terminal's offline registration page in their browser (terminals/views.py): the page
+    # leases and syncs as this terminal, through the same API as the terminal's key, with a device of its own.
+    browser_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="browser_terminals",
+        help_text="Staff who may register offline in the browser as this terminal (its offline page).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The latest contact of any of its machines (terminals/devices.py; per machine: TerminalDevice).

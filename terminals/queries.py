@@ -127,7 +127,9 @@ def ops_view(*, code: str | None = None) -> list[dict]:
     stored since), "clock_skew_seconds", "clock_skewed" (over 10 minutes), "registered" (offline patients stored),
     "open_incidents", "stale_leases", "leased", "used", "unused", "leases": [devices.lease_state, ...],
     "devices": [{"device_id", "first_seen_at", "last_contact_at", "last_sync_at", "clock_skew_seconds", "pending",
-    "refused", "leases" (how many are bound to it)}, ...]}, ...], ordered by code.
+    "refused", "leases" (how many are bound to it), "kind" ("browser": an offline registration page, "client": the
+    command-line client), "leased", "used", "unused" (its leases' figures, as the terminal's)}, ...]}, ...], ordered
+    by code.
     """
     terminals = LabTerminal.objects.annotate(
         registered=Count("patients", filter=Q(patients__is_offline_entry=True), distinct=True),
@@ -154,6 +156,8 @@ def ops_view(*, code: str | None = None) -> list[dict]:
                 "clock_skew_seconds": device.clock_skew_seconds,
                 "pending": sum(lease["unsynced"] or 0 for lease in own),
                 "refused": refused.get((terminal.pk, device.device_id), 0), "leases": len(own),
+                "kind": devices.device_kind(device.device_id), "leased": sum(lease["count"] for lease in own),
+                "used": sum(lease["used"] for lease in own), "unused": sum(lease["unused"] for lease in own),
             })
         rows.append({
             "code": terminal.code, "name": terminal.name, "is_active": terminal.is_active,

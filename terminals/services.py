@@ -114,7 +114,8 @@ class Registration:
 
 
 def terminal_for(*, code: str, user) -> LabTerminal:
-    """The active terminal `code`, if `user` is that terminal's API identity.
+    """The active terminal `code`, if `user` is that terminal's API identity or one of its `browser_users` (staff
+    running its offline page in a browser: `may_run_in_browser`).
 
     Raises:
         DomainError (400): `code` is blank (seed 001's "origin_terminal_code is required when offline=True").
@@ -126,9 +127,16 @@ def terminal_for(*, code: str, user) -> LabTerminal:
     terminal = LabTerminal.objects.filter(code=code, is_active=True).first()
     if terminal is None:
         raise TerminalNotFound(code)
-    if user is None or terminal.user_id != user.pk:
+    if user is None or (terminal.user_id != user.pk and not may_run_in_browser(terminal=terminal, user=user)):
         raise PermissionDenied(f"This key may not use terminal {code}; each terminal uses its own key.")
     return terminal
+
+
+def may_run_in_browser(*, terminal: LabTerminal, user) -> bool:
+    """Whether `user` (logged in, with their own password) may lease and sync as `terminal` from its offline page:
+    an admin listed them in the terminal's `browser_users`. Leases they take are bound to their browser's device
+    identity, like a terminal key's to its machine."""
+    return bool(user.is_authenticated) and terminal.browser_users.filter(pk=user.pk).exists()
 
 
 def issue_terminal_key(*, terminal: LabTerminal, grace: timedelta | None = None) -> str:

@@ -140,8 +140,13 @@ EXPECTED = {
     r"api/v1/^sequences/(?P<key>[A-Za-z0-9_.-]+)/reset/$": SEQUENCE_POST_ONLY,
     r"api/v1/^sequences/(?P<key>[A-Za-z0-9_.-]+)/void/$": SEQUENCE_POST_ONLY,
     "api/v1/terminals/": (401, 403, 200, 200, 200, 200),
+    # the offline registration page of terminal B: its browser users only; the service worker holds nothing private
+    "offline/sw.js": OPEN,
+    "offline/<str:code>/": (302, 200, 403, 403, 403, 403),
+    "offline/<str:code>/manifest.webmanifest": (302, 200, 403, 403, 403, 403),
     "api/v1/terminals/utilisation/": (401, 403, 403, 403, 200, 200),
-    "api/v1/terminals/<str:code>/leases/": (401, 403, 403, 200, 403, 403),  # terminal B's: its own key only
+    # terminal B's: its own key, and the receptionist listed as its browser user (the offline page)
+    "api/v1/terminals/<str:code>/leases/": (401, 200, 403, 200, 403, 403),
     "api/v1/terminals/<str:code>/sync/": POST_ONLY_API,
     r"api/v1/^queues/$": QUEUE_READ_API,
     r"api/v1/^queues/(?P<pk>[^/.]+)/$": QUEUE_READ_API,
@@ -273,6 +278,7 @@ def world(db):
         "ops": make_user("ops1", "ops"),
         "admin": make_user("boss", "admin", is_staff=True),
     }
+    terminal_b.browser_users.add(users["reception"])
     register_patient(full_name="Own Of Terminal A", created_by=users["lab_a"])
     patient = register_patient(full_name="Own Of Terminal B", created_by=users["lab_b"])
     other = register_patient(full_name="Registered At Reception", created_by=users["reception"])
@@ -310,6 +316,7 @@ def world(db):
         ("opd/room/tokens/", "pk"): token.pk, ("opd/room/tokens/", "step"): "complete",
         ("api/v1/^patients/", "pk"): patient.pk, ("api/^patients/", "pk"): patient.pk,
         ("api/v1/^sequences/", "key"): "mrn", ("api/v1/terminals/", "code"): terminal_b.code,
+        ("offline/", "code"): terminal_b.code,
         ("api/v1/^queues/", "pk"): queue.pk, ("api/v1/^desks/", "pk"): desk.pk, ("api/v1/^visits/", "pk"): visit.pk,
         ("api/v1/^doctors/", "pk"): doctor.pk, ("api/v1/^slots/", "pk"): slot.pk, ("api/v1/^tokens/", "pk"): token.pk,
         ("api/v1/^waiting-list/", "pk"): entry.pk, ("fhir/Patient/", "pk"): patient.pk,
