@@ -12,7 +12,7 @@ import time
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from idseq import coalesce
 from idseq.exceptions import IdempotencyConflict, NumberingBusy
@@ -61,6 +61,19 @@ def test_32_threads_registering_at_once_get_distinct_consecutive_mrns_in_fewer_t
     assert not errors, errors[:3]
     assert_numbered_in_order(coalescing, [patient for batch in results for patient in batch])
     assert batches() < 1 + 160  # coalesced: some transactions numbered several desks' patients
+
+
+@pytest.mark.django_db(transaction=True)
+def test_desks_coalescing_and_desks_on_the_ordinary_path_at_once_share_one_gapless_counter(coalescing):
+    def register(i):
+        if i % 2:  # inside a caller's transaction: the ordinary path, the number taken under the counter lock
+            with transaction.atomic():
+                return [services.register_patient(full_name=f"Ordinary {i} patient {n}") for n in range(5)]
+        return [services.register_patient(full_name=f"Coalesced {i} patient {n}") for n in range(5)]
+
+    results, errors = run_in_threads(register, 32)
+    assert not errors, errors[:3]
+    assert_numbered_in_order(coalescing, [patient for batch in results for patient in batch])
 
 
 def register_in_process(process: int, results) -> None:
