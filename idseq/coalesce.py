@@ -23,7 +23,8 @@ Guarantees, and why they hold:
 - A caller that times out (`TOKENLINE_LOCK_TIMEOUT` after queueing) deletes its row; the delete waits while a leader
   holds the row, so either the caller removed it before any leader took it (nothing numbered: 503), or the leader
   committed first and the caller answers with that number. A leader skips rows a caller is deleting
-  (SKIP LOCKED), and never takes rows queued longer ago than the wait allows (a caller whose connection broke).
+  (SKIP LOCKED), and never takes rows queued longer ago than the wait allows, nor rows whose caller's connection
+  has ended (its process died).
 - A bad row does not fail the batch: on a constraint violation the batch is rolled back to a savepoint (nothing
   numbered) and numbered again row by row, each in its own savepoint; a row that still fails is marked `direct`
   and its caller takes the ordinary path (`issue()` in its own transaction), which raises the same domain error

@@ -113,6 +113,9 @@ def save_new_patient(
     terminals.services) and returns it. With an `idempotency_key` (the API's Idempotency-Key header), a retry of the
     same request returns the patient the first one registered instead of registering again. `dob_not_after` is the
     latest date of birth accepted instead of the hospital's today (a lab terminal's registration date).
+    With TOKENLINE_COALESCE on and no transaction open, a registration that takes the next number is queued and
+    numbered with others arriving at once (idseq.coalesce), with the same guarantees and errors; it may also raise
+    NumberingBusy (503) when no batch numbered it within TOKENLINE_LOCK_TIMEOUT (nothing taken).
     Raises as `register_patient`, and idseq's ReservedValue (409, naming the owner) for a number inside someone's
     reservation.
     """
