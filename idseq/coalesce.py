@@ -9,9 +9,10 @@ with its validated record (a `PendingIssue` row, committed at once) and then, in
    queued rows `FOR UPDATE SKIP LOCKED` (its own among them), claims their idempotency keys, locks and advances the
    counter once for all of them (`services._advance_in_place`, one `UPDATE ... RETURNING`), writes their ledger rows
    and records with one multi-row statement each, marks their rows done with the id and record, and commits;
-2. else waits for the leader (a shared advisory lock, granted when the leader's transaction ends);
-3. collects its row: `DELETE ... WHERE state <> 'queued' RETURNING`. A row the leader is numbering is locked, so
-   this waits for the leader's commit (or rollback) and reads the row as the leader left it.
+2. collects its row: `DELETE ... WHERE state <> 'queued' RETURNING`. A row the leader is numbering is locked, so
+   this waits for the leader's commit (or rollback) and reads the row as the leader left it;
+3. a row still queued arrived after the leader took its batch: the caller waits for that leader (a shared advisory
+   lock, granted when the leader's transaction ends) and goes back to 1.
 
 Guarantees, and why they hold:
 - Unique and gapless as `issue()`: the numbers come from the same counter statement, under the same row lock, and
@@ -127,9 +128,8 @@ def issue_with_record(
     deadline = time.monotonic() + settings.TOKENLINE_LOCK_TIMEOUT
     try:
         while True:
-            if not _lead(key):
-                _wait_for_leader(key, _left_ms(deadline))
-            row = _collect(row_id, _left_ms(deadline))
+            led = _lead(key)
+            row = _collect(row_id, _left_ms(deadline))  # in the batch of a leader still at work: waits for its commit
             if row is not None:
                 break
             if time.monotonic() >= deadline:
@@ -140,6 +140,8 @@ def issue_with_record(
                         f"try again in {retry_after()} s."
                     )
                 break
+            if not led:  # queued after the leader took its batch: wait for it to finish, then try to lead
+                _wait_for_leader(key, _left_ms(deadline))
     except BaseException:
         row = _abandon(row_id)  # gone already when the time-out above withdrew it
         if row is None or row[0] != DONE:
@@ -252,17 +254,17 @@ def _number_batch(key: str, rows: list[_Row]) -> None:
     try:
         with transaction.atomic():
             _number(sequence, scope, to_number, now)
-        return
     except IntegrityError:
-        pass
-    for row in to_number:
-        try:
-            with transaction.atomic():
-                _number(sequence, scope, [row], now)
-        except IntegrityError:
-            row.state = DIRECT
-            if row.claim_id is not None:  # its caller claims the key again on the ordinary path
-                IdempotencyKey.objects.filter(pk=row.claim_id).delete()
+        for row in to_number:
+            try:
+                with transaction.atomic():
+                    _number(sequence, scope, [row], now)
+            except IntegrityError:
+                row.state = DIRECT
+    # A row sent the ordinary way leaves no claim behind: its caller claims its key there, with its number.
+    unused = [row.claim_id for row in to_number if row.state == DIRECT and row.claim_id is not None]
+    if unused:
+        IdempotencyKey.objects.filter(pk__in=unused).delete()
 
 
 def _claim_keys(sequence, rows: list[_Row], now) -> list[_Row]:

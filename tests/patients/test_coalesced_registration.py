@@ -236,3 +236,16 @@ def test_16_copies_of_one_keyed_registration_at_once_register_one_patient_and_a_
         services.register_patient(full_name="Other", idempotency_key="desk-1-0001", fingerprint="other body")
     assert_numbered_in_order(coalescing, copies[:1])
     assert IssuedNumber.objects.get(formatted=copies[0].mrn).idempotency_key.key == "desk-1-0001"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keyed_copies_of_the_very_first_registration_go_the_ordinary_way_and_register_one_patient(settings):
+    settings.TOKENLINE_COALESCE = True  # no counter yet: the leader's one statement does not apply
+
+    def send(i):
+        return services.register_patient(full_name="First", idempotency_key="first", fingerprint="body")
+
+    copies, errors = run_in_threads(send, 8)
+    assert not errors, errors[:3]
+    assert {p.pk for p in copies} == {copies[0].pk} and copies[0].mrn == format_grouped(100_001)
+    assert_numbered_in_order(100_000, copies[:1])
