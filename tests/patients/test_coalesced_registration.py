@@ -120,6 +120,28 @@ def queued() -> int:
     return PendingIssue.objects.filter(state=PendingIssue.States.QUEUED).count()
 
 
+def hold_leader_lock():
+    """A session of its own (as a leader stuck in its transaction) holding the MRN sequence's leader lock."""
+    holder = raw_connection()
+    holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", [coalesce.LOCK_SPACE, coalesce._lock_key("mrn")])
+    return holder
+
+
+def in_one_batch(register, count: int) -> tuple[list, list]:
+    """`register(i)` in `count` threads (run_in_threads' results and errors), all queued before anyone may lead, so
+    that one leader takes them in one batch."""
+    holder = hold_leader_lock()
+    results = []
+    desks = threading.Thread(target=lambda: results.extend(run_in_threads(register, count)))
+    desks.start()
+    while queued() < count:
+        time.sleep(0.005)
+    holder.rollback()
+    holder.close()
+    desks.join(30)
+    return results
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_leader_killed_before_its_commit_numbers_nothing_and_the_waiting_desks_complete(coalescing, settings):
     settings.TOKENLINE_LOCK_TIMEOUT = 5
@@ -157,8 +179,7 @@ def test_a_leader_killed_before_its_commit_numbers_nothing_and_the_waiting_desks
 @pytest.mark.django_db(transaction=True)
 def test_a_desk_no_leader_answers_in_time_is_withdrawn_busy_with_nothing_taken(coalescing, settings):
     settings.TOKENLINE_LOCK_TIMEOUT = 0.3
-    holder = raw_connection()  # as a leader stuck in its transaction
-    holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", [coalesce.LOCK_SPACE, coalesce._lock_key("mrn")])
+    holder = hold_leader_lock()
     try:
         started = time.monotonic()
         with pytest.raises(NumberingBusy):
@@ -183,18 +204,7 @@ def test_a_desk_whose_wait_ends_while_the_leader_commits_its_number_gets_that_nu
         return write(payloads, mrns)
 
     monkeypatch.setitem(coalesce._writers, services.REGISTRATION, slow_write)
-    holder = raw_connection()  # holds the leader's lock until both desks are queued, so one batch takes both
-    holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", [coalesce.LOCK_SPACE, coalesce._lock_key("mrn")])
-    results = []
-    desks = threading.Thread(target=lambda: results.extend(run_in_threads(
-        lambda i: services.register_patient(full_name=f"Desk {i}"), 2)))
-    desks.start()
-    while queued() < 2:
-        time.sleep(0.005)
-    holder.rollback()
-    holder.close()
-    desks.join(20)
-    registered, errors = results
+    registered, errors = in_one_batch(lambda i: services.register_patient(full_name=f"Desk {i}"), 2)
     assert not errors, errors  # neither was told "busy" for a number that was committed
     assert batches() == 2  # the warm-up, then one batch of both
     assert_numbered_in_order(coalescing, registered)
@@ -204,19 +214,8 @@ def test_a_desk_whose_wait_ends_while_the_leader_commits_its_number_gets_that_nu
 def test_a_duplicate_cnic_in_a_batch_fails_alone_and_takes_no_number(coalescing):
     services.register_patient(full_name="Holder", cnic="35202-1234567-1")
     first = coalescing + 1
-    holder = raw_connection()  # all 8 desks queue before anyone leads: one batch
-    holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", [coalesce.LOCK_SPACE, coalesce._lock_key("mrn")])
     cnics = ["35202-1234567-1", "35202-7654321-2", "35202-7654321-2"] + [f"35202-111111{i}-3" for i in range(5)]
-    results = []
-    desks = threading.Thread(target=lambda: results.extend(run_in_threads(
-        lambda i: services.register_patient(full_name=f"Desk {i}", cnic=cnics[i]), 8)))
-    desks.start()
-    while queued() < 8:
-        time.sleep(0.005)
-    holder.rollback()
-    holder.close()
-    desks.join(20)
-    registered, errors = results
+    registered, errors = in_one_batch(lambda i: services.register_patient(full_name=f"Desk {i}", cnic=cnics[i]), 8)
     # The holder's CNIC again, and the second of two desks sending one new CNIC: 409 each; the 6 others registered.
     assert len(errors) == 2 and all(isinstance(e, DuplicatePatient) for e in errors), errors
     assert sorted(p.cnic for p in registered) == sorted(cnics[1:2] + cnics[3:])
