@@ -196,11 +196,11 @@ def test_a_desk_no_leader_answers_in_time_is_withdrawn_busy_with_nothing_taken(c
 def test_a_desk_whose_wait_ends_while_the_leader_commits_its_number_gets_that_number_not_busy(
     coalescing, settings, monkeypatch
 ):
-    settings.TOKENLINE_LOCK_TIMEOUT = 0.5
+    settings.TOKENLINE_LOCK_TIMEOUT = 1
     write = coalesce._writers[services.REGISTRATION]
 
     def slow_write(payloads, mrns):  # the leader is still numbering when the desks' waits end
-        time.sleep(1.2)
+        time.sleep(2.5)
         return write(payloads, mrns)
 
     monkeypatch.setitem(coalesce._writers, services.REGISTRATION, slow_write)
