@@ -3,7 +3,9 @@ statements in raw SQL (pgbench) at the same client counts, each row with its rat
 and its p99 as a multiple of the ceiling's; `idseq.services.allocate()` next to django-sequences'
 `get_next_value` (each value in its own transaction, threads with their own connections); and the API's own cost:
 `POST /api/v1/patients/` through DRF in process (token auth, permissions, validation, serialisation) next to
-`register_patient` alone, one client (target: the API at most 1.5x the service, a ratio of at least 67 %).
+`register_patient` alone, one client (target: the API at most 1.5x the service, a ratio of at least 67 %); and
+coalesced registrations (TOKENLINE_COALESCE, idseq/coalesce.py) at 16 and 64 clients next to the single-row raw
+ceiling of the same run (target at 64: at least 2x the ceiling, p99 no worse than its p99).
 
     .venv/bin/python bench/allocate.py [--seconds 10] [--clients 1,4,16,64] [--smoke] [--million]
 
@@ -75,6 +77,22 @@ def api_client():
     return lambda: checked(client.post("/api/v1/patients/", {"full_name": "Bench Patient"}, format="json"))
 
 
+def coalesced_rows(script: str, client_counts: tuple[int, ...], seconds: int) -> list:
+    """register_patient with coalescing on (desks queue, a leader numbers a batch per transaction) next to the raw
+    ceiling of one registration per transaction (pgbench, `script`), at each of `client_counts`."""
+    from django.conf import settings
+
+    rows = []
+    settings.TOKENLINE_COALESCE = True
+    try:
+        for clients in client_counts:
+            rows.append(("coalesced register_patient", clients, run_threads(register, clients, seconds),
+                         pgbench(script, clients, seconds)))
+    finally:
+        settings.TOKENLINE_COALESCE = False
+    return rows
+
+
 def take_allocate():
     with transaction.atomic():
         allocate("bench-allocate")
@@ -128,7 +146,9 @@ def main() -> None:
             versus.append(("allocate()", clients, run_threads(take_allocate, clients, seconds),
                            run_threads(take_django_sequences, clients, seconds)))
         overhead = [("POST /api/v1/patients/", 1, run_threads(api_post, 1, seconds), run_threads(register, 1, seconds))]
+        coalesced = coalesced_rows(script, (4, 16) if args.smoke else (16, 64), seconds)
         print_table(f"MRN allocation + patient insert, {seconds} s per row", rows)
+        print_table(f"Coalesced registrations next to the single-row raw ceiling, {seconds} s per row", coalesced)
         print_table(f"The API's own overhead: the request in process next to register_patient, {seconds} s", overhead,
                     versus="service")
         print_table(f"allocate() next to django-sequences' get_next_value(), {seconds} s per row", versus,

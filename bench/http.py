@@ -3,7 +3,9 @@ pool) on 127.0.0.1, driven over HTTP at 16 and 64 clients for registrations (`PO
 (`POST /api/v1/visits/`) and call-next (`POST /api/v1/desks/{id}/call-next/`), each next to the raw-SQL ceiling
 measured in the same run (pgbench sending the same statements, token lookup included), with the ratio to it and the
 p99 as a multiple of its p99, plus gunicorn's CPU time per request (utime + stime of its worker processes, from
-/proc). Every answer's status is checked: one that is not 200/201 stops the bench (bench/common.py: expect).
+/proc); and registrations through a second gunicorn with coalesced allocation on (TOKENLINE_COALESCE, "coalesced
+reg") next to the single-row ceiling of the same run. Every answer's status is checked: one that is not 200/201
+stops the bench (bench/common.py: expect).
 
     .venv/bin/python bench/http.py [--seconds 5] [--clients 16,64] [--workers N] [--threads N] [--port 8500]
                                    [--connections pool|persistent|per-request] [--smoke]
@@ -157,8 +159,10 @@ CONNECTIONS = {  # --connections: the production pool, or what came before it, f
 }
 
 
-def start_gunicorn(port: int, workers: int | None, threads: int | None, connections: str) -> subprocess.Popen:
-    """gunicorn as in production (config/gunicorn.py), bound to 127.0.0.1:`port`, on this run's database.
+def start_gunicorn(port: int, workers: int | None, threads: int | None, connections: str,
+                   **settings_env: str) -> subprocess.Popen:
+    """gunicorn as in production (config/gunicorn.py), bound to 127.0.0.1:`port`, on this run's database, with
+    `settings_env` (e.g. TOKENLINE_COALESCE="true") added to its environment.
 
     Plain HTTP (SECURE=false: no redirect to HTTPS, which the bench's clients do not speak), and the user throttle
     of bench/settings.py (counted as in production, never refusing the bench's single user)."""
@@ -167,7 +171,8 @@ def start_gunicorn(port: int, workers: int | None, threads: int | None, connecti
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),  # 50+: see settings
            "DJANGO_SETTINGS_MODULE": "config.settings", "SECURE": "false",
-           "THROTTLE_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"], **CONNECTIONS[connections]}
+           "THROTTLE_USER": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"], **CONNECTIONS[connections],
+           **settings_env}
     env.pop("BENCH_DATABASE", None)
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
@@ -262,6 +267,33 @@ class Fixtures:
         return prelude, connect
 
 
+def coalesced_registrations(fixtures: Fixtures, args, client_counts: list[int], seconds: int,
+                            workers: int | None) -> list[tuple]:
+    """Registrations through a gunicorn with TOKENLINE_COALESCE on (idseq/coalesce.py), next to the single-row raw
+    ceiling of the same run (one registration per transaction), at each of `client_counts`: rows as in main()."""
+    server = start_gunicorn(free_port(args.port), workers, args.threads, args.connections, TOKENLINE_COALESCE="true")
+    port = int(server.args[server.args.index("--bind") + 1].rsplit(":", 1)[1])
+    rows = []
+    try:
+        for clients in client_counts:
+            requests, script, variables = fixtures.registrations()
+            prelude, connect = fixtures.check("register", requests, script, variables, args.connections)
+            connection.close()
+            warm = requests[-max(1, len(requests) // 10):]
+            del requests[-len(warm):]
+            drive(port, fixtures.token, warm, clients, 0.3 if args.smoke else 1)
+            cpu_before = worker_cpu_seconds(server.pid)
+            ours = drive(port, fixtures.token, requests, clients, seconds)
+            cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)
+            raw = fixtures.raw(script, prelude, connect, clients, seconds, **variables)
+            rows.append(("coalesced reg", clients, ours, raw, cpu_ms))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        connection.close()
+    return rows
+
+
 def main() -> None:
     args = arguments(__doc__, smoke="1 s per row, 2 clients, 2 workers: checks it runs", seconds=5, clients=(16, 64),
                      smoke_clients=(2,), options={
@@ -303,6 +335,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
             connection.close()
+        rows += coalesced_registrations(fixtures, args, client_counts, seconds, workers)
     print(f"\nThrough gunicorn (config/gunicorn.py, workers={workers or 'default'}, threads={args.threads or 'default'},"
           f" connections: {args.connections}) next to pgbench sending the same statements, {seconds} s per row")
     header = (f"{'request':<14}{'clients':>8}{'http/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'raw/s':>9}{'p50 ms':>9}"

@@ -188,6 +188,10 @@ DATABASES["default"]["ENGINE"] = "config.postgresql"
 # no lock wait of any statement is unbounded; core.busy sets it again only when the setting changed since.
 TOKENLINE_LOCK_TIMEOUT = env.float("TOKENLINE_LOCK_TIMEOUT", default=2.0)
 TOKENLINE_SESSION_LOCK_TIMEOUT_MS = max(1, round(TOKENLINE_LOCK_TIMEOUT * 1000))
+# Coalesced allocation (idseq/coalesce.py): registrations that arrive at once are numbered together, one counter
+# statement and one commit for a batch, across worker processes. Off by default: the ordinary path, one commit per
+# number, is the one every release has run (docs/numbers/index.md, "Coalesced allocation").
+TOKENLINE_COALESCE = env.bool("TOKENLINE_COALESCE", default=False)
 _session = [f"-c lock_timeout={TOKENLINE_SESSION_LOCK_TIMEOUT_MS}"]
 # Web processes (gunicorn config.wsgi and `bin/dev.py serve`, which set TOKENLINE_PROCESS=web) run every statement
 # with this limit (0: none), also in the startup packet. Management commands (imports, exports, migrations)

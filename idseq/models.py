@@ -328,3 +328,44 @@ class Reservation(models.Model):
     def total(self) -> int:
         """How many values the reservation holds."""
         return self.last_value - self.first_value + 1
+
+
+class PendingIssue(models.Model):
+    """A caller's request for one number of a sequence, with the record that carries it, waiting for coalesced
+    allocation (idseq/coalesce.py): a leader numbers a batch of them in one transaction, writes the ledger and the
+    records, and marks each row done in that same transaction; the caller reads and deletes its row.
+
+    A row is a queue entry, never a record of an issued number (the ledger is that): rows are removed by their
+    caller, whatever happened.
+    """
+
+    class States(models.TextChoices):
+        QUEUED = "queued", "waiting for a leader"
+        DONE = "done", "numbered and committed"
+        DIRECT = "direct", "not numbered: the caller takes the ordinary path"
+
+    sequence_key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=50, help_text="Which registered writer inserts the record (coalesce.writer).")
+    payload = models.JSONField(help_text="The record's validated fields, as the writer reads them.")
+    purpose = models.CharField(max_length=200, blank=True)
+    # Plain ids, no foreign keys: the queue is written and deleted on every registration; the ledger keeps the
+    # references once the number is issued.
+    issued_by_id = models.BigIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, choices=States.choices, default=States.QUEUED)
+    formatted = models.CharField(max_length=64, blank=True)
+    record_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    # The caller's database connection (pg_backend_pid()): a leader numbers no row whose caller's connection ended.
+    owner_pid = models.IntegerField()
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            # A leader's drain: the queued rows of one sequence, oldest first.
+            models.Index(fields=["sequence_key", "id"], condition=Q(state="queued"), name="idseq_pending_queued"),
+        ]
+
+    def __str__(self):
+        return f"{self.sequence_key} #{self.pk} ({self.state})"

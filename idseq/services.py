@@ -373,7 +373,16 @@ def _claim(
 
 
 def _record(sequence, scope, values, ids, *, at, issued_by, purpose, claim) -> None:
-    """Write the ledger rows of one allocation with one INSERT ... SELECT FROM unnest, however many ids.
+    """Write the ledger rows of one allocation (one user, purpose and idempotency key for all). See `_record_rows`."""
+    count = len(ids)
+    _record_rows(sequence, scope, values, ids, at=at, issued_by_ids=[getattr(issued_by, "pk", None)] * count,
+                 purposes=[purpose] * count, claim_ids=[claim and claim.pk] * count)
+
+
+def _record_rows(sequence, scope, values, ids, *, at, issued_by_ids, purposes, claim_ids) -> None:
+    """Write the ledger rows of one allocation with one INSERT ... SELECT FROM unnest, however many ids; each id with
+    its user's id, purpose and idempotency key row's id (lists in the order of `ids`; coalesced allocation numbers
+    several callers' requests at once).
 
     Raises:
         CounterBehindLedger: the ledger already holds one of the values: the counter was moved back (by hand or a
@@ -383,9 +392,10 @@ def _record(sequence, scope, values, ids, *, at, issued_by, purpose, claim) -> N
         cursor.execute(
             f"INSERT INTO {IssuedNumber._meta.db_table} (sequence_id, scope, value, formatted, issued_at,"
             " issued_by_id, purpose, idempotency_key_id, voided_at, void_reason)"
-            " SELECT %s, %s, v, f, %s, %s, %s, %s, NULL, '' FROM unnest(%s::bigint[], %s::text[]) AS t(v, f)",
-            [sequence.pk, scope, at, getattr(issued_by, "pk", None), purpose[:200], claim and claim.pk,
-             list(values), ids],
+            " SELECT %s, %s, v, f, %s, u, p, k, NULL, '' FROM unnest(%s::bigint[], %s::text[], %s::bigint[],"
+            " %s::text[], %s::bigint[]) AS t(v, f, u, p, k)",
+            [sequence.pk, scope, at, list(values), ids, issued_by_ids, [purpose[:200] for purpose in purposes],
+             claim_ids],
         )
 
 

@@ -12,6 +12,10 @@ class PatientsConfig(AppConfig):
         from patients import checks  # noqa: F401  (registers the settings check)
 
         from core.roles import sync_roles_after_migrate
+        from idseq.coalesce import register_writer
+        from patients.services import REGISTRATION, insert_queued_registrations
 
         # Groups get the permissions of apps migrated after the roles migration too.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="tokenline-sync-roles")
+        # Any process may lead a batch of coalesced registrations, so every process can write them.
+        register_writer(REGISTRATION, insert_queued_registrations)

@@ -9,6 +9,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from idseq import coalesce
 from idseq.exceptions import AlreadyIssued, ReservedValue
 from idseq.reservations import claim, record_claimed
 from idseq.services import issue
@@ -26,6 +27,11 @@ MRN_UNIQUE_INDEX = "patients_patient_mrn_key"
 # The owners of the reservations that carried-over and imported numbers become (idseq.reservations.claim).
 CARRIED_OVER = "carried over"
 IMPORTED = "import"
+# The kind of record coalesced registrations queue (idseq.coalesce.register_writer, in PatientsConfig.ready).
+REGISTRATION = "patients.registration"
+# The fields a queued registration carries: every column a registration sets (not the id, the MRN, the generated).
+QUEUED_FIELDS = [field for field in Patient._meta.concrete_fields
+                 if not field.primary_key and field.name != "mrn" and not field.generated]
 
 # The fields a registration may set; everything else (mrn, created_at, is_active) is the system's. The last two are
 # the patient's wishes about text messages, asked with the demographics.
@@ -107,10 +113,22 @@ def save_new_patient(
     terminals.services) and returns it. With an `idempotency_key` (the API's Idempotency-Key header), a retry of the
     same request returns the patient the first one registered instead of registering again. `dob_not_after` is the
     latest date of birth accepted instead of the hospital's today (a lab terminal's registration date).
+    With TOKENLINE_COALESCE on and no transaction open, a registration that takes the next number is queued and
+    numbered with others arriving at once (idseq.coalesce), with the same guarantees and errors; it may also raise
+    NumberingBusy (503) when no batch numbered it within TOKENLINE_LOCK_TIMEOUT (nothing taken).
     Raises as `register_patient`, and idseq's ReservedValue (409, naming the owner) for a number inside someone's
     reservation.
     """
     _validate(patient, dob_not_after=dob_not_after)
+    if numbering is None and not carried_mrn and coalesce.enabled():
+        done = coalesce.issue_with_record(
+            SCHEMES[active_scheme()], kind=REGISTRATION, purpose="patient registration",
+            payload={field.attname: getattr(patient, field.attname) for field in QUEUED_FIELDS},
+            issued_by=patient.created_by, idempotency_key=idempotency_key, fingerprint=fingerprint,
+        )
+        if done is not None:  # committed by the batch's leader (None: this one goes the ordinary way below)
+            patient.pk, patient.mrn, patient._state.adding = done.record_id, done.formatted, False
+            return patient
     try:
         with _unique_violations_as_domain_errors(), transaction.atomic():
             if numbering is not None:
@@ -127,6 +145,20 @@ def save_new_patient(
     except (AlreadyIssued, ReservedValue) as exc:
         raise _holder_of(patient.mrn or carried_mrn) or exc from None
     return patient
+
+
+def insert_queued_registrations(payloads: list[dict], mrns: list[str]) -> list[int]:
+    """The writer of coalesced registrations (idseq.coalesce): insert the queued patients with their MRNs in one
+    statement, in the leader's transaction; return their ids in the same order. Their history rows come from the
+    insert trigger (inserted by each one's `created_by`). Raises IntegrityError for a row that breaks a constraint
+    (an active patient's CNIC): the leader then retries the batch row by row."""
+    fields = {field.attname: field for field in QUEUED_FIELDS}
+    patients = [
+        Patient(mrn=mrn, **{name: fields[name].to_python(value) for name, value in payload.items()})
+        for payload, mrn in zip(payloads, mrns)
+    ]
+    Patient.objects.bulk_create(patients)
+    return [patient.pk for patient in patients]
 
 
 def _carry_over(mrn: str, *, by) -> str:
