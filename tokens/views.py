@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import quote_etag
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
@@ -104,13 +105,15 @@ def my_token(request, key):
     """The patient's own page for one OPD token, opened from the slip's QR with no login: number, doctor, place
     and estimated time, "I am here" (check-in) on the token's day, then "Called: go to <doctor>"; no name, no MRN.
     It follows the token like the board (static/js/follow.js asks for `my_token_panel`). Forged or expired: 404."""
+    etag = _my_token_etag(request, key)  # read before the page, so a change in between is not missed
     token = _my_token(key)
-    if token is None:
+    if token is None or etag is None:
         return tokenlinks.gone(request)
     return render(request, "token_page.html", {
         **_my_token_context(token),
         "panel_template": "tokens/_my_token.html",
         "panel_url": reverse("tokens:my-token-panel", args=[key]),
+        "panel_etag": quote_etag(etag),
         "key": key,
     })
 

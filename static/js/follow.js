@@ -7,7 +7,7 @@
   if (!panel) return;
   const url = panel.dataset.follow;
   const every = 5000;
-  let etag = "";
+  let etag = panel.dataset.etag || "";  // the page came with the panel of this version
   function ask() {
     fetch(url, {cache: "no-store", credentials: "same-origin", headers: etag ? {"If-None-Match": etag} : {}})
       .then(function (response) {

@@ -8,11 +8,13 @@ import io
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import Client
 
 from core.errors import DomainError
 from tests.tokens.conftest import at, make_patients, make_slot
 from tokens import services
 from tokens.models import Category, Token, WaitingListEntry
+from tokens.views import my_token_link
 
 GRACE = datetime.timedelta(minutes=15)  # OPD_CHECK_IN_GRACE_MINUTES's default, set below
 
@@ -94,3 +96,20 @@ def test_the_automatic_no_show_leaves_a_token_that_arrived_meanwhile(morning):
     with pytest.raises(DomainError, match="has arrived or been called"):
         services.mark_no_show(token_id=first.pk, absent_only=True)
     assert Token.objects.get(pk=first.pk).status == Token.Status.CONFIRMED
+
+
+def test_i_am_here_on_the_token_page_checks_in_without_login_once(morning):
+    _, (token, _), _ = morning
+    client = Client(enforce_csrf_checks=True)
+    link = my_token_link(token)
+    page = client.get(link)
+    assert page.status_code == 200 and 'data-testid="here"' in page.text
+    assert token.patient.full_name not in page.text and token.patient.mrn not in page.text
+    csrf = client.cookies["csrftoken"].value
+    for _ in range(2):
+        answer = client.post(f"{link}here/", {"csrfmiddlewaretoken": csrf})
+        assert answer.status_code == 302 and answer["Location"] == link
+    checked = Token.objects.get(pk=token.pk).checked_in_at
+    assert checked is not None
+    assert "Checked in at" in client.get(link).text
+    assert client.post(f"{link[:-2]}x/here/", {"csrfmiddlewaretoken": csrf}).status_code == 404
