@@ -90,7 +90,7 @@ def slip(request, pk):
     visits = of_visible(Visit.objects.select_related("queue", "patient"), request.user)  # slips name the patient
     (visit,) = selectors.with_positions([get_object_or_404(visits, pk=pk)])
     link = tokenlinks.absolute(request, my_token_link(visit))
-    return render(request, "queues/slip.html", {"visit": visit, "qr_svg": qr.svg(link)})
+    return render(request, "queues/slip.html", {"visit": visit, "qr_svg": qr.svg(link, border=2)})
 
 
 def my_token_link(visit: Visit) -> str:

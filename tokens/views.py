@@ -71,7 +71,7 @@ def slip(request, pk):
     token page (valid through the slot's day: `my_token_link`); print CSS hides the rest."""
     token = get_object_or_404(of_visible(selectors.tokens_in_queue(), request.user), pk=pk)
     link = tokenlinks.absolute(request, my_token_link(token))
-    return render(request, "tokens/slip.html", {"token": token, "qr_svg": qr.svg(link)})
+    return render(request, "tokens/slip.html", {"token": token, "qr_svg": qr.svg(link, border=2)})
 
 
 def my_token_link(token: Token) -> str:

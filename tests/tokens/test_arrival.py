@@ -113,3 +113,13 @@ def test_i_am_here_on_the_token_page_checks_in_without_login_once(morning):
     assert checked is not None
     assert "Checked in at" in client.get(link).text
     assert client.post(f"{link[:-2]}x/here/", {"csrfmiddlewaretoken": csrf}).status_code == 404
+
+
+def test_the_desk_checks_a_token_in_from_the_room_page(morning, desk):
+    slot, (token, _), _ = morning
+    room = desk.get(f"/opd/room/{slot.doctor_id}/?slot={slot.pk}").text
+    assert f'data-testid="check-in-{token.token_number}"' in room
+    answer = desk.post(f"/opd/room/tokens/{token.pk}/check-in/", follow=True)
+    assert f"Token {token.token_number} checked in" in answer.text
+    assert f'data-testid="check-in-{token.token_number}"' not in answer.text
+    assert Token.objects.get(pk=token.pk).checked_in_at is not None
