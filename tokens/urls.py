@@ -22,4 +22,7 @@ urlpatterns = [
     path("opd/t/<str:key>/", views.my_token, name="my-token"),
     path("opd/t/<str:key>/panel/", views.my_token_panel, name="my-token-panel"),
     path("opd/t/<str:key>/here/", views.my_token_here, name="my-token-here"),
+    # The QR at the entrance: the token page this phone opened today; and the sign to print for it.
+    path("opd/here/", views.entrance, name="entrance"),
+    path("opd/entrance/", views.entrance_poster, name="entrance-poster"),
 ]

@@ -109,13 +109,46 @@ def my_token(request, key):
     token = _my_token(key)
     if token is None or etag is None:
         return tokenlinks.gone(request)
-    return render(request, "token_page.html", {
+    response = render(request, "token_page.html", {
         **_my_token_context(token),
         "panel_template": "tokens/_my_token.html",
         "panel_url": reverse("tokens:my-token-panel", args=[key]),
         "panel_etag": quote_etag(etag),
         "key": key,
     })
+    # The phone remembers the token pages it opened today, for the entrance's QR (`entrance`).
+    keys = [key, *(k for k in _remembered(request) if k != key)][:REMEMBERED]
+    response.set_cookie(ENTRANCE_COOKIE, "~".join(keys), max_age=24 * 3600, path="/opd/", httponly=True,
+                        samesite="Lax", secure=request.is_secure())
+    return response
+
+
+ENTRANCE_COOKIE = "tokenline_opd"  # the keys of the OPD token pages this phone opened, newest first, "~" between
+REMEMBERED = 4  # a patient seeing several doctors in a day; more would only lengthen the cookie
+
+
+def _remembered(request) -> list[str]:
+    return [key for key in request.COOKIES.get(ENTRANCE_COOKIE, "").split("~") if key]
+
+
+@never_cache
+def entrance(request):
+    """What the QR at the OPD entrance opens on a patient's phone: the token page of today's token this phone has
+    opened (from its slip's QR), where "I am here" checks it in; a choice when it opened several; else a page saying
+    to scan the slip's QR first. No login; links that no longer open (forged, expired, ended) are left out."""
+    today = timezone.localdate()
+    tokens = [(key, token) for key in _remembered(request) if (token := _my_token(key)) is not None
+              and token.day == today and token.status == Token.Status.CONFIRMED]
+    if len(tokens) == 1:
+        return redirect("tokens:my-token", key=tokens[0][0])
+    return render(request, "tokens/entrance.html", {"tokens": tokens, "title": gettext("I am here")})
+
+
+@role_required("tokens.view_token")
+def entrance_poster(request):
+    """A printable sign for the OPD entrance: a large QR of `entrance` (under TOKEN_PAGE_BASE_URL when set)."""
+    link = tokenlinks.absolute(request, reverse("tokens:entrance"))
+    return render(request, "tokens/entrance_poster.html", {"qr_svg": qr.svg(link), "link": link})
 
 
 @never_cache

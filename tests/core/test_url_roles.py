@@ -120,6 +120,8 @@ EXPECTED = {
     "opd/t/<str:key>/": OPEN,
     "opd/t/<str:key>/panel/": OPEN,
     "opd/t/<str:key>/here/": POST_ONLY_PAGE,
+    "opd/here/": OPEN,  # the entrance's QR: the patient's own phone, no login
+    "opd/entrance/": QUEUE_READ_PAGE,  # its printable sign
     # the API
     "api/v1/auth/token/": (405,) * 6,  # POST only, open to anyone
     "api/v1/auth/logout/": POST_ONLY_API,  # POST only: revokes the token it is called with

@@ -123,3 +123,21 @@ def test_the_desk_checks_a_token_in_from_the_room_page(morning, desk):
     assert f"Token {token.token_number} checked in" in answer.text
     assert f'data-testid="check-in-{token.token_number}"' not in answer.text
     assert Token.objects.get(pk=token.pk).checked_in_at is not None
+
+
+def test_the_entrance_qr_opens_the_token_page_this_phone_opened_today(morning, desk):
+    _, (token, other), _ = morning
+    phone = Client()
+    assert "Scan the QR on your token slip" in phone.get("/opd/here/").text  # nothing opened yet
+    phone.get(my_token_link(token))
+    answer = phone.get("/opd/here/")
+    assert answer.status_code == 302 and answer["Location"] == my_token_link(token)
+    phone.get(my_token_link(other))  # a second token on the same phone: the phone asks which
+    both = phone.get("/opd/here/").text
+    assert my_token_link(token) in both and my_token_link(other) in both
+    services.cancel_token(token_id=token.pk)  # an ended token is left out
+    assert phone.get("/opd/here/")["Location"] == my_token_link(other)
+    phone.cookies["tokenline_opd"] = "1.20991231:forged"
+    assert "Scan the QR on your token slip" in phone.get("/opd/here/").text
+    sign = desk.get("/opd/entrance/")
+    assert sign.status_code == 200 and "http://testserver/opd/here/" in sign.text

@@ -1,5 +1,5 @@
-"""In a real browser: the QR decoded from a printed OPD token slip opens the patient's token page, whose "I am here"
-checks the token in; after the slot and the grace the automatic no-show ends the token that never came (its page
+"""In a real browser: the QR decoded from a printed OPD token slip opens the patient's token page, which the
+entrance's QR opens again on that phone, and whose "I am here" checks the token in; after the slot and the grace the automatic no-show ends the token that never came (its page
 says so by itself), promotes the waiting list, and the doctor's room shows both."""
 
 import datetime
@@ -43,6 +43,8 @@ def test_check_in_by_qr_then_the_automatic_no_show_promotes_the_waiting_list(liv
             page.wait_for_load_state("load")
             assert sum(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in finished) < PAGE_BUDGET
             assert page.inner_text("[data-testid=token-number]") == "1"
+            page.goto("/opd/here/")  # later, the QR at the entrance: back to this phone's token page
+            assert page.url == link
             page.click("[data-testid=here]")
             page.wait_for_selector("[data-testid=checked-in]")
             page.goto(my_token_link(away))
