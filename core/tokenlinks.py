@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import quote_etag
 
 SALT = "tokenline.tokenpage."
 
@@ -46,3 +47,12 @@ def gone(request):
     """The 404 answer to a forged or expired link: a small page in the patient's language saying to ask at the
     desk (never the staff's error page, never which of the two it was)."""
     return render(request, "token_page_gone.html", status=404)
+
+
+def page(request, *, panel_template: str, panel_url: str, etag: str, context: dict):
+    """A token page (templates/token_page.html): `panel_template` rendered with `context` inside the page, which
+    asks `panel_url` for it again every few seconds (static/js/follow.js) sending `etag` (the panel's ETag, unquoted,
+    read before `context` so a change in between is not missed) until a newer one answers."""
+    return render(request, "token_page.html", {
+        **context, "panel_template": panel_template, "panel_url": panel_url, "panel_etag": quote_etag(etag),
+    })

@@ -15,7 +15,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import quote_etag
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
@@ -128,16 +127,13 @@ def my_token(request, key):
     """The patient's own page for one visit, opened from the slip's QR with no login: token, place in line and
     estimated call time, then "Called: go to Room 2"; nothing else (no name, no MRN). It follows the visit by
     asking for `my_token_panel` every few seconds (static/js/follow.js). A forged or expired link: 404 page."""
-    etag = _my_token_etag(request, key)  # read before the page, so a change in between is not missed
+    etag = _my_token_etag(request, key)  # before the page: see tokenlinks.page
     visit = _my_visit(key)
     if visit is None or etag is None:
         return tokenlinks.gone(request)
-    return render(request, "token_page.html", {
-        **_my_token_context(visit),
-        "panel_template": "queues/_my_token.html",
-        "panel_url": reverse("queues:my-token-panel", args=[key]),
-        "panel_etag": quote_etag(etag),
-    })
+    return tokenlinks.page(request, panel_template="queues/_my_token.html",
+                           panel_url=reverse("queues:my-token-panel", args=[key]), etag=etag,
+                           context=_my_token_context(visit))
 
 
 @never_cache

@@ -14,7 +14,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import quote_etag
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
@@ -105,17 +104,13 @@ def my_token(request, key):
     """The patient's own page for one OPD token, opened from the slip's QR with no login: number, doctor, place
     and estimated time, "I am here" (check-in) on the token's day, then "Called: go to <doctor>"; no name, no MRN.
     It follows the token like the board (static/js/follow.js asks for `my_token_panel`). Forged or expired: 404."""
-    etag = _my_token_etag(request, key)  # read before the page, so a change in between is not missed
+    etag = _my_token_etag(request, key)  # before the page: see tokenlinks.page
     token = _my_token(key)
     if token is None or etag is None:
         return tokenlinks.gone(request)
-    response = render(request, "token_page.html", {
-        **_my_token_context(token),
-        "panel_template": "tokens/_my_token.html",
-        "panel_url": reverse("tokens:my-token-panel", args=[key]),
-        "panel_etag": quote_etag(etag),
-        "key": key,
-    })
+    response = tokenlinks.page(request, panel_template="tokens/_my_token.html",
+                               panel_url=reverse("tokens:my-token-panel", args=[key]), etag=etag,
+                               context={**_my_token_context(token), "key": key})
     # The phone remembers the token pages it opened today, for the entrance's QR (`entrance`).
     keys = [key, *(k for k in _remembered(request) if k != key)][:REMEMBERED]
     response.set_cookie(ENTRANCE_COOKIE, "~".join(keys), max_age=24 * 3600, path="/opd/", httponly=True,
