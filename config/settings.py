@@ -87,6 +87,14 @@ TOKENLINE_ACCESS_LOG_DAYS = env.int("TOKENLINE_ACCESS_LOG_DAYS", default=365)
 QUEUE_BOARD_KEY = env("QUEUE_BOARD_KEY")
 # Callables (dotted paths) told after commit, off the request thread, which queues changed (see queues/notify.py).
 QUEUE_BOARD_NOTIFIERS = env.list("QUEUE_BOARD_NOTIFIERS", default=[])
+# The patient's token page (the QR on visit and OPD token slips): the address phones reach it at, e.g.
+# http://10.0.0.5:8000 on the hospital Wi-Fi; blank uses the host the desk's browser printed the slip from.
+TOKEN_PAGE_BASE_URL = env.str("TOKEN_PAGE_BASE_URL", default="")
+# OPD arrival: after a slot's start (plus its delay) plus this many minutes, the doctor's Call next skips tokens not
+# checked in; at the slot's end plus this many minutes `manage.py opd_no_shows` marks them no-show.
+OPD_CHECK_IN_GRACE_MINUTES = env.int("OPD_CHECK_IN_GRACE_MINUTES", default=15)
+if not 0 <= OPD_CHECK_IN_GRACE_MINUTES <= 720:
+    raise ImproperlyConfigured("OPD_CHECK_IN_GRACE_MINUTES must be 0 to 720 (minutes).")
 
 # Monitoring: /health/ needs no login. /metrics answers a request carrying
 # `Authorization: Bearer <METRICS_TOKEN>` (when set) or coming from METRICS_ALLOWED_IPS (addresses or networks; empty

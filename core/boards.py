@@ -33,3 +33,18 @@ def calls(sources: list[str], day: datetime.date) -> list[dict]:
 def version(sources: list[str], day: datetime.date) -> str:
     """The named sources' versions on `day`, joined: part of the board's ETag."""
     return "|".join(_sources[name][1](day) for name in sources if name in _sources)
+
+
+# Words of desk names read in Urdu on the board and the patient's token page ("Room 2" -> "کمرہ 2").
+URDU_DESK_WORDS = {"room": "کمرہ", "counter": "کاؤنٹر", "dr.": "ڈاکٹر"}
+
+
+def urdu_place(desk: str) -> str:
+    """A desk's or doctor's name as the Urdu pages read it: known words translated, the rest (numbers, names) kept,
+    e.g. `Room 2` -> `کمرہ 2`, `Dr. Sana Mirza` -> `ڈاکٹر Sana Mirza`."""
+    return " ".join(URDU_DESK_WORDS.get(word.lower(), word) for word in desk.split())
+
+
+def place_in_language(desk: str, language: str) -> str:
+    """`desk` as a page in `language` (a language code: "ur", "en", ...) names it: `urdu_place` for Urdu."""
+    return urdu_place(desk) if language == "ur" else desk

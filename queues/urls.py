@@ -16,4 +16,7 @@ urlpatterns = [
     path("queues/desks/<int:pk>/call-next/", views.call_next, name="call-next"),
     path("board/", views.board, name="board"),
     path("board/panel/", views.board_panel, name="board-panel"),
+    # The patient's token page: the link on the slip's QR is the key (core/tokenlinks.py), no login.
+    path("t/<str:key>/", views.my_token, name="my-token"),
+    path("t/<str:key>/panel/", views.my_token_panel, name="my-token-panel"),
 ]

@@ -3,6 +3,7 @@
 Writes go through `queues.services`; a DomainError (409) becomes an error message on the page it came from, never a 500.
 """
 
+import datetime
 import hmac
 from functools import partial
 
@@ -15,14 +16,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
-from core import boards
+from core import boards, qr, tokenlinks
 from core.errors import DomainError
 from core.pages import role_required
 from patients.selectors import of_visible, visible_to
-from queues import qr, selectors, services
+from queues import selectors, services
 from queues.forms import IssueTokenForm, TransferForm
 from queues.models import Desk, Queue, Visit
 
@@ -82,10 +84,66 @@ def issue(request, patient_pk):
 
 @role_required("queues.view_visit")
 def slip(request, pk):
-    """The token slip: token large, queue, position, estimated wait and a QR of the token; prints on its own."""
+    """The token slip: token large, queue, position, estimated wait, and a QR of the patient's token page (the
+    link, valid through the visit's day: `my_token_link`); prints on its own."""
     visits = of_visible(Visit.objects.select_related("queue", "patient"), request.user)  # slips name the patient
     (visit,) = selectors.with_positions([get_object_or_404(visits, pk=pk)])
-    return render(request, "queues/slip.html", {"visit": visit, "qr_svg": qr.svg(visit.token, visit.visit_date)})
+    link = tokenlinks.absolute(request, my_token_link(visit))
+    return render(request, "queues/slip.html", {"visit": visit, "qr_svg": qr.svg(link, border=2)})
+
+
+def my_token_link(visit: Visit) -> str:
+    """The path of `visit`'s token page, e.g. `/t/17.20261207:Xb3.../`: signed, valid through its day."""
+    return reverse("queues:my-token", args=[tokenlinks.sign("visit", visit.pk, visit.visit_date)])
+
+
+def _my_visit(key: str) -> Visit | None:
+    """The visit a token page link names, or None for a forged or expired link."""
+    pk = tokenlinks.unsign("visit", key)
+    return Visit.objects.select_related("queue", "desk").filter(pk=pk).first() if pk else None
+
+
+def _my_token_etag(request, key) -> str | None:
+    visit = _my_visit(key)
+    if visit is None:
+        return None
+    line = selectors.board_version(queue_ids=[visit.queue_id], visit_date=visit.visit_date)
+    return f"{line}-{get_language()}"
+
+
+def _my_token_context(visit: Visit) -> dict:
+    (visit,) = selectors.with_positions([visit])
+    minutes = visit.estimated_wait_minutes
+    return {
+        "visit": visit,
+        "title": gettext("Token %(token)s") % {"token": visit.token},
+        "call_at": timezone.localtime() + datetime.timedelta(minutes=minutes) if minutes is not None else None,
+        "place": boards.place_in_language(visit.desk.name, get_language()) if visit.desk else "",
+    }
+
+
+@never_cache
+def my_token(request, key):
+    """The patient's own page for one visit, opened from the slip's QR with no login: token, place in line and
+    estimated call time, then "Called: go to Room 2"; nothing else (no name, no MRN). It follows the visit by
+    asking for `my_token_panel` every few seconds (static/js/follow.js). A forged or expired link: 404 page."""
+    etag = _my_token_etag(request, key)  # before the page: see tokenlinks.page
+    visit = _my_visit(key)
+    if visit is None or etag is None:
+        return tokenlinks.gone(request)
+    return tokenlinks.page(request, panel_template="queues/_my_token.html",
+                           panel_url=reverse("queues:my-token-panel", args=[key]), etag=etag,
+                           context=_my_token_context(visit))
+
+
+@never_cache
+@condition(etag_func=_my_token_etag)
+def my_token_panel(request, key):
+    """The token page's changing part; 304 while the queue's line is unchanged (the board's ETag)."""
+    visit = _my_visit(key)
+    if visit is None:
+        return tokenlinks.gone(request)
+    return render(request, "queues/_my_token.html", _my_token_context(visit))
 
 
 @role_required("queues.change_visit")
@@ -202,14 +260,9 @@ def _board_context(request) -> dict:
 
 
 BOARD_RECENT = selectors.BOARD_CALLED - 1  # the last calls listed under "now calling"
-# Words of desk names read in Urdu on the board ("Room 2" -> "کمرہ 2").
-URDU_DESK_WORDS = {"room": "کمرہ", "counter": "کاؤنٹر", "dr.": "ڈاکٹر"}
-
-
 def urdu_call(token: str, desk: str) -> str:
     """The call as the board's Urdu line shows it, e.g. `ٹوکن GEN-025 ← کمرہ 2` (token and numbers as printed)."""
-    words = [URDU_DESK_WORDS.get(w.lower(), w) for w in desk.split()]
-    return f"ٹوکن {token} ← {' '.join(words)}"
+    return f"ٹوکن {token} ← {boards.urdu_place(desk)}"
 
 
 def _board_etag(request, *args, **kwargs) -> str:

@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from queues.models import Desk, Visit
 from tokens.models import Doctor
-from queues.views import board_key
+from queues.views import board_key, my_token_link
 from tests.conftest import CHROMIUM, browser_context, make_user
 
 pytestmark = [
@@ -33,6 +33,7 @@ SHOTS = {
     # Slips as they print (print styles), about 80 mm wide at 96 CSS pixels per inch.
     "slip-registration.png": ("/patients/{patient}/slip/", 320, 480),
     "slip-token.png": ("/queues/visits/{visit}/slip/", 320, 400),
+    "token-page.png": ("{token_page}", 390, 600),  # the patient's phone, from the slip's QR
 }
 PRINTED = {"slip-registration.png", "slip-token.png"}
 URDU = {"desk-ur.png"}  # taken with the language cookie set to Urdu
@@ -48,7 +49,8 @@ def test_screenshots_of_the_demo_morning(live_server, tmp_path):
     user = make_user("shots", "reception")
     visit = Visit.objects.filter(status=Visit.Status.WAITING).order_by("pk").first()
     values = {"desk": Desk.objects.get(name="Room 1").pk, "key": board_key(), "visit": visit.pk,
-              "patient": visit.patient_id, "doctor": Doctor.objects.order_by("name").first().pk}
+              "patient": visit.patient_id, "doctor": Doctor.objects.order_by("name").first().pk,
+              "token_page": my_token_link(visit)}
     with browser_context(live_server, user) as context:
         page = context.new_page()
         for name, (path, width, height) in SHOTS.items():

@@ -42,6 +42,11 @@ def play_morning(*, doctors: list[Doctor], rng: random.Random, now: datetime.dat
                 booked += isinstance(services.book_token(slot_id=slot.pk, patient=patient, category=category), Token)
             except DomainError:
                 continue
+        # Most patients have arrived (the desk checked them in); every fourth but an emergency has not, so the
+        # room skips them once the slot's grace has passed.
+        for token_id, number, category in Token.objects.filter(slot=slot).values_list("pk", "token_number", "category"):
+            if number % 4 or category == Category.EMERGENCY:
+                services.check_in(token_id=token_id)
         seen = []
         for _ in range(SEEN):
             token = services.call_next_token(slot_id=slot.pk)

@@ -175,6 +175,9 @@ class Token(models.Model):
     # The board's latest announcement of this token: the call, or a later "call again" (called_at keeps the first).
     announced_at = models.DateTimeField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The patient arrived: checked in at the desk or by "I am here" on their token page (tokens.services.check_in).
+    # Past the grace (OPD_CHECK_IN_GRACE_MINUTES) Call next skips tokens without it, and `opd_no_shows` ends them.
+    checked_in_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     # Audit, written in the transaction of the change: who booked (for a promoted token, who put the

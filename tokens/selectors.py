@@ -9,6 +9,7 @@ stored row is ever rewritten as time passes.
 
 import datetime
 
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -122,6 +123,22 @@ def in_room(slot: Slot) -> Token | None:
         .filter(slot=slot, status=Token.Status.CONFIRMED, called_at__isnull=False)
         .order_by("-called_at")
         .first()
+    )
+
+
+def arrival_deadline(slot: Slot) -> datetime.datetime:
+    """When `slot`'s patients must have checked in to be called: its start plus its delay plus
+    OPD_CHECK_IN_GRACE_MINUTES (an aware datetime). From then on Call next skips tokens not checked in."""
+    grace = slot.delay_minutes + settings.OPD_CHECK_IN_GRACE_MINUTES
+    return slot.start_time + datetime.timedelta(minutes=grace)
+
+
+def slot_end():
+    """An expression for a token's slot's end with its delay (`slot__end_time` + `slot__delay_minutes`), for
+    queries on tokens."""
+    return ExpressionWrapper(
+        F("slot__end_time") + F("slot__delay_minutes") * Value(datetime.timedelta(minutes=1)),
+        output_field=DateTimeField(),
     )
 
 

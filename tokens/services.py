@@ -8,9 +8,11 @@ never change; nothing is renumbered.
 
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.busy import bounded_lock_wait
@@ -298,13 +300,14 @@ def cancel_token(*, token_id, by=None) -> tuple[Token, Token | None]:
     return _end_token(token_id, Token.Status.CANCELLED, by=by)
 
 
-def mark_no_show(*, token_id, by=None) -> tuple[Token, Token | None]:
+def mark_no_show(*, token_id, by=None, absent_only: bool = False) -> tuple[Token, Token | None]:
     """Mark a confirmed token NO_SHOW; its place is released as in `cancel_token`. Records, returns and raises as
-    it."""
-    return _end_token(token_id, Token.Status.NO_SHOW, by=by)
+    it. With `absent_only` (the automatic no-show, `no_show_absent`) it also raises DomainError (409), writing
+    nothing, when the token was checked in or called meanwhile: checked under the token's lock."""
+    return _end_token(token_id, Token.Status.NO_SHOW, by=by, absent_only=absent_only)
 
 
-def _end_token(token_id, status: str, *, by) -> tuple[Token, Token | None]:
+def _end_token(token_id, status: str, *, by, absent_only: bool = False) -> tuple[Token, Token | None]:
     slot_id = Token.objects.filter(pk=token_id).values_list("slot_id", flat=True).first()
     if slot_id is None:
         raise NotFound(f"No token with id {token_id}.")
@@ -312,6 +315,8 @@ def _end_token(token_id, status: str, *, by) -> tuple[Token, Token | None]:
         slot = _lock_slot(slot_id)  # slot first, then the token: the order every writer uses
         token = Token.objects.select_for_update().get(pk=token_id)
         _check_confirmed(token)
+        if absent_only and (token.checked_in_at or token.called_at):
+            raise DomainError(f"Token {token.token_number} has arrived or been called: not a no-show.")
         token.status, token.ended_by, token.ended_at = status, by, timezone.now()
         token.save(update_fields=["status", "ended_by", "ended_at", "updated_at"])
         return token, _release_place(slot, by=by)
@@ -353,7 +358,9 @@ def complete_token(*, token_id) -> Token:
 
 def call_next_token(*, slot_id, called_by=None) -> Token:
     """The doctor's room calls the next patient of a slot: the first confirmed, not yet called token in queue
-    order (emergencies, then seed 002's final priority, then booking time), stamped `called_at`.
+    order (emergencies, then seed 002's final priority, then booking time), stamped `called_at`. From the slot's
+    arrival deadline on (`selectors.arrival_deadline`: start, delay and OPD_CHECK_IN_GRACE_MINUTES) only tokens
+    checked in are called: the others are skipped, keeping their place should they check in later.
 
     Under the slot's lock, so two clicks never call two patients. `called_by` is the user who pressed the button
     (kept for symmetry with queues.services.call_next; not stored).
@@ -368,9 +375,15 @@ def call_next_token(*, slot_id, called_by=None) -> Token:
                 f"Token {current.token_number} ({current.patient.full_name}) is still with {slot.doctor}:"
                 " complete it or mark a no-show first."
             )
-        token = selectors.slot_queue(slot).filter(status=Token.Status.CONFIRMED, called_at__isnull=True).first()
+        waiting = selectors.slot_queue(slot).filter(status=Token.Status.CONFIRMED, called_at__isnull=True)
+        arrived_only = timezone.now() >= selectors.arrival_deadline(slot)
+        token = (waiting.filter(checked_in_at__isnull=False) if arrived_only else waiting).first()
         if token is None:
-            raise DomainError(f"Nobody is waiting for {slot}.")
+            absent = waiting.count() if arrived_only else 0
+            raise DomainError(
+                f"Nobody who has checked in is waiting for {slot} ({absent} not arrived)." if absent
+                else f"Nobody is waiting for {slot}."
+            )
         token.called_at = token.announced_at = timezone.now()
         token.save(update_fields=["called_at", "announced_at", "updated_at"])
         signals.token_called(token)  # the outbox row (SMS, webhook) commits with the call
@@ -408,6 +421,58 @@ def start_token(*, token_id) -> Token:
         token.started_at = timezone.now()
         token.save(update_fields=["started_at", "updated_at"])
     return token
+
+
+def check_in(*, token_id) -> Token:
+    """The patient of a confirmed token has arrived (the desk's Check in, or "I am here" on their token page):
+    stamp `checked_in_at` now. Idempotent: a token already checked in is returned unchanged (its first time kept).
+
+    Raises: NotFound (404); DomainError (409) when the token is not confirmed (cancelled, completed, or already a
+    no-show: the patient asks at the desk) or is for another day than today (hospital time zone).
+    """
+    with transaction.atomic():
+        token = get_or_not_found(Token, token_id, lock=True)
+        _check_confirmed(token)
+        if token.day != timezone.localdate():
+            raise DomainError(f"Token {token.token_number} is for {token.day.day} {token.day:%b %Y}: check in that day.")
+        if token.checked_in_at is None:
+            token.checked_in_at = timezone.now()
+            token.save(update_fields=["checked_in_at", "updated_at"])
+    return token
+
+
+def no_show_absent(*, now: datetime.datetime | None = None) -> list[tuple[Token, Token | None]]:
+    """The automatic no-show (`manage.py opd_no_shows`, run every minute): every confirmed token of today's and
+    yesterday's slots (hospital time zone) neither checked in nor called at `now` (default: the present) past its
+    deadline: the slot's end plus its delay plus OPD_CHECK_IN_GRACE_MINUTES, and for a token promoted from the
+    waiting list no sooner than its promotion plus the grace (so a late promotion gets its own time to arrive).
+    Each goes through `mark_no_show` as the room's button does, one transaction per token, so its place is
+    released and the slot's waiting list promoted exactly as by hand. Cancelled slots are left alone. A token that
+    arrives or is called while this runs is skipped (checked under its lock).
+
+    Returns: [(the no-show token, the token promoted into its place or None)], in slot and token order.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    grace = datetime.timedelta(minutes=settings.OPD_CHECK_IN_GRACE_MINUTES)
+    due = (
+        Token.objects.filter(
+            day__gte=today - datetime.timedelta(days=1), day__lte=today, status=Token.Status.CONFIRMED,
+            called_at__isnull=True, checked_in_at__isnull=True,
+        )
+        .exclude(slot__status=Slot.Status.CANCELLED)
+        .annotate(deadline=Greatest(selectors.slot_end(), Coalesce("promoted_at", "slot__start_time")))
+        .filter(deadline__lte=now - grace)
+        .order_by("slot__start_time", "slot_id", "token_number")
+        .values_list("pk", flat=True)
+    )
+    ended = []
+    for token_id in due:
+        try:
+            ended.append(mark_no_show(token_id=token_id, absent_only=True))
+        except DomainError:
+            continue  # checked in, called or ended since the query: not this run's to end
+    return ended
 
 
 def promote_waiting_entry(*, entry_id) -> Token:

@@ -18,4 +18,11 @@ urlpatterns = [
     path("opd/room/tokens/<uuid:pk>/<slug:step>/", views.room_step, name="room-step"),
     path("opd/report/", views.report, name="report"),
     path("opd/report.csv", views.report_csv, name="report-csv"),
+    # The patient's token page: the link on the slip's QR is the key (core/tokenlinks.py), no login.
+    path("opd/t/<str:key>/", views.my_token, name="my-token"),
+    path("opd/t/<str:key>/panel/", views.my_token_panel, name="my-token-panel"),
+    path("opd/t/<str:key>/here/", views.my_token_here, name="my-token-here"),
+    # The QR at the entrance: the token page this phone opened today; and the sign to print for it.
+    path("opd/here/", views.entrance, name="entrance"),
+    path("opd/entrance/", views.entrance_poster, name="entrance-poster"),
 ]

@@ -14,9 +14,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
+from core import boards, qr, tokenlinks
 from core.errors import DomainError
 from core.pages import role_required
 from patients.selectors import of_visible
@@ -64,9 +66,108 @@ def book(request):
 
 @role_required("tokens.view_token")
 def slip(request, pk):
-    """The token slip: number large, doctor, slot time, position and estimated time; print CSS hides the rest."""
+    """The token slip: number large, doctor, slot time, position and estimated time, and a QR of the patient's
+    token page (valid through the slot's day: `my_token_link`); print CSS hides the rest."""
     token = get_object_or_404(of_visible(selectors.tokens_in_queue(), request.user), pk=pk)
-    return render(request, "tokens/slip.html", {"token": token})
+    link = tokenlinks.absolute(request, my_token_link(token))
+    return render(request, "tokens/slip.html", {"token": token, "qr_svg": qr.svg(link, border=2)})
+
+
+def my_token_link(token: Token) -> str:
+    """The path of `token`'s page, e.g. `/opd/t/<32 hex>.20261207:Xb3.../`: signed, valid through its day."""
+    return reverse("tokens:my-token", args=[tokenlinks.sign("opd", token.pk, token.day)])
+
+
+def _my_token(key: str) -> Token | None:
+    """The OPD token a token page link names (with position and estimated time), or None for a forged or expired
+    link."""
+    pk = tokenlinks.unsign("opd", key)
+    return selectors.tokens_in_queue().filter(pk=_uuid_or_none(pk)).first() if pk else None
+
+
+def _my_token_etag(request, key) -> str | None:
+    token = _my_token(key)
+    return f"{selectors.board_version(token.day)}-{get_language()}" if token else None
+
+
+def _my_token_context(token: Token) -> dict:
+    return {
+        "token": token,
+        "title": gettext("OPD token %(number)s") % {"number": token.token_number},
+        "place": boards.place_in_language(token.doctor.name, get_language()),
+        "today": timezone.localdate(),
+    }
+
+
+@never_cache
+def my_token(request, key):
+    """The patient's own page for one OPD token, opened from the slip's QR with no login: number, doctor, place
+    and estimated time, "I am here" (check-in) on the token's day, then "Called: go to <doctor>"; no name, no MRN.
+    It follows the token like the board (static/js/follow.js asks for `my_token_panel`). Forged or expired: 404."""
+    etag = _my_token_etag(request, key)  # before the page: see tokenlinks.page
+    token = _my_token(key)
+    if token is None or etag is None:
+        return tokenlinks.gone(request)
+    response = tokenlinks.page(request, panel_template="tokens/_my_token.html",
+                               panel_url=reverse("tokens:my-token-panel", args=[key]), etag=etag,
+                               context={**_my_token_context(token), "key": key})
+    # The phone remembers the token pages it opened today, for the entrance's QR (`entrance`).
+    keys = [key, *(k for k in _remembered(request) if k != key)][:REMEMBERED]
+    response.set_cookie(ENTRANCE_COOKIE, "~".join(keys), max_age=24 * 3600, path="/opd/", httponly=True,
+                        samesite="Lax", secure=request.is_secure())
+    return response
+
+
+ENTRANCE_COOKIE = "tokenline_opd"  # the keys of the OPD token pages this phone opened, newest first, "~" between
+REMEMBERED = 4  # a patient seeing several doctors in a day; more would only lengthen the cookie
+
+
+def _remembered(request) -> list[str]:
+    return [key for key in request.COOKIES.get(ENTRANCE_COOKIE, "").split("~") if key]
+
+
+@never_cache
+def entrance(request):
+    """What the QR at the OPD entrance opens on a patient's phone: the token page of today's token this phone has
+    opened (from its slip's QR), where "I am here" checks it in; a choice when it opened several; else a page saying
+    to scan the slip's QR first. No login; links that no longer open (forged, expired, ended) are left out."""
+    today = timezone.localdate()
+    tokens = [(key, token) for key in _remembered(request) if (token := _my_token(key)) is not None
+              and token.day == today and token.status == Token.Status.CONFIRMED]
+    if len(tokens) == 1:
+        return redirect("tokens:my-token", key=tokens[0][0])
+    return render(request, "tokens/entrance.html", {"tokens": tokens, "title": gettext("I am here")})
+
+
+@role_required("tokens.view_token")
+def entrance_poster(request):
+    """A printable sign for the OPD entrance: a large QR of `entrance` (under TOKEN_PAGE_BASE_URL when set)."""
+    link = tokenlinks.absolute(request, reverse("tokens:entrance"))
+    return render(request, "tokens/entrance_poster.html", {"qr_svg": qr.svg(link), "link": link})
+
+
+@never_cache
+@condition(etag_func=_my_token_etag)
+def my_token_panel(request, key):
+    """The token page's changing part; 304 while the day's OPD tokens are unchanged (the board's ETag)."""
+    token = _my_token(key)
+    if token is None:
+        return tokenlinks.gone(request)
+    return render(request, "tokens/_my_token.html", {**_my_token_context(token), "key": key})
+
+
+@require_POST
+def my_token_here(request, key):
+    """The token page's "I am here": checks the token in (`services.check_in`, idempotent) and shows the page
+    again. A token that can no longer check in (ended, another day) gets the page with the reason."""
+    token = _my_token(key)
+    if token is None:
+        return tokenlinks.gone(request)
+    try:
+        services.check_in(token_id=token.pk)
+    except DomainError:
+        pass  # the page shows the token's state (ended, or another day), which says what to do
+    return redirect("tokens:my-token", key=key)
 
 
 @role_required("tokens.view_waitinglistentry")
@@ -147,6 +248,7 @@ ROOM_STEPS = {
     "start": (services.start_token, "started"),
     "complete": (services.complete_token, "completed"),
     "no-show": (lambda token_id: services.mark_no_show(token_id=token_id)[0], "marked no-show"),
+    "check-in": (services.check_in, "checked in"),
 }
 
 
@@ -191,7 +293,8 @@ def room_call_next(request, pk):
 @require_POST
 @role_required("tokens.change_token")
 def room_step(request, pk, step):
-    """Call again, Start, Complete or No-show of the token in the room; back to the room on its slot."""
+    """Call again, Start, Complete, No-show of the token in the room, or Check in of a token in the slot's queue
+    (the patient arrived at the desk); back to the room on its slot."""
     if step not in ROOM_STEPS:
         raise Http404("No such step.")
     token = get_object_or_404(Token.objects.select_related("slot", "patient"), pk=pk)

@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
+from core import tokenlinks
 from idseq.models import Counter, IssuedNumber, Sequence
 from patients.models import DuplicatePair, ImportJob, Patient, PatientAccess
 from patients.services import register_patient
@@ -102,6 +103,9 @@ EXPECTED = {
     "queues/desks/<int:pk>/call-next/": POST_ONLY_PAGE,
     "board/": (403,) * 6,
     "board/panel/": (403,) * 6,
+    # the patient's token pages: the signed link is the key, no login (and no role changes what it shows)
+    "t/<str:key>/": OPEN,
+    "t/<str:key>/panel/": OPEN,
     # OPD pages
     "opd/book/": (302, 200, 403, 403, 403, 200),
     "opd/tokens/<uuid:pk>/": QUEUE_READ_PAGE,
@@ -116,6 +120,11 @@ EXPECTED = {
     "opd/report.csv": QUEUE_READ_PAGE,
     "today/": MANAGER_PAGE,
     "today.csv": MANAGER_PAGE,
+    "opd/t/<str:key>/": OPEN,
+    "opd/t/<str:key>/panel/": OPEN,
+    "opd/t/<str:key>/here/": POST_ONLY_PAGE,
+    "opd/here/": OPEN,  # the entrance's QR: the patient's own phone, no login
+    "opd/entrance/": QUEUE_READ_PAGE,  # its printable sign
     # the API
     "api/v1/auth/token/": (405,) * 6,  # POST only, open to anyone
     "api/v1/auth/logout/": POST_ONLY_API,  # POST only: revokes the token it is called with
@@ -314,6 +323,8 @@ def world(db):
         ("opd/tokens/", "pk"): token.pk, ("opd/waiting/", "pk"): entry.pk, ("opd/waiting/", "step"): "promote",
         ("opd/slots/", "pk"): slot.pk, ("opd/room/", "pk"): doctor.pk, ("opd/room/slots/", "pk"): slot.pk,
         ("opd/room/tokens/", "pk"): token.pk, ("opd/room/tokens/", "step"): "complete",
+        ("t/", "key"): tokenlinks.sign("visit", visit.pk, visit.visit_date),
+        ("opd/t/", "key"): tokenlinks.sign("opd", token.pk, token.day),
         ("api/v1/^patients/", "pk"): patient.pk, ("api/^patients/", "pk"): patient.pk,
         ("api/v1/^sequences/", "key"): "mrn", ("api/v1/terminals/", "code"): terminal_b.code,
         ("offline/", "code"): terminal_b.code,
