@@ -119,6 +119,8 @@ def morning(db, settings):
     Queue.objects.create(name="لیبارٹری", code="LAB")
     desk = Desk.objects.create(name="کمرہ ۲")
     desk.queues.set([general])
+    free_desk = Desk.objects.create(name="کمرہ ۳")  # no patient: Call next
+    free_desk.queues.set([general])
     waiting = [queue_services.issue_visit(patient=p, queue=general) for p in (patient, *others)]
     queue_services.call_next(desk=desk)
     queue_services.mark_no_show(visit=waiting[0])
@@ -149,6 +151,7 @@ def morning(db, settings):
         "duplicate pair": f"/patients/duplicates/{pair.pk}/",
         "queues": "/queues/",
         "desk": f"/queues/desks/{desk.pk}/",
+        "desk with nobody at it": f"/queues/desks/{free_desk.pk}/",
         "token slip": f"/queues/visits/{waiting[2].pk}/slip/",
         "board": f"/board/?key={board_key()}&sources=opd",
         "OPD front desk": "/opd/book/",
@@ -174,12 +177,13 @@ def test_every_staff_page_in_urdu_has_no_english_left(morning):
 
 def test_form_errors_and_refusals_shown_on_urdu_pages_are_translated(morning):
     client = urdu_client(make_user("منتظم", is_superuser=True, is_staff=True))
+    desk = Desk.objects.get(name="کمرہ ۲")
     pages = {
         "registration with errors": client.post("/patients/register/", {"full_name": "", "cnic": "12", "dob": "x"}),
         "booking with errors": client.post("/opd/book/", {"patient": "000-00-000", "category": "VIP"}),
-        "refused step": client.post(f"/queues/desks/{Desk.objects.get().pk}/call-next/", follow=True),
+        "refused step": client.post(f"/queues/desks/{desk.pk}/call-next/", follow=True),
         "step done": client.post(f"/queues/visits/{Visit.objects.get(status='in_consultation').pk}/complete/",
-                                 {"desk": Desk.objects.get().pk}, follow=True),
+                                 {"desk": desk.pk}, follow=True),
     }
     left = {name: english_left(response.content.decode()) for name, response in pages.items()}
     assert {name: texts for name, texts in left.items() if texts} == {}
