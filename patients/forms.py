@@ -140,8 +140,10 @@ class PatientForm(DemographicsForm):
                 full_name=data["full_name"], father_name=data.get("father_name", ""), dob=data.get("dob")
             )
             if self.duplicates:
-                self.add_error("confirm_duplicate", "A patient with this name, father's name and date of birth is "
-                               "already registered. Check the list; tick the box if this is someone else.")
+                self.add_error("confirm_duplicate", _(
+                    "A patient with this name, father's name and date of birth is already registered. Check the "
+                    "list; tick the box if this is someone else."
+                ))
         return data
 
     def registration(self) -> dict:

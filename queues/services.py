@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from idseq.exceptions import IdempotencyConflict
 from core.errors import NotFound
 from idseq.services import issue
+from patients.services import register_patient
 from queues import notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
 from queues.models import Desk, Queue, Visit
@@ -82,6 +83,28 @@ def issue_visit(
                               idempotency_key=idempotency_key, request_hash=fingerprint)
     except _Replayed as replay:  # the rollback returned the token taken
         return replay.visit
+
+
+def register_and_issue(*, registration: dict, queue: Queue, priority: str = Visit.Priority.MEDIUM,
+                       issued_by=None) -> Visit:
+    """The desk's one step for a new walk-in patient: register them and give them a token in `queue`, in one
+    transaction, so the MRN and the token commit together or neither number is taken.
+
+    Args:
+        registration: the keyword arguments of `patients.services.register_patient` but `created_by` (the
+            demographics, as `patients.forms.PatientForm.registration()` gives them).
+        queue, priority, issued_by: as `issue_visit` (the user registers and issues).
+    Returns:
+        the saved visit, status "waiting"; `visit.patient` is the new patient with their MRN.
+    Raises:
+        ValidationError, QueueInactive: an unknown priority or a closed queue, before any number is taken.
+        whatever `register_patient` or `issue_visit` raises (DuplicatePatient, MrnTaken, ...); the transaction
+        rolls back, so neither the MRN nor the token is used up.
+    """
+    _check_queue_takes(queue, priority)
+    with transaction.atomic():
+        patient = register_patient(**registration, created_by=issued_by)
+        return issue_visit(patient=patient, queue=queue, priority=priority, issued_by=issued_by)
 
 
 class _Replayed(Exception):
@@ -268,12 +291,17 @@ def transfer_visit(*, visit: Visit, to_queue: Queue, transferred_by=None) -> Vis
 
 def _check_can_join(patient, queue: Queue, priority: str) -> None:
     """Checks that need no lock, run before a number is taken."""
+    _check_queue_takes(queue, priority)
+    if not patient.is_active:
+        raise ActionNotAllowed(_("Patient %(mrn)s is inactive.") % {"mrn": patient.mrn})
+
+
+def _check_queue_takes(queue: Queue, priority: str) -> None:
+    """The queue is open and the priority one it knows; raises ValidationError or QueueInactive otherwise."""
     if priority not in Visit.Priority.values:
         raise ValidationError({"priority": [f"Choose one of {', '.join(Visit.Priority.values)}."]})
     if not queue.is_active:
         raise QueueInactive(_("Queue %(queue)s is inactive: it issues no tokens.") % {"queue": queue.name})
-    if not patient.is_active:
-        raise ActionNotAllowed(_("Patient %(mrn)s is inactive.") % {"mrn": patient.mrn})
 
 
 def _new_visit(

@@ -8,7 +8,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,10 +22,12 @@ from django.utils.translation import gettext_lazy as _
 from core import boards
 from core.digits import urdu_digits
 from core.errors import DomainError
-from core.pages import role_required
+from core.pages import refusal, role_required
+from patients.exceptions import DuplicatePatient
+from patients.mrn import client_formats
 from patients.selectors import of_visible, visible_to
 from queues import qr, selectors, services
-from queues.forms import IssueTokenForm, TransferForm
+from queues.forms import IssueTokenForm, RegisterAndIssueForm, TransferForm
 from queues.models import Desk, Queue, Visit
 
 # The desk page's buttons: URL name of the step -> (service, name of its user argument, the message when done).
@@ -80,6 +82,31 @@ def issue(request, patient_pk):
         messages.error(request, str(exc))
         return redirect("patients:detail", pk=patient.pk)
     return redirect(reverse("queues:slip", args=[visit.pk]) + "?print=1")
+
+
+@role_required("queues.add_visit")
+def register_and_issue(request):
+    """Register a new walk-in patient and give them a token in the chosen queue in one submit (one transaction:
+    `services.register_and_issue`); then the registered page, with Print slip for the MRN and the new token's slip
+    in its panel. `?queue=<pk>` chooses the queue first (the desk page's link: one of the desk's queues)."""
+    if not request.user.has_perm("patients.add_patient"):
+        raise PermissionDenied(refusal("patients.add_patient"))
+    form = RegisterAndIssueForm(request.POST or None, initial={"queue": request.GET.get("queue")})
+    existing = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = services.register_and_issue(
+                registration=form.registration(), queue=form.cleaned_data["queue"],
+                priority=form.cleaned_data["priority"], issued_by=request.user,
+            )
+        except DuplicatePatient as exc:
+            existing = visible_to(request.user).filter(mrn=exc.mrn).first()  # the page links to the patient
+            form.add_error("cnic", str(exc))
+        except (ValidationError, DomainError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
+        else:
+            return redirect("patients:registered", pk=visit.patient_id)
+    return render(request, "queues/register.html", {"form": form, "existing": existing, "mrn_formats": client_formats()})
 
 
 @role_required("queues.view_visit")

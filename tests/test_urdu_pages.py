@@ -139,6 +139,7 @@ def morning(db, settings):
     return {
         "home": "/",
         "register": "/patients/register/",
+        "register and issue token": "/queues/register/",
         "search": "/patients/?q=" + "بی بی",
         "search, nothing found": "/patients/?q=" + "کوئی نہیں",
         "patient": f"/patients/{patient.pk}/",
