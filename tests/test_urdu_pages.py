@@ -190,6 +190,13 @@ def test_form_errors_and_refusals_shown_on_urdu_pages_are_translated(morning):
     assert {name: texts for name, texts in left.items() if texts} == {}
 
 
+def test_the_login_page_in_urdu_has_no_english_left(db, settings):
+    settings.HOSPITAL_NAME = "سول ہسپتال"
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ur"
+    assert english_left(client.get("/login/").content.decode()) == []
+
+
 def test_the_checker_sees_an_english_word_in_text_and_attributes_but_not_codes():
     assert english_left('<p>ٹوکن <span class="token">GEN-001</span> MRN 001-00-042 · 35y</p>') == []
     assert english_left('<p lang="en">Now calling</p><kbd>Ctrl</kbd>') == []
