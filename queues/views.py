@@ -106,7 +106,8 @@ def register_and_issue(request):
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
         else:
             return redirect("patients:registered", pk=visit.patient_id)
-    return render(request, "queues/register.html", {"form": form, "existing": existing, "mrn_formats": client_formats()})
+    context = {"form": form, "existing": existing, "mrn_formats": client_formats()}
+    return render(request, "queues/register.html", context)
 
 
 @role_required("queues.view_visit")

@@ -44,7 +44,9 @@ def visit(db):
     return queue_services.issue_visit(patient=patient, queue=Queue.objects.create(name="جنرل", code="GEN"))
 
 
-@pytest.mark.parametrize("style, mrn, token", [("latin", "001-00-001", "GEN-001"), ("eastern", "۰۰۱-۰۰-۰۰۱", "GEN-۰۰۱")])
+@pytest.mark.parametrize("style, mrn, token", [
+    ("latin", "001-00-001", "GEN-001"), ("eastern", "۰۰۱-۰۰-۰۰۱", "GEN-۰۰۱"),
+])
 def test_urdu_slips_write_numbers_in_the_chosen_digits(settings, visit, style, mrn, token):
     settings.URDU_DIGITS = style
     patient_slip = get(f"/patients/{visit.patient.pk}/slip/", urdu=True)
