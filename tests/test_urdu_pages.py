@@ -11,6 +11,7 @@ Two checks, each of which fails on its own kind of gap:
   committed .mo holds exactly what the .po says.
 """
 
+import datetime
 import gettext
 import re
 import shutil
@@ -52,7 +53,8 @@ ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 class _Reader(HTMLParser):
-    """Collects (where, text) for every piece of readable text in a page, skipping SKIPPED and lang="en" parts."""
+    """Collects (where, text) for every piece of readable text in a page, skipping SKIPPED elements and the parts
+    marked lang="en" (but reading a lang="ur" part inside one: the bilingual board's Urdu lines)."""
 
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -62,12 +64,17 @@ class _Reader(HTMLParser):
         self.found: list[tuple[str, str]] = []
 
     def _skipping(self) -> bool:
-        return any(skipped for _, skipped in self.stack)
+        return bool(self.stack) and self.stack[-1][1]
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        skipped = tag in SKIPPED or attrs.get("lang") == "en"
-        if not skipped and not self._skipping():
+        if tag in SKIPPED or attrs.get("lang") == "en":
+            skipped = True
+        elif attrs.get("lang") == "ur":
+            skipped = False
+        else:
+            skipped = self._skipping()
+        if not skipped:
             for name in READ_ATTRIBUTES & attrs.keys():
                 self.found.append((f"<{tag} {name}>", attrs[name] or ""))
             if tag == "input" and attrs.get("type") in {"submit", "button"}:
@@ -130,7 +137,7 @@ def morning(db, settings):
     doctor = token_services.create_doctor(name="ڈاکٹر عائشہ", specialization="امراض قلب")
     now = timezone.localtime()
     start = now.replace(minute=0, second=0, microsecond=0)
-    slot = token_services.create_slot(doctor=doctor, start_time=start, end_time=start + timezone.timedelta(hours=23),
+    slot = token_services.create_slot(doctor=doctor, start_time=start, end_time=start + datetime.timedelta(hours=23),
                                       max_capacity=1)
     token = token_services.book_token(slot_id=slot.pk, patient=patient, category=Category.WALKIN)
     entry = token_services.book_token(slot_id=slot.pk, patient=twin, category=Category.WALKIN)
@@ -200,6 +207,9 @@ def test_the_login_page_in_urdu_has_no_english_left(db, settings):
 def test_the_checker_sees_an_english_word_in_text_and_attributes_but_not_codes():
     assert english_left('<p>ٹوکن <span class="token">GEN-001</span> MRN 001-00-042 · 35y</p>') == []
     assert english_left('<p lang="en">Now calling</p><kbd>Ctrl</kbd>') == []
+    assert english_left('<html lang="en"><h1>Now calling <span lang="ur">waiting</span></h1></html>') == [
+        "<span> waiting"
+    ]
     assert english_left("<p>ٹوکن waiting</p>") == ["<p> ٹوکن waiting"]
     assert english_left('<input placeholder="Search">') == ["<input placeholder> Search"]
 
