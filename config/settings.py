@@ -64,6 +64,11 @@ LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("ur", "اردو")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 HOSPITAL_NAME = env("HOSPITAL_NAME")
+# Digits of the numbers on Urdu slips and the board's Urdu line: "latin" (0123456789) or "eastern" (Extended
+# Arabic-Indic, ۰۱۲۳۴۵۶۷۸۹). QR codes, barcodes and everything typed or stored keep Latin digits (core/digits.py).
+URDU_DIGITS = env.str("URDU_DIGITS", default="latin")
+if URDU_DIGITS not in ("latin", "eastern"):
+    raise ImproperlyConfigured(f"URDU_DIGITS is {URDU_DIGITS!r}; use latin or eastern.")
 
 # Lab terminals: numbers from which a terminal passing 90 % of its range gets a new range of the same
 # size, e.g. "700000-799999". Empty: no automatic extension; an admin adds ranges by hand.
@@ -174,6 +179,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.hospital",
             ],
+            # Filters every app's templates use without {% load %}: `digits`, `urdu_digits` (core/digits.py).
+            "builtins": ["core.templatetags.digits"],
         },
     },
 ]

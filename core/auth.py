@@ -17,11 +17,13 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.contrib.auth import authenticate, user_logged_in
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Max
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
@@ -143,6 +145,17 @@ class LogoutView(APIView):
         return Response(status=204)
 
 
+class LoginForm(AuthenticationForm):
+    """Django's login form with its labels in the page's language (Tokenline's catalogue, not Django's)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("Username")
+        self.fields["password"].label = _("Password")
+
+
 @method_decorator(sensitive_post_parameters(), name="dispatch")
 class LoginView(auth_views.LoginView):
     """Django's login page; a locked-out name and address get core.auth.lockout_response (axes' middleware)."""
+
+    authentication_form = LoginForm

@@ -17,6 +17,7 @@ import math
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from psycopg import errors as pg_errors
 
 from core.errors import DomainError
@@ -120,8 +121,8 @@ def as_busy(exc: BaseException, what: str, *, error: type[Busy] = Busy) -> Busy 
         return None
     logger.warning("%s timed out on %s; answered busy (503), nothing taken", _kind(exc), what)
     return error(
-        "Numbering is busy: another desk or a long job holds the counter. Nothing was taken; "
-        f"try again in {retry_after()} s."
+        _("Numbering is busy: another desk or a long job holds the counter. Nothing was taken; try again in "
+          "%(seconds)s s.") % {"seconds": retry_after()}
     )
 
 

@@ -5,6 +5,7 @@ import functools
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 
 
 def role_required(perm: str):
@@ -35,5 +36,7 @@ def refusal(perm: str) -> str:
         .values_list("name", flat=True)
         .first()
     )
-    what = name.removeprefix("Can ") if name else f"do this ({perm})"
-    return f"Your role may not {what}."
+    if not name:
+        return _("Your role may not do this (%(perm)s).") % {"perm": perm}
+    # The permission's name is Django's English ("Can add patient"); the sentence around it is translated whole.
+    return _("Your role may not %(what)s.") % {"what": name.removeprefix("Can ")}

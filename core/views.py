@@ -8,6 +8,7 @@ without context processors or the database, since either may be what failed.
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils.translation import gettext as _
 
 from core.requests import current_request_id
 
@@ -22,26 +23,26 @@ def _page(request, status: int, title: str, reason: str):
 
 def bad_request(request, exception=None):
     """400: a request Django could not read (e.g. a body too large to parse, a malformed header)."""
-    reason = "The request could not be read."
+    reason = _("The request could not be read.")
     if _is_api(request):
         return JsonResponse({"detail": reason}, status=400)
-    return _page(request, 400, "Bad request", reason)
+    return _page(request, 400, _("Bad request"), reason)
 
 
 def permission_denied(request, exception=None):
     """403: the reason is the PermissionDenied's message when it has one (see core.pages.role_required)."""
-    reason = str(exception or "") or "Your role may not open this page."
+    reason = str(exception or "") or _("Your role may not open this page.")
     if _is_api(request):
         return JsonResponse({"detail": reason}, status=403)
-    return _page(request, 403, "Not allowed", reason)
+    return _page(request, 403, _("Not allowed"), reason)
 
 
 def page_not_found(request, exception=None):
     """404: nothing at this address (or an id that names nothing)."""
-    reason = "There is nothing at this address."
+    reason = _("There is nothing at this address.")
     if _is_api(request):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return _page(request, 404, "Not found", reason)
+    return _page(request, 404, _("Not found"), reason)
 
 
 def server_error(request):

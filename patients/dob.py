@@ -10,8 +10,12 @@ import re
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-MESSAGE = "Enter the date of birth as dd/mm/yyyy, or the age: 35, 35y, 8m (months), 3w (weeks) or 10d (days)."
+MESSAGE = gettext_lazy(
+    "Enter the date of birth as dd/mm/yyyy, or the age: 35, 35y, 8m (months), 3w (weeks) or 10d (days)."
+)
 MAX_AGE_YEARS = 130
 _DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -23,6 +27,11 @@ class DateOfBirth(NamedTuple):
 
     date: datetime.date
     estimated: bool
+
+
+def _refusal(sentence: str, text: str) -> str:
+    """What is wrong with `text` (one translated sentence with %(text)s), then how to type it (MESSAGE)."""
+    return f"{sentence % {'text': text}} {MESSAGE}"
 
 
 def parse_dob(text: str, today: datetime.date) -> DateOfBirth | None:
@@ -44,17 +53,17 @@ def parse_dob(text: str, today: datetime.date) -> DateOfBirth | None:
         try:
             return DateOfBirth(datetime.date(year, month, day), False)
         except ValueError:
-            raise ValidationError(f"{text} is not a date. {MESSAGE}", code="invalid") from None
+            raise ValidationError(_refusal(_("%(text)s is not a date."), text), code="invalid") from None
     if match := _AGE.match(text):
         number, unit = int(match.group(1)), (match.group(2) or "y")[0].lower()
         months = {"y": number * 12, "m": number}.get(unit)
         if months is not None:
             if months > MAX_AGE_YEARS * 12:
-                raise ValidationError(f"An age of {text} is not possible. {MESSAGE}", code="invalid")
+                raise ValidationError(_refusal(_("An age of %(text)s is not possible."), text), code="invalid")
             return DateOfBirth(_months_before(today, months), True)
         days = number * 7 if unit == "w" else number
         if days > MAX_AGE_YEARS * 366:
-            raise ValidationError(f"An age of {text} is not possible. {MESSAGE}", code="invalid")
+            raise ValidationError(_refusal(_("An age of %(text)s is not possible."), text), code="invalid")
         return DateOfBirth(today - datetime.timedelta(days=days), True)
     raise ValidationError(MESSAGE, code="invalid")
 

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_noop  # reasons are stored in English, shown translated
 from rapidfuzz.distance import JaroWinkler
 
 THRESHOLD = 0.6  # a pair at or above this score is a likely duplicate (the worklist, the desk's hint)
@@ -184,14 +185,14 @@ def _dob_evidence(a: Record, b: Record) -> tuple[float, str | None]:
     if a.dob is None or b.dob is None:
         return 0.0, None
     if a.dob == b.dob:
-        return W_DOB_SAME, "same date of birth"
+        return W_DOB_SAME, gettext_noop("same date of birth")
     years = abs((a.dob - b.dob).days) / 365.25
     if (a.dob_estimated or b.dob_estimated) and years <= ESTIMATE_YEARS:
-        return W_DOB_NEAR, "age agrees"
+        return W_DOB_NEAR, gettext_noop("age agrees")
     swapped = a.dob.year == b.dob.year and (a.dob.day, a.dob.month) == (b.dob.month, b.dob.day)
     one_digit = sum(x != y for x, y in zip(a.dob.strftime("%Y%m%d"), b.dob.strftime("%Y%m%d"))) == 1
     if swapped or one_digit:
-        return W_DOB_NEAR, "date of birth nearly the same"
+        return W_DOB_NEAR, gettext_noop("date of birth nearly the same")
     return W_DOB_DIFFERENT, None
 
 
@@ -206,16 +207,16 @@ def score(a: Record, b: Record) -> Match:
     if names < NAME_FLOOR:
         return Match(0.0)
     points = W_NAME * names
-    reasons = ["same name" if fold(a.full_name) == fold(b.full_name) else "similar name"]
+    reasons = [gettext_noop("same name") if fold(a.full_name) == fold(b.full_name) else gettext_noop("similar name")]
     cnic_a, cnic_b = _digits(a.cnic), _digits(b.cnic)
     if cnic_a and cnic_b:
         points += W_CNIC_SAME if cnic_a == cnic_b else W_CNIC_DIFFERENT
-        reasons.insert(0, "same CNIC" if cnic_a == cnic_b else "different CNIC")
+        reasons.insert(0, gettext_noop("same CNIC") if cnic_a == cnic_b else gettext_noop("different CNIC"))
     phone_a, phone_b = _digits(a.phone)[-10:], _digits(b.phone)[-10:]
     if phone_a and phone_b:
         points += W_PHONE_SAME if phone_a == phone_b else W_PHONE_DIFFERENT
         if phone_a == phone_b:
-            reasons.append("same phone")
+            reasons.append(gettext_noop("same phone"))
     dob_points, dob_reason = _dob_evidence(a, b)
     points += dob_points
     if dob_reason:
@@ -225,7 +226,7 @@ def score(a: Record, b: Record) -> Match:
         if fathers >= FATHER_SAME:
             points += W_FATHER_SAME
             same = fold(a.father_name) == fold(b.father_name)
-            reasons.append("same father's name" if same else "similar father's name")
+            reasons.append(gettext_noop("same father's name") if same else gettext_noop("similar father's name"))
         elif fathers < FATHER_DIFFERENT:
             points += W_FATHER_DIFFERENT
     if a.sex and b.sex:

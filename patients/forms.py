@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patients.dob import parse_dob
-from patients.models import Patient
+from patients.models import FIELD_LABELS, Patient
 from patients.mrn import validate_mrn
 from patients.selectors import possible_duplicates
 from patients.services import DEMOGRAPHIC_FIELDS
@@ -55,11 +55,7 @@ class DemographicsForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = list(DEMOGRAPHIC_FIELDS)
-        labels = {
-            "full_name": _("Full name"), "father_name": _("Father's name"), "sex": _("Sex"), "phone": _("Phone"),
-            "cnic": _("CNIC"), "email": _("Email"), "address": _("Address"),
-            "dob_estimated": _("Date of birth is estimated"),
-        }
+        labels = FIELD_LABELS
         widgets = {
             "full_name": forms.TextInput(attrs={"autofocus": True}),
             "address": forms.Textarea(attrs={"rows": 2}),
@@ -144,8 +140,10 @@ class PatientForm(DemographicsForm):
                 full_name=data["full_name"], father_name=data.get("father_name", ""), dob=data.get("dob")
             )
             if self.duplicates:
-                self.add_error("confirm_duplicate", "A patient with this name, father's name and date of birth is "
-                               "already registered. Check the list; tick the box if this is someone else.")
+                self.add_error("confirm_duplicate", _(
+                    "A patient with this name, father's name and date of birth is already registered. Check the "
+                    "list; tick the box if this is someone else."
+                ))
         return data
 
     def registration(self) -> dict:

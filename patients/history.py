@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from patients.models import Patient
+from patients.models import FIELD_LABELS, Patient
 
 
 @dataclass(frozen=True)
@@ -15,15 +15,18 @@ class Correction:
     changes: list[tuple[str, object, object]]
 
 
+def _label(field: str) -> str:
+    """A field's name as the pages show it, in the page's language (FIELD_LABELS, else the model's)."""
+    return FIELD_LABELS.get(field) or Patient._meta.get_field(field).verbose_name
+
+
 def corrections(patient: Patient) -> list[Correction]:
     """The changes made to `patient` after registration, newest first; saves that changed nothing are left out."""
     records = list(patient.history.order_by("history_date", "history_id").select_related("history_user"))
     found = []
     for before, after in zip(records, records[1:]):
         delta = after.diff_against(before)
-        changes = [
-            (Patient._meta.get_field(change.field).verbose_name, change.old, change.new) for change in delta.changes
-        ]
+        changes = [(_label(change.field), change.old, change.new) for change in delta.changes]
         if changes:
             found.append(Correction(at=after.history_date, by=after.history_user, changes=changes))
     return found[::-1]

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.text import CONTROL_CHARACTERS_BUT_LINE_BREAKS_SQL, CONTROL_CHARACTERS_SQL, FreeTextField, NameField
 from patients.history_trigger import ChangesHistory
@@ -11,15 +12,22 @@ from patients.validators import validate_cnic, validate_dob, validate_phone
 
 MRN_VALUE_UNIQUE = "patients_patient_mrn_value_unique"
 
+# Demographic fields as the pages name them in the page's language (forms, the corrections list).
+FIELD_LABELS = {
+    "full_name": _("Full name"), "father_name": _("Father's name"), "dob": _("Date of birth"), "sex": _("Sex"),
+    "phone": _("Phone"), "cnic": _("CNIC"), "email": _("Email"), "address": _("Address"),
+    "dob_estimated": _("Date of birth is estimated"),
+}
+
 
 class Patient(models.Model):
     """A registered patient. `mrn` is the registration number: issued once by `services.register_patient`,
     unique, and never changed or freed afterwards (deactivating a patient keeps the number)."""
 
     class Sex(models.TextChoices):
-        MALE = "M", "Male"
-        FEMALE = "F", "Female"
-        OTHER = "O", "Other"
+        MALE = "M", _("Male")
+        FEMALE = "F", _("Female")
+        OTHER = "O", _("Other")
 
     mrn = models.CharField("MRN", max_length=20, unique=True, editable=False)
     # Names and the address: NFC, no control, invisible, private-use or unassigned characters (core/text.py).
@@ -36,10 +44,10 @@ class Patient(models.Model):
     is_active = models.BooleanField(default=True)
     # Text messages when called (notifications/): asked at registration.
     notify_opt_out = models.BooleanField(
-        "no text messages", default=False, help_text="The patient does not want an SMS when called."
+        _("no text messages"), default=False, help_text=_("The patient does not want an SMS when called.")
     )
     notify_language = models.CharField(
-        "message language", max_length=2, choices=[("ur", "Urdu"), ("en", "English")], default="ur"
+        _("message language"), max_length=2, choices=[("ur", _("Urdu")), ("en", _("English"))], default="ur"
     )
     # Set at registration; an import keeps the date the earlier system recorded (so not auto_now_add).
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -190,11 +198,11 @@ class ImportJob(models.Model):
     background (patients.tasks.run_import) while the page shows its progress and, at the end, its report."""
 
     class Status(models.TextChoices):
-        CHECKED = "checked", "Checked"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        CHECKED = "checked", _("Checked")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     file_name = models.CharField(max_length=255)
     csv_text = models.TextField(help_text="The file as uploaded (UTF-8).")

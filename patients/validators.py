@@ -6,11 +6,12 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.text import validate_text
 
 # Pakistani CNIC as printed on the card: 5 digits, 7 digits, 1 digit.
-validate_cnic = RegexValidator(r"^\d{5}-\d{7}-\d$", "Enter the CNIC as 12345-1234567-1.")
+validate_cnic = RegexValidator(r"^\d{5}-\d{7}-\d$", _("Enter the CNIC as 12345-1234567-1."))
 
 
 def validate_phone(value: str) -> None:
@@ -20,7 +21,7 @@ def validate_phone(value: str) -> None:
         ValidationError: for anything else (letters, too few or too many digits).
     """
     if not re.fullmatch(r"\+?[0-9][0-9 \-]*[0-9]", value) or not 7 <= len(re.sub(r"\D", "", value)) <= 15:
-        raise ValidationError("Enter a phone number of 7 to 15 digits, e.g. 0300-1234567 or +92 300 1234567.")
+        raise ValidationError(_("Enter a phone number of 7 to 15 digits, e.g. 0300-1234567 or +92 300 1234567."))
 
 
 def normalise_cnic(value: str) -> str:
@@ -77,4 +78,4 @@ def validate_visible_text(value: str) -> None:
 def validate_not_future(value) -> None:
     """Refuse a date after today in the hospital's time zone (a date of birth cannot be in the future)."""
     if value > timezone.localdate():
-        raise ValidationError("Date of birth cannot be in the future.")
+        raise ValidationError(_("Date of birth cannot be in the future."))

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from core.pages import role_required
@@ -35,7 +36,7 @@ def register(request):
     """
     carry_over = request.user.has_perm("patients.carry_over_mrn")
     if request.POST.get("mrn") and not carry_over:  # an admin grants carrying over numbers
-        raise PermissionDenied("Your role may not register a patient under an existing MRN.")
+        raise PermissionDenied(_("Your role may not register a patient under an existing MRN."))
     form = PatientForm(request.POST or None, carry_over=carry_over)
     existing = None
     if request.method == "POST" and form.is_valid():
@@ -106,7 +107,8 @@ def correct(request, pk):
         except (ValidationError, DomainError) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
         else:
-            messages.success(request, f"Corrected {patient.mrn}." if form.changes() else "Nothing changed.")
+            done = _("Corrected %(mrn)s.") % {"mrn": patient.mrn} if form.changes() else _("Nothing changed.")
+            messages.success(request, done)
             return redirect("patients:detail", pk=patient.pk)
     return render(request, "patients/correct.html", {
         "form": form, "patient": patient, "mrn": patient.mrn, "corrections": corrections(patient),
@@ -226,7 +228,7 @@ def duplicate_pair(request, pk):
         data = form.cleaned_data
         needed = "patients.merge_patient" if data["decision"] == "merge" else "patients.change_duplicatepair"
         if not request.user.has_perm(needed):
-            raise PermissionDenied("Your role may not decide duplicates.")
+            raise PermissionDenied(_("Your role may not decide duplicates."))
         try:
             if data["decision"] == "merge":
                 survivor, other = (pair.low, pair.high) if data["survivor"] == str(pair.low_id) else (pair.high, pair.low)
@@ -235,10 +237,12 @@ def duplicate_pair(request, pk):
                     cnic_override=data["cnic_override"],
                     versions={pair.low_id: data["low_version"], pair.high_id: data["high_version"]},
                 )
-                messages.success(request, f"{other.mrn} merged into {survivor.mrn}.")
+                done = _("%(other)s merged into %(survivor)s.") % {"other": other.mrn, "survivor": survivor.mrn}
+                messages.success(request, done)
             else:
                 worklist.mark_not_same(pair, decided_by=request.user)
-                messages.success(request, f"{pair.low.mrn} and {pair.high.mrn}: not the same patient.")
+                done = _("%(low)s and %(high)s: not the same patient.") % {"low": pair.low.mrn, "high": pair.high.mrn}
+                messages.success(request, done)
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from patients.forms import PatientForm
 from queues.models import Queue, Visit
 
 
@@ -9,6 +10,19 @@ class IssueTokenForm(forms.Form):
 
     queue = forms.ModelChoiceField(queryset=Queue.objects.filter(is_active=True))
     priority = forms.ChoiceField(choices=Visit.Priority.choices, initial=Visit.Priority.MEDIUM)
+
+
+class RegisterAndIssueForm(PatientForm):
+    """The desk's register-and-issue page: the registration form, then the queue and priority of the token."""
+
+    queue = forms.ModelChoiceField(
+        queryset=Queue.objects.filter(is_active=True), label=_("Token in queue"), empty_label=None
+    )
+    priority = forms.ChoiceField(label=_("Priority"), choices=Visit.Priority.choices, initial=Visit.Priority.MEDIUM)
+
+    def registration(self) -> dict:
+        """The demographics as `patients.services.register_patient` takes them (no queue or priority)."""
+        return {key: value for key, value in super().registration().items() if key not in ("queue", "priority")}
 
 
 class TransferForm(forms.Form):

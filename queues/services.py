@@ -16,10 +16,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from idseq.exceptions import IdempotencyConflict
 from core.errors import NotFound
 from idseq.services import issue
+from patients.services import register_patient
 from queues import notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
 from queues.models import Desk, Queue, Visit
@@ -82,6 +85,28 @@ def issue_visit(
         return replay.visit
 
 
+def register_and_issue(*, registration: dict, queue: Queue, priority: str = Visit.Priority.MEDIUM,
+                       issued_by=None) -> Visit:
+    """The desk's one step for a new walk-in patient: register them and give them a token in `queue`, in one
+    transaction, so the MRN and the token commit together or neither number is taken.
+
+    Args:
+        registration: the keyword arguments of `patients.services.register_patient` but `created_by` (the
+            demographics, as `patients.forms.PatientForm.registration()` gives them).
+        queue, priority, issued_by: as `issue_visit` (the user registers and issues).
+    Returns:
+        the saved visit, status "waiting"; `visit.patient` is the new patient with their MRN.
+    Raises:
+        ValidationError, QueueInactive: an unknown priority or a closed queue, before any number is taken.
+        whatever `register_patient` or `issue_visit` raises (DuplicatePatient, MrnTaken, ...); the transaction
+        rolls back, so neither the MRN nor the token is used up.
+    """
+    _check_queue_takes(queue, priority)
+    with transaction.atomic():
+        patient = register_patient(**registration, created_by=issued_by)
+        return issue_visit(patient=patient, queue=queue, priority=priority, issued_by=issued_by)
+
+
 class _Replayed(Exception):
     """Raised under the counter lock when the Idempotency-Key already issued a visit, to roll the token back."""
 
@@ -131,7 +156,7 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
         if _violated_constraint(exc) != DESK_BUSY_CONSTRAINT:
             raise
         desk = Desk.objects.get(pk=desk.pk)
-        raise _desk_busy(desk) or DeskBusy(f"Desk {desk.name} already has a patient.") from None
+        raise _desk_busy(desk) or DeskBusy(_("Desk %(desk)s already has a patient.") % {"desk": desk.name}) from None
     return visit
 
 
@@ -147,7 +172,7 @@ def _call_next(desk: Desk, called_by) -> Visit:
     if locked is None:
         raise NotFound(f"Desk {desk.pk} does not exist.")
     if not locked.is_active:
-        raise ActionNotAllowed(f"Desk {locked.name} is inactive.")
+        raise ActionNotAllowed(_("Desk %(desk)s is inactive.") % {"desk": locked.name})
     visit = (
         Visit.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("queue", "patient", "issued_by")
@@ -157,7 +182,7 @@ def _call_next(desk: Desk, called_by) -> Visit:
     )
     if visit is None:
         busy = _desk_busy(locked)
-        raise busy or NobodyWaiting(f"Nobody is waiting for desk {locked.name} today.")
+        raise busy or NobodyWaiting(_("Nobody is waiting for desk %(desk)s today.") % {"desk": locked.name})
     visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, locked, timezone.now(), called_by
     visit.announced_at = visit.called_at
     # Only what calling changes (the line query read every column, and a full save would write them all back).
@@ -173,8 +198,8 @@ def _desk_busy(desk: Desk) -> DeskBusy | None:
     if current is None:
         return None
     return DeskBusy(
-        f"Desk {desk.name} still has {current.token} {current.get_status_display().lower()}: "
-        "complete or mark no-show first."
+        _("Desk %(desk)s still has %(token)s (%(status)s): complete it or mark it no-show first.")
+        % {"desk": desk.name, "token": current.token, "status": current.get_status_display().lower()}
     )
 
 
@@ -249,7 +274,9 @@ def transfer_visit(*, visit: Visit, to_queue: Queue, transferred_by=None) -> Vis
     Nothing is written when it raises.
     """
     if to_queue.pk == visit.queue_id:
-        raise ActionNotAllowed(f"Visit {visit.token} is already in {to_queue.name}.")
+        raise ActionNotAllowed(
+            _("Visit %(token)s is already in %(queue)s.") % {"token": visit.token, "queue": to_queue.name}
+        )
     _check_can_join(visit.patient, to_queue, visit.priority)
     with _open_visit_clash_as_domain_error(visit.patient, to_queue), transaction.atomic():
         original = _step(
@@ -264,12 +291,17 @@ def transfer_visit(*, visit: Visit, to_queue: Queue, transferred_by=None) -> Vis
 
 def _check_can_join(patient, queue: Queue, priority: str) -> None:
     """Checks that need no lock, run before a number is taken."""
+    _check_queue_takes(queue, priority)
+    if not patient.is_active:
+        raise ActionNotAllowed(_("Patient %(mrn)s is inactive.") % {"mrn": patient.mrn})
+
+
+def _check_queue_takes(queue: Queue, priority: str) -> None:
+    """The queue is open and the priority one it knows; raises ValidationError or QueueInactive otherwise."""
     if priority not in Visit.Priority.values:
         raise ValidationError({"priority": [f"Choose one of {', '.join(Visit.Priority.values)}."]})
     if not queue.is_active:
-        raise QueueInactive(f"Queue {queue.name} is inactive: it issues no tokens.")
-    if not patient.is_active:
-        raise ActionNotAllowed(f"Patient {patient.mrn} is inactive.")
+        raise QueueInactive(_("Queue %(queue)s is inactive: it issues no tokens.") % {"queue": queue.name})
 
 
 def _new_visit(
@@ -324,14 +356,35 @@ def _open_visit_clash_as_domain_error(patient, queue: Queue):
         existing = Visit.objects.select_related("queue").filter(
             patient=patient, queue=queue, visit_date=timezone.localdate(), status__in=Visit.OPEN_STATUSES
         ).first()
-        held = f"token {existing.token} ({existing.get_status_display().lower()})" if existing else "an open visit"
-        raise OpenVisitExists(f"Patient {patient.mrn} already holds {held} in {queue.name} today.") from None
+        if existing is None:
+            message = _("Patient %(mrn)s already holds an open visit in %(queue)s today.")
+        else:
+            message = _("Patient %(mrn)s already holds token %(token)s (%(status)s) in %(queue)s today.")
+        raise OpenVisitExists(message % {
+            "mrn": patient.mrn, "queue": queue.name, "token": existing and existing.token,
+            "status": existing and existing.get_status_display().lower(),
+        }) from None
 
 
 def _violated_constraint(exc: IntegrityError) -> str | None:
     """The name of the constraint or unique index an IntegrityError violated (PostgreSQL's diagnostics)."""
     diag = getattr(exc.__cause__, "diag", None)
     return diag and diag.constraint_name
+
+
+# Why a step was refused, one whole sentence per step so a translation never splices words into another language's
+# sentence; %(status)s and %(allowed)s are status labels in the page's language.
+STEP_REFUSED = {
+    "call again": gettext_lazy("Visit %(token)s cannot be called again: it is %(status)s (allowed when: %(allowed)s)."),
+    "start": gettext_lazy("Visit %(token)s cannot be started: it is %(status)s (allowed when: %(allowed)s)."),
+    "complete": gettext_lazy("Visit %(token)s cannot be completed: it is %(status)s (allowed when: %(allowed)s)."),
+    "mark no-show": gettext_lazy(
+        "Visit %(token)s cannot be marked no-show: it is %(status)s (allowed when: %(allowed)s)."
+    ),
+    "recall": gettext_lazy("Visit %(token)s cannot be recalled: it is %(status)s (allowed when: %(allowed)s)."),
+    "cancel": gettext_lazy("Visit %(token)s cannot be cancelled: it is %(status)s (allowed when: %(allowed)s)."),
+    "transfer": gettext_lazy("Visit %(token)s cannot be transferred: it is %(status)s (allowed when: %(allowed)s)."),
+}
 
 
 def _step(visit: Visit, action: str, allowed: tuple[str, ...], **changes) -> Visit:
@@ -342,10 +395,11 @@ def _step(visit: Visit, action: str, allowed: tuple[str, ...], **changes) -> Vis
     with transaction.atomic():
         locked = Visit.objects.select_for_update(of=("self",)).select_related("queue", "patient").get(pk=visit.pk)
         if locked.status not in allowed:
-            labels = " or ".join(S(status).label.lower() for status in allowed)
+            labels = ", ".join(str(S(status).label).lower() for status in allowed)
             raise ActionNotAllowed(
-                f"Cannot {action} visit {locked.token}: it is {locked.get_status_display().lower()} "
-                f"(allowed when {labels})."
+                STEP_REFUSED[action] % {
+                    "token": locked.token, "status": locked.get_status_display().lower(), "allowed": labels,
+                }
             )
         for field, value in changes.items():
             setattr(locked, field, value)

@@ -9,6 +9,7 @@ app_name = "queues"
 urlpatterns = [
     path("queues/", views.index, name="index"),
     path("queues/issue/<int:patient_pk>/", views.issue, name="issue"),
+    path("queues/register/", views.register_and_issue, name="register"),
     path("queues/visits/<int:pk>/slip/", views.slip, name="slip"),
     path("queues/visits/<int:pk>/transfer/", views.transfer, name="transfer"),
     path("queues/visits/<int:pk>/<slug:step>/", views.step, name="step"),

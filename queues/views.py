@@ -9,7 +9,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,25 +17,29 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
 from core import boards, qr, tokenlinks
+from core.digits import urdu_digits
 from core.errors import DomainError
-from core.pages import role_required
+from core.pages import refusal, role_required
+from patients.exceptions import DuplicatePatient
+from patients.mrn import client_formats
 from patients.selectors import of_visible, visible_to
 from queues import selectors, services
-from queues.forms import IssueTokenForm, TransferForm
+from queues.forms import IssueTokenForm, RegisterAndIssueForm, TransferForm
 from queues.models import Desk, Queue, Visit
 
-# The desk page's buttons: URL name of the step -> (service, name of its user argument, past tense for the message).
+# The desk page's buttons: URL name of the step -> (service, name of its user argument, the message when done).
 STEPS = {
-    "call-again": (services.call_again, "called_by", "called again"),
-    "start": (services.start_visit, "started_by", "started"),
-    "complete": (services.complete_visit, "completed_by", "completed"),
-    "no-show": (services.mark_no_show, "marked_by", "marked no-show"),
-    "recall": (services.recall_visit, "recalled_by", "recalled to the line"),
-    "cancel": (services.cancel_visit, "cancelled_by", "cancelled"),
+    "call-again": (services.call_again, "called_by", _("%(token)s called again (%(name)s, %(mrn)s).")),
+    "start": (services.start_visit, "started_by", _("%(token)s started (%(name)s, %(mrn)s).")),
+    "complete": (services.complete_visit, "completed_by", _("%(token)s completed (%(name)s, %(mrn)s).")),
+    "no-show": (services.mark_no_show, "marked_by", _("%(token)s marked no-show (%(name)s, %(mrn)s).")),
+    "recall": (services.recall_visit, "recalled_by", _("%(token)s recalled to the line (%(name)s, %(mrn)s).")),
+    "cancel": (services.cancel_visit, "cancelled_by", _("%(token)s cancelled (%(name)s, %(mrn)s).")),
 }
 
 
@@ -72,7 +76,7 @@ def issue(request, patient_pk):
     patient = get_object_or_404(visible_to(request.user), pk=patient_pk)
     form = IssueTokenForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose an open queue and a priority.")
+        messages.error(request, _("Choose an open queue and a priority."))
         return redirect("patients:detail", pk=patient.pk)
     try:
         visit = services.issue_visit(patient=patient, **form.cleaned_data, issued_by=request.user)
@@ -80,6 +84,32 @@ def issue(request, patient_pk):
         messages.error(request, str(exc))
         return redirect("patients:detail", pk=patient.pk)
     return redirect(reverse("queues:slip", args=[visit.pk]) + "?print=1")
+
+
+@role_required("queues.add_visit")
+def register_and_issue(request):
+    """Register a new walk-in patient and give them a token in the chosen queue in one submit (one transaction:
+    `services.register_and_issue`); then the registered page, with Print slip for the MRN and the new token's slip
+    in its panel. `?queue=<pk>` chooses the queue first (the desk page's link: one of the desk's queues)."""
+    if not request.user.has_perm("patients.add_patient"):
+        raise PermissionDenied(refusal("patients.add_patient"))
+    form = RegisterAndIssueForm(request.POST or None, initial={"queue": request.GET.get("queue")})
+    existing = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = services.register_and_issue(
+                registration=form.registration(), queue=form.cleaned_data["queue"],
+                priority=form.cleaned_data["priority"], issued_by=request.user,
+            )
+        except DuplicatePatient as exc:
+            existing = visible_to(request.user).filter(mrn=exc.mrn).first()  # the page links to the patient
+            form.add_error("cnic", str(exc))
+        except (ValidationError, DomainError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
+        else:
+            return redirect("patients:registered", pk=visit.patient_id)
+    context = {"form": form, "existing": existing, "mrn_formats": client_formats()}
+    return render(request, "queues/register.html", context)
 
 
 @role_required("queues.view_visit")
@@ -175,7 +205,8 @@ def desk(request, pk):
 def call_next(request, pk):
     """The desk page's Call next button; back to the desk page with what happened."""
     desk = get_object_or_404(Desk, pk=pk)
-    _run(request, lambda: services.call_next(desk=desk, called_by=request.user), "called")
+    _run(request, lambda: services.call_next(desk=desk, called_by=request.user),
+         _("%(token)s called (%(name)s, %(mrn)s)."))
     return redirect("queues:desk", pk=desk.pk)
 
 
@@ -200,20 +231,22 @@ def transfer(request, pk):
     if form.is_valid():
         to_queue = form.cleaned_data["queue"]
         _run(request, lambda: services.transfer_visit(visit=visit, to_queue=to_queue, transferred_by=request.user),
-             "issued by transfer")
+             _("%(token)s issued by transfer (%(name)s, %(mrn)s)."))
     else:
-        messages.error(request, "Choose an open queue to transfer to.")
+        messages.error(request, _("Choose an open queue to transfer to."))
     return _back_to_desk(request, visit)
 
 
-def _run(request, action, done: str) -> None:
-    """Run a service call and say what happened (a DomainError becomes an error message)."""
+def _run(request, action, done) -> None:
+    """Run a service call and say what happened: `done` % {token, name, mrn} of the visit it returns (a DomainError
+    becomes an error message)."""
     try:
         visit = action()
     except DomainError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{visit.token} {done} ({visit.patient.full_name}, {visit.patient.mrn}).")
+        patient = visit.patient
+        messages.success(request, done % {"token": visit.token, "name": patient.full_name, "mrn": patient.mrn})
 
 
 def _back_to_desk(request, visit):
@@ -261,8 +294,9 @@ def _board_context(request) -> dict:
 
 BOARD_RECENT = selectors.BOARD_CALLED - 1  # the last calls listed under "now calling"
 def urdu_call(token: str, desk: str) -> str:
-    """The call as the board's Urdu line shows it, e.g. `ٹوکن GEN-025 ← کمرہ 2` (token and numbers as printed)."""
-    return f"ٹوکن {token} ← {boards.urdu_place(desk)}"
+    """The call as the board's Urdu line shows it, e.g. `ٹوکن GEN-025 ← کمرہ 2`, in the hospital's Urdu digits
+    (`ٹوکن GEN-۰۲۵ ← کمرہ ۲` with URDU_DIGITS=eastern)."""
+    return urdu_digits(f"ٹوکن {token} ← {boards.urdu_place(desk)}")
 
 
 def _board_etag(request, *args, **kwargs) -> str:

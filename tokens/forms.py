@@ -35,8 +35,8 @@ class BookingForm(forms.Form):
     After `is_valid()`, `cleaned_data["found"]` is the Patient.
     """
 
-    slot = forms.ModelChoiceField(Slot.objects.none(), widget=forms.RadioSelect, empty_label=None,
-                                  error_messages={"required": "Choose a slot."})
+    slot = forms.ModelChoiceField(Slot.objects.none(), label=_("Slot"), widget=forms.RadioSelect, empty_label=None,
+                                  error_messages={"required": _("Choose a slot.")})
     patient = forms.CharField(
         label=_("Patient"), max_length=100,
         widget=forms.TextInput(attrs={"placeholder": _("MRN, name or phone"), "autocomplete": "off", "autofocus": True,
@@ -76,10 +76,11 @@ class BookingForm(forms.Form):
         if len(found) == 1:
             data["found"] = found[0]
         elif not found:
-            self.add_error("patient", f"No patient found for “{data.get('patient', '')}”. Try the MRN, a name or a phone.")
+            self.add_error("patient", _("No patient found for “%(text)s”. Try the MRN, a name or a phone.")
+                           % {"text": data.get("patient", "")})
         else:
             self.candidates = found[:MAX_CANDIDATES]
-            self.add_error("patient", "Several patients match: choose one below.")
+            self.add_error("patient", _("Several patients match: choose one below."))
         return data
 
 
@@ -87,9 +88,11 @@ class ReportForm(forms.Form):
     """The daily report's day and doctor (GET)."""
 
     date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_query_day]
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_query_day]
     )
-    doctor = forms.ModelChoiceField(Doctor.objects.all(), required=False, empty_label="All doctors")
+    doctor = forms.ModelChoiceField(
+        Doctor.objects.all(), label=_("Doctor"), required=False, empty_label=_("All doctors")
+    )
 
 
 class RoomPickForm(forms.Form):

@@ -14,6 +14,7 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.text import NameField
 
@@ -28,11 +29,11 @@ class TsTzRange(models.Func):
 class Category(models.TextChoices):
     """Booking categories of seed 002, best first. Each has a base priority (`BASE_PRIORITY`)."""
 
-    EMERGENCY = "EMERGENCY", "Emergency"
-    PRIORITY_PAID = "PRIORITY_PAID", "Priority (paid)"
-    FOLLOWUP = "FOLLOWUP", "Follow-up"
-    ONLINE = "ONLINE", "Online"
-    WALKIN = "WALKIN", "Walk-in"
+    EMERGENCY = "EMERGENCY", _("Emergency")
+    PRIORITY_PAID = "PRIORITY_PAID", _("Priority (paid)")
+    FOLLOWUP = "FOLLOWUP", _("Follow-up")
+    ONLINE = "ONLINE", _("Online")
+    WALKIN = "WALKIN", _("Walk-in")
 
 
 # Seed 002's table: lower is seen first.
@@ -73,9 +74,9 @@ class Slot(models.Model):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "ACTIVE", "Active"
-        DELAYED = "DELAYED", "Delayed"
-        CANCELLED = "CANCELLED", "Cancelled"
+        ACTIVE = "ACTIVE", _("Active")
+        DELAYED = "DELAYED", _("Delayed")
+        CANCELLED = "CANCELLED", _("Cancelled")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     doctor = models.ForeignKey(Doctor, on_delete=models.PROTECT, related_name="slots")
@@ -154,10 +155,10 @@ class Token(models.Model):
     """
 
     class Status(models.TextChoices):
-        CONFIRMED = "CONFIRMED", "Confirmed"
-        CANCELLED = "CANCELLED", "Cancelled"
-        NO_SHOW = "NO_SHOW", "No-show"
-        COMPLETED = "COMPLETED", "Completed"
+        CONFIRMED = "CONFIRMED", _("Confirmed")
+        CANCELLED = "CANCELLED", _("Cancelled")
+        NO_SHOW = "NO_SHOW", _("No-show")
+        COMPLETED = "COMPLETED", _("Completed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="tokens")

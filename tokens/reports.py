@@ -8,6 +8,7 @@ import io
 from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import NotFound
 from core.spreadsheet import safe_row
@@ -31,18 +32,18 @@ TOKEN_FIGURES = {
 }
 # The columns of a report row, in the order the page and the CSV show them.
 COLUMNS = [
-    ("slots", "Slots"),
-    ("capacity", "Capacity"),
-    ("confirmed", "Confirmed"),
-    ("completed", "Completed"),
-    ("cancelled", "Cancelled"),
-    ("no_shows", "No-shows"),
-    ("emergencies", "Emergencies"),
-    ("waiting", "Waiting list"),
-    ("utilisation_pct", "Utilisation %"),
-    ("no_show_rate_pct", "No-show rate %"),
-    ("mean_delay_minutes", "Mean delay (min)"),
-    ("mean_wait_minutes", "Mean wait (min)"),
+    ("slots", _("Slots")),
+    ("capacity", _("Capacity")),
+    ("confirmed", _("Confirmed")),
+    ("completed", _("Completed")),
+    ("cancelled", _("Cancelled")),
+    ("no_shows", _("No-shows")),
+    ("emergencies", _("Emergencies")),
+    ("waiting", _("Waiting list")),
+    ("utilisation_pct", _("Utilisation %")),
+    ("no_show_rate_pct", _("No-show rate %")),
+    ("mean_delay_minutes", _("Mean delay (min)")),
+    ("mean_wait_minutes", _("Mean wait (min)")),
 ]
 
 

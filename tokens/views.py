@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_POST
 
@@ -224,10 +225,11 @@ def waiting_step(request, pk, step):
     if step == "promote":
         done = _run(request, lambda: services.promote_waiting_entry(entry_id=entry.pk))
         if done:
-            messages.success(request, f"{entry.patient.full_name} got token {done.token_number}.")
+            got = _("%(name)s got token %(number)s.")
+            messages.success(request, got % {"name": entry.patient.full_name, "number": done.token_number})
     elif step == "cancel":
         if _run(request, lambda: services.cancel_waiting_entry(entry_id=entry.pk)):
-            messages.success(request, f"{entry.patient.full_name} is off the waiting list.")
+            messages.success(request, _("%(name)s is off the waiting list.") % {"name": entry.patient.full_name})
     else:
         raise Http404("No such step.")
     return redirect("tokens:slot-waiting", pk=entry.slot_id)
@@ -244,11 +246,13 @@ def rooms(request):
 
 # The room page's token buttons: step -> (service, past tense for the message).
 ROOM_STEPS = {
-    "call-again": (services.call_token_again, "called again"),
-    "start": (services.start_token, "started"),
-    "complete": (services.complete_token, "completed"),
-    "no-show": (lambda token_id: services.mark_no_show(token_id=token_id)[0], "marked no-show"),
-    "check-in": (services.check_in, "checked in"),
+    "call-again": (services.call_token_again, _("Token %(number)s called again (%(name)s).")),
+    "start": (services.start_token, _("Token %(number)s started (%(name)s).")),
+    "complete": (services.complete_token, _("Token %(number)s completed (%(name)s).")),
+    "no-show": (
+        lambda token_id: services.mark_no_show(token_id=token_id)[0], _("Token %(number)s marked no-show (%(name)s).")
+    ),
+    "check-in": (services.check_in, _("Token %(number)s checked in (%(name)s).")),
 }
 
 
@@ -286,7 +290,8 @@ def room_call_next(request, pk):
     slot = get_object_or_404(Slot, pk=pk)
     token = _run(request, lambda: services.call_next_token(slot_id=slot.pk, called_by=request.user))
     if token:
-        messages.success(request, f"Token {token.token_number} called ({token.patient.full_name}).")
+        message = _("Token %(number)s called (%(name)s).")
+        messages.success(request, message % {"number": token.token_number, "name": token.patient.full_name})
     return _back_to_room(slot)
 
 
@@ -300,7 +305,7 @@ def room_step(request, pk, step):
     token = get_object_or_404(Token.objects.select_related("slot", "patient"), pk=pk)
     service, done = ROOM_STEPS[step]
     if _run(request, lambda: service(token_id=token.pk)):
-        messages.success(request, f"Token {token.token_number} {done} ({token.patient.full_name}).")
+        messages.success(request, done % {"number": token.token_number, "name": token.patient.full_name})
     return _back_to_room(token.slot)
 
 

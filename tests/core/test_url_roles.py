@@ -96,6 +96,7 @@ EXPECTED = {
     # queues' pages; the waiting-room board logs in with its key in the URL, never with a session
     "queues/": QUEUE_READ_PAGE,
     "queues/issue/<int:patient_pk>/": POST_ONLY_PAGE,
+    "queues/register/": (302, 200, 403, 403, 403, 200),  # register and issue: roles that do both
     "queues/visits/<int:pk>/slip/": QUEUE_READ_PAGE,
     "queues/visits/<int:pk>/transfer/": POST_ONLY_PAGE,
     "queues/visits/<int:pk>/<slug:step>/": POST_ONLY_PAGE,

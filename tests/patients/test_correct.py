@@ -23,7 +23,7 @@ def test_the_correction_page_saves_through_the_service_and_keeps_the_mrn(desk, r
     update.assert_called_once_with(patient, changed_by=reception, full_name="Ayesha Khan")
     patient.refresh_from_db()
     assert (patient.full_name, patient.mrn) == ("Ayesha Khan", "001-00-001")  # a posted mrn is ignored
-    assert corrections(patient)[0].changes == [("full name", "Ayesha Kahn", "Ayesha Khan")]
+    assert corrections(patient)[0].changes == [("Full name", "Ayesha Kahn", "Ayesha Khan")]
 
 
 def test_a_bad_correction_shows_the_form_again_and_saves_nothing(desk):

@@ -54,7 +54,7 @@ def test_ops_merge_a_pair_from_the_worklist_in_urdu(live_server):
         page.locator(f"input[name=survivor][value='{first.pk}']").check()
         page.fill("#id_reason", "same father, phone and date of birth")
         page.get_by_test_id("merge").click()
-        expect(page.locator(".messages")).to_contain_text(f"{second.mrn} merged into {first.mrn}")
+        expect(page.locator(".messages")).to_contain_text(f"{second.mrn} کو {first.mrn} میں ملا دیا گیا")  # in Urdu
         expect(page.get_by_test_id("duplicates")).not_to_contain_text(second.mrn)
         page.goto(f"/patients/?q={second.mrn}")
         expect(page.locator("table.list")).to_contain_text(first.mrn)

@@ -14,7 +14,7 @@ def test_a_correction_through_the_api_records_who_changed_what(api, reception):
     assert response.status_code == 200
     (correction,) = corrections(patient)
     assert correction.by == reception
-    assert correction.changes == [("full name", "Ayesha Kahn", "Ayesha Khan")]
+    assert correction.changes == [("Full name", "Ayesha Kahn", "Ayesha Khan")]
 
 
 def test_the_patient_page_lists_corrections_newest_first(desk, reception):

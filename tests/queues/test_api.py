@@ -85,7 +85,7 @@ def test_call_next_and_each_step_have_an_endpoint(desk_api, general, lab):
     assert called.status_code == 200
     assert (called.json()["token"], called.json()["status"], called.json()["desk_name"]) == ("GEN-001", "called", "Room 1")
     busy = desk_api.post(f"/api/v1/desks/{desk.pk}/call-next/")
-    assert busy.status_code == 409 and "complete or mark no-show first" in busy.json()["detail"]
+    assert busy.status_code == 409 and "complete it or mark it no-show first" in busy.json()["detail"]
     assert desk_api.post(f"/api/v1/visits/{first['id']}/no-show/").json()["status"] == "no_show"
     recalled = desk_api.post(f"/api/v1/visits/{first['id']}/recall/").json()
     assert (recalled["status"], recalled["token"], recalled["position"]) == ("waiting", "GEN-001", 2)
@@ -104,7 +104,7 @@ def test_an_action_not_allowed_now_gets_409_naming_the_status(desk_api, general)
     response = desk_api.post(f"/api/v1/visits/{visit['id']}/complete/")
     assert response.status_code == 409
     assert response.json()["detail"] == (
-        "Cannot complete visit GEN-001: it is waiting (allowed when in consultation)."
+        "Visit GEN-001 cannot be completed: it is waiting (allowed when: in consultation)."
     )
     desk_api.post(f"/api/v1/visits/{visit['id']}/cancel/")
     response = desk_api.post(f"/api/v1/visits/{visit['id']}/recall/")

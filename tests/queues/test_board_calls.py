@@ -59,7 +59,7 @@ def test_call_again_makes_a_call_the_latest_again_and_changes_the_etag(general):
     assert after.status_code == 200 and 'data-last-call="GEN-001@' in after.content.decode()
     assert Visit.objects.get(pk=gen1.pk).called_at == gen1.called_at  # the first call's time stays
     services.start_visit(visit=gen1)
-    with pytest.raises(DomainError, match="Cannot call again visit GEN-001: it is in consultation"):
+    with pytest.raises(DomainError, match="Visit GEN-001 cannot be called again: it is in consultation"):
         services.call_again(visit=gen1)
 
 

@@ -74,5 +74,9 @@ def test_desk_shortcuts_work_by_key_position_under_an_urdu_keyboard_layout(live_
         page.wait_for_load_state("load")
         page.evaluate("""document.body.dispatchEvent(new KeyboardEvent("keydown",
             {key: "س", code: "KeyS", bubbles: true, cancelable: true}))""")
-        page.wait_for_selector("[data-testid=complete-GEN-001]")
-    assert Visit.objects.get(patient=patient).status == Visit.Status.IN_CONSULTATION
+        page.wait_for_selector("[data-testid=complete-GEN-001]")  # started: the C key completes
+        page.wait_for_load_state("load")
+        page.evaluate("""document.body.dispatchEvent(new KeyboardEvent("keydown",
+            {key: "چ", code: "KeyC", bubbles: true, cancelable: true}))""")
+        page.wait_for_selector("[data-testid=call-next]")
+    assert Visit.objects.get(patient=patient).status == Visit.Status.COMPLETED

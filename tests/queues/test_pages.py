@@ -61,7 +61,7 @@ def test_the_desk_page_calls_starts_and_completes_with_its_buttons(browser, gene
     visit.refresh_from_db()
     assert visit.status == S.COMPLETED
     html = browser.post(f"/queues/visits/{visit.pk}/start/", {"desk": desk.pk}, follow=True).content.decode()
-    assert "Cannot start visit GEN-001: it is completed" in html
+    assert "Visit GEN-001 cannot be started: it is completed" in html
 
 
 def test_a_visit_left_at_the_desk_yesterday_shows_on_the_desk_page_with_its_buttons(browser, general):

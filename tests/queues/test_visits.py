@@ -96,7 +96,7 @@ def test_call_next_never_completes_the_previous_patient(general):
     services.issue_visit(patient=b, queue=general)
     first = services.call_next(desk=desk)
     services.start_visit(visit=first)
-    with pytest.raises(DeskBusy, match="GEN-001 in consultation: complete or mark no-show first"):
+    with pytest.raises(DeskBusy, match=r"GEN-001 \(in consultation\): complete it or mark it no-show first"):
         services.call_next(desk=desk)
     first.refresh_from_db()
     assert first.status == S.IN_CONSULTATION
@@ -127,10 +127,10 @@ def test_each_step_is_explicit_and_records_when_and_who(general, asst):
 @pytest.mark.parametrize(
     "steps, action, message",
     [
-        ([], services.complete_visit, "Cannot complete visit GEN-001: it is waiting"),
-        ([], services.start_visit, "Cannot start visit GEN-001: it is waiting"),
-        ([], services.recall_visit, "Cannot recall visit GEN-001: it is waiting"),
-        (["cancel"], services.mark_no_show, "Cannot mark no-show visit GEN-001: it is cancelled"),
+        ([], services.complete_visit, "Visit GEN-001 cannot be completed: it is waiting"),
+        ([], services.start_visit, "Visit GEN-001 cannot be started: it is waiting"),
+        ([], services.recall_visit, "Visit GEN-001 cannot be recalled: it is waiting"),
+        (["cancel"], services.mark_no_show, "Visit GEN-001 cannot be marked no-show: it is cancelled"),
         (["cancel"], services.cancel_visit, "it is cancelled"),
         (["call", "start"], services.cancel_visit, "it is in consultation"),
         (["call", "start", "complete"], services.start_visit, "it is completed"),
