@@ -31,9 +31,12 @@ from patients.services import register_patient, update_patient
 from queues import services as queue_services
 from queues.models import Desk, Queue, Visit
 from queues.views import board_key
+from queues.views import my_token_link as my_visit_link
+from terminals.models import LabTerminal
 from tests.conftest import make_user
 from tokens import services as token_services
 from tokens.models import Category
+from tokens.views import my_token_link as my_opd_link
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locale/ur/LC_MESSAGES/django.po"
@@ -141,8 +144,10 @@ def morning(db, settings):
                                       max_capacity=1)
     token = token_services.book_token(slot_id=slot.pk, patient=patient, category=Category.WALKIN)
     entry = token_services.book_token(slot_id=slot.pk, patient=twin, category=Category.WALKIN)
+    token_services.check_in(token_id=token.pk)  # past the grace, call next takes only arrived tokens
     token_services.call_next_token(slot_id=slot.pk)
     pair = DuplicatePair.objects.get()
+    terminal = LabTerminal.objects.create(code="LAB9-PC", name="لیب")
     return {
         "home": "/",
         "register": "/patients/register/",
@@ -169,12 +174,19 @@ def morning(db, settings):
         "doctor's rooms": "/opd/room/",
         "doctor's room": f"/opd/room/{doctor.pk}/",
         "OPD report": "/opd/report/",
+        "OPD entrance sign": "/opd/entrance/",
+        "patient's token page": my_visit_link(waiting[2]),
+        "patient's OPD token page": my_opd_link(token),
+        "offline registration page": f"/offline/{terminal.code}/",
+        "the manager's day": "/today/",
         "not found": "/patients/999999/",
     }
 
 
 def test_every_staff_page_in_urdu_has_no_english_left(morning):
-    client = urdu_client(make_user("منتظم", is_superuser=True, is_staff=True))
+    user = make_user("منتظم", is_superuser=True, is_staff=True)
+    LabTerminal.objects.get(code="LAB9-PC").browser_users.add(user)  # the offline page is for its listed users
+    client = urdu_client(user)
     left = {}
     for name, path in morning.items():
         response = client.get(path)
