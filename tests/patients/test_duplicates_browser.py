@@ -31,7 +31,7 @@ def test_the_desk_hint_names_the_registered_patient_while_typing(live_server):
         hint = page.get_by_test_id("likely-duplicates")
         expect(hint).to_contain_text(known.mrn)
         expect(hint).to_contain_text("same date of birth")
-        print(f"\nhint shown {time.monotonic() - started:.2f} s after the last key (300 ms of it the pause)")
+        print(f"\nhint shown {time.monotonic() - started:.2f} s after the last key (150 ms of it the pause)")
         assert not context.blocked
 
 
