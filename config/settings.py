@@ -206,7 +206,9 @@ _options.setdefault("tcp_user_timeout", env.int("DB_TCP_USER_TIMEOUT_MS", defaul
 # once and lent to one request at a time (config/gunicorn.py sets it to gunicorn's threads per worker: one per
 # request a worker serves at once). Without (development, tests) each thread has its own connection, kept for
 # CONN_MAX_AGE seconds (0: closed after each request). The two are exclusive. Either way a connection is checked
-# before it is reused, so one that PostgreSQL dropped (restart, failover) is replaced instead of failing a request.
+# before it is reused, so one that PostgreSQL dropped (restart, failover) is replaced instead of failing a request:
+# a pooled one by a look at its socket, with no round trip unless the server wrote to it (config/postgresql/base.py),
+# a kept one with a statement at the start of each request that reuses it (Django's CONN_HEALTH_CHECKS).
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DB_POOL_SIZE:
