@@ -283,6 +283,11 @@ TOKENLINE_SESSION_IDLE_MINUTES = env.int("TOKENLINE_SESSION_IDLE_MINUTES", defau
 TOKENLINE_TOKEN_HOURS = env.float("TOKENLINE_TOKEN_HOURS", default=12)
 TOKENLINE_TERMINAL_KEY_DAYS = env.float("TOKENLINE_TERMINAL_KEY_DAYS", default=365)
 TOKENLINE_KEY_GRACE_HOURS = env.float("TOKENLINE_KEY_GRACE_HOURS", default=24)
+# Each worker keeps a token's user and permissions this many seconds after reading them (core/authentication.py), so
+# most API requests send no authentication query. A token revoked, a user deactivated or a role changed through this
+# server's pages, API or admin counts at once in the process that did it and within this many seconds in the others
+# (and after a change made outside Django, in SQL); an expired token is refused at once. 0: read on every request.
+TOKENLINE_AUTH_CACHE_SECONDS = env.float("TOKENLINE_AUTH_CACHE_SECONDS", default=5)
 REST_KNOX = {"TOKEN_TTL": datetime.timedelta(hours=TOKENLINE_TOKEN_HOURS), "AUTO_REFRESH": False}
 
 LOGIN_URL = "login"
