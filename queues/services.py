@@ -11,16 +11,14 @@ import contextlib
 import datetime
 import logging
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef
 from django.utils import timezone
 
 from idseq.exceptions import IdempotencyConflict
 from core.errors import NotFound
 from idseq.services import issue
-from queues import notify, signals
+from queues import claim, notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
 from queues.models import Desk, Queue, Visit
 
@@ -136,32 +134,17 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
 
 
 def _call_next(desk: Desk, called_by) -> Visit:
-    # The desk row, locked, with the ids of its queues (one statement); then the line query walks the waiting-line
-    # index in call order (LIMIT 1) instead of sorting the whole line through a join.
-    locked = (
-        Desk.objects.select_for_update(of=("self",))
-        .annotate(queue_ids=ArraySubquery(Desk.queues.through.objects.filter(desk=OuterRef("pk")).values("queue")))
-        .filter(pk=desk.pk)
-        .first()
-    )
+    # Two statements (queues/claim.py): the desk row locked with its queue ids, then the next waiting visit taken
+    # and marked called, walking the waiting-line index in call order (LIMIT 1, SKIP LOCKED).
+    locked = claim.lock_desk(desk.pk)
     if locked is None:
         raise NotFound(f"Desk {desk.pk} does not exist.")
     if not locked.is_active:
         raise ActionNotAllowed(f"Desk {locked.name} is inactive.")
-    visit = (
-        Visit.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("queue", "patient", "issued_by")
-        .filter(queue_id__in=locked.queue_ids, visit_date=timezone.localdate(), status=S.WAITING)
-        .order_by(*Visit.CALL_ORDER)
-        .first()
-    )
+    visit = claim.claim_next(locked, called_by, timezone.localdate(), timezone.now())
     if visit is None:
         busy = _desk_busy(locked)
         raise busy or NobodyWaiting(f"Nobody is waiting for desk {locked.name} today.")
-    visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, locked, timezone.now(), called_by
-    visit.announced_at = visit.called_at
-    # Only what calling changes (the line query read every column, and a full save would write them all back).
-    visit.save(update_fields=["status", "desk", "called_at", "called_by", "announced_at", "updated_at"])
     signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
     _announce(visit.queue_id)
     return visit
