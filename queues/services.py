@@ -265,26 +265,31 @@ def _new_visit(
     idempotency_key: str = "",
     request_hash: str = "",
 ) -> Visit:
-    """Inside the caller's transaction: take the queue's next token for today and insert the visit."""
+    """Inside the caller's transaction: take the queue's next token for today and insert the visit.
+
+    From the counter's UPDATE to the commit the queue's counter row is locked, so only the writes that must commit
+    with the number run in between (the visit's INSERT, the replay check of a retried key); the visit is built
+    before the number is taken and the log line and board push run after the commit."""
     visit_date = timezone.localdate()
+    visit = Visit(
+        patient=patient,
+        queue=queue,
+        visit_date=visit_date,
+        priority=priority,
+        issued_by=issued_by,
+        transferred_from=transferred_from,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
     (number,) = issue(
         TOKEN_SEQUENCE, scope=token_scope(queue, visit_date), purpose="visit token", issued_by=issued_by
     ).values
     _check_replay(issued_by, idempotency_key, request_hash)
     # One open visit per patient, queue and day: the partial unique index queues_visit_one_open_per_patient refuses
     # a second (see _open_visit_clash_as_domain_error), so the hot path needs no query to check it.
-    visit = Visit.objects.create(
-        patient=patient,
-        queue=queue,
-        visit_date=visit_date,
-        token_number=number,
-        priority=priority,
-        queued_at=timezone.now(),  # after the counter lock, so queued_at follows token order
-        issued_by=issued_by,
-        transferred_from=transferred_from,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-    )
+    visit.token_number = number
+    visit.queued_at = timezone.now()  # after the counter lock, so queued_at follows token order
+    visit.save(force_insert=True)
     username = issued_by.get_username() if issued_by is not None else "system"
     transaction.on_commit(
         lambda: logger.info(
