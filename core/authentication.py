@@ -4,8 +4,8 @@ DRF's TokenAuthentication loads the token with its user (one query); then every 
 (`user.has_perm`, core.api.RolePermissions) costs two more: Django's ModelBackend reads the user's own permissions
 and their groups' permissions on first use. Here the token, its user and both permission sets come back in one
 query, and the sets are put where ModelBackend keeps its per-request cache (`_user_perm_cache`, `_group_perm_cache`,
-`_perm_cache`), so `has_perm` answers from memory. Nothing outlives the request: a role changed in the admin counts
-on the next request. The query is plain SQL: building it with the ORM on every request cost more CPU than running it.
+`_perm_cache`), so `has_perm` answers from memory. The query is plain SQL: building it with the ORM on every request
+cost more CPU than running it.
 
 Tokens are knox's (core.auth.issue_token): the table holds the SHA-512 digest of each key, its primary key, so the
 presented key is hashed here (microseconds) and found by one index lookup, in the same single query. Knox's own
@@ -24,7 +24,6 @@ token, a deactivated user or a changed role counts everywhere within TOKENLINE_A
 import threading
 import time
 from dataclasses import dataclass
-
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
