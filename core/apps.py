@@ -3,8 +3,8 @@ from django.apps import AppConfig
 
 class CoreConfig(AppConfig):
     """The kernel as an app: its post_migrate hook creates the database cache table; it puts the admin behind a
-    second factor when TOKENLINE_ADMIN_REQUIRE_2FA is on (core.admin.TokenlineAdminSite); it empties the API's kept token
-lookups when a user, token or role changes (core.authentication.forget)."""
+    second factor when TOKENLINE_ADMIN_REQUIRE_2FA is on (core.admin.TokenlineAdminSite); it empties the API's kept
+    token lookups when a user, token or role changes (core.authentication.forget)."""
 
     name = "core"
 
