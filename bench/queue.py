@@ -37,6 +37,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from idseq.models import Counter, Sequence  # noqa: E402
 from patients.models import Patient  # noqa: E402
+from queues import claim  # noqa: E402
 from queues.models import Desk, Queue, Visit  # noqa: E402
 from queues.services import TOKEN_SEQUENCE, token_scope  # noqa: E402
 
@@ -81,18 +82,16 @@ SELECT (SELECT count(U0.id) FROM queues_desk U0 INNER JOIN queues_desk_queues U1
     token_number FROM queues_visit WHERE id = :vid) LIMIT 1)
   FROM queues_queue WHERE id = :q LIMIT 21;
 """
-RAW_CALL_NEXT = """\
-SELECT :d0 + nextval('bench_seq') AS desk \\gset
-BEGIN;
-SELECT d.id, d.name, d.is_active, ARRAY(SELECT U0.queue_id FROM queues_desk_queues U0 WHERE U0.desk_id = d.id)
-  FROM queues_desk d WHERE d.id = :desk ORDER BY d.name LIMIT 1 FOR UPDATE OF d;
-SELECT v.id AS vid, q.code, p.mrn, u.username FROM queues_visit v INNER JOIN queues_queue q ON (v.queue_id = q.id)
-  INNER JOIN patients_patient p ON (v.patient_id = p.id) LEFT OUTER JOIN auth_user u ON (v.issued_by_id = u.id)
-  WHERE v.queue_id IN (:q) AND v.visit_date = :'day' AND v.status = 'waiting'
-  ORDER BY v.priority_rank, v.queued_at, v.token_number LIMIT 1 FOR UPDATE OF v SKIP LOCKED \\gset
-UPDATE queues_visit SET status = 'called', desk_id = :desk, called_at = now(), updated_at = now() WHERE id = :vid;
-COMMIT;
-"""
+# The call-next statements (queues/claim.py) as pgbench sends them, for a desk of one queue: its parameters as
+# pgbench variables (`:d0`, `:q`, `:uid`) and the same text otherwise.
+_CALL_NEXT_VARIABLES = {"desk": ":desk", "now": "now()", "called": "'called'", "waiting": "'waiting'",
+                        "called_by": ":uid", "day": ":'day'", "q0": ":q"}
+RAW_CALL_NEXT = (
+    "SELECT :d0 + nextval('bench_seq') AS desk \\gset\nBEGIN;\n"
+    f"{claim.lock_desk_statement()[0] % _CALL_NEXT_VARIABLES};\n"
+    f"{claim.claim_statement(1)[0] % _CALL_NEXT_VARIABLES};\n"
+    "COMMIT;\n"
+)
 
 
 def make_line(queue: Queue, patient_ids: list[int], day) -> list[int]:
@@ -185,7 +184,7 @@ class Bench:
 
     def call_next_raw(self, clients: int) -> Result:
         queue, desks = self.queue(line=True)
-        return self.raw(RAW_CALL_NEXT, clients, d0=desks[0] - 1, q=queue.pk)
+        return self.raw(RAW_CALL_NEXT, clients, d0=desks[0] - 1, q=queue.pk, uid=self.user.pk)
 
     def raw(self, script: str, clients: int, **variables) -> Result:
         """pgbench `script` with `variables` (numbers as pgbench variables, strings written into :'name'), after

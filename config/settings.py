@@ -231,7 +231,9 @@ _options.setdefault("tcp_user_timeout", env.int("DB_TCP_USER_TIMEOUT_MS", defaul
 # once and lent to one request at a time (config/gunicorn.py sets it to gunicorn's threads per worker: one per
 # request a worker serves at once). Without (development, tests) each thread has its own connection, kept for
 # CONN_MAX_AGE seconds (0: closed after each request). The two are exclusive. Either way a connection is checked
-# before it is reused, so one that PostgreSQL dropped (restart, failover) is replaced instead of failing a request.
+# before it is reused, so one that PostgreSQL dropped (restart, failover) is replaced instead of failing a request:
+# a pooled one by a look at its socket, with no round trip unless the server wrote to it (config/postgresql/base.py),
+# a kept one with a statement at the start of each request that reuses it (Django's CONN_HEALTH_CHECKS).
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DB_POOL_SIZE:
@@ -306,6 +308,11 @@ TOKENLINE_SESSION_IDLE_MINUTES = env.int("TOKENLINE_SESSION_IDLE_MINUTES", defau
 TOKENLINE_TOKEN_HOURS = env.float("TOKENLINE_TOKEN_HOURS", default=12)
 TOKENLINE_TERMINAL_KEY_DAYS = env.float("TOKENLINE_TERMINAL_KEY_DAYS", default=365)
 TOKENLINE_KEY_GRACE_HOURS = env.float("TOKENLINE_KEY_GRACE_HOURS", default=24)
+# Each worker keeps a token's user and permissions this many seconds after reading them (core/authentication.py), so
+# most API requests send no authentication query. A token revoked, a user deactivated or a role changed through this
+# server's pages, API or admin counts at once in the process that did it and within this many seconds in the others
+# (and after a change made outside Django, in SQL); an expired token is refused at once. 0: read on every request.
+TOKENLINE_AUTH_CACHE_SECONDS = env.float("TOKENLINE_AUTH_CACHE_SECONDS", default=5)
 REST_KNOX = {"TOKEN_TTL": datetime.timedelta(hours=TOKENLINE_TOKEN_HOURS), "AUTO_REFRESH": False}
 
 LOGIN_URL = "login"

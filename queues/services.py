@@ -11,10 +11,8 @@ import contextlib
 import datetime
 import logging
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,7 +21,7 @@ from idseq.exceptions import IdempotencyConflict
 from core.errors import NotFound
 from idseq.services import issue
 from patients.services import register_patient
-from queues import notify, signals
+from queues import claim, notify, signals
 from queues.exceptions import ActionNotAllowed, DeskBusy, NobodyWaiting, OpenVisitExists, QueueInactive
 from queues.models import Desk, Queue, Visit
 
@@ -161,32 +159,17 @@ def call_next(*, desk: Desk, called_by=None) -> Visit:
 
 
 def _call_next(desk: Desk, called_by) -> Visit:
-    # The desk row, locked, with the ids of its queues (one statement); then the line query walks the waiting-line
-    # index in call order (LIMIT 1) instead of sorting the whole line through a join.
-    locked = (
-        Desk.objects.select_for_update(of=("self",))
-        .annotate(queue_ids=ArraySubquery(Desk.queues.through.objects.filter(desk=OuterRef("pk")).values("queue")))
-        .filter(pk=desk.pk)
-        .first()
-    )
+    # Two statements (queues/claim.py): the desk row locked with its queue ids, then the next waiting visit taken
+    # and marked called, walking the waiting-line index in call order (LIMIT 1, SKIP LOCKED).
+    locked = claim.lock_desk(desk.pk)
     if locked is None:
         raise NotFound(f"Desk {desk.pk} does not exist.")
     if not locked.is_active:
         raise ActionNotAllowed(_("Desk %(desk)s is inactive.") % {"desk": locked.name})
-    visit = (
-        Visit.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("queue", "patient", "issued_by")
-        .filter(queue_id__in=locked.queue_ids, visit_date=timezone.localdate(), status=S.WAITING)
-        .order_by(*Visit.CALL_ORDER)
-        .first()
-    )
+    visit = claim.claim_next(locked, called_by, timezone.localdate(), timezone.now())
     if visit is None:
         busy = _desk_busy(locked)
         raise busy or NobodyWaiting(_("Nobody is waiting for desk %(desk)s today.") % {"desk": locked.name})
-    visit.status, visit.desk, visit.called_at, visit.called_by = S.CALLED, locked, timezone.now(), called_by
-    visit.announced_at = visit.called_at
-    # Only what calling changes (the line query read every column, and a full save would write them all back).
-    visit.save(update_fields=["status", "desk", "called_at", "called_by", "announced_at", "updated_at"])
     signals.visit_called(visit)  # the outbox row (SMS, webhook) commits with the call
     _announce(visit.queue_id)
     return visit
@@ -314,26 +297,31 @@ def _new_visit(
     idempotency_key: str = "",
     request_hash: str = "",
 ) -> Visit:
-    """Inside the caller's transaction: take the queue's next token for today and insert the visit."""
+    """Inside the caller's transaction: take the queue's next token for today and insert the visit.
+
+    From the counter's UPDATE to the commit the queue's counter row is locked, so only the writes that must commit
+    with the number run in between (the visit's INSERT, the replay check of a retried key); the visit is built
+    before the number is taken and the log line and board push run after the commit."""
     visit_date = timezone.localdate()
+    visit = Visit(
+        patient=patient,
+        queue=queue,
+        visit_date=visit_date,
+        priority=priority,
+        issued_by=issued_by,
+        transferred_from=transferred_from,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
     (number,) = issue(
         TOKEN_SEQUENCE, scope=token_scope(queue, visit_date), purpose="visit token", issued_by=issued_by
     ).values
     _check_replay(issued_by, idempotency_key, request_hash)
     # One open visit per patient, queue and day: the partial unique index queues_visit_one_open_per_patient refuses
     # a second (see _open_visit_clash_as_domain_error), so the hot path needs no query to check it.
-    visit = Visit.objects.create(
-        patient=patient,
-        queue=queue,
-        visit_date=visit_date,
-        token_number=number,
-        priority=priority,
-        queued_at=timezone.now(),  # after the counter lock, so queued_at follows token order
-        issued_by=issued_by,
-        transferred_from=transferred_from,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-    )
+    visit.token_number = number
+    visit.queued_at = timezone.now()  # after the counter lock, so queued_at follows token order
+    visit.save(force_insert=True)
     username = issued_by.get_username() if issued_by is not None else "system"
     transaction.on_commit(
         lambda: logger.info(

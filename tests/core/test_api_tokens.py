@@ -53,7 +53,8 @@ def test_a_revoked_token_stops_working_at_once(db):
     assert client_with(other).get("/api/v1/patients/").status_code == 200  # the user's other sessions go on
 
 
-def test_a_token_is_checked_with_its_user_and_permissions_in_one_query(db):
+def test_a_token_is_checked_with_its_user_and_permissions_in_one_query(db, settings):
+    settings.TOKENLINE_AUTH_CACHE_SECONDS = 0  # read on every request (tests/core/test_auth_cache.py: kept)
     client = client_with(make_token(make_user("desk1", "reception")))
     client.get("/api/v1/patients/?q=zz")  # warm: content types
     with CaptureQueriesContext(connection) as captured:
