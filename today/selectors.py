@@ -1,10 +1,11 @@
 """Today's figures against the target, from the times the visits and tokens carry (the same timestamps the wait
 estimates read): per walk-in queue, per OPD doctor and per desk.
 
-Definitions (docs/operations/today.md):
+Definitions (docs/guide/today.md):
 - wait of a walk-in visit: `called_at - queued_at` (the time it joined the line, or rejoined after a recall);
-  of an OPD token: `called_at` minus the later of its slot's start (delay included) and its booking, never below 0
-  (a patient is not waiting before the slot begins).
+  of an OPD token: `called_at` minus the latest of its slot's start (delay included), its booking and its arrival
+  (`checked_in_at`, when checked in), never below 0 (a patient is not waiting before the slot begins, nor before
+  arriving).
 - p50 and p90: percentiles with linear interpolation between the closest ranks (PostgreSQL's `percentile_cont`)
   over the visits (tokens) called today, in minutes.
 - within target: the share of those whose wait is at most DAY_WAIT_TARGET_MINUTES, in percent.
@@ -131,10 +132,11 @@ def doctor_rows(day: datetime.date, now: datetime.datetime) -> list[Row]:
     tokens = Token.objects.filter(day=day).select_related("slot")  # the (day, doctor) index; day is the slot's
     rows = {doctor.pk: Row("doctor", doctor.name)
             for doctor in Doctor.objects.filter(slots__start_time__gte=start, slots__start_time__lt=end).distinct()}
-    for token in tokens.only("doctor_id", "status", "created_at", "called_at", "actual_time", "slot__start_time",
-                             "slot__delay_minutes"):
+    for token in tokens.only("doctor_id", "status", "created_at", "called_at", "actual_time", "checked_in_at",
+                             "slot__start_time", "slot__delay_minutes"):
         row = rows[token.doctor_id]
-        due = max(token.slot.start_time + datetime.timedelta(minutes=token.slot.delay_minutes), token.created_at)
+        due = max(token.slot.start_time + datetime.timedelta(minutes=token.slot.delay_minutes), token.created_at,
+                  token.checked_in_at or token.created_at)
         if token.status == T.CONFIRMED and token.called_at is None:
             row.waiting += 1
             if due <= now:

@@ -45,8 +45,10 @@ VISITS = [
     ("LAB", None, "13:50", None, None, "waiting"),
 ]
 # OPD tokens of one slot 10:00-16:00, booked the day before: (called at, completed at, status).
-TOKENS = [("10:05", "10:15", "COMPLETED"), ("10:20", "10:35", "COMPLETED"), ("10:40", None, "NO_SHOW"),
-          (None, None, "CONFIRMED")]
+# OPD tokens of one slot from 10:00: (checked in, called, completed, status); a wait starts at the slot's start or at
+# the patient's arrival, whichever is later.
+TOKENS = [("09:50", "10:05", "10:15", "COMPLETED"), ("10:12", "10:20", "10:35", "COMPLETED"),
+          (None, "10:40", None, "NO_SHOW"), (None, None, None, "CONFIRMED")]
 
 
 def at(clock: str) -> datetime.datetime:
@@ -87,12 +89,13 @@ def the_day(frozen):
         Visit.objects.filter(pk=visit.pk).update(status=status, **times)
     doctor = token_services.create_doctor(name="Dr. Ayesha Khan")
     slot = token_services.create_slot(doctor=doctor, start_time=at("10:00"), end_time=at("16:00"), max_capacity=10)
-    for i, (called, completed, status) in enumerate(TOKENS):
+    for i, (arrived, called, completed, status) in enumerate(TOKENS):
         token = token_services.book_token(slot_id=slot.pk, patient=register_patient(full_name=f"Booked {i}"),
                                           category="ONLINE")
         Token.objects.filter(pk=token.pk).update(
             created_at=at("10:00") - datetime.timedelta(days=1), status=status,
             called_at=called and at(called), actual_time=completed and at(completed),
+            checked_in_at=arrived and at(arrived),
         )
 
 
@@ -132,9 +135,10 @@ def expected_desk(name: str) -> dict:
 
 
 def expected_doctor() -> dict:
-    waits = [(at(called) - at("10:00")).total_seconds() / 60 for called, _, _ in TOKENS if called]
-    spans = [(at(called), at(done)) for called, done, _ in TOKENS if done]
-    result = figures(waits, spans, [at(called) for called, _, _ in TOKENS if called])
+    waits = [(at(called) - max(at("10:00"), at(arrived or "10:00"))).total_seconds() / 60
+             for arrived, called, _, _ in TOKENS if called]
+    spans = [(at(called), at(done)) for _, called, done, _ in TOKENS if done]
+    result = figures(waits, spans, [at(called) for _, called, _, _ in TOKENS if called])
     result.update(waiting=1, no_shows=1, oldest_waiting_minutes=(NOW - at("10:00")).total_seconds() / 60)
     return result
 
