@@ -163,7 +163,7 @@ class TokenOut(serializers.ModelSerializer):
         fields = [
             "id", "slot", "doctor", "doctor_name", "patient", "patient_mrn", "patient_name", "token_number",
             "category", "priority", "final_priority", "status", "position", "estimated_time", "actual_time",
-            "created_at", "updated_at",
+            "checked_in_at", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -257,7 +257,7 @@ class TokenFilter(django_filters.FilterSet):
 
 class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     """Tokens: list (filter by slot, doctor, date, status, category), book, read, cancel (DELETE), `emergency/`,
-    `{id}/no_show/`, `{id}/complete/`."""
+    `{id}/check_in/`, `{id}/no_show/`, `{id}/complete/`."""
 
     queryset = Token.objects.all()
     serializer_class = TokenOut
@@ -300,6 +300,14 @@ class TokenViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
         """Cancel the token (its number is never reissued); the best waiting patient gets the place. Answers 200
         with the cancelled token and the promoted one (or null)."""
         return self._ended(*services.cancel_token(token_id=pk, by=request.user))
+
+    @extend_schema(request=None, responses=TokenOut)
+    @action(detail=True, methods=["post"])
+    def check_in(self, request, pk=None):
+        """The patient has arrived (`checked_in_at`, the first time kept: a second check-in changes nothing). Past
+        the slot's start plus OPD_CHECK_IN_GRACE_MINUTES the doctor's call-next takes only checked-in tokens."""
+        token = services.check_in(token_id=pk)
+        return Response(TokenOut(self.get_queryset().get(pk=token.pk)).data)
 
     @extend_schema(request=None, responses=EndedOut)
     @action(detail=True, methods=["post"])

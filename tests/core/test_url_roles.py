@@ -180,6 +180,7 @@ EXPECTED = {
     r"api/v1/^tokens/emergency/$": OPD_POST_ONLY,
     r"api/v1/^tokens/(?P<pk>[0-9a-fA-F-]{32,36})/$": QUEUE_READ_API,
     r"api/v1/^tokens/(?P<pk>[0-9a-fA-F-]{32,36})/complete/$": OPD_POST_ONLY,
+    r"api/v1/^tokens/(?P<pk>[0-9a-fA-F-]{32,36})/check_in/$": OPD_POST_ONLY,
     r"api/v1/^tokens/(?P<pk>[0-9a-fA-F-]{32,36})/no_show/$": OPD_POST_ONLY,
     r"api/v1/^waiting-list/$": QUEUE_READ_API,
     r"api/v1/^waiting-list/by_slot/$": (401, 400, 403, 403, 400, 400),  # slot_id is required

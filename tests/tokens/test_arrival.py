@@ -141,3 +141,17 @@ def test_the_entrance_qr_opens_the_token_page_this_phone_opened_today(morning, d
     assert "Scan the QR on your token slip" in phone.get("/opd/here/").text
     sign = desk.get("/opd/entrance/")
     assert sign.status_code == 200 and "http://testserver/opd/here/" in sign.text
+
+
+def test_the_api_checks_a_token_in_once_and_shows_when(morning, api):
+    _, (token, _), _ = morning
+    first = api.post(f"/api/v1/tokens/{token.pk}/check_in/")
+    assert first.status_code == 200, first.content
+    arrived = first.json()["checked_in_at"]
+    assert arrived is not None
+    again = api.post(f"/api/v1/tokens/{token.pk}/check_in/")
+    assert (again.status_code, again.json()["checked_in_at"]) == (200, arrived)
+    assert api.get(f"/api/v1/tokens/{token.pk}/").json()["checked_in_at"] == arrived
+    services.cancel_token(token_id=token.pk)
+    refused = api.post(f"/api/v1/tokens/{token.pk}/check_in/")
+    assert refused.status_code == 409 and "not confirmed" in refused.json()["detail"]
