@@ -219,6 +219,7 @@ def test_form_errors_and_refusals_shown_on_urdu_pages_are_translated(morning):
         ),
         "refused promotion": client.post(f"/opd/waiting/{WaitingListEntry.objects.get().pk}/promote/", follow=True),
         "refused check-in": client.post(f"/opd/room/tokens/{ended.pk}/check-in/", follow=True),
+        "search with a hint": client.get("/patients/?q=12-3456"),
     }
     left = {name: english_left(response.content.decode()) for name, response in pages.items()}
     assert {name: texts for name, texts in left.items() if texts} == {}
