@@ -9,6 +9,7 @@ page polls.
 import io
 
 from django.utils import timezone
+from django.utils.translation import gettext as _, ngettext
 
 from core.errors import DomainError
 from core.text import printable
@@ -46,9 +47,13 @@ def start(*, job: ImportJob) -> ImportJob:
     from patients.tasks import run_import_task  # the task module imports this one
 
     if job.status != ImportJob.Status.CHECKED:
-        raise DomainError(f"{job.file_name} is already {job.get_status_display().lower()}.")
+        raise DomainError(_("%(file)s is already %(status)s.") % {
+            "file": job.file_name, "status": job.get_status_display().lower()})
     if job.error_count and not job.skip_invalid:
-        raise DomainError(f"{job.file_name} has {job.error_count} invalid row(s): correct them or skip them.")
+        raise DomainError(ngettext(
+            "%(file)s has %(count)s invalid row: correct it or skip it.",
+            "%(file)s has %(count)s invalid rows: correct them or skip them.", job.error_count,
+        ) % {"file": job.file_name, "count": job.error_count})
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
     run_import_task.enqueue(job.pk)
     job.refresh_from_db()

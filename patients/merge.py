@@ -18,6 +18,7 @@ record changed since, the merge is refused with 409 naming the fields that chang
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from idseq.models import IssuedNumber
@@ -45,7 +46,8 @@ class RecordChanged(DomainError):
 
     def __init__(self, changed: dict[str, list[str]]):
         names = "; ".join(f"{mrn}: {', '.join(fields)}" for mrn, fields in changed.items())
-        super().__init__(f"Changed since you looked ({names}). Look again before merging.", changed=changed)
+        message = _("Changed since you looked (%(changes)s). Look again before merging.") % {"changes": names}
+        super().__init__(message, changed=changed)
 
 
 def version_of(patient: Patient) -> int:
@@ -71,11 +73,11 @@ def _changes_since(patient: Patient, version: int) -> list[str]:
     if not newer:
         return []
     if base is None:
-        return ["the record"]
+        return [_("the record")]
     fields = set()
     for record in newer:
         fields.update(change.field for change in record.diff_against(base).changes)
-    return sorted(str(Patient._meta.get_field(name).verbose_name) for name in fields) or ["the record"]
+    return sorted(str(Patient._meta.get_field(name).verbose_name) for name in fields) or [_("the record")]
 
 
 def _related_fields():
@@ -127,8 +129,8 @@ def _move(model, field: str, source: Patient, target: Patient, pks=None) -> list
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or "a constraint"
             raise MergeConflict(
-                f"Both records have {model._meta.verbose_name_plural} that cannot belong to one patient "
-                f"({constraint}); close or cancel one first."
+                _("Both records have %(rows)s that cannot belong to one patient (%(constraint)s); close or cancel"
+                  " one first.") % {"rows": model._meta.verbose_name_plural, "constraint": constraint}
             ) from None
     return moved
 
@@ -154,9 +156,9 @@ def merge_patients(
     """
     reason = (reason or "").strip()
     if survivor.pk == merged.pk:
-        raise MergeRefused("A record cannot be merged into itself.")
+        raise MergeRefused(_("A record cannot be merged into itself."))
     if not reason:
-        raise MergeRefused("Say why the two records are one patient.")
+        raise MergeRefused(_("Say why the two records are one patient."))
     with transaction.atomic():
         locked = _locked(survivor.pk, merged.pk)
         survivor, merged = locked[survivor.pk], locked[merged.pk]
@@ -167,12 +169,14 @@ def merge_patients(
         for record in (survivor, merged):
             if record.merged_into_id is not None:
                 raise MergeConflict(
-                    f"{record.mrn} was merged into {survivor_of(record).mrn} already; merge into that record."
+                    _("%(mrn)s was merged into %(survivor)s already; merge into that record.")
+                    % {"mrn": record.mrn, "survivor": survivor_of(record).mrn}
                 )
         if survivor.cnic and merged.cnic and survivor.cnic != merged.cnic and not cnic_override:
             raise MergeRefused(
-                f"{survivor.mrn} has CNIC {survivor.cnic} and {merged.mrn} has {merged.cnic}: different people, "
-                "unless one CNIC was typed wrong. Merge with the CNIC override and say why."
+                _("%(mrn)s has CNIC %(cnic)s and %(other_mrn)s has %(other_cnic)s: different people, unless one CNIC"
+                  " was typed wrong. Merge with the CNIC override and say why.")
+                % {"mrn": survivor.mrn, "cnic": survivor.cnic, "other_mrn": merged.mrn, "other_cnic": merged.cnic}
             )
         moved = {_label(model, field): _move(model, field, merged, survivor) for model, field in _related_fields()}
         filled = {name: getattr(merged, name) for name in FILLABLE
@@ -218,19 +222,22 @@ def unmerge(merge: PatientMerge, *, reason: str, unmerged_by=None,
     """
     reason = (reason or "").strip()
     if not reason:
-        raise MergeRefused("Say why the merge is undone.")
+        raise MergeRefused(_("Say why the merge is undone."))
     with transaction.atomic():
         merge = PatientMerge.objects.select_for_update().get(pk=merge.pk)
         if merge.unmerged_at is not None:
-            raise MergeConflict("This merge was undone already.")
+            raise MergeConflict(_("This merge was undone already."))
         locked = _locked(merge.survivor_id, merge.merged_id)
         survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
         if survivor.merged_into_id is not None:
-            raise MergeConflict(f"{survivor.mrn} was merged into {survivor_of(survivor).mrn} since; undo that first.")
+            raise MergeConflict(
+                _("%(mrn)s was merged into %(survivor)s since; undo that first.")
+                % {"mrn": survivor.mrn, "survivor": survivor_of(survivor).mrn}
+            )
         labels = {_label(model, field) for model, field in _related_fields()}
         unknown = set(also_move or {}) - labels
         if unknown:
-            raise MergeRefused(f"Nothing of a patient is called {', '.join(sorted(unknown))}.")
+            raise MergeRefused(_("Nothing of a patient is called %(labels)s.") % {"labels": ", ".join(sorted(unknown))})
         for model, field in _related_fields():
             label = _label(model, field)
             back = [*merge.moved.get(label, []), *map(str, (also_move or {}).get(label, []))]

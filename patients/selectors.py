@@ -14,6 +14,7 @@ from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.lookups import Contains
 from django.db.models.sql.where import AND
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.roles import sees_own_patients_only
 from patients.models import NameWord, Patient
@@ -51,7 +52,8 @@ def by_mrn(patients: QuerySet, text: str) -> QuerySet:
     """
     mrn = lenient_mrn(text)
     if mrn is None:
-        raise Unparsable(f"{text.strip()} is not an MRN; write it as xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}.")
+        raise Unparsable(_("%(text)s is not an MRN; write it as xxx-xx-xxx, e.g. %(example)s.") % {
+            "text": text.strip(), "example": GROUPED_EXAMPLE})
     value = mrn_value(mrn)
     condition = Q(mrn=mrn) | Q(mrn_value=value) if value is not None else Q(mrn=mrn)
     survivors = _survivors(Patient.objects.filter(condition))
@@ -92,7 +94,7 @@ def _exact_first(patients: QuerySet, text: str) -> QuerySet:
 def _mrn_prefix_condition(text: str) -> Q:
     text = text.strip().upper()
     if not text:
-        raise Unparsable("Type the first digits of an MRN.")
+        raise Unparsable(_("Type the first digits of an MRN."))
     grouped = mrn_prefix(text)
     condition = Q(mrn__startswith=text)
     if grouped and grouped != text:  # `0012` may start `001-23-456` or a number stored without dashes
@@ -135,7 +137,7 @@ def _phone_condition(text: str) -> Q:
     """Condition on the alias `phone_key` (see patients.search.phone_key: the last digits, reversed)."""
     digits = re.sub(r"\D", "", text)
     if len(digits) < MIN_PHONE_DIGITS:
-        raise Unparsable(f"A phone number has at least {MIN_PHONE_DIGITS} digits.")
+        raise Unparsable(_("A phone number has at least %(digits)s digits.") % {"digits": MIN_PHONE_DIGITS})
     return Q(phone_key__startswith=digits[-PHONE_KEY_DIGITS:][::-1])
 
 
@@ -147,7 +149,7 @@ def by_cnic(patients: QuerySet, text: str) -> QuerySet:
     """
     digits = re.sub(r"[\s-]", "", text)
     if not re.fullmatch(r"\d{13}", digits):
-        raise Unparsable("A CNIC has 13 digits, e.g. 12345-1234567-1.")
+        raise Unparsable(_("A CNIC has 13 digits, e.g. 12345-1234567-1."))
     return patients.filter(cnic=f"{digits[:5]}-{digits[5:12]}-{digits[12]}")
 
 
@@ -303,7 +305,8 @@ def _by_shape(patients: QuerySet, query: str, kind: str) -> QuerySet:
         if MIN_PHONE_DIGITS <= len(digits) <= 15:
             return by_phone(patients, query)
         raise Unparsable(
-            f"{query} is neither an MRN (xxx-xx-xxx, e.g. {GROUPED_EXAMPLE}), a CNIC (13 digits) nor a phone number."
+            _("%(text)s is neither an MRN (xxx-xx-xxx, e.g. %(example)s), a CNIC (13 digits) nor a phone number.")
+            % {"text": query, "example": GROUPED_EXAMPLE}
         )
     return KINDS[kind](patients, query)
 

@@ -62,11 +62,13 @@ def validate_dob(value, *, not_after: datetime.date | None = None) -> None:
         ValidationError: for an earlier day, or a day after today (after `not_after`).
     """
     if value < EARLIEST_DOB:
-        raise ValidationError(f"Date of birth cannot be before {EARLIEST_DOB.isoformat()}.")
+        raise ValidationError(_("Date of birth cannot be before %(earliest)s."), params={"earliest": EARLIEST_DOB.isoformat()})
     if not_after is None:
         validate_not_future(value)
     elif value > not_after:
-        raise ValidationError(f"Date of birth cannot be after the registration date ({not_after}).")
+        raise ValidationError(
+            _("Date of birth cannot be after the registration date (%(day)s)."), params={"day": not_after.isoformat()}
+        )
 
 
 def validate_visible_text(value: str) -> None:

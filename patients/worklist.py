@@ -11,6 +11,7 @@ import logging
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from patients.duplicates import Record, likely_duplicates, likely_pairs_among
@@ -99,7 +100,7 @@ def mark_not_same(pair: DuplicatePair, *, decided_by=None) -> DuplicatePair:
     with transaction.atomic():
         pair = DuplicatePair.objects.select_for_update().get(pk=pair.pk)
         if pair.status != DuplicatePair.Status.OPEN:
-            raise DomainError(f"This pair was decided already ({pair.get_status_display()}).")
+            raise DomainError(_("This pair was decided already (%(status)s).") % {"status": pair.get_status_display()})
         pair.status, pair.decided_at, pair.decided_by = DuplicatePair.Status.NOT_SAME, timezone.now(), decided_by
         pair.save(update_fields=["status", "decided_at", "decided_by"])
     return pair

@@ -31,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from knox.models import AuthToken
 from rest_framework.exceptions import PermissionDenied
 
@@ -185,29 +186,37 @@ def check_range_placement(*, start: int, end: int) -> None:
     reserves the values in idseq under the counter lock, which checks the same again.
     """
     if not 1 <= start <= end:
-        raise ValidationError("A range needs 1 <= start <= end.")
+        raise ValidationError(_("A range needs 1 <= start <= end."))
     other = TerminalRange.objects.filter(start__lte=end, end__gte=start).select_related("terminal").first()
     if other is not None:
         raise ValidationError(
-            f"{start}-{end} overlaps range {other} of terminal {other.terminal.code}.", code="overlap"
+            _("%(start)s-%(end)s overlaps range %(other)s of terminal %(terminal)s.")
+            % {"start": start, "end": end, "other": other, "terminal": other.terminal.code},
+            code="overlap",
         )
     reserved = Reservation.objects.filter(
         sequence__key=MRN_COUNTER, scope="", first_value__lte=end, last_value__gte=start
     ).order_by("first_value").first()
     if reserved is not None:  # a carried-over or imported number, or the pool
         raise ValidationError(
-            f"{start}-{end} overlaps {reserved.first_value}-{reserved.last_value}, reserved for {reserved.owner}.",
+            _("%(start)s-%(end)s overlaps %(first)s-%(last)s, reserved for %(owner)s.") % {
+                "start": start, "end": end, "first": reserved.first_value, "last": reserved.last_value,
+                "owner": reserved.owner},
             code="reserved",
         )
     online_last = online_mrn_last()
     if start <= online_last:
         raise ValidationError(
-            f"{start}-{end} reaches into the online MRNs in use (up to {online_last}); start above {online_last}.",
+            _("%(start)s-%(end)s reaches into the online MRNs in use (up to %(last)s); start above %(last)s.")
+            % {"start": start, "end": end, "last": online_last},
             code="online",
         )
     taken = Patient.objects.filter(mrn_value__range=(start, end)).values_list("mrn", flat=True).first()
     if taken is not None:
-        raise ValidationError(f"{start}-{end} contains MRN {taken}, already registered.", code="taken")
+        raise ValidationError(
+            _("%(start)s-%(end)s contains MRN %(mrn)s, already registered.") % {"start": start, "end": end, "mrn": taken},
+            code="taken",
+        )
 
 
 def online_mrn_last() -> int:

@@ -26,7 +26,7 @@ from django.test import Client
 from django.utils import timezone
 
 from patients import worklist
-from patients.models import DuplicatePair, ImportJob
+from patients.models import DuplicatePair, ImportJob, Patient
 from patients.services import register_patient, update_patient
 from queues import services as queue_services
 from queues.models import Desk, Queue, Visit
@@ -35,7 +35,7 @@ from queues.views import my_token_link as my_visit_link
 from terminals.models import LabTerminal
 from tests.conftest import make_user
 from tokens import services as token_services
-from tokens.models import Category
+from tokens.models import Category, Token, WaitingListEntry
 from tokens.views import my_token_link as my_opd_link
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,12 +198,28 @@ def test_every_staff_page_in_urdu_has_no_english_left(morning):
 def test_form_errors_and_refusals_shown_on_urdu_pages_are_translated(morning):
     client = urdu_client(make_user("منتظم", is_superuser=True, is_staff=True))
     desk = Desk.objects.get(name="کمرہ ۲")
+    in_room = Token.objects.get(called_at__isnull=False)
+    yesterday = timezone.localtime().replace(minute=0, second=0, microsecond=0) - datetime.timedelta(days=1)
+    over = token_services.create_slot(doctor=in_room.doctor, start_time=yesterday,
+                                      end_time=yesterday + datetime.timedelta(hours=1), max_capacity=2)
+    ended, _ = token_services.mark_no_show(token_id=token_services.book_token(
+        slot_id=in_room.slot_id, patient=Patient.objects.get(full_name="علی"), category=Category.EMERGENCY
+    ).pk)
     pages = {
         "registration with errors": client.post("/patients/register/", {"full_name": "", "cnic": "12", "dob": "x"}),
         "booking with errors": client.post("/opd/book/", {"patient": "000-00-000", "category": "VIP"}),
         "refused step": client.post(f"/queues/desks/{desk.pk}/call-next/", follow=True),
         "step done": client.post(f"/queues/visits/{Visit.objects.get(status='in_consultation').pk}/complete/",
                                  {"desk": desk.pk}, follow=True),
+        "refused room call": client.post(f"/opd/room/slots/{in_room.slot_id}/call-next/", follow=True),
+        "refused double booking": client.post("/opd/book/", {"slot": in_room.slot_id, "patient": in_room.patient.mrn,
+                                                             "category": Category.WALKIN}),
+        "refused booking into a slot that is over": client.post(
+            f"/opd/book/?day={over.day}", {"slot": over.pk, "patient": in_room.patient.mrn, "category": Category.WALKIN}
+        ),
+        "refused promotion": client.post(f"/opd/waiting/{WaitingListEntry.objects.get().pk}/promote/", follow=True),
+        "refused check-in": client.post(f"/opd/room/tokens/{ended.pk}/check-in/", follow=True),
+        "search with a hint": client.get("/patients/?q=12-3456"),
     }
     left = {name: english_left(response.content.decode()) for name, response in pages.items()}
     assert {name: texts for name, texts in left.items() if texts} == {}

@@ -13,7 +13,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.text import NameField
@@ -126,9 +126,10 @@ class Slot(models.Model):
         indexes = [models.Index(fields=["doctor", "start_time"])]
 
     def __str__(self):
-        """In plain words, as messages to the desk name it: `Dr. Sana Mirza, 2 Dec 2026 09:00–10:00`."""
-        start = timezone.localtime(self.start_time)
-        return f"{self.doctor}, {start.day} {start:%b %Y %H:%M}–{timezone.localtime(self.end_time):%H:%M}"
+        """In plain words, as messages to the desk name it: `Dr. Sana Mirza, 2 Dec 2026 09:00–10:00` (the month in
+        the active language: دسمبر on an Urdu page)."""
+        start = dateformat.format(timezone.localtime(self.start_time), "j M Y H:i")
+        return f"{self.doctor}, {start}–{timezone.localtime(self.end_time):%H:%M}"
 
     @property
     def day(self):

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
 
 from core.busy import bounded_lock_wait
 from core.errors import DomainError, NotFound
@@ -33,8 +34,10 @@ class DoubleBooking(DomainError):
         self.existing = existing
         patient = existing.patient
         super().__init__(  # plain words for the desk: names and a written date, no ids
-            f"{patient.full_name} ({patient.mrn}) already holds token {existing.token_number} with"
-            f" {existing.doctor} on {existing.day.day} {existing.day:%b %Y}."
+            _("%(name)s (%(mrn)s) already holds token %(number)s with %(doctor)s on %(day)s.") % {
+                "name": patient.full_name, "mrn": patient.mrn, "number": existing.token_number,
+                "doctor": existing.doctor, "day": dateformat.format(existing.day, "j M Y"),
+            }
         )
 
 
@@ -43,7 +46,10 @@ class SlotFull(DomainError):
 
     def __init__(self, slot: Slot, waiting: int):
         self.slot, self.waiting = slot, waiting
-        super().__init__(f"{slot} is full ({waiting} already waiting). Put the patient on its waiting list?")
+        super().__init__(
+            _("%(slot)s is full (%(waiting)s already waiting). Put the patient on its waiting list?")
+            % {"slot": slot, "waiting": waiting}
+        )
 
 
 def token_scope(slot: Slot) -> str:
@@ -73,7 +79,9 @@ def delete_doctor(doctor: Doctor) -> None:
     try:
         doctor.delete()
     except ProtectedError:
-        raise DomainError(f"{doctor} has slots; a doctor with slots cannot be deleted.") from None
+        raise DomainError(
+            _("%(doctor)s has slots; a doctor with slots cannot be deleted.") % {"doctor": doctor}
+        ) from None
 
 
 # How far from today slots may lie: (back, ahead).
@@ -96,11 +104,12 @@ def create_slot(
     bounds = [timezone.make_aware(datetime.datetime.combine(day, datetime.time.min)) for day in (earliest, latest)]
     for name, moment in (("start_time", start_time), ("end_time", end_time)):
         if not bounds[0] <= moment < bounds[1] + datetime.timedelta(days=1):
-            raise ValidationError({name: [f"A slot lies between {earliest.isoformat()} and {latest.isoformat()}."]})
+            raise ValidationError({name: [_("A slot lies between %(earliest)s and %(latest)s.") % {
+                "earliest": earliest.isoformat(), "latest": latest.isoformat()}]})
     if end_time <= start_time:
-        raise ValidationError({"end_time": ["The slot must end after it starts."]})
+        raise ValidationError({"end_time": [_("The slot must end after it starts.")]})
     if max_capacity < 1:
-        raise ValidationError({"max_capacity": ["A slot must seat at least one patient."]})
+        raise ValidationError({"max_capacity": [_("A slot must seat at least one patient.")]})
     slot = Slot(doctor=doctor, start_time=start_time, end_time=end_time, max_capacity=max_capacity)
     try:
         with transaction.atomic():
@@ -113,7 +122,9 @@ def create_slot(
             .exclude(status=Slot.Status.CANCELLED)
             .first()
         )
-        raise DomainError(f"The slot overlaps {clash} (id {clash.pk if clash else '?'}).") from None
+        raise DomainError(
+            _("The slot overlaps %(slot)s (id %(id)s).") % {"slot": clash, "id": clash.pk if clash else "?"}
+        ) from None
     return slot
 
 
@@ -135,7 +146,7 @@ def delay_slot(*, slot_id, delay_minutes: int) -> list[Slot]:
         NotFound (404): no such slot. DomainError (409): the slot is cancelled.
     """
     if not 0 <= delay_minutes <= MAX_DELAY_MINUTES:
-        raise ValidationError({"delay_minutes": [f"Enter a delay from 0 to {MAX_DELAY_MINUTES} minutes."]})
+        raise ValidationError({"delay_minutes": [_("Enter a delay from 0 to %(most)s minutes.") % {"most": MAX_DELAY_MINUTES}]})
     with transaction.atomic():
         slot = get_or_not_found(Slot, slot_id)
         start, end = selectors.day_bounds(slot.day)
@@ -148,7 +159,7 @@ def delay_slot(*, slot_id, delay_minutes: int) -> list[Slot]:
         day.sort(key=lambda s: s.start_time)
         index = next((i for i, s in enumerate(day) if s.pk == slot.pk), None)
         if index is None:
-            raise DomainError(f"Slot {slot} is cancelled; it cannot be delayed.")
+            raise DomainError(_("Slot %(slot)s is cancelled; it cannot be delayed.") % {"slot": slot})
         changed = [_set_delay(day[index], delay_minutes)]
         for previous, later in zip(day[index:], day[index + 1 :]):
             gap = (later.start_time - previous.end_time) // datetime.timedelta(minutes=1)
@@ -174,7 +185,7 @@ def cancel_slot(*, slot_id) -> Slot:
     with transaction.atomic():
         slot = _lock_slot(slot_id)
         if slot.status == Slot.Status.CANCELLED:
-            raise DomainError(f"Slot {slot} is already cancelled.")
+            raise DomainError(_("Slot %(slot)s is already cancelled.") % {"slot": slot})
         confirmed = list(slot.tokens.filter(status=Token.Status.CONFIRMED).select_related("patient", "doctor"))
         slot.tokens.filter(pk__in=[token.pk for token in confirmed]).update(
             status=Token.Status.CANCELLED, updated_at=timezone.now()
@@ -211,9 +222,9 @@ def book_token(
             already on its waiting list (with a free place, such a patient gets the token and leaves the list).
     """
     if category not in Category.values:
-        raise ValidationError({"category": [f"Choose one of {', '.join(Category.values)}."]})
+        raise ValidationError({"category": [_("Choose one of %(choices)s.") % {"choices": ", ".join(Category.values)}]})
     if not patient.is_active:
-        raise DomainError(f"Patient {patient.mrn} is deactivated.")
+        raise DomainError(_("Patient %(mrn)s is deactivated.") % {"mrn": patient.mrn})
     try:
         with transaction.atomic():
             slot = _lock_slot(slot_id)
@@ -227,7 +238,9 @@ def book_token(
                     waiting.delete()
                 return _issue_token(slot, patient=patient, category=category, booked_by=booked_by)
             if waiting:
-                raise DomainError(f"Patient {patient.mrn} is already on the waiting list of {slot}.")
+                raise DomainError(
+                    _("Patient %(mrn)s is already on the waiting list of %(slot)s.") % {"mrn": patient.mrn, "slot": slot}
+                )
             if not waitlist:
                 raise SlotFull(slot, slot.waiting_entries.count())
             return WaitingListEntry.objects.create(
@@ -241,7 +254,10 @@ def book_token(
         slot = Slot.objects.get(pk=slot_id)
         existing = _confirmed_token_with_doctor(patient, slot)
         if existing is None:  # cancelled meanwhile: the desk may simply try again
-            raise DomainError(f"Patient {patient.mrn} was being booked with {slot.doctor} at the same time.") from None
+            raise DomainError(
+                _("Patient %(mrn)s was being booked with %(doctor)s at the same time.")
+                % {"mrn": patient.mrn, "doctor": slot.doctor}
+            ) from None
         raise DoubleBooking(existing) from None
 
 
@@ -257,9 +273,9 @@ def _confirmed_token_with_doctor(patient: Patient, slot: Slot) -> Token | None:
 
 def _check_bookable(slot: Slot) -> None:
     if slot.status == Slot.Status.CANCELLED:
-        raise DomainError(f"Slot {slot} is cancelled.")
+        raise DomainError(_("Slot %(slot)s is cancelled.") % {"slot": slot})
     if slot.is_over(timezone.now()):
-        raise DomainError(f"Slot {slot} is over.")
+        raise DomainError(_("Slot %(slot)s is over.") % {"slot": slot})
 
 
 def _issue_token(
@@ -316,7 +332,9 @@ def _end_token(token_id, status: str, *, by, absent_only: bool = False) -> tuple
         token = Token.objects.select_for_update().get(pk=token_id)
         _check_confirmed(token)
         if absent_only and (token.checked_in_at or token.called_at):
-            raise DomainError(f"Token {token.token_number} has arrived or been called: not a no-show.")
+            raise DomainError(
+                _("Token %(number)s has arrived or been called: not a no-show.") % {"number": token.token_number}
+            )
         token.status, token.ended_by, token.ended_at = status, by, timezone.now()
         token.save(update_fields=["status", "ended_by", "ended_at", "updated_at"])
         return token, _release_place(slot, by=by)
@@ -372,18 +390,19 @@ def call_next_token(*, slot_id, called_by=None) -> Token:
         current = selectors.in_room(slot)
         if current is not None:
             raise DomainError(
-                f"Token {current.token_number} ({current.patient.full_name}) is still with {slot.doctor}:"
-                " complete it or mark a no-show first."
+                _("Token %(number)s (%(name)s) is still with %(doctor)s: complete it or mark a no-show first.")
+                % {"number": current.token_number, "name": current.patient.full_name, "doctor": slot.doctor}
             )
         waiting = selectors.slot_queue(slot).filter(status=Token.Status.CONFIRMED, called_at__isnull=True)
         arrived_only = timezone.now() >= selectors.arrival_deadline(slot)
         token = (waiting.filter(checked_in_at__isnull=False) if arrived_only else waiting).first()
         if token is None:
             absent = waiting.count() if arrived_only else 0
-            raise DomainError(
-                f"Nobody who has checked in is waiting for {slot} ({absent} not arrived)." if absent
-                else f"Nobody is waiting for {slot}."
+            message = (
+                _("Nobody who has checked in is waiting for %(slot)s (%(absent)s not arrived).") if absent
+                else _("Nobody is waiting for %(slot)s.")
             )
+            raise DomainError(message % {"slot": slot, "absent": absent})
         token.called_at = token.announced_at = timezone.now()
         token.save(update_fields=["called_at", "announced_at", "updated_at"])
         signals.token_called(token)  # the outbox row (SMS, webhook) commits with the call
@@ -400,7 +419,10 @@ def call_token_again(*, token_id) -> Token:
         token = get_or_not_found(Token, token_id, lock=True)
         _check_confirmed(token)
         if token.called_at is None or token.started_at is not None:
-            raise DomainError(f"Token {token.token_number} is not waiting to come in: only a called token is called again.")
+            raise DomainError(
+                _("Token %(number)s is not waiting to come in: only a called token is called again.")
+                % {"number": token.token_number}
+            )
         token.announced_at = timezone.now()
         token.save(update_fields=["announced_at", "updated_at"])
     return token
@@ -415,9 +437,9 @@ def start_token(*, token_id) -> Token:
         token = get_or_not_found(Token, token_id, lock=True)
         _check_confirmed(token)
         if token.called_at is None:
-            raise DomainError(f"Token {token.token_number} has not been called yet.")
+            raise DomainError(_("Token %(number)s has not been called yet.") % {"number": token.token_number})
         if token.started_at is not None:
-            raise DomainError(f"Token {token.token_number} has already started.")
+            raise DomainError(_("Token %(number)s has already started.") % {"number": token.token_number})
         token.started_at = timezone.now()
         token.save(update_fields=["started_at", "updated_at"])
     return token
@@ -434,7 +456,8 @@ def check_in(*, token_id) -> Token:
         token = get_or_not_found(Token, token_id, lock=True)
         _check_confirmed(token)
         if token.day != timezone.localdate():
-            raise DomainError(f"Token {token.token_number} is for {token.day.day} {token.day:%b %Y}: check in that day.")
+            raise DomainError(_("Token %(number)s is for %(day)s: check in that day.") % {
+                "number": token.token_number, "day": dateformat.format(token.day, "j M Y")})
         if token.checked_in_at is None:
             token.checked_in_at = timezone.now()
             token.save(update_fields=["checked_in_at", "updated_at"])
@@ -488,7 +511,9 @@ def promote_waiting_entry(*, entry_id) -> Token:
         slot = _lock_slot(slot_id)  # slot first, as every writer
         entry = get_or_not_found(WaitingListEntry, entry_id, lock=True)
         if not slot.free_places:
-            raise DomainError(f"{slot} has no free place; a place frees up when a token is cancelled.")
+            raise DomainError(
+                _("%(slot)s has no free place; a place frees up when a token is cancelled.") % {"slot": slot}
+            )
         existing = _confirmed_token_with_doctor(entry.patient, slot)
         if existing:
             raise DoubleBooking(existing)
@@ -506,7 +531,8 @@ def cancel_waiting_entry(*, entry_id) -> WaitingListEntry:
 
 def _check_confirmed(token: Token) -> None:
     if token.status != Token.Status.CONFIRMED:
-        raise DomainError(f"Token {token.token_number} is {token.get_status_display().lower()}, not confirmed.")
+        raise DomainError(_("Token %(number)s is %(status)s, not confirmed.") % {
+            "number": token.token_number, "status": token.get_status_display().lower()})
 
 
 def _lock_slot(slot_id) -> Slot:
