@@ -368,45 +368,57 @@
       }).join("; ");
   }
 
+  /* A refused record's entry: the server's reasons and a form to fix and resend (none for one held in an
+   * incident). `version` is what the entry shows (reasons and payload): refresh() keeps an entry of the same
+   * version as it is, so what the clerk has typed into its form survives the page's refreshes. */
+  function refusedEntry(item, version) {
+    var li = document.createElement("li");
+    li.dataset.mrn = item.mrn;
+    li.dataset.uuid = item.client_uuid;
+    li.dataset.version = version;
+    var text = document.createElement("p");
+    text.textContent = item.mrn + " " + item.payload.full_name + ": " + reasons(item.errors || {});
+    li.appendChild(text);
+    if (item.errors && item.errors.incident != null) {
+      var held = document.createElement("p");
+      held.className = "hint";
+      held.textContent = T.held;
+      li.appendChild(held);
+      return li;
+    }
+    var fix = document.createElement("form");
+    fix.noValidate = true;
+    fix.appendChild(fieldsHtml("fix-" + item.mrn + "-", item.payload));
+    var button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = T.fix;
+    fix.appendChild(button);
+    fix.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var checked = check(fix);
+      if (checked.errors) return;
+      run(["outbox"], "readwrite", async function (tx) {
+        var store = tx.objectStore("outbox"), stored = await req(store.get(item.client_uuid));
+        if (!stored || stored.status !== "attention") return;  // already resent (a second click, another tab)
+        stored.payload = checked.payload;  // never the MRN: it is printed
+        stored.status = "pending";
+        stored.errors = null;
+        store.put(stored);
+      }).then(refresh).then(tick);
+    });
+    li.appendChild(fix);
+    return li;
+  }
+
   function renderLists(rows) {
     var refused = rows.filter(function (r) { return r.status === "attention"; });
     var list = document.querySelector("[data-testid=refused-list]");
-    list.replaceChildren();
-    refused.forEach(function (item) {
-      var li = document.createElement("li");
-      li.dataset.mrn = item.mrn;
-      var text = document.createElement("p");
-      text.textContent = item.mrn + " " + item.payload.full_name + ": " + reasons(item.errors || {});
-      li.appendChild(text);
-      if (item.errors && item.errors.incident != null) {
-        var held = document.createElement("p");
-        held.className = "hint";
-        held.textContent = T.held;
-        li.appendChild(held);
-      } else {
-        var fix = document.createElement("form");
-        fix.noValidate = true;
-        fix.appendChild(fieldsHtml("fix-" + item.mrn + "-", item.payload));
-        var button = document.createElement("button");
-        button.type = "submit";
-        button.textContent = T.fix;
-        fix.appendChild(button);
-        fix.addEventListener("submit", function (event) {
-          event.preventDefault();
-          var checked = check(fix);
-          if (checked.errors) return;
-          run(["outbox"], "readwrite", async function (tx) {
-            var store = tx.objectStore("outbox"), stored = await req(store.get(item.client_uuid));
-            stored.payload = checked.payload;  // never the MRN: it is printed
-            stored.status = "pending";
-            stored.errors = null;
-            store.put(stored);
-          }).then(refresh).then(tick);
-        });
-        li.appendChild(fix);
-      }
-      list.appendChild(li);
-    });
+    var shown = {};
+    list.querySelectorAll(":scope > li").forEach(function (li) { shown[li.dataset.uuid] = li; });
+    list.replaceChildren.apply(list, refused.map(function (item) {
+      var version = JSON.stringify([item.errors, item.payload]), li = shown[item.client_uuid];
+      return li && li.dataset.version === version ? li : refusedEntry(item, version);
+    }));
     document.getElementById("refused-list").hidden = !refused.length;
     var reprints = rows.filter(function (r) { return r.reprint; });
     var reprintList = document.querySelector("[data-testid=reprint-list]");
@@ -425,7 +437,15 @@
     document.getElementById("reprint-list").hidden = !reprints.length;
   }
 
-  async function refresh() {
+  /* Show the outbox and leases as stored now. The refreshes run one after another, so an earlier one's reading
+   * never replaces a later one's on the page. */
+  var drawn = Promise.resolve();
+  function refresh() {
+    drawn = drawn.then(draw, draw);
+    return drawn;
+  }
+
+  async function draw() {
     var all = await leases(), rows = await outbox(), last = await getMeta("last_sync:" + CODE);
     var state = !navigator.onLine ? "offline" : unreachable ? "unreachable" : "online";
     show("network", T[state], state);
