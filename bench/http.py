@@ -270,31 +270,36 @@ class Fixtures:
         return prelude, connect
 
 
-def coalesced_registrations(fixtures: Fixtures, args, client_counts: list[int], seconds: int,
-                            workers: int | None) -> list[tuple]:
-    """Registrations through a gunicorn with TOKENLINE_COALESCE on (idseq/coalesce.py), next to the single-row raw
-    ceiling of the same run (one registration per transaction), at each of `client_counts`: rows as in main()."""
-    server = start_gunicorn(free_port(args.port), workers, args.threads, args.connections, TOKENLINE_COALESCE="true")
-    port = int(server.args[server.args.index("--bind") + 1].rsplit(":", 1)[1])
-    rows = []
-    try:
-        for clients in client_counts:
-            requests, script, variables = fixtures.registrations()
-            prelude, connect = fixtures.check("register", requests, script, variables, args.connections)
-            connection.close()
-            warm = requests[-max(1, len(requests) // 10):]
-            del requests[-len(warm):]
-            drive(port, fixtures.token, warm, clients, 0.3 if args.smoke else 1)
-            cpu_before = worker_cpu_seconds(server.pid)
-            ours = drive(port, fixtures.token, requests, clients, seconds)
-            cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)
-            raw = fixtures.raw(script, prelude, connect, clients, seconds, **variables)
-            rows.append(("coalesced reg", clients, ours, raw, cpu_ms))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        connection.close()
-    return rows
+def serving(workers: int | None, args, **settings_env: str):
+    """A gunicorn (start_gunicorn's arguments from the command line's `args`, plus `settings_env`) and its port;
+    the caller stops it (`stop`)."""
+    server = start_gunicorn(free_port(args.port), workers, args.threads, args.connections, **settings_env)
+    return server, int(server.args[server.args.index("--bind") + 1].rsplit(":", 1)[1])
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+    connection.close()
+
+
+def measure(fixtures: Fixtures, server: subprocess.Popen, port: int, name: str, make, clients: int, args,
+            seconds: int) -> tuple:
+    """One row: `clients` clients sending `make()`'s requests to gunicorn `server` for `seconds` (after checking one
+    in process and warming the workers), next to pgbench sending the same statements: (name, clients, ours, raw,
+    worker CPU ms per request)."""
+    requests, script, variables = make()
+    prelude, connect = fixtures.check(name, requests, script, variables, args.connections)
+    connection.close()
+    # Warm every worker on the last tenth of the requests, kept apart: an issue or call-next is refused when sent
+    # twice (the patient already waits, the desk already has a visit called).
+    warm = requests[-max(1, len(requests) // 10):]
+    del requests[-len(warm):]
+    drive(port, fixtures.token, warm, clients, 0.3 if args.smoke else 1)
+    cpu_before = worker_cpu_seconds(server.pid)
+    ours = drive(port, fixtures.token, requests, clients, seconds)
+    cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)
+    return name, clients, ours, fixtures.raw(script, prelude, connect, clients, seconds, **variables), cpu_ms
 
 
 def main() -> None:
@@ -314,31 +319,22 @@ def main() -> None:
     with bench_database():
         fixtures = Fixtures(SMOKE_ROWS if args.smoke else ROWS)
         connection.close()  # nothing of this process's connection may be shared with the forked clients
-        server = start_gunicorn(free_port(args.port), workers, args.threads, args.connections)
-        port = int(server.args[server.args.index("--bind") + 1].rsplit(":", 1)[1])
-        rows = []
+        server, port = serving(workers, args)
         try:
-            for name, make in (("register", fixtures.registrations), ("visit issue", fixtures.issues),
-                               ("call-next", fixtures.call_nexts)):
-                for clients in client_counts:
-                    requests, script, variables = make()
-                    prelude, connect = fixtures.check(name, requests, script, variables, args.connections)
-                    connection.close()
-                    # Warm every worker on the last tenth of the requests, kept apart: an issue or call-next is
-                    # refused when sent twice (the patient already waits, the desk already has a visit called).
-                    warm = requests[-max(1, len(requests) // 10):]
-                    del requests[-len(warm):]
-                    drive(port, fixtures.token, warm, clients, 0.3 if args.smoke else 1)
-                    cpu_before = worker_cpu_seconds(server.pid)
-                    ours = drive(port, fixtures.token, requests, clients, seconds)
-                    cpu_ms = 1000 * (worker_cpu_seconds(server.pid) - cpu_before) / max(ours.count, 1)
-                    raw = fixtures.raw(script, prelude, connect, clients, seconds, **variables)
-                    rows.append((name, clients, ours, raw, cpu_ms))
+            rows = [measure(fixtures, server, port, name, make, clients, args, seconds)
+                    for name, make in (("register", fixtures.registrations), ("visit issue", fixtures.issues),
+                                       ("call-next", fixtures.call_nexts))
+                    for clients in client_counts]
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-            connection.close()
-        rows += coalesced_registrations(fixtures, args, client_counts, seconds, workers)
+            stop(server)
+        # Registrations through a second gunicorn with coalesced allocation on (idseq/coalesce.py), next to the
+        # single-row raw ceiling of the same run.
+        server, port = serving(workers, args, TOKENLINE_COALESCE="true")
+        try:
+            rows += [measure(fixtures, server, port, "coalesced reg", fixtures.registrations, clients, args, seconds)
+                     for clients in client_counts]
+        finally:
+            stop(server)
     print(f"\nThrough gunicorn (config/gunicorn.py, workers={workers or 'default'}, threads={args.threads or 'default'},"
           f" connections: {args.connections}) next to pgbench sending the same statements, {seconds} s per row")
     header = (f"{'request':<14}{'clients':>8}{'http/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'raw/s':>9}{'p50 ms':>9}"
